@@ -1,0 +1,125 @@
+/**
+ * Per (sensor, metric, window) aggregates whose results do not depend on the order the
+ * values arrived in.
+ *
+ * Floating-point addition is not associative, so a running `sum += v` (or Welford's
+ * running mean) gives different last digits for different arrival orders, and
+ * SEMANTICS.md promises order-independent results. Sums are therefore kept exactly, as
+ * Shewchuk's non-overlapping partials (the algorithm behind Python's `math.fsum`), and
+ * rounded once when a summary is taken: the summary is the correctly rounded value of
+ * the exact sum, the same for every order. Squares are split exactly (Dekker's
+ * product), so the variance also comes from exact sums.
+ */
+
+export interface Aggregate {
+  count: number;
+  /** Exact sum of the values as non-overlapping partials, smallest magnitude first. */
+  sum: number[];
+  min: number;
+  max: number;
+  /** Exact sum of squares as partials; present when stddev is enabled. */
+  sq?: number[];
+}
+
+export interface AggregateSummary {
+  count: number;
+  sum: number;
+  min: number;
+  max: number;
+  mean: number;
+  /** Sample standard deviation (n - 1); null below two values or when disabled. */
+  stddev?: number | null;
+}
+
+export function emptyAggregate(withSquares: boolean): Aggregate {
+  return withSquares
+    ? { count: 0, sum: [], min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY, sq: [] }
+    : { count: 0, sum: [], min: Number.POSITIVE_INFINITY, max: Number.NEGATIVE_INFINITY };
+}
+
+/** Adds `x` exactly to the partials (Shewchuk's grow-expansion with zero elimination). */
+export function addExact(partials: number[], x: number): void {
+  let i = 0;
+  for (let j = 0; j < partials.length; j++) {
+    let y = partials[j]!;
+    if (Math.abs(x) < Math.abs(y)) {
+      const t = x;
+      x = y;
+      y = t;
+    }
+    const hi = x + y;
+    const lo = y - (hi - x);
+    if (lo !== 0) partials[i++] = lo;
+    x = hi;
+  }
+  partials.length = i;
+  partials.push(x);
+}
+
+/** The correctly rounded value of the exact sum held by the partials. */
+export function roundExact(partials: readonly number[]): number {
+  let n = partials.length;
+  if (n === 0) return 0;
+  let hi = partials[--n]!;
+  let lo = 0;
+  while (n > 0) {
+    const x = hi;
+    const y = partials[--n]!;
+    hi = x + y;
+    const yr = hi - x;
+    lo = y - yr;
+    if (lo !== 0) break;
+  }
+  // Half-way case: make the rounding of hi + lo honour the rest of the partials.
+  if (n > 0 && ((lo < 0 && (partials[n - 1] ?? 0) < 0) || (lo > 0 && (partials[n - 1] ?? 0) > 0))) {
+    const y = lo * 2;
+    const x = hi + y;
+    const yr = x - hi;
+    if (y === yr) hi = x;
+  }
+  return hi;
+}
+
+const SPLITTER = 134_217_729; // 2^27 + 1, Veltkamp's split for doubles
+
+/** Adds a*b exactly: the rounded product plus its exact rounding error (Dekker). */
+function addProductExact(partials: number[], a: number, b: number): void {
+  const p = a * b;
+  const c = SPLITTER * a;
+  const ah = c - (c - a);
+  const al = a - ah;
+  const d = SPLITTER * b;
+  const bh = d - (d - b);
+  const bl = b - bh;
+  const err = al * bl - (p - ah * bh - al * bh - ah * bl);
+  addExact(partials, p);
+  if (err !== 0) addExact(partials, err);
+}
+
+/** Folds one value in. Mutates `agg` (callers own a private copy). */
+export function addValue(agg: Aggregate, v: number): void {
+  agg.count += 1;
+  addExact(agg.sum, v);
+  if (v < agg.min) agg.min = v;
+  if (v > agg.max) agg.max = v;
+  if (agg.sq) addProductExact(agg.sq, v, v);
+}
+
+export function summarize(agg: Aggregate): AggregateSummary {
+  const sum = roundExact(agg.sum);
+  const mean = agg.count > 0 ? sum / agg.count : 0;
+  const summary: AggregateSummary = { count: agg.count, sum, min: agg.min, max: agg.max, mean };
+  if (agg.sq) {
+    if (agg.count < 2) {
+      summary.stddev = null;
+    } else {
+      // n*Σx² - (Σx)² from exact partials: no catastrophic cancellation, order-independent.
+      const num: number[] = [];
+      for (const q of agg.sq) addProductExact(num, q, agg.count);
+      for (const a of agg.sum) for (const b of agg.sum) addProductExact(num, -a, b);
+      const variance = Math.max(0, roundExact(num)) / (agg.count * (agg.count - 1));
+      summary.stddev = Math.sqrt(variance);
+    }
+  }
+  return summary;
+}

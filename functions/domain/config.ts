@@ -1,0 +1,193 @@
+/**
+ * The one typed configuration of windowpane: metrics, windows, lateness, alert rules,
+ * the event source mapping and the stream. The CDK app reads it from `cdk.json`
+ * (context key `windowpane`), passes it to the handler as `WINDOWPANE_CONFIG`, and the
+ * local cloud reads the same context, so deployed and local pipelines cannot drift.
+ *
+ * Every field has a validated default; `parseConfig({})` is the default configuration.
+ */
+import { z } from 'zod';
+
+const positiveMs = z.number().int().positive();
+
+export const TumblingWindowSchema = z.object({
+  type: z.literal('tumbling'),
+  /** Window size in ms; windows are aligned to the epoch. */
+  sizeMs: positiveMs,
+});
+
+export const WindowSpecSchema = z.discriminatedUnion('type', [TumblingWindowSchema]);
+export type WindowSpec = z.infer<typeof WindowSpecSchema>;
+
+export const SeveritySchema = z.enum(['info', 'warning', 'critical']);
+export type Severity = z.infer<typeof SeveritySchema>;
+
+const ruleName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'rule names are lower-case letters, digits and dashes (max 64)');
+
+const ruleCommon = {
+  name: ruleName,
+  metric: z.string().min(1),
+  severity: SeveritySchema.default('warning'),
+  /** Suppression bucket: at most one alert per (sensor, rule, floor(timestamp / cooldownMs)). */
+  cooldownMs: positiveMs.default(60_000),
+};
+
+export const ThresholdRuleSchema = z
+  .object({
+    ...ruleCommon,
+    type: z.literal('threshold'),
+    above: z.number().finite().optional(),
+    below: z.number().finite().optional(),
+  })
+  .refine((r) => r.above !== undefined || r.below !== undefined, {
+    message: 'a threshold rule needs `above`, `below` or both',
+  });
+
+export const DeltaRuleSchema = z.object({
+  ...ruleCommon,
+  type: z.literal('delta'),
+  /** Fires when |value - previous| > maxDelta (previous: last valid reading in arrival order). */
+  maxDelta: z.number().finite().positive(),
+});
+
+export const RuleSchema = z.union([ThresholdRuleSchema, DeltaRuleSchema]);
+export type ThresholdRule = z.infer<typeof ThresholdRuleSchema>;
+export type DeltaRule = z.infer<typeof DeltaRuleSchema>;
+export type Rule = z.infer<typeof RuleSchema>;
+
+export const DEFAULT_RULES: Rule[] = [
+  {
+    name: 'too-hot',
+    type: 'threshold',
+    metric: 'temperature',
+    above: 35,
+    severity: 'critical',
+    cooldownMs: 60_000,
+  },
+  {
+    name: 'too-cold',
+    type: 'threshold',
+    metric: 'temperature',
+    below: 5,
+    severity: 'critical',
+    cooldownMs: 60_000,
+  },
+  {
+    name: 'jump',
+    type: 'delta',
+    metric: 'temperature',
+    maxDelta: 5,
+    severity: 'warning',
+    cooldownMs: 60_000,
+  },
+];
+
+/**
+ * Lambda event source mapping settings, used verbatim by the CDK app and by the local
+ * event source mapping. Ranges are Lambda's own limits for Kinesis sources.
+ */
+export const EventSourceSchema = z.object({
+  batchSize: z.number().int().min(1).max(10_000).default(100),
+  maxBatchingWindowSeconds: z.number().int().min(0).max(300).default(1),
+  parallelizationFactor: z.number().int().min(1).max(10).default(1),
+  startingPosition: z.enum(['TRIM_HORIZON', 'LATEST']).default('TRIM_HORIZON'),
+  bisectBatchOnFunctionError: z.boolean().default(true),
+  /** -1 is Lambda's "retry until the record expires"; bounded by default. */
+  retryAttempts: z.number().int().min(-1).max(10_000).default(5),
+  /** -1 is "never too old"; otherwise 60 s to 7 days. */
+  maxRecordAgeSeconds: z
+    .number()
+    .int()
+    .refine((v) => v === -1 || (v >= 60 && v <= 604_800), 'maxRecordAgeSeconds is -1 or 60..604800')
+    .default(3_600),
+});
+export type EventSourceConfig = z.infer<typeof EventSourceSchema>;
+
+export const StreamSchema = z
+  .object({
+    mode: z.enum(['ON_DEMAND', 'PROVISIONED']).default('ON_DEMAND'),
+    /** Used when mode is PROVISIONED (and by the local cloud, which has no on-demand mode). */
+    shardCount: z.number().int().min(1).max(500).default(2),
+    retentionHours: z.number().int().min(24).max(8_760).default(24),
+  })
+  .default({ mode: 'ON_DEMAND', shardCount: 2, retentionHours: 24 });
+
+export const ConfigSchema = z
+  .object({
+    /** Metric fields read from each reading. */
+    metrics: z
+      .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'metric names are identifiers'))
+      .min(1)
+      .default(['temperature']),
+    windows: z
+      .array(WindowSpecSchema)
+      .min(1)
+      .default([{ type: 'tumbling', sizeMs: 60_000 }]),
+    allowedLatenessMs: z.number().int().min(0).default(10_000),
+    /** Also keep a sum of squares so final windows carry `stddev`. */
+    stddev: z.boolean().default(true),
+    rules: z.array(RuleSchema).default(DEFAULT_RULES),
+    /** Working state of a sensor silent for this long expires (DynamoDB TTL, best-effort). */
+    stateTtlDays: z.number().int().min(1).default(30),
+    /** Alert ledger entries (the "already published" marks) expire after this. */
+    ledgerTtlDays: z.number().int().min(1).default(30),
+    eventSource: EventSourceSchema.default(EventSourceSchema.parse({})),
+    stream: StreamSchema,
+  })
+  .superRefine((c, ctx) => {
+    const names = new Set<string>();
+    c.rules.forEach((rule, i) => {
+      if (names.has(rule.name)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', i, 'name'],
+          message: `duplicate rule name "${rule.name}"`,
+        });
+      }
+      names.add(rule.name);
+      if (!c.metrics.includes(rule.metric)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', i, 'metric'],
+          message: `rule "${rule.name}" uses metric "${rule.metric}", which is not in metrics [${c.metrics.join(', ')}]`,
+        });
+      }
+    });
+  });
+
+export type WindowpaneConfig = z.infer<typeof ConfigSchema>;
+export type WindowpaneConfigInput = z.input<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly issues: string[] = [],
+  ) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses and validates a configuration; every problem is named by its path. */
+export function parseConfig(input: unknown, source = 'configuration'): WindowpaneConfig {
+  const result = ConfigSchema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  const issues = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  throw new ConfigError(`invalid ${source}: ${issues.join('; ')}`, issues);
+}
+
+/** Parses a configuration given as JSON text (the `WINDOWPANE_CONFIG` variable). */
+export function parseConfigJson(text: string | undefined, source = 'WINDOWPANE_CONFIG'): WindowpaneConfig {
+  if (text === undefined || text.trim() === '') return parseConfig({}, source);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`invalid ${source}: not JSON (${(err as Error).message})`);
+  }
+  return parseConfig(raw, source);
+}
+
+export const DEFAULT_CONFIG: WindowpaneConfig = parseConfig({});

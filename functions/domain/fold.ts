@@ -1,0 +1,325 @@
+/**
+ * The pure core: fold one sensor's records (in arrival order) into its state, producing
+ * the effects that state change implies. No I/O, no clocks, no randomness: the same state
+ * and records always give the same new state and the same effects, which is what makes a
+ * retried batch harmless.
+ *
+ * A sensor's whole working state (watermark, applied sequence numbers, open windows,
+ * previous values, recent alert buckets) lives in ONE item, so one conditional write
+ * applies a batch atomically: there is no partially applied state to repair after a
+ * crash. The effects of that write (final windows, alerts, late readings) are stored in
+ * the same item as an outbox and delivered after the commit (see state-store.ts).
+ */
+import { type Aggregate, type AggregateSummary, addValue, emptyAggregate, summarize } from './aggregate.js';
+import type { Rule, WindowpaneConfig, WindowSpec } from './config.js';
+import type { Reading } from './reading.js';
+import { type Alert, buildAlert, cooldownBucket, ruleFires } from './rules.js';
+import { assignWindows, isFinal, specId, windowKey } from './window.js';
+
+/** A decoded reading with its position in the stream. */
+export interface SensorRecord {
+  shardId: string;
+  /** Fixed-width sequence number (sequence.ts). */
+  sequence: string;
+  reading: Reading;
+}
+
+export interface OpenWindow {
+  spec: string;
+  windowType: WindowSpec['type'];
+  windowSizeMs: number;
+  start: number;
+  end: number;
+  aggs: Record<string, Aggregate>;
+}
+
+/** A window emitted once, when final. One item per (sensor, window), all metrics inside. */
+export interface FinalWindow {
+  sensorId: string;
+  windowKey: string;
+  windowType: WindowSpec['type'];
+  windowSizeMs: number;
+  windowStart: number;
+  windowEnd: number;
+  metrics: Record<string, AggregateSummary>;
+}
+
+export interface LateReading {
+  /** `<shardId>:<sequenceNumber>`: unique per record, so consumers can drop duplicates. */
+  id: string;
+  sensorId: string;
+  timestamp: number;
+  values: Record<string, number>;
+  reason: 'window-final';
+  windowStart: number;
+  windowEnd: number;
+  watermark: number | null;
+}
+
+export interface Outbox {
+  results: FinalWindow[];
+  alerts: Alert[];
+  late: LateReading[];
+}
+
+export interface SensorState {
+  sensorId: string;
+  /** Optimistic-concurrency version of the stored item; 0 when never written. */
+  version: number;
+  /** Largest event time accepted so far (SEMANTICS.md: the sensor's watermark). */
+  watermark: number | null;
+  /** Every window ending at or before this was closed by a flush. */
+  flushedThrough: number | null;
+  /** Last applied (fixed-width) sequence number per shard, oldest shard first. */
+  applied: Record<string, string>;
+  windows: Record<string, OpenWindow>;
+  /** Previous value per metric, in arrival order (for delta rules). */
+  last: Record<string, number>;
+  /** Recently fired cooldown buckets per rule (a bounded cache; the alert ledger is the truth). */
+  fired: Record<string, number[]>;
+  /** Effects of the last committed change, delivered after the commit. */
+  outbox: Outbox;
+}
+
+export interface FoldResult {
+  state: SensorState;
+  /** Records applied (not duplicates). */
+  applied: number;
+  /** Records skipped because their sequence number was already applied. */
+  duplicates: number;
+  /** Effects of this fold only (also in `state.outbox`). */
+  effects: Outbox;
+}
+
+/** At most this many shards are remembered per sensor; older lineage is long drained. */
+const MAX_REMEMBERED_SHARDS = 16;
+/** Recent buckets cached per rule before falling back to the alert ledger. */
+const MAX_FIRED_BUCKETS = 32;
+
+export function emptyOutbox(): Outbox {
+  return { results: [], alerts: [], late: [] };
+}
+
+export function newSensorState(sensorId: string): SensorState {
+  return {
+    sensorId,
+    version: 0,
+    watermark: null,
+    flushedThrough: null,
+    applied: {},
+    windows: {},
+    last: {},
+    fired: {},
+    outbox: emptyOutbox(),
+  };
+}
+
+export function isOutboxEmpty(outbox: Outbox): boolean {
+  return outbox.results.length === 0 && outbox.alerts.length === 0 && outbox.late.length === 0;
+}
+
+function cloneState(state: SensorState): SensorState {
+  return structuredClone(state);
+}
+
+interface CompiledRules {
+  byMetric: Map<string, Rule[]>;
+}
+
+const compiledCache = new WeakMap<WindowpaneConfig, CompiledRules>();
+
+function compile(config: WindowpaneConfig): CompiledRules {
+  let compiled = compiledCache.get(config);
+  if (!compiled) {
+    const byMetric = new Map<string, Rule[]>();
+    for (const rule of config.rules) {
+      const list = byMetric.get(rule.metric) ?? [];
+      list.push(rule);
+      byMetric.set(rule.metric, list);
+    }
+    compiled = { byMetric };
+    compiledCache.set(config, compiled);
+  }
+  return compiled;
+}
+
+/**
+ * Folds `records` (one sensor, arrival order) into a copy of `state`. Records whose
+ * sequence number is not above the last applied one of their shard are duplicates
+ * (a retried or redelivered batch) and change nothing.
+ */
+export function foldSensorRecords(
+  state: SensorState,
+  records: readonly SensorRecord[],
+  config: WindowpaneConfig,
+): FoldResult {
+  const next = cloneState(state);
+  const effects = emptyOutbox();
+  const { byMetric } = compile(config);
+  const lateness = config.allowedLatenessMs;
+  let applied = 0;
+  let duplicates = 0;
+
+  for (const record of records) {
+    const lastApplied = next.applied[record.shardId];
+    if (lastApplied !== undefined && record.sequence <= lastApplied) {
+      duplicates++;
+      continue;
+    }
+    applied++;
+    const { reading } = record;
+    const ts = reading.timestamp;
+
+    // Lateness first: whether this reading's windows were final before it arrived.
+    let lateFor: { start: number; end: number } | undefined;
+    for (const spec of config.windows) {
+      for (const w of assignWindows(spec, ts)) {
+        if (isFinal(w.end, next.watermark, lateness, next.flushedThrough)) {
+          lateFor ??= w;
+        }
+      }
+    }
+
+    // Rules run on every valid reading, late ones included, in arrival order.
+    for (const metric in reading.values) {
+      const value = reading.values[metric]!;
+      const rules = byMetric.get(metric);
+      if (rules) {
+        const previous = next.last[metric];
+        for (const rule of rules) {
+          if (!ruleFires(rule, value, previous)) continue;
+          const bucket = cooldownBucket(ts, rule.cooldownMs);
+          let fired = next.fired[rule.name];
+          if (!fired) {
+            fired = [];
+            next.fired[rule.name] = fired;
+          }
+          if (fired.includes(bucket)) continue;
+          fired.push(bucket);
+          if (fired.length > MAX_FIRED_BUCKETS) {
+            fired.sort((a, b) => a - b);
+            fired.shift();
+          }
+          effects.alerts.push(buildAlert(rule, reading.sensorId, value, ts, previous, lateFor !== undefined));
+        }
+      }
+      next.last[metric] = value;
+    }
+
+    if (lateFor) {
+      effects.late.push({
+        id: `${record.shardId}:${record.sequence.replace(/^0+(?=\d)/, '')}`,
+        sensorId: reading.sensorId,
+        timestamp: ts,
+        values: reading.values,
+        reason: 'window-final',
+        windowStart: lateFor.start,
+        windowEnd: lateFor.end,
+        watermark: next.watermark,
+      });
+    } else {
+      for (const spec of config.windows) {
+        const id = specId(spec);
+        for (const w of assignWindows(spec, ts)) {
+          const key = windowKey(id, w.start);
+          let open = next.windows[key];
+          if (!open) {
+            open = {
+              spec: id,
+              windowType: spec.type,
+              windowSizeMs: spec.sizeMs,
+              start: w.start,
+              end: w.end,
+              aggs: {},
+            };
+            next.windows[key] = open;
+          }
+          for (const metric in reading.values) {
+            let agg = open.aggs[metric];
+            if (!agg) {
+              agg = emptyAggregate(config.stddev);
+              open.aggs[metric] = agg;
+            }
+            addValue(agg, reading.values[metric]!);
+          }
+        }
+      }
+      if (next.watermark === null || ts > next.watermark) next.watermark = ts;
+    }
+
+    // Re-insert so the object's key order is least-recently-used first.
+    delete next.applied[record.shardId];
+    next.applied[record.shardId] = record.sequence;
+  }
+
+  if (applied > 0) {
+    pruneShards(next);
+    effects.results.push(...takeFinalWindows(next, lateness, false));
+  }
+  next.outbox = effects;
+  return { state: next, applied, duplicates, effects };
+}
+
+/**
+ * Closes every open window of the sensor (end of a replay, or an idle sensor): they are
+ * emitted as final, and any later reading for a window ending at or before the latest
+ * closed end is late.
+ */
+export function flushSensor(state: SensorState): FoldResult {
+  const next = cloneState(state);
+  const results = takeFinalWindows(next, 0, true);
+  for (const r of results) {
+    if (next.flushedThrough === null || r.windowEnd > next.flushedThrough) next.flushedThrough = r.windowEnd;
+  }
+  const effects: Outbox = { results, alerts: [], late: [] };
+  next.outbox = effects;
+  return { state: next, applied: 0, duplicates: 0, effects };
+}
+
+function takeFinalWindows(state: SensorState, lateness: number, all: boolean): FinalWindow[] {
+  const finals: FinalWindow[] = [];
+  for (const key of Object.keys(state.windows).sort()) {
+    const open = state.windows[key]!;
+    if (!all && !isFinal(open.end, state.watermark, lateness, state.flushedThrough)) continue;
+    const metrics: Record<string, AggregateSummary> = {};
+    for (const metric of Object.keys(open.aggs).sort()) metrics[metric] = summarize(open.aggs[metric]!);
+    finals.push({
+      sensorId: state.sensorId,
+      windowKey: key,
+      windowType: open.windowType,
+      windowSizeMs: open.windowSizeMs,
+      windowStart: open.start,
+      windowEnd: open.end,
+      metrics,
+    });
+    delete state.windows[key];
+  }
+  return finals;
+}
+
+function pruneShards(state: SensorState): void {
+  const shards = Object.keys(state.applied);
+  for (let i = 0; i < shards.length - MAX_REMEMBERED_SHARDS; i++) delete state.applied[shards[i]!];
+}
+
+/** One line of `windows.jsonl` per metric of a final window (the replay contract). */
+export interface WindowLine extends AggregateSummary {
+  sensorId: string;
+  metric: string;
+  windowType: WindowSpec['type'];
+  windowSizeMs: number;
+  windowStart: number;
+  windowEnd: number;
+}
+
+export function windowLines(final: FinalWindow): WindowLine[] {
+  return Object.entries(final.metrics).map(([metric, s]) => ({
+    sensorId: final.sensorId,
+    metric,
+    windowType: final.windowType,
+    windowSizeMs: final.windowSizeMs,
+    windowStart: final.windowStart,
+    windowEnd: final.windowEnd,
+    ...s,
+  }));
+}

@@ -1,0 +1,411 @@
+/**
+ * Decoding and validation of one sensor reading (one Kinesis record's data), exactly as
+ * the "Reading" section of SEMANTICS.md states it. Pure and allocation-light: this runs
+ * once per record, so the checks are written by hand instead of with a schema library.
+ *
+ * Anything that is not a valid reading comes back as `{ ok: false, reason, detail }`:
+ * `reason` is a stable kebab-case code (counted, and written to the invalid sink),
+ * `detail` a short human message naming the field and the problem. `detail` quotes at
+ * most a short preview of the input, never the whole record.
+ */
+
+export interface Reading {
+  sensorId: string;
+  /** Event time, epoch milliseconds. */
+  timestamp: number;
+  /** Only the configured metrics present in the record. */
+  values: Record<string, number>;
+}
+
+/**
+ * Why a record is not a valid reading. These strings are part of the output contract
+ * (they appear in `invalid.jsonl` and in metrics): add new ones, never rename.
+ *
+ * - `empty`: zero bytes, or only whitespace.
+ * - `not-utf8`: the bytes are not well-formed UTF-8.
+ * - `not-json`: the text is not JSON.
+ * - `non-finite-number`: the text uses bare `NaN` / `Infinity` / `-Infinity` (as Python's
+ *   `json.dumps` emits them), which JSON does not have.
+ * - `not-object`: valid JSON, but not an object (array, string, number, boolean, null).
+ * - `missing-sensor-id`: neither `sensorId` nor `sensor_id` is present.
+ * - `invalid-sensor-id`: not a string, empty, or containing a lone UTF-16 surrogate
+ *   (it could not round-trip through UTF-8, so two ids could collide).
+ * - `sensor-id-too-long`: more than MAX_SENSOR_ID_LENGTH characters (code points).
+ * - `conflicting-sensor-id`: both `sensorId` and `sensor_id` are present and differ.
+ * - `missing-timestamp`: no `timestamp` field.
+ * - `invalid-timestamp`: not a finite number within the Date range, nor an ISO-8601
+ *   string with zone denoting a real instant (numeric strings are invalid too).
+ * - `no-metric`: none of the configured metrics is present.
+ * - `invalid-metric`: a configured metric is present but is not a finite number.
+ */
+export type InvalidReason =
+  | 'empty'
+  | 'not-utf8'
+  | 'not-json'
+  | 'non-finite-number'
+  | 'not-object'
+  | 'missing-sensor-id'
+  | 'invalid-sensor-id'
+  | 'sensor-id-too-long'
+  | 'conflicting-sensor-id'
+  | 'missing-timestamp'
+  | 'invalid-timestamp'
+  | 'no-metric'
+  | 'invalid-metric';
+
+/** Every reason, for exhaustive tables and metric dimensions. */
+export const INVALID_REASONS: readonly InvalidReason[] = [
+  'empty',
+  'not-utf8',
+  'not-json',
+  'non-finite-number',
+  'not-object',
+  'missing-sensor-id',
+  'invalid-sensor-id',
+  'sensor-id-too-long',
+  'conflicting-sensor-id',
+  'missing-timestamp',
+  'invalid-timestamp',
+  'no-metric',
+  'invalid-metric',
+];
+
+export type DecodeResult =
+  | { ok: true; reading: Reading }
+  | { ok: false; reason: InvalidReason; detail: string };
+
+/** The sensor id is the Kinesis partition key, whose limit is 256 characters. */
+export const MAX_SENSOR_ID_LENGTH = 256;
+
+/** ±8.64e15 ms is the range of an ECMAScript Date (±100,000,000 days around the epoch). */
+const MAX_ABS_TIMESTAMP_MS = 8.64e15;
+
+/** Longest slice of input quoted in a `detail`. */
+const PREVIEW_CHARS = 60;
+
+// One decoder for the process: `fatal` makes malformed UTF-8 throw instead of turning
+// into U+FFFD, which would silently change a sensor id. A leading BOM is dropped.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Decodes one record's bytes into a reading, or says why it is invalid. */
+export function decodeReading(data: Uint8Array, metrics: readonly string[]): DecodeResult {
+  if (data.length === 0) return invalid('empty', 'record data is zero bytes');
+  let text: string;
+  try {
+    text = utf8.decode(data);
+  } catch {
+    return invalid('not-utf8', `record data (${data.length} bytes) is not well-formed UTF-8`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return classifyParseFailure(text, err);
+  }
+  // JSON.parse only ever returns plain objects, arrays and primitives, so the
+  // plain-object check can be the cheap one.
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    return invalid('not-object', `record is JSON ${typeName(parsed)}, not an object`);
+  }
+  return validateFields(parsed as Record<string, unknown>, metrics);
+}
+
+/**
+ * Validates an already-parsed value (for example a reading built in code or read from
+ * a JSON file by a tool). Same rules as `decodeReading`; a field whose value is
+ * `undefined` counts as absent, and only plain objects (prototype Object.prototype or
+ * null) are readings.
+ */
+export function validateReading(obj: unknown, metrics: readonly string[]): DecodeResult {
+  if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+    return invalid('not-object', `reading is ${typeName(obj)}, not an object`);
+  }
+  const proto = Object.getPrototypeOf(obj);
+  if (proto !== Object.prototype && proto !== null) {
+    return invalid('not-object', 'reading is not a plain object');
+  }
+  return validateFields(obj as Record<string, unknown>, metrics);
+}
+
+function validateFields(obj: Record<string, unknown>, metrics: readonly string[]): DecodeResult {
+  // Fixed field names are read by plain property access: Object.prototype has no
+  // `sensorId`, `sensor_id` or `timestamp`, so an undefined value means "absent".
+  const primary = obj.sensorId;
+  const alias = obj.sensor_id;
+  let sensorId: unknown;
+  let field: string;
+  if (primary !== undefined) {
+    if (alias !== undefined && alias !== primary) {
+      return invalid(
+        'conflicting-sensor-id',
+        `sensorId ${preview(primary)} and sensor_id ${preview(alias)} differ`,
+      );
+    }
+    sensorId = primary;
+    field = 'sensorId';
+  } else if (alias !== undefined) {
+    sensorId = alias;
+    field = 'sensor_id';
+  } else {
+    return invalid('missing-sensor-id', 'no sensorId (or sensor_id) field');
+  }
+  if (typeof sensorId !== 'string') {
+    return invalid('invalid-sensor-id', `${field} must be a string, got ${typeName(sensorId)}`);
+  }
+  const idProblem = checkSensorId(sensorId, field);
+  if (idProblem !== undefined) return idProblem;
+
+  const rawTimestamp = obj.timestamp;
+  let timestamp: number;
+  if (typeof rawTimestamp === 'number') {
+    if (!Number.isFinite(rawTimestamp)) {
+      return invalid('invalid-timestamp', `timestamp is not finite (${rawTimestamp})`);
+    }
+    if (Math.abs(rawTimestamp) > MAX_ABS_TIMESTAMP_MS) {
+      return invalid(
+        'invalid-timestamp',
+        `timestamp ${rawTimestamp} is outside the Date range (±8.64e15 ms)`,
+      );
+    }
+    timestamp = rawTimestamp;
+  } else if (typeof rawTimestamp === 'string') {
+    const parsed = parseIsoTimestamp(rawTimestamp);
+    if (typeof parsed === 'string') {
+      return invalid('invalid-timestamp', `timestamp ${preview(rawTimestamp)} ${parsed}`);
+    }
+    timestamp = parsed;
+  } else if (rawTimestamp === undefined) {
+    return invalid('missing-timestamp', 'no timestamp field');
+  } else {
+    return invalid(
+      'invalid-timestamp',
+      `timestamp must be epoch ms or an ISO-8601 string, got ${typeName(rawTimestamp)}`,
+    );
+  }
+
+  let values: Record<string, number> | undefined;
+  for (const metric of metrics) {
+    const value = obj[metric];
+    if (typeof value === 'number') {
+      // A number can only be an own property: Object.prototype holds no numbers.
+      if (!Number.isFinite(value)) {
+        return invalid('invalid-metric', `metric ${metric} is not finite (${value})`);
+      }
+      values ??= {};
+      setValue(values, metric, value);
+    } else if (value !== undefined && Object.hasOwn(obj, metric)) {
+      // Own, present and not a number (a numeric string, null, ...). Inherited members
+      // such as `constructor` are not fields of the record and fall through as absent.
+      return invalid('invalid-metric', `metric ${metric} must be a finite number, got ${describe(value)}`);
+    }
+  }
+  if (values === undefined) {
+    return invalid('no-metric', `none of the configured metrics is present (${listPreview(metrics)})`);
+  }
+  return { ok: true, reading: { sensorId, timestamp, values } };
+}
+
+function checkSensorId(id: string, field: string): DecodeResult | undefined {
+  if (id.length === 0) return invalid('invalid-sensor-id', `${field} is empty`);
+  // length counts UTF-16 code units, which is at least the number of code points, so
+  // only a long id needs the exact count.
+  if (id.length > MAX_SENSOR_ID_LENGTH) {
+    const codePoints = countCodePoints(id);
+    if (codePoints > MAX_SENSOR_ID_LENGTH) {
+      return invalid(
+        'sensor-id-too-long',
+        `${field} has ${codePoints} characters (max ${MAX_SENSOR_ID_LENGTH}): ${preview(id)}`,
+      );
+    }
+  }
+  if (LONE_SURROGATE.test(id)) {
+    return invalid('invalid-sensor-id', `${field} contains a lone UTF-16 surrogate: ${preview(id)}`);
+  }
+  return undefined;
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function countCodePoints(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    // A high surrogate followed by a low one is one character.
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const next = s.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) i++;
+    }
+    n++;
+  }
+  return n;
+}
+
+/** Assigns without invoking the `__proto__` setter when a metric has that name. */
+function setValue(values: Record<string, number>, metric: string, value: number): void {
+  if (metric === '__proto__') {
+    Object.defineProperty(values, metric, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    values[metric] = value;
+  }
+}
+
+// ISO-8601 extended format with a zone: date, `T`, hh:mm[:ss[.fraction]], then `Z` or an
+// offset ±hh[:mm] / ±hhmm. This is the RFC 3339 profile plus the offset spellings
+// Python's strftime("%z") and ISO itself allow. Zone-less strings are rejected because
+// their instant depends on the reader's clock zone; RFC 2822 dates and other forms
+// Date.parse happens to accept are rejected because they are not the contract.
+const ISO_TIMESTAMP =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)$/;
+const ISO_LOCAL = /^\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?$/;
+const DIGITS = /^[+-]?\d+(?:\.\d+)?$/;
+
+/** Epoch ms for a valid ISO-8601 timestamp with zone, or a message saying what is wrong. */
+function parseIsoTimestamp(text: string): number | string {
+  const m = ISO_TIMESTAMP.exec(text);
+  if (m === null) {
+    if (DIGITS.test(text)) return 'is a numeric string; send epoch ms as a JSON number';
+    if (ISO_LOCAL.test(text)) return 'has no zone (add Z or an offset such as +01:00)';
+    return 'is not an ISO-8601 timestamp with zone';
+  }
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = m[6] === undefined ? 0 : Number(m[6]);
+  // Sub-millisecond digits are truncated, as Date.parse does.
+  const millis = m[7] === undefined ? 0 : Number(m[7].slice(0, 3).padEnd(3, '0'));
+  if (month < 1 || month > 12) return `has month ${m[2]}`;
+  if (day < 1 || day > daysInMonth(year, month)) return `has day ${m[3]}, not a day of ${m[1]}-${m[2]}`;
+  // 24:00 and leap second 60 are legal ISO spellings but name instants we would have to
+  // reinterpret; senders emit 00:00 of the next day and :59 instead.
+  if (hour > 23) return `has hour ${m[4]}`;
+  if (minute > 59) return `has minute ${m[5]}`;
+  if (second > 59) return `has second ${m[6]}`;
+  let offsetMinutes = 0;
+  if (m[8] === undefined) {
+    const offsetHours = Number(m[10]);
+    const offsetMins = m[11] === undefined ? 0 : Number(m[11]);
+    if (offsetHours > 23 || offsetMins > 59) return 'has an offset outside ±23:59';
+    offsetMinutes = (m[9] === '-' ? -1 : 1) * (offsetHours * 60 + offsetMins);
+  }
+  const ms =
+    daysFromCivil(year, month, day) * 86_400_000 +
+    hour * 3_600_000 +
+    minute * 60_000 +
+    second * 1_000 +
+    millis -
+    offsetMinutes * 60_000;
+  return ms;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/**
+ * Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+ * Used instead of Date.UTC, which maps years 0..99 to 1900..1999.
+ */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const mp = (month + 9) % 12;
+  const doy = Math.floor((153 * mp + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
+
+function classifyParseFailure(text: string, err: unknown): DecodeResult {
+  if (text.trim() === '') return invalid('empty', 'record data is only whitespace');
+  const token = findBareNonFinite(text);
+  if (token !== undefined) {
+    const where = token.key === undefined ? `at offset ${token.offset}` : `in field ${preview(token.key)}`;
+    return invalid('non-finite-number', `bare ${token.word} ${where}: JSON has no NaN or Infinity`);
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return invalid('not-json', `not JSON: ${truncate(message, 120)}`);
+}
+
+/**
+ * Finds the first `NaN` / `Infinity` written as a bare token, outside any string. Runs
+ * only after JSON.parse has failed, so it favours clarity over speed.
+ */
+function findBareNonFinite(
+  text: string,
+): { word: string; offset: number; key: string | undefined } | undefined {
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c /* \ */) i++;
+      else if (c === 0x22 /* " */) inString = false;
+      continue;
+    }
+    if (c === 0x22) {
+      inString = true;
+      continue;
+    }
+    if (c !== 0x4e /* N */ && c !== 0x49 /* I */) continue;
+    const word = text.startsWith('NaN', i) ? 'NaN' : text.startsWith('Infinity', i) ? 'Infinity' : undefined;
+    if (word === undefined) continue;
+    if (isIdentifierChar(text.charCodeAt(i - 1)) || isIdentifierChar(text.charCodeAt(i + word.length)))
+      continue;
+    const negative = text.charCodeAt(i - 1) === 0x2d; /* - */
+    return {
+      word: negative ? `-${word}` : word,
+      offset: negative ? i - 1 : i,
+      key: precedingKey(text.slice(Math.max(0, i - 200), negative ? i - 1 : i)),
+    };
+  }
+  return undefined;
+}
+
+const KEY_BEFORE_VALUE = /"((?:[^"\\]|\\.)*)"\s*:\s*$/;
+
+function precedingKey(before: string): string | undefined {
+  return KEY_BEFORE_VALUE.exec(before)?.[1];
+}
+
+function isIdentifierChar(c: number): boolean {
+  // NaN for out-of-range indexes compares false everywhere.
+  return (
+    (c >= 0x30 && c <= 0x39) ||
+    (c >= 0x41 && c <= 0x5a) ||
+    (c >= 0x61 && c <= 0x7a) ||
+    c === 0x5f ||
+    c === 0x24
+  );
+}
+
+function invalid(reason: InvalidReason, detail: string): DecodeResult {
+  return { ok: false, reason, detail };
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  return typeof value;
+}
+
+/** A value as it appears in a detail: strings quoted and cut short, others by type. */
+function describe(value: unknown): string {
+  if (typeof value === 'string') return `string ${preview(value)}`;
+  if (typeof value === 'boolean') return `boolean ${value}`;
+  return typeName(value);
+}
+
+function preview(value: unknown): string {
+  if (typeof value !== 'string') return typeName(value) === 'number' ? String(value) : typeName(value);
+  return JSON.stringify(truncate(value, PREVIEW_CHARS));
+}
+
+function listPreview(names: readonly string[]): string {
+  return truncate(names.join(', '), 80);
+}
+
+function truncate(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}

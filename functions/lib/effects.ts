@@ -1,0 +1,323 @@
+/**
+ * Delivery of the effects of committed state: final windows to the results table, alerts
+ * to SNS, late readings and invalid records to their SQS queues.
+ *
+ * Why this order cannot lose an effect, and duplicates an alert only in one narrow case:
+ * - An effect exists only after the state change that caused it has been committed, in
+ *   the outbox of that same item. Until every effect in it is confirmed delivered, the
+ *   batch is reported failed (batchItemFailures) and Lambda redelivers it; the retry
+ *   finds the outbox in the stored state and delivers what this process has not seen
+ *   delivered. Nothing is lost.
+ * - Final windows: a conditional put on (sensorId, windowKey). A second delivery fails
+ *   the condition and changes nothing: exactly once.
+ * - Alerts: the alert ledger holds one item per alertId, written AFTER the SNS publish
+ *   succeeded and read BEFORE publishing. Writing the ledger first could lose an alert
+ *   (crash between ledger write and publish: the retry sees "published" and skips it).
+ *   Publishing first can duplicate, and only in one place: the process dies after SNS
+ *   accepted a message and before the ledger write recording it. The handler keeps that
+ *   gap as small as it can: alerts are published in a phase of their own, after every
+ *   sensor's state is committed, and their ledger entries are written in one
+ *   BatchWriteItem right after the publishes. A crash anywhere else (before the publish,
+ *   or after the ledger write) publishes nothing twice; a crash in the gap redelivers a
+ *   byte-identical message with the same alertId (derived from sensor, rule and cooldown
+ *   bucket). No order of "record" and "publish" can close that gap against a
+ *   non-idempotent sink, and SNS standard topics are at-least-once anyway: subscribers
+ *   drop repeats by alertId (the local console and `replay` do).
+ * - Late readings and invalid records go to SQS with deterministic ids (shard and
+ *   sequence number): at-least-once, deduplicated by id downstream.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  PutCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { FinalWindow, LateReading, Outbox } from '../domain/fold.js';
+import type { Alert } from '../domain/rules.js';
+import { runPool } from './pool.js';
+import { sleep, type WriteCounter } from './state-store.js';
+
+export class DeliveryError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'DeliveryError';
+  }
+}
+
+export interface EffectTargets {
+  resultsTable: string;
+  alertLedgerTable: string;
+  alertTopicArn: string;
+  lateQueueUrl: string;
+  invalidQueueUrl: string;
+  ledgerTtlDays: number;
+}
+
+export interface DeliveryCounts {
+  results: number;
+  resultsAlreadyPresent: number;
+  alertsPublished: number;
+  alertsAlreadyPublished: number;
+  late: number;
+}
+
+export function emptyCounts(): DeliveryCounts {
+  return { results: 0, resultsAlreadyPresent: 0, alertsPublished: 0, alertsAlreadyPublished: 0, late: 0 };
+}
+
+export interface InvalidRecordMessage {
+  /** `<shardId>:<sequenceNumber>` */
+  id: string;
+  reason: string;
+  detail: string;
+  partitionKey: string;
+  shardId: string;
+  sequenceNumber: string;
+  approximateArrivalTimestamp?: number;
+  /** The record's original bytes, base64. */
+  data: string;
+  byteLength: number;
+  /** Set when the bytes did not fit in one queue message; `sha256` identifies them. */
+  truncated?: boolean;
+  sha256?: string;
+}
+
+/** SQS's message size limit (256 KiB on most implementations) minus envelope headroom. */
+const MAX_SQS_BODY_BYTES = 250_000;
+
+export class EffectDelivery {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly sns: SNSClient,
+    private readonly sqs: SQSClient,
+    private readonly targets: EffectTargets,
+    private readonly counter: WriteCounter,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Final windows and late readings of an outbox (alerts go through `deliverAlerts`). */
+  async deliverWindowsAndLate(
+    outbox: Outbox,
+    counts: DeliveryCounts = emptyCounts(),
+  ): Promise<DeliveryCounts> {
+    await this.putResults(outbox.results, counts);
+    await this.sendLate(outbox.late, counts);
+    return counts;
+  }
+
+  /**
+   * Publishes the alerts the ledger does not know yet, then records them in the ledger
+   * (BatchWriteItem, 25 a request) right after the publishes.
+   */
+  async deliverAlerts(
+    alerts: readonly Alert[],
+    counts: DeliveryCounts = emptyCounts(),
+  ): Promise<DeliveryCounts> {
+    if (alerts.length === 0) return counts;
+    const published = await this.publishedAlertIds(alerts.map((a) => a.alertId));
+    const toPublish = new Map<string, Alert>();
+    for (const alert of alerts) {
+      if (published.has(alert.alertId) || toPublish.has(alert.alertId)) counts.alertsAlreadyPublished++;
+      else toPublish.set(alert.alertId, alert);
+    }
+    const publishedNow: { alert: Alert; messageId: string }[] = [];
+    let failure: unknown;
+    await runPool([...toPublish.values()], 16, async (alert) => {
+      try {
+        const out = await this.sns.send(
+          new PublishCommand({
+            TopicArn: this.targets.alertTopicArn,
+            Message: JSON.stringify(alert),
+            MessageAttributes: {
+              sensorId: { DataType: 'String', StringValue: alert.sensorId },
+              rule: { DataType: 'String', StringValue: alert.rule },
+              severity: { DataType: 'String', StringValue: alert.severity },
+            },
+          }),
+        );
+        publishedNow.push({ alert, messageId: out.MessageId ?? '' });
+      } catch (err) {
+        failure ??= err;
+      }
+    });
+    // Record what was published even when some publishes failed, then report the failure.
+    await this.recordPublished(publishedNow);
+    counts.alertsPublished += publishedNow.length;
+    if (failure !== undefined) throw new DeliveryError('alert publish failed', { cause: failure });
+    return counts;
+  }
+
+  private async recordPublished(entries: readonly { alert: Alert; messageId: string }[]): Promise<void> {
+    const now = this.now();
+    for (let i = 0; i < entries.length; i += 25) {
+      let requests: { PutRequest: { Item: Record<string, unknown> } }[] = entries
+        .slice(i, i + 25)
+        .map(({ alert, messageId }) => ({
+          PutRequest: {
+            Item: {
+              alertId: alert.alertId,
+              sensorId: alert.sensorId,
+              rule: alert.rule,
+              cooldownBucket: alert.cooldownBucket,
+              messageId,
+              publishedAt: now,
+              expiresAt: Math.floor(now / 1000) + this.targets.ledgerTtlDays * 86_400,
+            },
+          },
+        }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 8) throw new DeliveryError('alert ledger writes left items unprocessed');
+        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
+        this.counter.writes++;
+        const out = await this.doc.send(
+          new BatchWriteCommand({ RequestItems: { [this.targets.alertLedgerTable]: requests } }),
+        );
+        requests = (out.UnprocessedItems?.[this.targets.alertLedgerTable] ?? []) as typeof requests;
+      }
+    }
+  }
+
+  private async putResults(results: readonly FinalWindow[], counts: DeliveryCounts): Promise<void> {
+    for (const result of results) {
+      this.counter.writes++;
+      try {
+        await this.doc.send(
+          new PutCommand({
+            TableName: this.targets.resultsTable,
+            Item: { ...result, finalisedAt: this.now() },
+            ConditionExpression: 'attribute_not_exists(sensorId)',
+          }),
+        );
+        counts.results++;
+      } catch (err) {
+        if (!(err instanceof ConditionalCheckFailedException)) throw err;
+        counts.resultsAlreadyPresent++;
+      }
+    }
+  }
+
+  private async publishedAlertIds(ids: readonly string[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const unique = [...new Set(ids)];
+    for (let i = 0; i < unique.length; i += 100) {
+      let keys: Record<string, unknown>[] = unique.slice(i, i + 100).map((alertId) => ({ alertId }));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt > 8) throw new DeliveryError('alert ledger reads left keys unprocessed');
+        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
+        const out = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.targets.alertLedgerTable]: {
+                Keys: keys,
+                ConsistentRead: true,
+                ProjectionExpression: 'alertId',
+              },
+            },
+          }),
+        );
+        for (const item of out.Responses?.[this.targets.alertLedgerTable] ?? [])
+          found.add(String(item.alertId));
+        keys =
+          (out.UnprocessedKeys?.[this.targets.alertLedgerTable]?.Keys as
+            | Record<string, unknown>[]
+            | undefined) ?? [];
+      }
+    }
+    return found;
+  }
+
+  private async sendLate(late: readonly LateReading[], counts: DeliveryCounts): Promise<void> {
+    await sendJsonMessages(
+      this.sqs,
+      this.targets.lateQueueUrl,
+      late.map((l) => ({ id: l.id, body: l, sensorId: l.sensorId })),
+    );
+    counts.late += late.length;
+  }
+
+  /**
+   * Sends invalid records to the invalid-record queue. Returns the ids that could not be
+   * sent after retries (the caller reports their records as failed, never drops them).
+   */
+  async sendInvalid(messages: readonly InvalidRecordMessage[]): Promise<void> {
+    await sendJsonMessages(
+      this.sqs,
+      this.targets.invalidQueueUrl,
+      messages.map((m) => ({ id: m.id, body: fitInvalidMessage(m), sensorId: m.partitionKey })),
+    );
+  }
+}
+
+/** Keeps the message under the queue's size limit; the bytes' hash still identifies them. */
+function fitInvalidMessage(message: InvalidRecordMessage): InvalidRecordMessage {
+  if (JSON.stringify(message).length <= MAX_SQS_BODY_BYTES) return message;
+  const keep = Math.floor(((MAX_SQS_BODY_BYTES - 2_000) * 3) / 4);
+  const bytes = Buffer.from(message.data, 'base64');
+  return {
+    ...message,
+    data: bytes.subarray(0, keep).toString('base64'),
+    truncated: true,
+  };
+}
+
+interface OutgoingMessage {
+  id: string;
+  body: unknown;
+  sensorId: string;
+}
+
+/**
+ * SendMessageBatch in groups of 10 within the 256 KiB batch limit; entries the queue
+ * reports failed are retried with backoff, and anything still failing throws.
+ */
+export async function sendJsonMessages(
+  sqs: SQSClient,
+  queueUrl: string,
+  messages: readonly OutgoingMessage[],
+) {
+  const groups: OutgoingMessage[][] = [];
+  let group: OutgoingMessage[] = [];
+  let groupBytes = 0;
+  for (const m of messages) {
+    const bytes = JSON.stringify(m.body).length + 200;
+    if (group.length === 10 || (group.length > 0 && groupBytes + bytes > MAX_SQS_BODY_BYTES)) {
+      groups.push(group);
+      group = [];
+      groupBytes = 0;
+    }
+    group.push(m);
+    groupBytes += bytes;
+  }
+  if (group.length > 0) groups.push(group);
+
+  for (const g of groups) {
+    let pending = g.map((m, i) => ({
+      Id: `m${i}`,
+      MessageBody: JSON.stringify(m.body),
+      MessageAttributes: {
+        recordId: { DataType: 'String', StringValue: m.id },
+        ...(m.sensorId ? { sensorId: { DataType: 'String', StringValue: m.sensorId.slice(0, 256) } } : {}),
+      },
+    }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }));
+      const failed = new Set((out.Failed ?? []).map((f) => f.Id));
+      const senderFault = (out.Failed ?? []).find((f) => f.SenderFault);
+      if (senderFault) {
+        throw new DeliveryError(
+          `queue ${queueUrl} rejected a message: ${senderFault.Code} ${senderFault.Message}`,
+        );
+      }
+      pending = pending.filter((e) => failed.has(e.Id));
+      if (pending.length > 0 && attempt >= 5) {
+        throw new DeliveryError(
+          `queue ${queueUrl} failed ${pending.length} messages after ${attempt + 1} tries`,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The handler's environment, parsed once at cold start. A missing or malformed variable
+ * fails the cold start with its name in the message, never as `undefined` mid-batch.
+ */
+import { z } from 'zod';
+import { ConfigError, parseConfigJson, type WindowpaneConfig } from '../domain/config.js';
+import { ENV } from './resources.js';
+
+const HandlerEnvSchema = z.object({
+  [ENV.stateTable]: z.string().min(1),
+  [ENV.resultsTable]: z.string().min(1),
+  [ENV.alertLedgerTable]: z.string().min(1),
+  [ENV.alertTopicArn]: z.string().startsWith('arn:'),
+  [ENV.invalidQueueUrl]: z.url(),
+  [ENV.lateQueueUrl]: z.url(),
+  [ENV.config]: z.string().optional(),
+});
+
+export interface HandlerEnv {
+  stateTable: string;
+  resultsTable: string;
+  alertLedgerTable: string;
+  alertTopicArn: string;
+  invalidQueueUrl: string;
+  lateQueueUrl: string;
+  config: WindowpaneConfig;
+}
+
+export function parseHandlerEnv(env: NodeJS.ProcessEnv = process.env): HandlerEnv {
+  const result = HandlerEnvSchema.safeParse(env);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid handler environment: ${issues.join('; ')}`, issues);
+  }
+  const e = result.data;
+  return {
+    stateTable: e[ENV.stateTable],
+    resultsTable: e[ENV.resultsTable],
+    alertLedgerTable: e[ENV.alertLedgerTable],
+    alertTopicArn: e[ENV.alertTopicArn],
+    invalidQueueUrl: e[ENV.invalidQueueUrl],
+    lateQueueUrl: e[ENV.lateQueueUrl],
+    config: parseConfigJson(e[ENV.config]),
+  };
+}

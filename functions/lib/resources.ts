@@ -1,0 +1,48 @@
+/**
+ * Shapes of the stores and channels windowpane uses, as plain data. The CDK stack and the
+ * local cloud both build their tables from these definitions, and the handler reads and
+ * writes items through the attribute names defined here.
+ */
+
+export interface TableDefinition {
+  /** Logical id (CDK) and default local name. */
+  id: string;
+  partitionKey: string;
+  sortKey?: string;
+  /** Attribute holding an epoch-seconds expiry (DynamoDB TTL, best-effort). */
+  ttlAttribute?: string;
+}
+
+/** One item per sensor: watermark, applied sequence numbers, open windows, outbox. */
+export const STATE_TABLE: TableDefinition = {
+  id: 'WindowState',
+  partitionKey: 'sensorId',
+  ttlAttribute: 'expiresAt',
+};
+
+/** Final windows, written once each (conditional put on the key). */
+export const RESULTS_TABLE: TableDefinition = {
+  id: 'WindowResults',
+  partitionKey: 'sensorId',
+  sortKey: 'windowKey',
+};
+
+/** One item per published alert id: "this alert has been delivered to SNS". */
+export const ALERT_LEDGER_TABLE: TableDefinition = {
+  id: 'AlertLedger',
+  partitionKey: 'alertId',
+  ttlAttribute: 'expiresAt',
+};
+
+export const TABLES = [STATE_TABLE, RESULTS_TABLE, ALERT_LEDGER_TABLE] as const;
+
+/** Environment variable names shared by the CDK app, the local cloud and the handler. */
+export const ENV = {
+  stateTable: 'STATE_TABLE_NAME',
+  resultsTable: 'RESULTS_TABLE_NAME',
+  alertLedgerTable: 'ALERT_LEDGER_TABLE_NAME',
+  alertTopicArn: 'ALERT_TOPIC_ARN',
+  invalidQueueUrl: 'INVALID_QUEUE_URL',
+  lateQueueUrl: 'LATE_QUEUE_URL',
+  config: 'WINDOWPANE_CONFIG',
+} as const;

@@ -1,0 +1,152 @@
+/**
+ * `WindowStateStore`: one DynamoDB item per sensor, written with a single conditional put.
+ *
+ * The condition compares the item's `version` with the version that was read. The fold
+ * decided what was already applied from the per-shard sequence numbers inside that same
+ * version, so "the version I read is still current" makes the read-fold-write atomic:
+ * a concurrent or zombie writer makes the put fail (re-read and fold again), and a
+ * redelivered record is recognised by its sequence number in the state it is folded
+ * into. The top-level `lastSequence` attribute (fixed-width, see sequence.ts) shows the
+ * last applied record and is part of the condition, as a second guard that the fence
+ * the fold used is the one stored.
+ */
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { newSensorState, type SensorState } from '../domain/fold.js';
+
+export class StateConflictError extends Error {
+  constructor(
+    readonly sensorId: string,
+    readonly expectedVersion: number,
+  ) {
+    super(`state of sensor "${sensorId}" changed since version ${expectedVersion} was read`);
+    this.name = 'StateConflictError';
+  }
+}
+
+export class StateItemTooLargeError extends Error {
+  constructor(
+    readonly sensorId: string,
+    readonly bytes: number,
+  ) {
+    super(`state of sensor "${sensorId}" would be ${bytes} bytes, over the item limit`);
+    this.name = 'StateItemTooLargeError';
+  }
+}
+
+/** DynamoDB's item limit is 400 KB; keep a margin for attribute names and overhead. */
+export const MAX_STATE_BYTES = 380_000;
+
+interface StateItem {
+  sensorId: string;
+  version: number;
+  lastSequence: string;
+  body: string;
+  updatedAt: number;
+  expiresAt: number;
+}
+
+export interface WriteCounter {
+  writes: number;
+}
+
+export class WindowStateStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly ttlDays: number,
+    private readonly counter: WriteCounter = { writes: 0 },
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async load(sensorId: string): Promise<SensorState> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { sensorId }, ConsistentRead: true }),
+    );
+    return out.Item ? fromItem(out.Item as StateItem) : newSensorState(sensorId);
+  }
+
+  /** Strongly consistent reads of many sensors (BatchGetItem, 100 keys a call). */
+  async loadMany(sensorIds: readonly string[]): Promise<Map<string, SensorState>> {
+    const states = new Map<string, SensorState>();
+    for (let i = 0; i < sensorIds.length; i += 100) {
+      let keys: Record<string, unknown>[] = sensorIds.slice(i, i + 100).map((sensorId) => ({ sensorId }));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
+        if (attempt > 8)
+          throw new Error(`BatchGetItem on ${this.tableName} left keys unprocessed after ${attempt} tries`);
+        const out = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const state = fromItem(item as StateItem);
+          states.set(state.sensorId, state);
+        }
+        keys = (out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+      }
+    }
+    for (const id of sensorIds) if (!states.has(id)) states.set(id, newSensorState(id));
+    return states;
+  }
+
+  /**
+   * Writes `next` if the stored item is still at `previous.version` (or absent when
+   * `previous.version` is 0). Returns the state at its new version.
+   */
+  async commit(previous: SensorState, next: SensorState): Promise<SensorState> {
+    const version = previous.version + 1;
+    const committed: SensorState = { ...next, version };
+    const { sensorId: _s, version: _v, ...rest } = committed;
+    const body = JSON.stringify(rest);
+    if (body.length > MAX_STATE_BYTES) throw new StateItemTooLargeError(next.sensorId, body.length);
+    const now = this.now();
+    const item: StateItem = {
+      sensorId: next.sensorId,
+      version,
+      lastSequence: latestSequence(next),
+      body,
+      updatedAt: now,
+      expiresAt: Math.floor(now / 1000) + this.ttlDays * 86_400,
+    };
+    this.counter.writes++;
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: item,
+          ...(previous.version === 0
+            ? { ConditionExpression: 'attribute_not_exists(sensorId)' }
+            : {
+                ConditionExpression: '#version = :version AND #lastSequence = :lastSequence',
+                ExpressionAttributeNames: { '#version': 'version', '#lastSequence': 'lastSequence' },
+                ExpressionAttributeValues: {
+                  ':version': previous.version,
+                  ':lastSequence': latestSequence(previous),
+                },
+              }),
+        }),
+      );
+    } catch (err) {
+      if (err instanceof ConditionalCheckFailedException)
+        throw new StateConflictError(next.sensorId, previous.version);
+      throw err;
+    }
+    return committed;
+  }
+}
+
+/** The most recently applied sequence number (the last shard in LRU order). */
+function latestSequence(state: SensorState): string {
+  const shards = Object.keys(state.applied);
+  const last = shards[shards.length - 1];
+  return last === undefined ? '' : `${last}:${state.applied[last]}`;
+}
+
+function fromItem(item: StateItem): SensorState {
+  const rest = JSON.parse(item.body) as Omit<SensorState, 'sensorId' | 'version'>;
+  return { ...rest, sensorId: item.sensorId, version: Number(item.version) };
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

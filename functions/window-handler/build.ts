@@ -1,0 +1,86 @@
+/**
+ * Wiring for the window handler: builds the dependencies once (per cold start, or per
+ * local pipeline) and wraps `processBatch` in middy with Powertools logging and metrics.
+ * `handler.ts` calls this with the parsed environment; tests and the local cloud call it
+ * with their own client options.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import { type AwsClients, type ClientOptions, createClients } from '../lib/clients.js';
+import { EffectDelivery } from '../lib/effects.js';
+import type { HandlerEnv } from '../lib/env.js';
+import { WindowStateStore, type WriteCounter } from '../lib/state-store.js';
+import { type BatchDeps, type BatchReport, processBatch } from './process-batch.js';
+
+export const METRICS_NAMESPACE = 'Windowpane';
+export const SERVICE_NAME = 'windowpane';
+
+export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Logger): BatchDeps {
+  const counter: WriteCounter = { writes: 0 };
+  return {
+    config: env.config,
+    counter,
+    delivered: new Map(),
+    store: new WindowStateStore(clients.doc, env.stateTable, env.config.stateTtlDays, counter),
+    effects: new EffectDelivery(
+      clients.doc,
+      clients.sns,
+      clients.sqs,
+      {
+        resultsTable: env.resultsTable,
+        alertLedgerTable: env.alertLedgerTable,
+        alertTopicArn: env.alertTopicArn,
+        lateQueueUrl: env.lateQueueUrl,
+        invalidQueueUrl: env.invalidQueueUrl,
+        ledgerTtlDays: env.config.ledgerTtlDays,
+      },
+      counter,
+    ),
+    ...(logger ? { logger } : {}),
+  };
+}
+
+export type WindowHandler = ((
+  event: KinesisStreamEvent,
+  context: Context,
+) => Promise<KinesisStreamBatchResponse>) & {
+  deps: BatchDeps;
+  /** The report of the last batch this handler processed (tests, the local console). */
+  lastReport: () => BatchReport | undefined;
+};
+
+export function buildHandler(env: HandlerEnv, clientOptions: ClientOptions = {}): WindowHandler {
+  const logger = new Logger({ serviceName: SERVICE_NAME });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  const deps = buildBatchDeps(env, createClients(clientOptions), logger);
+  let last: BatchReport | undefined;
+
+  const wrapped = middy(async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
+    const { response, report } = await processBatch(deps, event);
+    last = report;
+    metrics.addMetric('Readings', MetricUnit.Count, report.readings);
+    metrics.addMetric('InvalidRecords', MetricUnit.Count, report.invalid);
+    metrics.addMetric('LateReadings', MetricUnit.Count, report.late);
+    metrics.addMetric('AlertsPublished', MetricUnit.Count, report.alerts);
+    metrics.addMetric('WindowsFinalised', MetricUnit.Count, report.windowsFinalised);
+    metrics.addMetric('WriteRequests', MetricUnit.Count, report.writeRequests);
+    metrics.addMetric('Conflicts', MetricUnit.Count, report.conflicts);
+    metrics.addMetric('DuplicateRecords', MetricUnit.Count, report.duplicates);
+    logger.info('batch processed', { report, failed: response.batchItemFailures.length });
+    return response;
+  })
+    .use(injectLambdaContext(logger))
+    .use(logMetrics(metrics));
+
+  return Object.assign(
+    wrapped as unknown as (e: KinesisStreamEvent, c: Context) => Promise<KinesisStreamBatchResponse>,
+    {
+      deps,
+      lastReport: () => last,
+    },
+  );
+}

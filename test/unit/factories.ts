@@ -1,0 +1,17 @@
+/** Factories for readings and sensor records used by the unit tests. */
+import type { SensorRecord } from '../../functions/domain/fold.js';
+import { padSequence } from '../../functions/domain/sequence.js';
+
+export function record(
+  sensorId: string,
+  timestamp: number,
+  temperature: number,
+  sequence: number | string,
+  shardId = 'shardId-000000000000',
+): SensorRecord {
+  return {
+    shardId,
+    sequence: padSequence(String(sequence)),
+    reading: { sensorId, timestamp, values: { temperature } },
+  };
+}

@@ -1,0 +1,42 @@
+import { defineConfig } from 'vitest/config';
+
+// Three projects: pure unit tests (no I/O), integration tests against the embedded
+// emulators (one globalSetup starts them on free ports and stops them), and CDK
+// template assertions (slow because NodejsFunction bundles with esbuild).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          environment: 'node',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          environment: 'node',
+          globalSetup: ['test/integration/global-setup.ts'],
+          // Handler logs and EMF metrics would drown the test output; errors still print.
+          env: { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' },
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          // The emulators are shared by every integration file; each test uses its own
+          // resource names, but kinesis-local is CPU-bound, so run files one at a time.
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
+          name: 'infra',
+          include: ['test/infra/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
+        },
+      },
+    ],
+  },
+});
