@@ -123,3 +123,12 @@ export function summarize(agg: Aggregate): AggregateSummary {
   }
   return summary;
 }
+
+/** Adds everything `from` holds into `into` (session merges); exact, so order-free. */
+export function mergeAggregate(into: Aggregate, from: Aggregate): void {
+  into.count += from.count;
+  for (const p of from.sum) addExact(into.sum, p);
+  if (from.min < into.min) into.min = from.min;
+  if (from.max > into.max) into.max = from.max;
+  if (into.sq && from.sq) for (const q of from.sq) addExact(into.sq, q);
+}

@@ -16,7 +16,33 @@ export const TumblingWindowSchema = z.object({
   sizeMs: positiveMs,
 });
 
-export const WindowSpecSchema = z.discriminatedUnion('type', [TumblingWindowSchema]);
+/** Hopping windows of size S every H, aligned to the epoch; S is a multiple of H. */
+export const SlidingWindowSchema = z
+  .object({
+    type: z.literal('sliding'),
+    sizeMs: positiveMs,
+    slideMs: positiveMs,
+  })
+  .refine((w) => w.sizeMs % w.slideMs === 0, {
+    message: 'sizeMs must be a multiple of slideMs',
+    path: ['sizeMs'],
+  })
+  // Each reading folds into sizeMs/slideMs windows, all kept in the sensor's one state item.
+  .refine((w) => w.sizeMs / w.slideMs <= 60, {
+    message: 'at most 60 overlapping windows per reading (sizeMs / slideMs <= 60)',
+    path: ['slideMs'],
+  });
+
+/** Per-sensor session windows: a session closes after `gapMs` of event time without a reading. */
+export const SessionWindowSchema = z.object({
+  type: z.literal('session'),
+  gapMs: positiveMs,
+});
+
+export const WindowSpecSchema = z.union([TumblingWindowSchema, SlidingWindowSchema, SessionWindowSchema]);
+export type TumblingWindowSpec = z.infer<typeof TumblingWindowSchema>;
+export type SlidingWindowSpec = z.infer<typeof SlidingWindowSchema>;
+export type SessionWindowSpec = z.infer<typeof SessionWindowSchema>;
 export type WindowSpec = z.infer<typeof WindowSpecSchema>;
 
 export const SeveritySchema = z.enum(['info', 'warning', 'critical']);
@@ -126,6 +152,11 @@ export const ConfigSchema = z
       .min(1)
       .default([{ type: 'tumbling', sizeMs: 60_000 }]),
     allowedLatenessMs: z.number().int().min(0).default(10_000),
+    /**
+     * Processing time after which a silent sensor's open windows are flushed as final by
+     * the idle sweeper (SEMANTICS.md: idle sensors).
+     */
+    idleTimeoutMs: z.number().int().min(1_000).default(300_000),
     /** Also keep a sum of squares so final windows carry `stddev`. */
     stddev: z.boolean().default(true),
     rules: z.array(RuleSchema).default(DEFAULT_RULES),
@@ -137,6 +168,13 @@ export const ConfigSchema = z
     stream: StreamSchema,
   })
   .superRefine((c, ctx) => {
+    const specs = new Set<string>();
+    c.windows.forEach((w, i) => {
+      const id = JSON.stringify(w);
+      if (specs.has(id))
+        ctx.addIssue({ code: 'custom', path: ['windows', i], message: 'duplicate window definition' });
+      specs.add(id);
+    });
     const names = new Set<string>();
     c.rules.forEach((rule, i) => {
       if (names.has(rule.name)) {

@@ -10,11 +10,19 @@
  * crash. The effects of that write (final windows, alerts, late readings) are stored in
  * the same item as an outbox and delivered after the commit (see state-store.ts).
  */
-import { type Aggregate, type AggregateSummary, addValue, emptyAggregate, summarize } from './aggregate.js';
-import type { Rule, WindowpaneConfig, WindowSpec } from './config.js';
+import {
+  type Aggregate,
+  type AggregateSummary,
+  addValue,
+  emptyAggregate,
+  mergeAggregate,
+  summarize,
+} from './aggregate.js';
+import type { Rule, SessionWindowSpec, WindowpaneConfig, WindowSpec } from './config.js';
 import type { Reading } from './reading.js';
 import { type Alert, buildAlert, cooldownBucket, ruleFires } from './rules.js';
-import { assignWindows, isFinal, specId, windowKey } from './window.js';
+import { unpadSequence } from './sequence.js';
+import { assignWindows, isFinal, specId, type WindowBounds, windowKey } from './window.js';
 
 /** A decoded reading with its position in the stream. */
 export interface SensorRecord {
@@ -27,7 +35,10 @@ export interface SensorRecord {
 export interface OpenWindow {
   spec: string;
   windowType: WindowSpec['type'];
+  /** Fixed windows: their size. Sessions: grows with the session (end - start). */
   windowSizeMs: number;
+  windowSlideMs?: number;
+  windowGapMs?: number;
   start: number;
   end: number;
   aggs: Record<string, Aggregate>;
@@ -39,9 +50,21 @@ export interface FinalWindow {
   windowKey: string;
   windowType: WindowSpec['type'];
   windowSizeMs: number;
+  /** Sliding windows only. */
+  windowSlideMs?: number;
+  /** Session windows only. */
+  windowGapMs?: number;
   windowStart: number;
   windowEnd: number;
   metrics: Record<string, AggregateSummary>;
+}
+
+/** A window a late reading was left out of. */
+export interface MissedWindow {
+  windowType: WindowSpec['type'];
+  spec: string;
+  windowStart: number;
+  windowEnd: number;
 }
 
 export interface LateReading {
@@ -51,9 +74,12 @@ export interface LateReading {
   timestamp: number;
   values: Record<string, number>;
   reason: 'window-final';
+  /** The first window it missed (with one window definition, its only window). */
   windowStart: number;
   windowEnd: number;
   watermark: number | null;
+  /** Every window it was left out of; it was aggregated into the others. */
+  missedWindows: MissedWindow[];
 }
 
 export interface Outbox {
@@ -79,6 +105,11 @@ export interface SensorState {
   fired: Record<string, number[]>;
   /** Effects of the last committed change, delivered after the commit. */
   outbox: Outbox;
+  /**
+   * Processing time of the last commit, set by the store (never by the fold: it is not
+   * event time). The idle sweeper compares it with its timeout.
+   */
+  updatedAt?: number;
 }
 
 export interface FoldResult {
@@ -170,17 +201,45 @@ export function foldSensorRecords(
     const { reading } = record;
     const ts = reading.timestamp;
 
-    // Lateness first: whether this reading's windows were final before it arrived.
-    let lateFor: { start: number; end: number } | undefined;
+    // Lateness is per window (as in Flink): the reading is left out of every window that
+    // was already final before it arrived and folded into the others. The decisions use
+    // the watermark from before this reading.
+    const missed: MissedWindow[] = [];
+    let accepted = false;
     for (const spec of config.windows) {
+      if (spec.type === 'session') {
+        const outcome = foldIntoSession(next, spec, reading, lateness, config.stddev);
+        if (outcome === true) accepted = true;
+        else missed.push(outcome);
+        continue;
+      }
+      const id = specId(spec);
       for (const w of assignWindows(spec, ts)) {
         if (isFinal(w.end, next.watermark, lateness, next.flushedThrough)) {
-          lateFor ??= w;
+          missed.push({ windowType: spec.type, spec: id, windowStart: w.start, windowEnd: w.end });
+          continue;
         }
+        const key = windowKey(id, w.start);
+        let open = next.windows[key];
+        if (!open) {
+          open = {
+            spec: id,
+            windowType: spec.type,
+            windowSizeMs: spec.sizeMs,
+            start: w.start,
+            end: w.end,
+            aggs: {},
+          };
+          if (spec.type === 'sliding') open.windowSlideMs = spec.slideMs;
+          next.windows[key] = open;
+        }
+        addReading(open, reading.values, config.stddev);
+        accepted = true;
       }
     }
 
     // Rules run on every valid reading, late ones included, in arrival order.
+    const late = missed.length > 0;
     for (const metric in reading.values) {
       const value = reading.values[metric]!;
       const rules = byMetric.get(metric);
@@ -200,52 +259,26 @@ export function foldSensorRecords(
             fired.sort((a, b) => a - b);
             fired.shift();
           }
-          effects.alerts.push(buildAlert(rule, reading.sensorId, value, ts, previous, lateFor !== undefined));
+          effects.alerts.push(buildAlert(rule, reading.sensorId, value, ts, previous, late));
         }
       }
       next.last[metric] = value;
     }
 
-    if (lateFor) {
+    if (late) {
       effects.late.push({
-        id: `${record.shardId}:${record.sequence.replace(/^0+(?=\d)/, '')}`,
+        id: `${record.shardId}:${unpadSequence(record.sequence)}`,
         sensorId: reading.sensorId,
         timestamp: ts,
         values: reading.values,
         reason: 'window-final',
-        windowStart: lateFor.start,
-        windowEnd: lateFor.end,
+        windowStart: missed[0]!.windowStart,
+        windowEnd: missed[0]!.windowEnd,
         watermark: next.watermark,
+        missedWindows: missed,
       });
-    } else {
-      for (const spec of config.windows) {
-        const id = specId(spec);
-        for (const w of assignWindows(spec, ts)) {
-          const key = windowKey(id, w.start);
-          let open = next.windows[key];
-          if (!open) {
-            open = {
-              spec: id,
-              windowType: spec.type,
-              windowSizeMs: spec.sizeMs,
-              start: w.start,
-              end: w.end,
-              aggs: {},
-            };
-            next.windows[key] = open;
-          }
-          for (const metric in reading.values) {
-            let agg = open.aggs[metric];
-            if (!agg) {
-              agg = emptyAggregate(config.stddev);
-              open.aggs[metric] = agg;
-            }
-            addValue(agg, reading.values[metric]!);
-          }
-        }
-      }
-      if (next.watermark === null || ts > next.watermark) next.watermark = ts;
     }
+    if (accepted && (next.watermark === null || ts > next.watermark)) next.watermark = ts;
 
     // Re-insert so the object's key order is least-recently-used first.
     delete next.applied[record.shardId];
@@ -276,6 +309,71 @@ export function flushSensor(state: SensorState): FoldResult {
   return { state: next, applied: 0, duplicates: 0, effects };
 }
 
+function addReading(open: OpenWindow, values: Record<string, number>, withSquares: boolean): void {
+  for (const metric in values) {
+    let agg = open.aggs[metric];
+    if (!agg) {
+      agg = emptyAggregate(withSquares);
+      open.aggs[metric] = agg;
+    }
+    addValue(agg, values[metric]!);
+  }
+}
+
+/**
+ * Session windows (as in Flink and Kafka Streams): a reading opens `[t, t + gap)` and
+ * merges with every open session of the sensor that overlaps it, so a reading that
+ * bridges two sessions joins them into one. If the resulting session is already final
+ * the reading is late for this definition. Returns true when folded in, else the window
+ * it missed. Open sessions never overlap each other, so one pass finds every merge.
+ */
+function foldIntoSession(
+  state: SensorState,
+  spec: SessionWindowSpec,
+  reading: Reading,
+  lateness: number,
+  withSquares: boolean,
+): true | MissedWindow {
+  const id = specId(spec);
+  const ts = reading.timestamp;
+  const bounds: WindowBounds = { start: ts, end: ts + spec.gapMs };
+  const merging: string[] = [];
+  for (const key in state.windows) {
+    const w = state.windows[key]!;
+    if (w.spec !== id || !(ts < w.end && w.start < ts + spec.gapMs)) continue;
+    merging.push(key);
+    if (w.start < bounds.start) bounds.start = w.start;
+    if (w.end > bounds.end) bounds.end = w.end;
+  }
+  if (isFinal(bounds.end, state.watermark, lateness, state.flushedThrough)) {
+    return { windowType: 'session', spec: id, windowStart: bounds.start, windowEnd: bounds.end };
+  }
+  const session: OpenWindow = {
+    spec: id,
+    windowType: 'session',
+    windowSizeMs: bounds.end - bounds.start,
+    windowGapMs: spec.gapMs,
+    start: bounds.start,
+    end: bounds.end,
+    aggs: {},
+  };
+  for (const key of merging.sort()) {
+    const old = state.windows[key]!;
+    for (const metric in old.aggs) {
+      let agg = session.aggs[metric];
+      if (!agg) {
+        agg = emptyAggregate(withSquares);
+        session.aggs[metric] = agg;
+      }
+      mergeAggregate(agg, old.aggs[metric]!);
+    }
+    delete state.windows[key];
+  }
+  addReading(session, reading.values, withSquares);
+  state.windows[windowKey(id, bounds.start)] = session;
+  return true;
+}
+
 function takeFinalWindows(state: SensorState, lateness: number, all: boolean): FinalWindow[] {
   const finals: FinalWindow[] = [];
   for (const key of Object.keys(state.windows).sort()) {
@@ -283,7 +381,7 @@ function takeFinalWindows(state: SensorState, lateness: number, all: boolean): F
     if (!all && !isFinal(open.end, state.watermark, lateness, state.flushedThrough)) continue;
     const metrics: Record<string, AggregateSummary> = {};
     for (const metric of Object.keys(open.aggs).sort()) metrics[metric] = summarize(open.aggs[metric]!);
-    finals.push({
+    const final: FinalWindow = {
       sensorId: state.sensorId,
       windowKey: key,
       windowType: open.windowType,
@@ -291,7 +389,10 @@ function takeFinalWindows(state: SensorState, lateness: number, all: boolean): F
       windowStart: open.start,
       windowEnd: open.end,
       metrics,
-    });
+    };
+    if (open.windowSlideMs !== undefined) final.windowSlideMs = open.windowSlideMs;
+    if (open.windowGapMs !== undefined) final.windowGapMs = open.windowGapMs;
+    finals.push(final);
     delete state.windows[key];
   }
   return finals;
@@ -308,16 +409,21 @@ export interface WindowLine extends AggregateSummary {
   metric: string;
   windowType: WindowSpec['type'];
   windowSizeMs: number;
+  windowSlideMs?: number;
+  windowGapMs?: number;
   windowStart: number;
   windowEnd: number;
 }
 
+/** Tumbling lines carry exactly the contract's fields; sliding add the slide, sessions the gap. */
 export function windowLines(final: FinalWindow): WindowLine[] {
   return Object.entries(final.metrics).map(([metric, s]) => ({
     sensorId: final.sensorId,
     metric,
     windowType: final.windowType,
     windowSizeMs: final.windowSizeMs,
+    ...(final.windowSlideMs !== undefined ? { windowSlideMs: final.windowSlideMs } : {}),
+    ...(final.windowGapMs !== undefined ? { windowGapMs: final.windowGapMs } : {}),
     windowStart: final.windowStart,
     windowEnd: final.windowEnd,
     ...s,

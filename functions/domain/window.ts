@@ -1,8 +1,9 @@
 /**
  * Event-time window assignment and finality (SEMANTICS.md "Windows" and "Event time,
- * lateness, finality"). Pure arithmetic on epoch milliseconds.
+ * lateness, finality"). Pure arithmetic on epoch milliseconds. Session windows depend on
+ * the other readings of the sensor, so they are assigned (and merged) in fold.ts.
  */
-import type { WindowSpec } from './config.js';
+import type { SlidingWindowSpec, TumblingWindowSpec, WindowSpec } from './config.js';
 
 export interface WindowBounds {
   /** Inclusive start, epoch ms. */
@@ -11,9 +12,16 @@ export interface WindowBounds {
   end: number;
 }
 
-/** Stable identifier of a window definition, e.g. `tumbling:60000`. */
+/** Stable identifier of a window definition: `tumbling:60000`, `sliding:300000:60000`, `session:30000`. */
 export function specId(spec: WindowSpec): string {
-  return `${spec.type}:${spec.sizeMs}`;
+  switch (spec.type) {
+    case 'tumbling':
+      return `tumbling:${spec.sizeMs}`;
+    case 'sliding':
+      return `sliding:${spec.sizeMs}:${spec.slideMs}`;
+    case 'session':
+      return `session:${spec.gapMs}`;
+  }
 }
 
 /** Tumbling windows aligned to the epoch: start = floor(t / S) * S, end exclusive. */
@@ -22,9 +30,27 @@ export function assignTumbling(sizeMs: number, timestamp: number): WindowBounds 
   return { start, end: start + sizeMs };
 }
 
-/** The windows of `spec` that contain `timestamp`. */
-export function assignWindows(spec: WindowSpec, timestamp: number): WindowBounds[] {
-  return [assignTumbling(spec.sizeMs, timestamp)];
+/**
+ * Sliding (hopping) windows of size S every H, aligned to the epoch: the S / H windows
+ * `[k*H, k*H + S)` that contain the timestamp, oldest first.
+ */
+export function assignSliding(sizeMs: number, slideMs: number, timestamp: number): WindowBounds[] {
+  const last = Math.floor(timestamp / slideMs) * slideMs;
+  const windows: WindowBounds[] = [];
+  for (let start = last - sizeMs + slideMs; start <= last; start += slideMs) {
+    windows.push({ start, end: start + sizeMs });
+  }
+  return windows;
+}
+
+/** The windows of a fixed (tumbling or sliding) definition that contain `timestamp`. */
+export function assignWindows(
+  spec: TumblingWindowSpec | SlidingWindowSpec,
+  timestamp: number,
+): WindowBounds[] {
+  return spec.type === 'tumbling'
+    ? [assignTumbling(spec.sizeMs, timestamp)]
+    : assignSliding(spec.sizeMs, spec.slideMs, timestamp);
 }
 
 /**

@@ -27,6 +27,7 @@
  *   sequence number): at-least-once, deduplicated by id downstream.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import {
@@ -49,6 +50,8 @@ export class DeliveryError extends Error {
 
 export interface EffectTargets {
   resultsTable: string;
+  /** Output stream of final windows (optional): one record per final window. */
+  resultsStreamName?: string;
   alertLedgerTable: string;
   alertTopicArn: string;
   lateQueueUrl: string;
@@ -62,6 +65,11 @@ export interface DeliveryCounts {
   alertsPublished: number;
   alertsAlreadyPublished: number;
   late: number;
+}
+
+/** Identifies a final window on the output stream: `<sensorId>#<windowKey>`. */
+export function resultId(result: Pick<FinalWindow, 'sensorId' | 'windowKey'>): string {
+  return `${result.sensorId}#${result.windowKey}`;
 }
 
 export function emptyCounts(): DeliveryCounts {
@@ -96,7 +104,13 @@ export class EffectDelivery {
     private readonly targets: EffectTargets,
     private readonly counter: WriteCounter,
     private readonly now: () => number = Date.now,
-  ) {}
+    /** Needed when `targets.resultsStreamName` is set. */
+    private readonly kinesis?: KinesisClient,
+  ) {
+    if (targets.resultsStreamName && !kinesis) {
+      throw new DeliveryError('a results stream is configured but no Kinesis client was given');
+    }
+  }
 
   /** Final windows and late readings of an outbox (alerts go through `deliverAlerts`). */
   async deliverWindowsAndLate(
@@ -180,8 +194,24 @@ export class EffectDelivery {
     }
   }
 
+  /**
+   * Final windows: to the output stream (when configured), then a conditional put on the
+   * results table. The table is the ledger of emission: a window already there was
+   * emitted, and is neither put nor streamed again. The stream record precedes the put,
+   * so a crash between them re-sends an identical record (same `resultId`) rather than
+   * losing it; consumers of the stream drop repeats by `resultId`, as Kinesis consumers
+   * must anyway (producer retries duplicate records too).
+   */
   private async putResults(results: readonly FinalWindow[], counts: DeliveryCounts): Promise<void> {
-    for (const result of results) {
+    if (results.length === 0) return;
+    let pending = results;
+    if (this.targets.resultsStreamName) {
+      const existing = await this.existingResults(results);
+      pending = results.filter((r) => !existing.has(resultId(r)));
+      counts.resultsAlreadyPresent += results.length - pending.length;
+      await this.streamResults(pending);
+    }
+    for (const result of pending) {
       this.counter.writes++;
       try {
         await this.doc.send(
@@ -196,6 +226,58 @@ export class EffectDelivery {
         if (!(err instanceof ConditionalCheckFailedException)) throw err;
         counts.resultsAlreadyPresent++;
       }
+    }
+  }
+
+  private async existingResults(results: readonly FinalWindow[]): Promise<Set<string>> {
+    const found = new Set<string>();
+    const table = this.targets.resultsTable;
+    for (let i = 0; i < results.length; i += 100) {
+      let keys: Record<string, unknown>[] = results
+        .slice(i, i + 100)
+        .map((r) => ({ sensorId: r.sensorId, windowKey: r.windowKey }));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt > 8) throw new DeliveryError('results reads left keys unprocessed');
+        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
+        const out = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [table]: {
+                Keys: keys,
+                ConsistentRead: true,
+                ProjectionExpression: '#s, #w',
+                ExpressionAttributeNames: { '#s': 'sensorId', '#w': 'windowKey' },
+              },
+            },
+          }),
+        );
+        for (const item of out.Responses?.[table] ?? []) found.add(`${item.sensorId}#${item.windowKey}`);
+        keys = (out.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
+      }
+    }
+    return found;
+  }
+
+  /**
+   * PutRecords in order; when entries fail (throttling), everything from the first failed
+   * entry on is sent again, so records of one sensor keep their order on the stream.
+   */
+  private async streamResults(results: readonly FinalWindow[]): Promise<void> {
+    const kinesis = this.kinesis!;
+    let pending = results.map((r) => ({
+      PartitionKey: r.sensorId,
+      Data: Buffer.from(JSON.stringify({ resultId: resultId(r), ...r })),
+    }));
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 8) throw new DeliveryError(`results stream rejected records after ${attempt} tries`);
+      if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      const chunk = pending.slice(0, 500);
+      const out = await kinesis.send(
+        new PutRecordsCommand({ StreamName: this.targets.resultsStreamName, Records: chunk }),
+      );
+      const firstFailed = (out.Records ?? []).findIndex((r) => r.ErrorCode);
+      pending = firstFailed === -1 ? pending.slice(chunk.length) : pending.slice(firstFailed);
+      if (firstFailed === -1) attempt = -1;
     }
   }
 

@@ -13,6 +13,7 @@ const HandlerEnvSchema = z.object({
   [ENV.alertTopicArn]: z.string().startsWith('arn:'),
   [ENV.invalidQueueUrl]: z.url(),
   [ENV.lateQueueUrl]: z.url(),
+  [ENV.resultsStream]: z.string().min(1).optional(),
   [ENV.config]: z.string().optional(),
 });
 
@@ -23,6 +24,7 @@ export interface HandlerEnv {
   alertTopicArn: string;
   invalidQueueUrl: string;
   lateQueueUrl: string;
+  resultsStreamName?: string;
   config: WindowpaneConfig;
 }
 
@@ -40,6 +42,7 @@ export function parseHandlerEnv(env: NodeJS.ProcessEnv = process.env): HandlerEn
     alertTopicArn: e[ENV.alertTopicArn],
     invalidQueueUrl: e[ENV.invalidQueueUrl],
     lateQueueUrl: e[ENV.lateQueueUrl],
+    ...(e[ENV.resultsStream] ? { resultsStreamName: e[ENV.resultsStream] } : {}),
     config: parseConfigJson(e[ENV.config]),
   };
 }

@@ -44,5 +44,7 @@ export const ENV = {
   alertTopicArn: 'ALERT_TOPIC_ARN',
   invalidQueueUrl: 'INVALID_QUEUE_URL',
   lateQueueUrl: 'LATE_QUEUE_URL',
+  /** Optional output stream of final windows. */
+  resultsStream: 'RESULTS_STREAM_NAME',
   config: 'WINDOWPANE_CONFIG',
 } as const;

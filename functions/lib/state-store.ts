@@ -11,7 +11,13 @@
  * the fold used is the one stored.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  BatchGetCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { newSensorState, type SensorState } from '../domain/fold.js';
 
 export class StateConflictError extends Error {
@@ -42,7 +48,10 @@ interface StateItem {
   version: number;
   lastSequence: string;
   body: string;
+  /** Processing time of the commit (epoch ms): what the idle sweeper looks at. */
   updatedAt: number;
+  /** Open windows in `body`, so the sweeper's scan can skip sensors with none. */
+  openWindows: number;
   expiresAt: number;
 }
 
@@ -96,7 +105,7 @@ export class WindowStateStore {
   async commit(previous: SensorState, next: SensorState): Promise<SensorState> {
     const version = previous.version + 1;
     const committed: SensorState = { ...next, version };
-    const { sensorId: _s, version: _v, ...rest } = committed;
+    const { sensorId: _s, version: _v, updatedAt: _u, ...rest } = committed;
     const body = JSON.stringify(rest);
     if (body.length > MAX_STATE_BYTES) throw new StateItemTooLargeError(next.sensorId, body.length);
     const now = this.now();
@@ -106,6 +115,7 @@ export class WindowStateStore {
       lastSequence: latestSequence(next),
       body,
       updatedAt: now,
+      openWindows: Object.keys(next.windows).length,
       expiresAt: Math.floor(now / 1000) + this.ttlDays * 86_400,
     };
     this.counter.writes++;
@@ -131,7 +141,47 @@ export class WindowStateStore {
         throw new StateConflictError(next.sensorId, previous.version);
       throw err;
     }
-    return committed;
+    return { ...committed, updatedAt: now };
+  }
+
+  /**
+   * Sensors with open windows whose last commit is older than `cutoffMs` (processing
+   * time). A scan: the sweeper runs every few minutes and reads keys only.
+   */
+  async listIdleSensors(cutoffMs: number): Promise<string[]> {
+    return this.scanSensorIds({
+      FilterExpression: '#updatedAt < :cutoff AND #openWindows > :zero',
+      ExpressionAttributeNames: { '#updatedAt': 'updatedAt', '#openWindows': 'openWindows' },
+      ExpressionAttributeValues: { ':cutoff': cutoffMs, ':zero': 0 },
+    });
+  }
+
+  /** Every sensor with state (end of a replay). */
+  async listSensorIds(): Promise<string[]> {
+    return this.scanSensorIds({});
+  }
+
+  private async scanSensorIds(filter: {
+    FilterExpression?: string;
+    ExpressionAttributeNames?: Record<string, string>;
+    ExpressionAttributeValues?: Record<string, unknown>;
+  }): Promise<string[]> {
+    const ids: string[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await this.doc.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          ...filter,
+          ProjectionExpression: '#sensorId',
+          ExpressionAttributeNames: { ...filter.ExpressionAttributeNames, '#sensorId': 'sensorId' },
+          ExclusiveStartKey: start,
+        }),
+      );
+      for (const item of page.Items ?? []) ids.push(String(item.sensorId));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return ids;
   }
 }
 
@@ -144,7 +194,12 @@ function latestSequence(state: SensorState): string {
 
 function fromItem(item: StateItem): SensorState {
   const rest = JSON.parse(item.body) as Omit<SensorState, 'sensorId' | 'version'>;
-  return { ...rest, sensorId: item.sensorId, version: Number(item.version) };
+  return {
+    ...rest,
+    sensorId: item.sensorId,
+    version: Number(item.version),
+    updatedAt: Number(item.updatedAt),
+  };
 }
 
 export function sleep(ms: number): Promise<void> {

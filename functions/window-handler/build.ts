@@ -37,8 +37,11 @@ export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Lo
         lateQueueUrl: env.lateQueueUrl,
         invalidQueueUrl: env.invalidQueueUrl,
         ledgerTtlDays: env.config.ledgerTtlDays,
+        ...(env.resultsStreamName ? { resultsStreamName: env.resultsStreamName } : {}),
       },
       counter,
+      Date.now,
+      clients.kinesis,
     ),
     ...(logger ? { logger } : {}),
   };

@@ -300,10 +300,35 @@ function markDelivered(deps: BatchDeps, state: SensorState, part: 'windowsAndLat
 }
 
 /**
- * Closes every open window of the given sensors (end of a replay; idle sensors): each is
- * emitted as final exactly once, through the same commit-then-deliver path.
+ * Closes every open window of the given sensors (end of a replay): each is emitted as
+ * final exactly once, through the same commit-then-deliver path as a batch.
  */
-export async function flushOpenWindows(deps: BatchDeps, sensorIds: readonly string[]): Promise<BatchReport> {
+export function flushOpenWindows(deps: BatchDeps, sensorIds: readonly string[]): Promise<BatchReport> {
+  return flushWhere(deps, sensorIds, () => true);
+}
+
+/**
+ * The idle sweeper: flushes the open windows of sensors whose state was last committed
+ * more than `idleTimeoutMs` ago (processing time). It uses the same conditional write as
+ * the stream handler, and re-checks idleness on every state it folds, so it cannot race
+ * the handler into a double emission: whoever commits second re-reads. If the handler
+ * won, the sensor is no longer idle and nothing is flushed; if the sweeper won, the
+ * handler's readings for the flushed windows are late.
+ */
+export async function sweepIdleSensors(
+  deps: BatchDeps,
+  opts: { nowMs: number; idleTimeoutMs: number },
+): Promise<BatchReport> {
+  const cutoff = opts.nowMs - opts.idleTimeoutMs;
+  const idle = await deps.store.listIdleSensors(cutoff);
+  return flushWhere(deps, idle, (s) => s.updatedAt !== undefined && s.updatedAt < cutoff);
+}
+
+async function flushWhere(
+  deps: BatchDeps,
+  sensorIds: readonly string[],
+  shouldFlush: (state: SensorState) => boolean,
+): Promise<BatchReport> {
   const writesBefore = deps.counter.writes;
   const report: BatchReport = {
     records: 0,
@@ -326,7 +351,7 @@ export async function flushOpenWindows(deps: BatchDeps, sensorIds: readonly stri
   await runPool([...states.values()], deps.concurrency ?? 8, async (state) => {
     if (state.version === 0) return;
     const after = await commitAndDeliver(deps, state, report, counts, (s) =>
-      Object.keys(s.windows).length === 0 ? emptyFold(s) : flushSensor(s),
+      Object.keys(s.windows).length > 0 && shouldFlush(s) ? flushSensor(s) : emptyFold(s),
     );
     if (needsAlerts(deps, after)) {
       alerts.push(...after.outbox.alerts);

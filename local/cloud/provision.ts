@@ -35,6 +35,8 @@ import {
 
 export interface ResourcePlan {
   stream: { name: string; shardCount: number };
+  /** Output stream of final windows (optional: a plan without it runs without one). */
+  resultsStream?: { name: string; shardCount: number };
   tables: Array<{ name: string; def: TableDefinition }>;
   topic: { name: string };
   queues: {
@@ -67,6 +69,7 @@ export interface ProvisionedTable {
 
 export interface ProvisionedResources {
   stream: { name: string; arn: string; shardCount: number };
+  resultsStream?: { name: string; arn: string; shardCount: number };
   tables: ProvisionedTable[];
   topic: { name: string; arn: string };
   queues: Record<QueueRole, ProvisionedQueue>;
@@ -112,6 +115,7 @@ export function planFromConfig(config: WindowpaneConfig, names: { prefix?: strin
   return {
     // The local emulators have no on-demand mode: the configured shard count applies.
     stream: { name: `${prefix}-readings`, shardCount: config.stream.shardCount },
+    resultsStream: { name: `${prefix}-final-windows`, shardCount: 1 },
     tables: TABLES.map((def) => ({ name: `${prefix}-${def.id}`, def })),
     topic: { name: `${prefix}-alerts` },
     queues: {
@@ -266,8 +270,9 @@ export async function provisionResources(
   const log = options.log ?? (() => {});
   const timeoutMs = options.activeTimeoutMs ?? 30_000;
 
-  const [stream, tables, topicArn, invalid, late, dlq, alertsTap] = await Promise.all([
+  const [stream, resultsStream, tables, topicArn, invalid, late, dlq, alertsTap] = await Promise.all([
     createStream(clients, plan.stream, timeoutMs),
+    plan.resultsStream ? createStream(clients, plan.resultsStream, timeoutMs) : undefined,
     Promise.all(plan.tables.map((t) => createTable(clients, t, timeoutMs, log))),
     clients.sns.send(new CreateTopicCommand({ Name: plan.topic.name })).then((r) => r.TopicArn),
     createQueue(clients, plan.queues.invalid.name),
@@ -294,6 +299,7 @@ export async function provisionResources(
 
   return {
     stream,
+    ...(resultsStream ? { resultsStream } : {}),
     tables,
     topic: { name: plan.topic.name, arn: topicArn },
     queues: { invalid, late, dlq, alertsTap },
@@ -320,6 +326,7 @@ export function handlerEnv(
     [ENV.alertTopicArn]: resources.topic.arn,
     [ENV.invalidQueueUrl]: resources.queues.invalid.url,
     [ENV.lateQueueUrl]: resources.queues.late.url,
+    ...(resources.resultsStream ? { [ENV.resultsStream]: resources.resultsStream.name } : {}),
     [ENV.config]: JSON.stringify(config),
   };
 }

@@ -189,6 +189,9 @@ describe('Lateness: a reading whose window is already final is late, goes to the
         windowStart: 0,
         windowEnd: 60_000,
         watermark: 70_000,
+        missedWindows: [
+          { windowType: 'tumbling', spec: 'tumbling:60000', windowStart: 0, windowEnd: 60_000 },
+        ],
       },
     ]);
     expect(s2.state.windows).toEqual(s1.state.windows);

@@ -1,0 +1,38 @@
+/**
+ * Wiring for the idle sweeper, a scheduled function (EventBridge rule in the CDK stack, a
+ * timer in the local pipeline) that flushes the open windows of sensors silent for longer
+ * than `idleTimeoutMs` of processing time, through the same fenced commit as the handler.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
+import { type ClientOptions, createClients } from '../lib/clients.js';
+import type { HandlerEnv } from '../lib/env.js';
+import { buildBatchDeps, METRICS_NAMESPACE, SERVICE_NAME } from '../window-handler/build.js';
+import { type BatchReport, sweepIdleSensors } from '../window-handler/process-batch.js';
+
+export function buildSweeper(
+  env: HandlerEnv,
+  clientOptions: ClientOptions = {},
+  now: () => number = Date.now,
+) {
+  const logger = new Logger({ serviceName: SERVICE_NAME });
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  const deps = buildBatchDeps(env, createClients(clientOptions), logger);
+  const sweep = async (_event: unknown, _context?: Context): Promise<BatchReport> => {
+    const report = await sweepIdleSensors(deps, { nowMs: now(), idleTimeoutMs: env.config.idleTimeoutMs });
+    metrics.addMetric('IdleSensors', MetricUnit.Count, report.sensors);
+    metrics.addMetric('WindowsFinalised', MetricUnit.Count, report.windowsFinalised);
+    metrics.addMetric('WriteRequests', MetricUnit.Count, report.writeRequests);
+    metrics.addMetric('Conflicts', MetricUnit.Count, report.conflicts);
+    logger.info('idle sweep done', { report });
+    return report;
+  };
+  return Object.assign(middy(sweep).use(injectLambdaContext(logger)).use(logMetrics(metrics)), {
+    deps,
+    sweep,
+  });
+}
