@@ -97,7 +97,9 @@ function addProductExact(partials: number[], a: number, b: number): void {
 }
 
 /** Folds one value in. Mutates `agg` (callers own a private copy). */
-export function addValue(agg: Aggregate, v: number): void {
+export function addValue(agg: Aggregate, value: number): void {
+  // -0 and 0 are the same reading; without this, min/max would keep whichever came first.
+  const v = value === 0 ? 0 : value;
   agg.count += 1;
   addExact(agg.sum, v);
   if (v < agg.min) agg.min = v;

@@ -62,6 +62,15 @@ describe('Windows: aggregates per (sensor, metric, window) are count, sum, min, 
     expect(values.reduce((a, b) => a + b, 0)).not.toBe(1.6);
   });
 
+  it('treats -0 and 0 as the same value, whichever arrives first', () => {
+    const a = emptyAggregate(true);
+    const b = emptyAggregate(true);
+    for (const v of [0, -0]) addValue(a, v);
+    for (const v of [-0, 0]) addValue(b, v);
+    expect(summarize(a)).toEqual(summarize(b));
+    expect(Object.is(summarize(b).min, 0)).toBe(true);
+  });
+
   it('keeps stddev exact for large offsets (no catastrophic cancellation)', () => {
     const agg = emptyAggregate(true);
     for (const v of [1e9 + 1, 1e9 + 2, 1e9 + 3]) addValue(agg, v);
