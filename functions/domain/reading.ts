@@ -37,6 +37,17 @@ export interface Reading {
  *   string with zone denoting a real instant (numeric strings are invalid too).
  * - `no-metric`: none of the configured metrics is present.
  * - `invalid-metric`: a configured metric is present but is not a finite number.
+ * - `too-large`: more than MAX_RECORD_BYTES bytes; a reading is a few hundred bytes, so
+ *   this is a blob, and it is refused before any decoding work.
+ * - `too-deep`: JSON nested deeper than MAX_JSON_DEPTH.
+ * - `duplicate-key`: an object names the same key twice; JSON.parse would silently keep
+ *   the last one, so `{"sensorId":"a", ..., "sensorId":"b"}` could pass as either.
+ * - `forbidden-key`: a key `__proto__`, `constructor` or `prototype` anywhere (the
+ *   prototype-pollution shapes); no reading needs them.
+ * - `timestamp-out-of-range`: a valid instant outside the accepted range: before
+ *   MIN_TIMESTAMP_MS (2000-01-01T00:00:00Z), or more than MAX_FUTURE_SKEW_MS after the
+ *   record's arrival in the stream (a clock far ahead would otherwise drag the sensor's
+ *   watermark forward and make every later reading late).
  */
 export type InvalidReason =
   | 'empty'
@@ -51,7 +62,12 @@ export type InvalidReason =
   | 'missing-timestamp'
   | 'invalid-timestamp'
   | 'no-metric'
-  | 'invalid-metric';
+  | 'invalid-metric'
+  | 'too-large'
+  | 'too-deep'
+  | 'duplicate-key'
+  | 'forbidden-key'
+  | 'timestamp-out-of-range';
 
 /** Every reason, for exhaustive tables and metric dimensions. */
 export const INVALID_REASONS: readonly InvalidReason[] = [
@@ -68,6 +84,11 @@ export const INVALID_REASONS: readonly InvalidReason[] = [
   'invalid-timestamp',
   'no-metric',
   'invalid-metric',
+  'too-large',
+  'too-deep',
+  'duplicate-key',
+  'forbidden-key',
+  'timestamp-out-of-range',
 ];
 
 export type DecodeResult =
@@ -76,6 +97,26 @@ export type DecodeResult =
 
 /** The sensor id is the Kinesis partition key, whose limit is 256 characters. */
 export const MAX_SENSOR_ID_LENGTH = 256;
+
+/** A reading is a few hundred bytes; anything over this is refused unread. */
+export const MAX_RECORD_BYTES = 64 * 1024;
+
+/** Readings are flat; other fields may nest, but not without bound. */
+export const MAX_JSON_DEPTH = 32;
+
+/** 2000-01-01T00:00:00Z: no fleet sends older event times; such a timestamp is a broken clock. */
+export const MIN_TIMESTAMP_MS = 946_684_800_000;
+
+/** How far ahead of its arrival in the stream a reading's event time may be (clock skew). */
+export const MAX_FUTURE_SKEW_MS = 86_400_000;
+
+/** Without an arrival time (tools, tests), the upper bound is 2100-01-01T00:00:00Z. */
+export const MAX_TIMESTAMP_MS = 4_102_444_800_000;
+
+export interface DecodeOptions {
+  /** When the record reached the stream (Kinesis approximateArrivalTimestamp), epoch ms. */
+  arrivalMs?: number;
+}
 
 /** ±8.64e15 ms is the range of an ECMAScript Date (±100,000,000 days around the epoch). */
 const MAX_ABS_TIMESTAMP_MS = 8.64e15;
@@ -88,8 +129,15 @@ const PREVIEW_CHARS = 60;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Decodes one record's bytes into a reading, or says why it is invalid. */
-export function decodeReading(data: Uint8Array, metrics: readonly string[]): DecodeResult {
+export function decodeReading(
+  data: Uint8Array,
+  metrics: readonly string[],
+  options: DecodeOptions = {},
+): DecodeResult {
   if (data.length === 0) return invalid('empty', 'record data is zero bytes');
+  if (data.length > MAX_RECORD_BYTES) {
+    return invalid('too-large', `record data is ${data.length} bytes (max ${MAX_RECORD_BYTES})`);
+  }
   let text: string;
   try {
     text = utf8.decode(data);
@@ -107,7 +155,54 @@ export function decodeReading(data: Uint8Array, metrics: readonly string[]): Dec
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     return invalid('not-object', `record is JSON ${typeName(parsed)}, not an object`);
   }
-  return validateFields(parsed as Record<string, unknown>, metrics);
+  const structure = checkStructure(text);
+  if (structure !== undefined) return structure;
+  return validateFields(parsed as Record<string, unknown>, metrics, options);
+}
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * One pass over text that JSON.parse has already accepted (so it is well-formed): nesting
+ * depth, duplicate keys per object, forbidden keys at any depth. A flat reading costs one
+ * small Set.
+ */
+function checkStructure(text: string): DecodeResult | undefined {
+  const stack: (Set<string> | null)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const start = i;
+      let escaped = false;
+      for (i++; i < text.length; i++) {
+        const d = text.charCodeAt(i);
+        if (d === 0x5c /* \ */) {
+          escaped = true;
+          i++;
+        } else if (d === 0x22) break;
+      }
+      if (!expectKey) continue;
+      expectKey = false;
+      const key = escaped ? (JSON.parse(text.slice(start, i + 1)) as string) : text.slice(start + 1, i);
+      if (FORBIDDEN_KEYS.has(key)) return invalid('forbidden-key', `key ${preview(key)} is not allowed`);
+      const keys = stack[stack.length - 1]!;
+      if (keys.has(key)) return invalid('duplicate-key', `key ${preview(key)} appears twice in one object`);
+      keys.add(key);
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      stack.push(c === 0x7b ? new Set() : null);
+      if (stack.length > MAX_JSON_DEPTH) {
+        return invalid('too-deep', `JSON nests deeper than ${MAX_JSON_DEPTH} levels`);
+      }
+      expectKey = c === 0x7b;
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      stack.pop();
+      expectKey = false;
+    } else if (c === 0x2c /* , */) {
+      expectKey = stack[stack.length - 1] instanceof Set;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -116,7 +211,11 @@ export function decodeReading(data: Uint8Array, metrics: readonly string[]): Dec
  * `undefined` counts as absent, and only plain objects (prototype Object.prototype or
  * null) are readings.
  */
-export function validateReading(obj: unknown, metrics: readonly string[]): DecodeResult {
+export function validateReading(
+  obj: unknown,
+  metrics: readonly string[],
+  options: DecodeOptions = {},
+): DecodeResult {
   if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
     return invalid('not-object', `reading is ${typeName(obj)}, not an object`);
   }
@@ -124,10 +223,14 @@ export function validateReading(obj: unknown, metrics: readonly string[]): Decod
   if (proto !== Object.prototype && proto !== null) {
     return invalid('not-object', 'reading is not a plain object');
   }
-  return validateFields(obj as Record<string, unknown>, metrics);
+  return validateFields(obj as Record<string, unknown>, metrics, options);
 }
 
-function validateFields(obj: Record<string, unknown>, metrics: readonly string[]): DecodeResult {
+function validateFields(
+  obj: Record<string, unknown>,
+  metrics: readonly string[],
+  options: DecodeOptions,
+): DecodeResult {
   // Fixed field names are read by plain property access: Object.prototype has no
   // `sensorId`, `sensor_id` or `timestamp`, so an undefined value means "absent".
   const primary = obj.sensorId;
@@ -180,6 +283,16 @@ function validateFields(obj: Record<string, unknown>, metrics: readonly string[]
     return invalid(
       'invalid-timestamp',
       `timestamp must be epoch ms or an ISO-8601 string, got ${typeName(rawTimestamp)}`,
+    );
+  }
+
+  const latest = options.arrivalMs === undefined ? MAX_TIMESTAMP_MS : options.arrivalMs + MAX_FUTURE_SKEW_MS;
+  if (timestamp < MIN_TIMESTAMP_MS || timestamp > latest) {
+    return invalid(
+      'timestamp-out-of-range',
+      timestamp < MIN_TIMESTAMP_MS
+        ? `timestamp ${isoOf(timestamp)} is before 2000-01-01T00:00:00Z`
+        : `timestamp ${isoOf(timestamp)} is more than 24 h after ${options.arrivalMs === undefined ? '2100-01-01' : `the record's arrival (${isoOf(options.arrivalMs)})`}`,
     );
   }
 
@@ -378,6 +491,11 @@ function isIdentifierChar(c: number): boolean {
     c === 0x5f ||
     c === 0x24
   );
+}
+
+function isoOf(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? String(ms) : d.toISOString();
 }
 
 function invalid(reason: InvalidReason, detail: string): DecodeResult {

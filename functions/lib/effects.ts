@@ -26,6 +26,7 @@
  * - Late readings and invalid records go to SQS with deterministic ids (shard and
  *   sequence number): at-least-once, deduplicated by id downstream.
  */
+import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
@@ -342,6 +343,8 @@ function fitInvalidMessage(message: InvalidRecordMessage): InvalidRecordMessage 
     ...message,
     data: bytes.subarray(0, keep).toString('base64'),
     truncated: true,
+    // The whole record stays in the stream for its retention period; the hash finds it.
+    sha256: createHash('sha256').update(bytes).digest('hex'),
   };
 }
 

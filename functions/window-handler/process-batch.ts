@@ -113,7 +113,10 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
     const { kinesis } = rec;
     const shardId = shardIdOfEventId(rec.eventID);
     const bytes = Buffer.from(kinesis.data, 'base64');
-    const decoded = decodeReading(bytes, deps.config.metrics);
+    // The arrival time is part of the record, so the future bound is the same on every retry.
+    const decoded = decodeReading(bytes, deps.config.metrics, {
+      arrivalMs: kinesis.approximateArrivalTimestamp * 1000,
+    });
     if (!decoded.ok) {
       invalid.push({
         id: `${shardId}:${kinesis.sequenceNumber}`,

@@ -1,0 +1,52 @@
+/**
+ * The shard scaler's environment, parsed once at cold start; a missing or malformed
+ * variable fails the cold start with its name in the message.
+ */
+import { z } from 'zod';
+import { ConfigError } from '../domain/config.js';
+import { type ScalingLimits, ScalingLimitsSchema, type SignalKind, SignalKindSchema } from './decide.js';
+
+/** Variable names shared by the CDK stack (which sets them) and the scaler (which reads them). */
+export const SCALER_ENV = {
+  streamName: 'STREAM_NAME',
+  limits: 'SCALING_LIMITS',
+  signals: 'SCALING_SIGNALS',
+} as const;
+
+export interface ScalerEnv {
+  streamName: string;
+  limits: ScalingLimits;
+  /** Alarm name to the signal it raises. */
+  signals: Record<string, SignalKind>;
+}
+
+function json(name: string) {
+  return z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `${name} is not JSON (${(err as Error).message})` });
+      return z.NEVER;
+    }
+  });
+}
+
+const ScalerEnvSchema = z.object({
+  [SCALER_ENV.streamName]: z.string().min(1),
+  [SCALER_ENV.limits]: json(SCALER_ENV.limits).pipe(ScalingLimitsSchema),
+  [SCALER_ENV.signals]: json(SCALER_ENV.signals).pipe(z.record(z.string().min(1), SignalKindSchema)),
+});
+
+export function parseScalerEnv(env: NodeJS.ProcessEnv = process.env): ScalerEnv {
+  const result = ScalerEnvSchema.safeParse(env);
+  if (!result.success) {
+    const issues = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid shard scaler environment: ${issues.join('; ')}`, issues);
+  }
+  const e = result.data;
+  return {
+    streamName: e[SCALER_ENV.streamName],
+    limits: e[SCALER_ENV.limits],
+    signals: e[SCALER_ENV.signals],
+  };
+}
