@@ -1,0 +1,178 @@
+/**
+ * What the CDK app is configured with, read from the CDK context (`cdk.json`, or `-c` on
+ * the command line):
+ *
+ * - `windowpane`: the pipeline configuration, the same `ConfigSchema` the handler parses
+ *   from `WINDOWPANE_CONFIG` and the local cloud reads (metrics, windows, lateness, rules,
+ *   event source mapping, stream);
+ * - `windowpaneDeploy`: options that exist only in a deployment (removal policy, alarm
+ *   routing, log retention, handler sizing, alarm thresholds, shard scaling limits).
+ *
+ * Both are validated before any construct is built; every problem is reported with its
+ * context path, and synth stops.
+ */
+import { z } from 'zod';
+import { ConfigError, parseConfig, type WindowpaneConfig } from '../functions/domain/config.js';
+import { ENV } from '../functions/lib/resources.js';
+import { ScalingLimitsSchema } from '../functions/shard-scaler/decide.js';
+
+export const CONFIG_CONTEXT_KEY = 'windowpane';
+export const DEPLOY_CONTEXT_KEY = 'windowpaneDeploy';
+
+/** CloudWatch Logs accepts only these retention periods (PutRetentionPolicy). */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+
+/** Lambda limits the total size of a function's environment variables to 4 KB. */
+export const LAMBDA_ENV_MAX_BYTES = 4_096;
+
+const email = z.email();
+
+const AlertSubscriptionSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('email'), address: email }),
+  /** The stack creates an encrypted, SSL-only queue (with its own DLQ) subscribed to the alert topic. */
+  z.object({ type: z.literal('sqs'), rawMessageDelivery: z.boolean().default(true) }),
+]);
+
+const AlarmThresholdsSchema = z.object({
+  /** Lambda IteratorAge (the oldest record of a batch) above this for 3 of 5 minutes. */
+  iteratorAgeSeconds: z.number().int().min(1).default(300),
+  /** Handler errors (whole-batch failures, not per-record failures) in 5 minutes. */
+  handlerErrors: z.number().int().min(1).default(1),
+  /** Invalid records as a percentage of all records, over 5-minute periods (2 of 3). */
+  invalidRecordPercent: z.number().gt(0).max(100).default(5),
+});
+
+const HandlerSizingSchema = z.object({
+  memoryMb: z.number().int().min(128).max(10_240).default(512),
+  /** Per batch; Lambda's maximum is 900. */
+  timeoutSeconds: z.number().int().min(3).max(900).default(60),
+});
+
+export const DeploySettingsSchema = z.object({
+  /** CloudFormation stack name (also the prefix of alarm names). */
+  stackName: z
+    .string()
+    .regex(
+      /^[A-Za-z][A-Za-z0-9-]{0,99}$/,
+      'a stack name is a letter then letters, digits or dashes (max 100)',
+    )
+    .default('Windowpane'),
+  /** `retain` keeps tables, stream, queues, topics and key when the stack is deleted (production). */
+  removalPolicy: z.enum(['retain', 'destroy']).default('retain'),
+  logRetentionDays: z
+    .number()
+    .refine((d) => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+      message: `must be one of ${LOG_RETENTION_DAYS.join(', ')}`,
+    })
+    .default(30),
+  logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  handler: HandlerSizingSchema.default(HandlerSizingSchema.parse({})),
+  /** Subscribed (email) to the operations topic every alarm notifies. */
+  alarmEmail: email.optional(),
+  alertSubscription: AlertSubscriptionSchema.optional(),
+  alarms: AlarmThresholdsSchema.default(AlarmThresholdsSchema.parse({})),
+  dashboard: z.boolean().default(true),
+  /**
+   * The idle sweeper flushes the open windows of sensors silent for `windowpane.idleTimeoutMs`
+   * (processing time). It scans the state table: the interval trades flush delay for reads.
+   * Without `intervalMinutes`, it runs every idleTimeoutMs (rounded up to whole minutes).
+   */
+  idleSweep: z
+    .object({
+      enabled: z.boolean().default(true),
+      intervalMinutes: z.number().int().min(1).max(1_440).optional(),
+    })
+    .default({ enabled: true }),
+  /** Also write every final window to an output Kinesis stream (on-demand, encrypted). */
+  resultsStream: z.boolean().default(false),
+  /** Used only when `windowpane.stream.mode` is PROVISIONED. */
+  shardScaling: z
+    .object({ enabled: z.boolean().default(true) })
+    .and(ScalingLimitsSchema)
+    .default({ enabled: true, ...ScalingLimitsSchema.parse({}) }),
+  /** Tags applied to every resource of the stack. */
+  tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+});
+export type DeploySettings = z.infer<typeof DeploySettingsSchema>;
+export type DeploySettingsInput = z.input<typeof DeploySettingsSchema>;
+
+export interface AppSettings {
+  config: WindowpaneConfig;
+  deploy: DeploySettings;
+}
+
+export class DeploySettingsError extends Error {
+  constructor(
+    message: string,
+    readonly issues: string[] = [],
+  ) {
+    super(message);
+    this.name = 'DeploySettingsError';
+  }
+}
+
+/** `-c key='{"a":1}'` arrives as a string; `cdk.json` gives an object. */
+function contextValue(key: string, value: unknown): unknown {
+  if (typeof value !== 'string') return value ?? {};
+  try {
+    return JSON.parse(value);
+  } catch (err) {
+    throw new DeploySettingsError(`context "${key}" is not a JSON object (${(err as Error).message})`);
+  }
+}
+
+/** Size of the handler's environment as Lambda counts it (keys and values, UTF-8). */
+export function environmentBytes(vars: Record<string, string>): number {
+  return Object.entries(vars).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
+}
+
+/**
+ * Parses and cross-checks both context objects. `lookup` is `node.tryGetContext`.
+ * Throws `ConfigError` for `windowpane` and `DeploySettingsError` for `windowpaneDeploy`.
+ */
+export function readAppSettings(lookup: (key: string) => unknown): AppSettings {
+  const config = parseConfig(
+    contextValue(CONFIG_CONTEXT_KEY, lookup(CONFIG_CONTEXT_KEY)),
+    `CDK context "${CONFIG_CONTEXT_KEY}"`,
+  );
+  const parsed = DeploySettingsSchema.safeParse(contextValue(DEPLOY_CONTEXT_KEY, lookup(DEPLOY_CONTEXT_KEY)));
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(
+      (i) => `${[DEPLOY_CONTEXT_KEY, ...i.path].join('.')}: ${i.message}`,
+    );
+    throw new DeploySettingsError(
+      `invalid CDK context "${DEPLOY_CONTEXT_KEY}": ${issues.join('; ')}`,
+      issues,
+    );
+  }
+  const deploy = parsed.data;
+  const issues: string[] = [];
+
+  const scaling = deploy.shardScaling;
+  if (config.stream.mode === 'PROVISIONED' && scaling.enabled) {
+    const n = config.stream.shardCount;
+    if (n < scaling.minShards || n > scaling.maxShards) {
+      issues.push(
+        `${DEPLOY_CONTEXT_KEY}.shardScaling: ${CONFIG_CONTEXT_KEY}.stream.shardCount ${n} is outside ` +
+          `minShards..maxShards (${scaling.minShards}..${scaling.maxShards})`,
+      );
+    }
+  }
+  // The whole configuration travels in one variable; Lambda rejects the function at
+  // deploy time when the environment exceeds 4 KB, so say it here, with the cause.
+  const configBytes = environmentBytes({ [ENV.config]: JSON.stringify(config) });
+  if (configBytes > LAMBDA_ENV_MAX_BYTES - 1_024) {
+    issues.push(
+      `${CONFIG_CONTEXT_KEY}: the configuration is ${configBytes} bytes as ${ENV.config}; ` +
+        `Lambda allows 4 KB of environment in total (keep it under ${LAMBDA_ENV_MAX_BYTES - 1_024})`,
+    );
+  }
+  if (issues.length > 0) {
+    throw new DeploySettingsError(`invalid CDK context: ${issues.join('; ')}`, issues);
+  }
+  return { config, deploy };
+}
+
+export { ConfigError };

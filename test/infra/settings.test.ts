@@ -1,0 +1,109 @@
+/**
+ * The app's context is validated before any construct exists: invalid values stop synth
+ * with the context path named (ConfigError for `windowpane`, DeploySettingsError for
+ * `windowpaneDeploy`), and `infra/app.ts` turns them into a one-line message and exit 1.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, DEFAULT_CONFIG } from '../../functions/domain/config.js';
+import { cdkJsonContext } from '../../infra/build-app.js';
+import { REPO_ROOT } from '../../infra/paths.js';
+import { DeploySettingsError, readAppSettings } from '../../infra/settings.js';
+
+const read = (context: Record<string, unknown>) => readAppSettings((key) => context[key]);
+
+describe('CDK context: windowpane and windowpaneDeploy', () => {
+  it('cdk.json holds the default configuration, spelled out, and valid deploy settings', () => {
+    const { config, deploy } = read(cdkJsonContext());
+    expect(config).toEqual(DEFAULT_CONFIG);
+    expect(deploy).toMatchObject({ stackName: 'Windowpane', removalPolicy: 'retain', logRetentionDays: 30 });
+  });
+
+  it('absent context means defaults', () => {
+    const { config, deploy } = read({});
+    expect(config).toEqual(DEFAULT_CONFIG);
+    expect(deploy.shardScaling).toMatchObject({ enabled: true, minShards: 1, maxShards: 64 });
+  });
+
+  it('accepts context given as JSON text (cdk -c key=...)', () => {
+    const { config, deploy } = read({
+      windowpane: JSON.stringify({ stream: { mode: 'PROVISIONED', shardCount: 3 } }),
+      windowpaneDeploy: JSON.stringify({ removalPolicy: 'destroy' }),
+    });
+    expect(config.stream).toMatchObject({ mode: 'PROVISIONED', shardCount: 3 });
+    expect(deploy.removalPolicy).toBe('destroy');
+  });
+
+  it.each([
+    [
+      { windowpaneDeploy: { logRetentionDays: 42 } },
+      /windowpaneDeploy\.logRetentionDays: must be one of 1, 3, 5/,
+    ],
+    [{ windowpaneDeploy: { removalPolicy: 'snapshot' } }, /windowpaneDeploy\.removalPolicy/],
+    [{ windowpaneDeploy: { alarmEmail: 'not-an-address' } }, /windowpaneDeploy\.alarmEmail/],
+    [{ windowpaneDeploy: { alertSubscription: { type: 'sms' } } }, /windowpaneDeploy\.alertSubscription/],
+    [{ windowpaneDeploy: { stackName: '1-starts-with-a-digit' } }, /windowpaneDeploy\.stackName/],
+    [{ windowpaneDeploy: { handler: { memoryMb: 64 } } }, /windowpaneDeploy\.handler\.memoryMb/],
+    [
+      { windowpaneDeploy: { shardScaling: { minShards: 9, maxShards: 4 } } },
+      /windowpaneDeploy\.shardScaling\.minShards/,
+    ],
+    [{ windowpaneDeploy: '{oops' }, /context "windowpaneDeploy" is not a JSON object/],
+    [
+      {
+        windowpane: { stream: { mode: 'PROVISIONED', shardCount: 100 } },
+        windowpaneDeploy: { shardScaling: { maxShards: 64 } },
+      },
+      /windowpane\.stream\.shardCount 100 is outside minShards\.\.maxShards \(1\.\.64\)/,
+    ],
+  ])('rejects %j naming the path', (context, message) => {
+    expect(() => read(context)).toThrow(DeploySettingsError);
+    expect(() => read(context)).toThrow(message);
+  });
+
+  it('rejects an invalid pipeline configuration with ConfigError and its path', () => {
+    const context = {
+      windowpane: { rules: [{ name: 'hot', type: 'threshold', metric: 'humidity', above: 1 }] },
+    };
+    expect(() => read(context)).toThrow(ConfigError);
+    expect(() => read(context)).toThrow(/CDK context "windowpane".*rules\.0\.metric/);
+  });
+
+  it('rejects a configuration too large for the 4 KB Lambda environment before deploying', () => {
+    const rules = Array.from({ length: 40 }, (_, i) => ({
+      name: `rule-${i}-with-a-long-descriptive-name`,
+      type: 'threshold',
+      metric: 'temperature',
+      above: i,
+    }));
+    expect(() => read({ windowpane: { rules } })).toThrow(/WINDOWPANE_CONFIG; Lambda allows 4 KB/);
+  });
+});
+
+describe('infra/app.ts (what cdk synth runs)', () => {
+  it('exits 1 with the named error and path on invalid context, synthesizing nothing', () => {
+    const outdir = mkdtempSync(path.join(tmpdir(), 'windowpane-app-'));
+    try {
+      // The CDK CLI hands context to the app through CDK_CONTEXT_JSON and the output
+      // directory through CDK_OUTDIR; this is the same contract.
+      const run = spawnSync(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'infra', 'app.ts')], {
+        cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          CDK_OUTDIR: outdir,
+          CDK_CONTEXT_JSON: JSON.stringify({ windowpaneDeploy: { logRetentionDays: 42 } }),
+        },
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(run.status).toBe(1);
+      expect(run.stderr).toContain('DeploySettingsError');
+      expect(run.stderr).toContain('windowpaneDeploy.logRetentionDays');
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+});
