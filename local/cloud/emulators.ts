@@ -365,6 +365,10 @@ async function startKinesisLocal(
       env,
       // stdin is the watchdog's lifeline: only this process holds its write end.
       stdio: ['pipe', 'pipe', 'pipe'],
+      // Its own process group: a terminal's Ctrl-C goes to the whole foreground group and
+      // would stop kinesis-local while the pipeline still needs it to shut down cleanly
+      // (in-flight PutRecords would hang). Its lifetime is ours: exit hook and watchdog.
+      detached: true,
     });
     registerChild(child);
     let spawnError: Error | undefined;

@@ -1,0 +1,486 @@
+/**
+ * The replay contract of SEMANTICS.md, callable in-process (tests) and from the CLI
+ * (`local/cli/replay.ts`): every line of the input, in file order, becomes one record on
+ * the stream; the real handler runs through the local event source mapping until the
+ * stream is drained; open windows are flushed; four JSONL files are written.
+ *
+ * Lines. A line ends at "\n" (a "\r" right before it belongs to the terminator), so a
+ * final newline does not make an extra record, while an empty line in the middle is an
+ * (invalid, reason `empty`) record of zero bytes. The bytes of a line are sent as they are.
+ *
+ * Partition keys. Per-sensor order is what the semantics depend on (watermarks, lateness,
+ * delta rules), and Kinesis keeps order per shard, so each line is keyed by its sensor id
+ * (`sensorId`, else `sensor_id`) when it parses, and by one fixed key otherwise. Records
+ * that do not parse can never be readings, so where they go does not change any output.
+ *
+ * Outputs, and why these orders: every field used is data, not run-specific (sequence
+ * numbers and shard ids differ between runs), so two runs of one file give identical files.
+ * - windows.jsonl: one line per (final window, metric), by sensorId, windowStart, metric.
+ * - alerts.jsonl: alert bodies as SNS delivered them, once per alertId, by timestamp,
+ *   sensorId, rule.
+ * - late.jsonl / invalid.jsonl: the queue bodies, once per id, each with `line` (its 1-based
+ *   line in the input, known from PutRecords' answers), sorted by line: file order.
+ */
+import { constants as fsConstants } from 'node:fs';
+import { access, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import {
+  type KinesisClient,
+  PutRecordsCommand,
+  type PutRecordsCommandOutput,
+  type PutRecordsRequestEntry,
+} from '@aws-sdk/client-kinesis';
+import type { WindowpaneConfig } from '../functions/domain/config.js';
+import type { LateReading, WindowLine } from '../functions/domain/fold.js';
+import type { Alert } from '../functions/domain/rules.js';
+import type { ClientOptions } from '../functions/lib/clients.js';
+import type { InvalidRecordMessage } from '../functions/lib/effects.js';
+import { type LocalPipeline, startLocalPipeline } from './pipeline.js';
+
+export class ReplayInputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReplayInputError';
+  }
+}
+
+export class OutputDirError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutputDirError';
+  }
+}
+
+export class ReplaySendError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ReplaySendError';
+  }
+}
+
+/** Partition key of lines that are not JSON objects with a usable sensor id. */
+export const UNPARSED_PARTITION_KEY = 'windowpane-unparsed-lines';
+
+/** Kinesis limits (PutRecords API reference): 500 records and 5 MiB a request, 1 MiB a record. */
+export const PUT_RECORDS_MAX_ENTRIES = 500;
+export const PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024;
+export const MAX_RECORD_BYTES = 1024 * 1024;
+/** Kinesis partition keys are 1 to 256 characters. */
+const MAX_PARTITION_KEY_LENGTH = 256;
+
+export const OUTPUT_FILES = {
+  windows: 'windows.jsonl',
+  alerts: 'alerts.jsonl',
+  late: 'late.jsonl',
+  invalid: 'invalid.jsonl',
+} as const;
+
+/** Splits input bytes into records, as described in the module header. */
+export function splitLines(data: Uint8Array): Buffer[] {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (;;) {
+    const nl = buf.indexOf(0x0a, start);
+    if (nl < 0) break;
+    const end = nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl;
+    lines.push(buf.subarray(start, end));
+    start = nl + 1;
+  }
+  if (start < buf.length) lines.push(buf.subarray(start));
+  return lines;
+}
+
+// Non-fatal and BOM-stripping, like the handler's decoder: a line the handler can read as a
+// reading is always keyed by its sensor id.
+const utf8 = new TextDecoder('utf-8');
+
+export function partitionKeyOf(line: Uint8Array): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(utf8.decode(line));
+  } catch {
+    return UNPARSED_PARTITION_KEY;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return UNPARSED_PARTITION_KEY;
+  const obj = parsed as Record<string, unknown>;
+  const id = typeof obj.sensorId === 'string' ? obj.sensorId : obj.sensor_id;
+  // A sensor whose id cannot be a key still gets one fixed key for all its lines: order kept.
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_PARTITION_KEY_LENGTH) {
+    return UNPARSED_PARTITION_KEY;
+  }
+  return id;
+}
+
+export interface ReplayRecord {
+  /** 1-based line number in the input. */
+  line: number;
+  partitionKey: string;
+  data: Uint8Array;
+}
+
+/** Records for `lines`; a line too large for one Kinesis record fails the whole replay up front. */
+export function toRecords(lines: readonly Uint8Array[]): ReplayRecord[] {
+  return lines.map((data, i) => {
+    const partitionKey = partitionKeyOf(data);
+    const bytes = data.byteLength + Buffer.byteLength(partitionKey);
+    if (bytes > MAX_RECORD_BYTES) {
+      throw new ReplayInputError(
+        `line ${i + 1} is ${data.byteLength} bytes; a Kinesis record holds at most 1 MiB (data and partition key)`,
+      );
+    }
+    return { line: i + 1, partitionKey, data };
+  });
+}
+
+/** Reads the whole input: a file path, or `-` for standard input. */
+export async function readInput(
+  input: string,
+  stdin: NodeJS.ReadableStream = process.stdin,
+): Promise<{ lines: Buffer[]; source: string; bytes: number }> {
+  let data: Buffer;
+  if (input === '-') {
+    const chunks: Buffer[] = [];
+    try {
+      for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+    } catch (err) {
+      throw new ReplayInputError(`cannot read standard input: ${(err as Error).message}`);
+    }
+    data = Buffer.concat(chunks);
+  } else {
+    try {
+      const info = await stat(input);
+      if (info.isDirectory()) throw new ReplayInputError(`input ${input} is a directory, not a file`);
+      data = await readFile(input);
+    } catch (err) {
+      if (err instanceof ReplayInputError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      const why =
+        code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
+      throw new ReplayInputError(`cannot read input ${input}: ${why}`);
+    }
+  }
+  return {
+    lines: splitLines(data),
+    source: input === '-' ? 'standard input' : input,
+    bytes: data.byteLength,
+  };
+}
+
+/** Creates DIR if needed and checks that files can be written in it. */
+export async function prepareOutputDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+    const info = await stat(dir);
+    if (!info.isDirectory()) throw new OutputDirError(`output ${dir} exists and is not a directory`);
+    await access(dir, fsConstants.W_OK);
+  } catch (err) {
+    if (err instanceof OutputDirError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EACCES' || code === 'EROFS'
+        ? 'not writable'
+        : code === 'EEXIST' || code === 'ENOTDIR'
+          ? 'a path component is a file'
+          : (err as Error).message;
+    throw new OutputDirError(`cannot write to output directory ${dir}: ${why}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Sending in order
+// ---------------------------------------------------------------------------------------
+
+export interface SendResult {
+  /** `<shardId>:<sequenceNumber>` of every record, by input line (index = line - 1). */
+  ids: string[];
+  /** Entries sent again after PutRecords reported them failed. */
+  retried: number;
+  /**
+   * Keys whose order a partial failure broke: an entry failed while a later entry of the
+   * same key in the same request succeeded. Kinesis cannot undo that, so it is reported.
+   */
+  reorderedKeys: string[];
+}
+
+export interface SendOptions {
+  /** Retries of a failed entry before the replay fails (default 20). */
+  maxAttempts?: number;
+  onProgress?: (sent: number) => void;
+  sleep?: (ms: number) => Promise<void>;
+  /** Cancels the request in flight (shutdown must not wait for a stream that stopped answering). */
+  abortSignal?: AbortSignal;
+}
+
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * PutRecords in file order: one request at a time (so a later request never overtakes an
+ * earlier one), at most 500 entries and 5 MiB each. Entries a response reports failed
+ * (throttled, internal error) are sent again, only them and in their original order: sending
+ * again entries that had succeeded would put a second copy of them on the stream, with new
+ * sequence numbers the handler cannot recognise, and count those readings twice.
+ */
+export async function putRecordsInOrder(
+  kinesis: KinesisClient,
+  streamName: string,
+  records: readonly ReplayRecord[],
+  opts: SendOptions = {},
+): Promise<SendResult> {
+  const maxAttempts = opts.maxAttempts ?? 20;
+  const sleep = opts.sleep ?? defaultSleep;
+  const ids: string[] = new Array(records.length);
+  const reordered = new Set<string>();
+  let retried = 0;
+  let sent = 0;
+  let i = 0;
+  while (i < records.length) {
+    let bytes = 0;
+    const chunk: ReplayRecord[] = [];
+    while (i < records.length && chunk.length < PUT_RECORDS_MAX_ENTRIES) {
+      const r = records[i]!;
+      const size = r.data.byteLength + Buffer.byteLength(r.partitionKey);
+      if (chunk.length > 0 && bytes + size > PUT_RECORDS_MAX_BYTES) break;
+      chunk.push(r);
+      bytes += size;
+      i++;
+    }
+    let pending = chunk;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const entries: PutRecordsRequestEntry[] = pending.map((r) => ({
+        PartitionKey: r.partitionKey,
+        Data: r.data,
+      }));
+      let out: PutRecordsCommandOutput;
+      try {
+        out = await kinesis.send(
+          new PutRecordsCommand({ StreamName: streamName, Records: entries }),
+          opts.abortSignal ? { abortSignal: opts.abortSignal } : {},
+        );
+      } catch (err) {
+        // The SDK already retried throttling and transient errors of the whole request.
+        throw new ReplaySendError(
+          `PutRecords to ${streamName} failed at line ${pending[0]!.line}: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
+      const results = out.Records ?? [];
+      if (results.length !== pending.length) {
+        throw new ReplaySendError(
+          `PutRecords answered ${results.length} results for ${pending.length} records`,
+        );
+      }
+      const failed: ReplayRecord[] = [];
+      const failedKeys = new Set<string>();
+      let lastError = '';
+      results.forEach((res, k) => {
+        const r = pending[k]!;
+        if (res.ErrorCode) {
+          failed.push(r);
+          failedKeys.add(r.partitionKey);
+          lastError = `${res.ErrorCode}: ${res.ErrorMessage ?? ''}`;
+        } else {
+          if (failedKeys.has(r.partitionKey)) reordered.add(r.partitionKey);
+          ids[r.line - 1] = `${res.ShardId}:${res.SequenceNumber}`;
+          sent++;
+        }
+      });
+      opts.onProgress?.(sent);
+      if (failed.length === 0) break;
+      if (attempt >= maxAttempts) {
+        throw new ReplaySendError(
+          `${failed.length} record(s) from line ${failed[0]!.line} still failed after ${attempt} attempts (${lastError})`,
+        );
+      }
+      retried += failed.length;
+      pending = failed;
+      await sleep(Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2));
+    }
+  }
+  return { ids, retried, reorderedKeys: [...reordered] };
+}
+
+// ---------------------------------------------------------------------------------------
+// The replay
+// ---------------------------------------------------------------------------------------
+
+export interface ReplayRunOptions {
+  /** A file path or `-` (standard input). */
+  input: string;
+  outDir: string;
+  config: WindowpaneConfig;
+  /** Run against this endpoint instead of starting the embedded emulators. */
+  target?: ClientOptions;
+  prefix?: string;
+  deleteResourcesOnStop?: boolean;
+  resourceSource?: 'auto' | 'config';
+  cdkOut?: string;
+  /** Default: 2 minutes plus 1 s per 200 records. */
+  drainTimeoutMs?: number;
+  stdin?: NodeJS.ReadableStream;
+  /** Progress lines (`sent N/M, processed K`), about once a second. */
+  progress?: (line: string) => void;
+  progressIntervalMs?: number;
+  log?: (line: string) => void;
+  debug?: (line: string) => void;
+  /** Called once the pipeline runs (the CLI registers its shutdown hook here). */
+  onStarted?: (pipeline: LocalPipeline) => void;
+}
+
+export interface LateLine extends LateReading {
+  line?: number;
+}
+
+export interface InvalidLine extends InvalidRecordMessage {
+  line?: number;
+}
+
+export interface ReplayOutputs {
+  windows: WindowLine[];
+  alerts: Alert[];
+  late: LateLine[];
+  invalid: InvalidLine[];
+}
+
+export interface ReplaySummary {
+  source: string;
+  outDir: string;
+  records: number;
+  /** Valid readings (on time or late). */
+  readings: number;
+  /** Distinct final windows (windows.jsonl has one line per metric of each). */
+  windows: number;
+  windowLines: number;
+  alerts: number;
+  late: number;
+  invalid: number;
+  /** Records the mapping gave up on (sent to its on-failure queue): outputs are incomplete. */
+  discarded: number;
+  retried: number;
+  reorderedKeys: string[];
+  sendMs: number;
+  wallMs: number;
+  planSource: string;
+  outputs: ReplayOutputs;
+}
+
+function byLine<T extends { line?: number; id: string }>(a: T, b: T): number {
+  return (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER) || (a.id < b.id ? -1 : 1);
+}
+
+function jsonl(items: readonly unknown[]): string {
+  return items.map((i) => `${JSON.stringify(i)}\n`).join('');
+}
+
+export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> {
+  const started = Date.now();
+  // Everything that can fail without the cloud fails before it starts.
+  const input = await readInput(opts.input, opts.stdin);
+  const records = toRecords(input.lines);
+  await prepareOutputDir(opts.outDir);
+
+  const pipeline = await startLocalPipeline({
+    config: opts.config,
+    ...(opts.target ? { target: opts.target } : {}),
+    ...(opts.prefix ? { prefix: opts.prefix } : {}),
+    ...(opts.deleteResourcesOnStop !== undefined
+      ? { deleteResourcesOnStop: opts.deleteResourcesOnStop }
+      : {}),
+    ...(opts.resourceSource ? { resourceSource: opts.resourceSource } : {}),
+    ...(opts.cdkOut ? { cdkOut: opts.cdkOut } : {}),
+    ...(opts.log ? { log: opts.log } : {}),
+    ...(opts.debug ? { debug: opts.debug } : {}),
+  });
+  opts.onStarted?.(pipeline);
+
+  let sent = 0;
+  const timer = opts.progress
+    ? setInterval(() => {
+        opts.progress?.(`sent ${sent}/${records.length}, processed ${pipeline.mapping.stats().records}`);
+      }, opts.progressIntervalMs ?? 1_000)
+    : undefined;
+  try {
+    const sendStarted = Date.now();
+    const result = await putRecordsInOrder(
+      pipeline.clients.kinesis,
+      pipeline.resources.stream.name,
+      records,
+      {
+        onProgress: (n) => {
+          sent = n;
+        },
+      },
+    );
+    const sendMs = Date.now() - sendStarted;
+    await pipeline.mapping.drain({ timeoutMs: opts.drainTimeoutMs ?? 120_000 + records.length * 5 });
+    await pipeline.flush();
+    if (timer) clearInterval(timer);
+    const collected = await pipeline.collect({ waitMs: pipeline.mode === 'endpoint' ? 1_000 : 500 });
+
+    const lineOf = new Map(result.ids.map((id, i) => [id, i + 1]));
+    const withLine = <T extends { id: string }>(m: T): T & { line?: number } => {
+      const line = lineOf.get(m.id);
+      return line === undefined ? m : { ...m, line };
+    };
+    const outputs: ReplayOutputs = {
+      windows: collected.windows,
+      alerts: collected.alerts,
+      late: collected.late.map(withLine).sort(byLine),
+      invalid: collected.invalid.map(withLine).sort(byLine),
+    };
+    await Promise.all([
+      writeFile(path.join(opts.outDir, OUTPUT_FILES.windows), jsonl(outputs.windows)),
+      writeFile(path.join(opts.outDir, OUTPUT_FILES.alerts), jsonl(outputs.alerts)),
+      writeFile(path.join(opts.outDir, OUTPUT_FILES.late), jsonl(outputs.late)),
+      writeFile(path.join(opts.outDir, OUTPUT_FILES.invalid), jsonl(outputs.invalid)),
+    ]).catch((err: Error) => {
+      throw new OutputDirError(`cannot write outputs to ${opts.outDir}: ${err.message}`);
+    });
+
+    const windows = new Set(
+      outputs.windows.map((w) => `${w.sensorId}|${w.windowType}|${w.windowSizeMs}|${w.windowStart}`),
+    );
+    const discarded = pipeline.mapping.stats().discarded;
+    return {
+      source: input.source,
+      outDir: opts.outDir,
+      records: records.length,
+      readings: records.length - outputs.invalid.length,
+      windows: windows.size,
+      windowLines: outputs.windows.length,
+      alerts: outputs.alerts.length,
+      late: outputs.late.length,
+      invalid: outputs.invalid.length,
+      discarded,
+      retried: result.retried,
+      reorderedKeys: result.reorderedKeys,
+      sendMs,
+      wallMs: Date.now() - started,
+      planSource: pipeline.planSource,
+      outputs,
+    };
+  } finally {
+    if (timer) clearInterval(timer);
+    await pipeline.stop();
+  }
+}
+
+/** The end-of-run summary the CLI prints (stderr). */
+export function formatSummary(s: ReplaySummary): string[] {
+  const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+  const rate = s.wallMs > 0 ? Math.round((s.records / s.wallMs) * 1000) : s.records;
+  const lines = [
+    `replayed ${s.records} records from ${s.source} in ${secs(s.wallMs)} (${rate} records/s; sending took ${secs(s.sendMs)})`,
+    `  readings ${s.readings}, windows ${s.windows} (${s.windowLines} lines), alerts ${s.alerts}, late ${s.late}, invalid ${s.invalid}`,
+    `  wrote ${Object.values(OUTPUT_FILES)
+      .map((f) => path.join(s.outDir, f))
+      .join(', ')}`,
+  ];
+  if (s.retried > 0) lines.push(`  ${s.retried} record(s) were throttled and sent again`);
+  if (s.reorderedKeys.length > 0) {
+    lines.push(
+      `  warning: a partial PutRecords failure changed the order of ${s.reorderedKeys.length} key(s): ${s.reorderedKeys.slice(0, 5).join(', ')}`,
+    );
+  }
+  return lines;
+}
