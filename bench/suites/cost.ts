@@ -1,0 +1,316 @@
+/**
+ * Suite 5, the cost model: dollars per million readings on AWS for the scenarios of
+ * bench/scenarios.ts, for windowpane and for the naive per-reading design, from the
+ * numbers this run measured and the price table in bench/prices.ts. Nothing here runs
+ * anything: it prices the `pure` and `writes` results.
+ *
+ * Per component:
+ * - Kinesis (the same stream for both designs). On-demand: stream-hours + data in (each
+ *   record rounded up to 1 KB) + data out (assumed rounded the same way). Provisioned:
+ *   shard-hours for the shards the fleet needs (bench/scenarios.ts) + PUT payload units.
+ * - Lambda arm64: requests (one per batch) + GB-seconds. Billed time per batch = CPU time
+ *   measured by the pure suite for that batch size (the path including state JSON for
+ *   windowpane), scaled to the CPU share Lambda gives the configured memory, plus the
+ *   I/O waits of the requests the writes suite counted, at an assumed AWS round trip per
+ *   request, with the handler's own concurrency. Local CPU is not Lambda CPU: the scale
+ *   assumes one Graviton vCPU does what one core of this machine does.
+ * - DynamoDB on-demand: write units and read units per reading, from the writes suite's
+ *   metered item sizes (windowpane: state items, results, ledger; naive: one small item
+ *   update per reading plus one per alert).
+ * - SNS publishes (windowpane: alerts after cooldown; naive: every rule firing) and SQS
+ *   requests (windowpane's invalid and late sinks; the naive design has none).
+ * Storage, CloudWatch, data transfer and free tiers are left out of both designs.
+ */
+
+import { type BenchContext, BenchSuiteError, type Headline } from '../context.js';
+import { PRICE_SOURCES, PRICES, PRICES_AS_OF, PRICES_REGION, PRICES_STATUS } from '../prices.js';
+import { formatDollars } from '../report.js';
+import { batchShape, COST_SCENARIOS, type CostScenario } from '../scenarios.js';
+import { round } from '../stats.js';
+import type { PureCaseResult, PureSuiteResult } from './pure.js';
+import type { WriteCaseResult, WritesSuiteResult } from './writes.js';
+
+/** Modelling assumptions that are not prices, stated with the result. */
+export const COST_ASSUMPTIONS = {
+  lambdaMemoryMb: 512,
+  /** Lambda gives one full vCPU at 1,769 MB and a proportional share below it. */
+  lambdaFullVcpuMb: 1_769,
+  /** One Lambda arm64 vCPU assumed as fast as one core of the benchmark machine. */
+  cpuSpeedFactor: 1,
+  /** Typical in-region round trips from Lambda, ms (assumption, not measured here). */
+  roundTripMs: { dynamodb: 6, sns: 15, sqs: 10 },
+  /** processBatch's sensor concurrency and alert publish concurrency (process-batch.ts, effects.ts). */
+  handlerConcurrency: 8,
+  publishConcurrency: 16,
+  /** The naive writer's request concurrency (bench/baseline.ts): generous to the baseline. */
+  naiveConcurrency: 8,
+  /** Lambda's standard (shared-throughput) consumer of the stream. */
+  streamConsumers: 1,
+} as const;
+
+export interface CostBreakdown {
+  kinesisOnDemand: number;
+  kinesisProvisioned: number;
+  lambda: number;
+  dynamodb: number;
+  messaging: number;
+  totalOnDemand: number;
+  totalProvisioned: number;
+}
+
+export interface CostRow {
+  scenario: string;
+  sensors: number;
+  rateHz: number;
+  esm: string;
+  design: 'windowpane' | 'naive';
+  batchSize: number;
+  /** Seconds a shard takes to gather one batch: the delay batching adds before alerts. */
+  batchFillSeconds: number;
+  shards: number;
+  /** Per record (reading sent). */
+  writeRequestsPerReading: number;
+  writeUnitsPerReading: number;
+  readUnitsPerReading: number;
+  publishesPerReading: number;
+  /** Lambda model per batch. */
+  lambda: {
+    cpuLocalMs: number;
+    cpuLambdaMs: number;
+    ioMs: number;
+    billedMs: number;
+    gbSecondsPerMillion: number;
+  };
+  /** Dollars per million readings. */
+  dollarsPerMillion: CostBreakdown;
+}
+
+export interface CostSuiteResult {
+  prices: {
+    asOf: string;
+    region: string;
+    status: string;
+    sources: typeof PRICE_SOURCES;
+    table: typeof PRICES;
+  };
+  assumptions: typeof COST_ASSUMPTIONS;
+  recordBytes: number;
+  rows: CostRow[];
+}
+
+const GB = 2 ** 30;
+
+/** Milliseconds per batch of the pure suite for this batch size (largest fleet, nearest size scaled). */
+function pureMsPerBatch(
+  pure: PureSuiteResult,
+  batchSize: number,
+  variant: 'pipelineWithStateJson' | 'naive',
+): number {
+  const largest = Math.max(...pure.cases.map((c) => c.sensors));
+  const cases = pure.cases.filter((c) => c.sensors === largest);
+  const exact = cases.find((c) => c.batchSize === batchSize);
+  if (exact) return exact.msPerBatch[variant];
+  const nearest = cases.reduce<PureCaseResult | undefined>(
+    (best, c) =>
+      best === undefined ||
+      Math.abs(Math.log(c.batchSize / batchSize)) < Math.abs(Math.log(best.batchSize / batchSize))
+        ? c
+        : best,
+    undefined,
+  );
+  if (!nearest) throw new BenchSuiteError('the pure suite has no cases to take CPU time from');
+  return (nearest.msPerBatch[variant] / nearest.batchSize) * batchSize;
+}
+
+export function kinesisCosts(scenario: CostScenario, recordBytes: number, shards: number) {
+  const k = PRICES.kinesis;
+  const recordsPerSecond = scenario.sensors * scenario.rateHz;
+  const hoursPerMillion = 1e6 / (recordsPerSecond * 3_600);
+  const rounded = Math.ceil(recordBytes / k.onDemand.recordRoundingBytes) * k.onDemand.recordRoundingBytes;
+  const onDemand =
+    k.onDemand.streamHour * hoursPerMillion +
+    ((1e6 * rounded) / GB) * k.onDemand.ingestPerGb +
+    ((1e6 * rounded * COST_ASSUMPTIONS.streamConsumers) / GB) * k.onDemand.retrievalPerGb;
+  const putUnits = 1e6 * Math.ceil(recordBytes / k.provisioned.putPayloadUnitBytes);
+  const provisioned =
+    k.provisioned.shardHour * shards * hoursPerMillion +
+    (putUnits / 1e6) * k.provisioned.putPayloadUnitsPerMillion;
+  return { onDemand, provisioned };
+}
+
+export function lambdaCost(cpuLocalMs: number, ioMs: number, recordsPerBatch: number) {
+  const a = COST_ASSUMPTIONS;
+  const cpuScale = Math.max(1, a.lambdaFullVcpuMb / a.lambdaMemoryMb) / a.cpuSpeedFactor;
+  const cpuLambdaMs = cpuLocalMs * cpuScale;
+  const billedMs = Math.ceil(cpuLambdaMs + ioMs);
+  const invocationsPerMillion = 1e6 / recordsPerBatch;
+  const gbSecondsPerMillion = invocationsPerMillion * (a.lambdaMemoryMb / 1_024) * (billedMs / 1_000);
+  const dollars =
+    gbSecondsPerMillion * PRICES.lambda.arm64PerGbSecond +
+    (invocationsPerMillion / 1e6) * PRICES.lambda.requestsPerMillion;
+  return {
+    model: {
+      cpuLocalMs: round(cpuLocalMs, 2),
+      cpuLambdaMs: round(cpuLambdaMs, 2),
+      ioMs: round(ioMs, 1),
+      billedMs,
+      gbSecondsPerMillion: round(gbSecondsPerMillion, 1),
+    },
+    dollars,
+  };
+}
+
+/** I/O wait of one windowpane batch: the requests counted, in the handler's order and concurrency. */
+function windowpaneIoMs(c: WriteCaseResult): number {
+  const a = COST_ASSUMPTIONS;
+  const per = (n: number | undefined) => (n ?? 0) / c.batches;
+  const cmd = c.ours.byCommand;
+  const rt = a.roundTripMs;
+  // State loads (BatchGetItem of 100 keys) and the alert-ledger check run one after another;
+  // everything done per sensor (commit, result puts, any other read) runs
+  // `handlerConcurrency` sensors at a time; ledger writes are a few BatchWriteItem calls.
+  const alertsPerBatch = per(c.ours.snsPublishes);
+  const sequentialGets = Math.ceil(c.meanSensorsPerBatch / 100) + Math.ceil(alertsPerBatch / 100);
+  const pooled =
+    per(cmd.PutItemCommand) +
+    per(cmd.GetItemCommand) +
+    Math.max(0, per(cmd.BatchGetItemCommand) - sequentialGets);
+  return (
+    sequentialGets * rt.dynamodb +
+    Math.ceil(pooled / a.handlerConcurrency) * rt.dynamodb +
+    per(cmd.BatchWriteItemCommand) * rt.dynamodb +
+    Math.ceil(alertsPerBatch / a.publishConcurrency) * rt.sns +
+    per(c.ours.sqsRequests) * rt.sqs
+  );
+}
+
+function naiveIoMs(c: WriteCaseResult): number {
+  const a = COST_ASSUMPTIONS;
+  const per = (n: number) => n / c.batches;
+  return (
+    Math.ceil(per(c.naive.writeRequests) / a.naiveConcurrency) * a.roundTripMs.dynamodb +
+    Math.ceil(per(c.naive.alerts) / a.naiveConcurrency) * a.roundTripMs.sns
+  );
+}
+
+function breakdown(
+  kinesis: { onDemand: number; provisioned: number },
+  lambda: number,
+  dynamodb: number,
+  messaging: number,
+): CostBreakdown {
+  const shared = lambda + dynamodb + messaging;
+  const r = (x: number) => round(x, 5);
+  return {
+    kinesisOnDemand: r(kinesis.onDemand),
+    kinesisProvisioned: r(kinesis.provisioned),
+    lambda: r(lambda),
+    dynamodb: r(dynamodb),
+    messaging: r(messaging),
+    totalOnDemand: r(kinesis.onDemand + shared),
+    totalProvisioned: r(kinesis.provisioned + shared),
+  };
+}
+
+export async function runCostSuite(ctx: BenchContext): Promise<CostSuiteResult> {
+  const pure = ctx.results.pure as PureSuiteResult | undefined;
+  const writes = ctx.results.writes as WritesSuiteResult | undefined;
+  if (!pure || !writes)
+    throw new BenchSuiteError('the cost model needs the results of the pure and writes suites');
+  const rows: CostRow[] = [];
+  let recordBytes = 0;
+  for (const scenario of COST_SCENARIOS) {
+    const c = writes.cases.find((w) => w.group === 'cost' && w.scenario === scenario.id);
+    if (!c) throw new BenchSuiteError(`the writes suite did not measure scenario ${scenario.id}`);
+    recordBytes = c.meanRecordBytes;
+    const shape = batchShape(scenario, c.meanRecordBytes);
+    const kinesis = kinesisCosts(scenario, c.meanRecordBytes, shape.shards);
+    const recordsPerBatch = c.records / c.batches;
+    const perRecord = (n: number) => n / c.records;
+    const d = PRICES.dynamodb;
+    const common = {
+      scenario: scenario.id,
+      sensors: scenario.sensors,
+      rateHz: scenario.rateHz,
+      esm: `${scenario.esm.label} (batch ${scenario.esm.batchSize}, window ${scenario.esm.maxBatchingWindowSeconds} s)`,
+      batchSize: c.batchSize,
+      batchFillSeconds: round(c.batchSize / shape.recordsPerShardPerSecond, 1),
+      shards: shape.shards,
+    };
+
+    // windowpane
+    const oursLambda = lambdaCost(
+      pureMsPerBatch(pure, c.batchSize, 'pipelineWithStateJson'),
+      windowpaneIoMs(c),
+      recordsPerBatch,
+    );
+    // Units per reading x price per million units = dollars per million readings.
+    const oursDynamo =
+      perRecord(c.ours.writeUnits) * d.writeRequestUnitsPerMillion +
+      perRecord(c.ours.readUnits) * d.readRequestUnitsPerMillion;
+    const oursMessaging =
+      perRecord(c.ours.snsPublishes) * PRICES.sns.publishesPerMillion +
+      perRecord(c.ours.sqsRequests) * PRICES.sqs.requestsPerMillion;
+    rows.push({
+      ...common,
+      design: 'windowpane',
+      writeRequestsPerReading: round(perRecord(c.ours.writeRequests), 5),
+      writeUnitsPerReading: round(perRecord(c.ours.writeUnits), 5),
+      readUnitsPerReading: round(perRecord(c.ours.readUnits), 5),
+      publishesPerReading: round(perRecord(c.ours.snsPublishes), 5),
+      lambda: oursLambda.model,
+      dollarsPerMillion: breakdown(kinesis, oursLambda.dollars, oursDynamo, oursMessaging),
+    });
+
+    // naive: every naive item is far below 1 KB, so one write unit per request
+    const naiveLambda = lambdaCost(pureMsPerBatch(pure, c.batchSize, 'naive'), naiveIoMs(c), recordsPerBatch);
+    const naiveDynamo = perRecord(c.naive.writeRequests) * d.writeRequestUnitsPerMillion;
+    const naiveMessaging = perRecord(c.naive.alerts) * PRICES.sns.publishesPerMillion;
+    rows.push({
+      ...common,
+      design: 'naive',
+      writeRequestsPerReading: round(perRecord(c.naive.writeRequests), 5),
+      writeUnitsPerReading: round(perRecord(c.naive.writeRequests), 5),
+      readUnitsPerReading: 0,
+      publishesPerReading: round(perRecord(c.naive.alerts), 5),
+      lambda: naiveLambda.model,
+      dollarsPerMillion: breakdown(kinesis, naiveLambda.dollars, naiveDynamo, naiveMessaging),
+    });
+    const [ours, naive] = rows.slice(-2) as [CostRow, CostRow];
+    ctx.log(
+      `cost: ${scenario.id}: windowpane ${formatDollars(ours.dollarsPerMillion.totalOnDemand)} / naive ` +
+        `${formatDollars(naive.dollarsPerMillion.totalOnDemand)} per million readings (Kinesis on-demand)`,
+    );
+  }
+  return {
+    prices: {
+      asOf: PRICES_AS_OF,
+      region: PRICES_REGION,
+      status: PRICES_STATUS,
+      sources: PRICE_SOURCES,
+      table: PRICES,
+    },
+    assumptions: COST_ASSUMPTIONS,
+    recordBytes,
+    rows,
+  };
+}
+
+export function costHeadlines(r: CostSuiteResult): Headline[] {
+  const out: Headline[] = [];
+  for (const scenario of COST_SCENARIOS) {
+    const ours = r.rows.find((x) => x.scenario === scenario.id && x.design === 'windowpane');
+    const naive = r.rows.find((x) => x.scenario === scenario.id && x.design === 'naive');
+    if (!ours || !naive) continue;
+    const o = ours.dollarsPerMillion;
+    const n = naive.dollarsPerMillion;
+    out.push({
+      suite: 'cost',
+      metric: `$/M readings, ${scenario.sensors} sensors @ ${scenario.rateHz} Hz, ${scenario.esm.label} ESM (batch ${ours.batchSize})`,
+      value: o.totalOnDemand,
+      unit: 'USD',
+      display: `${formatDollars(o.totalOnDemand)} vs naive ${formatDollars(n.totalOnDemand)} (provisioned: ${formatDollars(o.totalProvisioned)} vs ${formatDollars(n.totalProvisioned)})`,
+    });
+  }
+  return out;
+}

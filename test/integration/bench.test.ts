@@ -1,0 +1,88 @@
+/**
+ * `npm run bench -- --quick` works: it exits 0, prints its table, and writes a JSON report
+ * in which every suite produced numbers. Checks that the benchmark runs, never how fast:
+ * no assertion here depends on a timing. (The bench starts its own emulators; the ones of
+ * this project's globalSetup are not used.)
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { SUITES } from '../../bench/args.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const dir = mkdtempSync(path.join(tmpdir(), 'bench-test-'));
+
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function runBench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('npm', ['run', '--silent', 'bench', '--', ...args], {
+      cwd: ROOT,
+      env: { ...process.env, FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Every number-valued leaf of `value`, with its path. */
+function numbers(value: unknown, at = ''): [string, number][] {
+  if (typeof value === 'number') return [[at, value]];
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value).flatMap(([k, v]) => numbers(v, `${at}.${k}`));
+}
+
+describe('npm run bench', () => {
+  it('fails on a bad flag, naming it', async () => {
+    const r = await runBench(['--fastest']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown option "--fastest"');
+  });
+
+  it('runs every suite with --quick and reports numbers for each', { timeout: 240_000 }, async () => {
+    const out = path.join(dir, 'quick.json');
+    const r = await runBench(['--quick', '--out', out]);
+    expect(r.stderr).not.toMatch(/FAILED/);
+    expect(r.code).toBe(0);
+    for (const suite of SUITES) expect(r.stdout).toMatch(new RegExp(`^${suite}\\s`, 'm'));
+
+    const report = JSON.parse(readFileSync(out, 'utf8'));
+    expect(report.mode).toBe('quick');
+    expect(report.machine.node).toBe(process.version);
+    expect(typeof report.machine.cpuModel).toBe('string');
+    for (const suite of SUITES) {
+      expect(report.suites[suite], suite).toBeDefined();
+      expect(report.suites[suite].error, suite).toBeUndefined();
+      const values = numbers(report.suites[suite]);
+      expect(values.length, suite).toBeGreaterThan(0);
+      for (const [where, n] of values) expect(Number.isFinite(n), `${suite}${where}`).toBe(true);
+    }
+
+    const { pure, writes, e2e, memory, cost } = report.suites;
+    expect(pure.cases.map((c: { batchSize: number }) => c.batchSize)).toEqual([100, 1_000, 10_000]);
+    expect(pure.headline.recordsPerSecond).toBeGreaterThan(0);
+    for (const c of writes.cases) {
+      expect(c.ours.writeRequests).toBeGreaterThan(0);
+      expect(c.naive.formulaMatched).toBe(true);
+    }
+    expect(e2e.pipeline.readings).toBeGreaterThan(0);
+    expect(e2e.latency.alerts).toBeGreaterThanOrEqual(20);
+    expect(memory.heap.handler.readings).toBeGreaterThan(0);
+    expect(memory.bundle.bytes).toBeGreaterThan(0);
+    expect(cost.rows.length).toBe(8);
+    for (const row of cost.rows) expect(row.dollarsPerMillion.totalOnDemand).toBeGreaterThan(0);
+    expect(report.headlines.length).toBeGreaterThan(0);
+  });
+});
