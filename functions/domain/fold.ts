@@ -21,13 +21,13 @@ import {
 import type { Rule, SessionWindowSpec, WindowpaneConfig, WindowSpec } from './config.js';
 import type { Reading } from './reading.js';
 import { type Alert, buildAlert, cooldownBucket, ruleFires } from './rules.js';
-import { unpadSequence } from './sequence.js';
+import { compareSequence } from './sequence.js';
 import { assignWindows, isFinal, specId, type WindowBounds, windowKey } from './window.js';
 
 /** A decoded reading with its position in the stream. */
 export interface SensorRecord {
   shardId: string;
-  /** Fixed-width sequence number (sequence.ts). */
+  /** Kinesis sequence number (decimal string, see sequence.ts). */
   sequence: string;
   reading: Reading;
 }
@@ -96,7 +96,7 @@ export interface SensorState {
   watermark: number | null;
   /** Every window ending at or before this was closed by a flush. */
   flushedThrough: number | null;
-  /** Last applied (fixed-width) sequence number per shard, oldest shard first. */
+  /** Last applied sequence number per shard, least recently used shard first. */
   applied: Record<string, string>;
   windows: Record<string, OpenWindow>;
   /** Previous value per metric, in arrival order (for delta rules). */
@@ -149,12 +149,45 @@ export function isOutboxEmpty(outbox: Outbox): boolean {
   return outbox.results.length === 0 && outbox.alerts.length === 0 && outbox.late.length === 0;
 }
 
+/**
+ * A private copy to fold into (the input stays untouched, so a retry can reuse it). Hand
+ * written because it is on the hot path: structuredClone was half the fold's time. The
+ * outbox is not copied: every fold replaces it.
+ */
 function cloneState(state: SensorState): SensorState {
-  return structuredClone(state);
+  const windows: Record<string, OpenWindow> = {};
+  for (const key in state.windows) {
+    const w = state.windows[key]!;
+    const aggs: Record<string, Aggregate> = {};
+    for (const metric in w.aggs) {
+      const a = w.aggs[metric]!;
+      aggs[metric] = a.sq
+        ? { count: a.count, sum: a.sum.slice(), min: a.min, max: a.max, sq: a.sq.slice() }
+        : { count: a.count, sum: a.sum.slice(), min: a.min, max: a.max };
+    }
+    windows[key] = { ...w, aggs };
+  }
+  const fired: Record<string, number[]> = {};
+  for (const rule in state.fired) fired[rule] = state.fired[rule]!.slice();
+  const copy: SensorState = {
+    sensorId: state.sensorId,
+    version: state.version,
+    watermark: state.watermark,
+    flushedThrough: state.flushedThrough,
+    applied: { ...state.applied },
+    windows,
+    last: { ...state.last },
+    fired,
+    outbox: state.outbox,
+  };
+  if (state.updatedAt !== undefined) copy.updatedAt = state.updatedAt;
+  return copy;
 }
 
 interface CompiledRules {
   byMetric: Map<string, Rule[]>;
+  /** Per fixed (tumbling/sliding) definition: its id and a one-entry window-key cache. */
+  fixed: Map<WindowSpec, { id: string; lastStart: number; lastKey: string }>;
 }
 
 const compiledCache = new WeakMap<WindowpaneConfig, CompiledRules>();
@@ -168,7 +201,11 @@ function compile(config: WindowpaneConfig): CompiledRules {
       list.push(rule);
       byMetric.set(rule.metric, list);
     }
-    compiled = { byMetric };
+    const fixed = new Map<WindowSpec, { id: string; lastStart: number; lastKey: string }>();
+    for (const spec of config.windows) {
+      if (spec.type !== 'session') fixed.set(spec, { id: specId(spec), lastStart: Number.NaN, lastKey: '' });
+    }
+    compiled = { byMetric, fixed };
     compiledCache.set(config, compiled);
   }
   return compiled;
@@ -186,14 +223,16 @@ export function foldSensorRecords(
 ): FoldResult {
   const next = cloneState(state);
   const effects = emptyOutbox();
-  const { byMetric } = compile(config);
+  const { byMetric, fixed } = compile(config);
   const lateness = config.allowedLatenessMs;
+  // Last applied sequence number per shard; a Map keeps least-recently-used order cheaply.
+  const appliedByShard = new Map(Object.entries(next.applied));
   let applied = 0;
   let duplicates = 0;
 
   for (const record of records) {
-    const lastApplied = next.applied[record.shardId];
-    if (lastApplied !== undefined && record.sequence <= lastApplied) {
+    const lastApplied = appliedByShard.get(record.shardId);
+    if (lastApplied !== undefined && compareSequence(record.sequence, lastApplied) <= 0) {
       duplicates++;
       continue;
     }
@@ -204,22 +243,28 @@ export function foldSensorRecords(
     // Lateness is per window (as in Flink): the reading is left out of every window that
     // was already final before it arrived and folded into the others. The decisions use
     // the watermark from before this reading.
-    const missed: MissedWindow[] = [];
+    let missed: MissedWindow[] | undefined;
     let accepted = false;
     for (const spec of config.windows) {
       if (spec.type === 'session') {
         const outcome = foldIntoSession(next, spec, reading, lateness, config.stddev);
         if (outcome === true) accepted = true;
-        else missed.push(outcome);
+        else (missed ??= []).push(outcome);
         continue;
       }
-      const id = specId(spec);
+      const f = fixed.get(spec)!;
       for (const w of assignWindows(spec, ts)) {
         if (isFinal(w.end, next.watermark, lateness, next.flushedThrough)) {
-          missed.push({ windowType: spec.type, spec: id, windowStart: w.start, windowEnd: w.end });
+          (missed ??= []).push({ windowType: spec.type, spec: f.id, windowStart: w.start, windowEnd: w.end });
           continue;
         }
-        const key = windowKey(id, w.start);
+        // Readings of one sensor in a batch fall in few windows: reuse the last key.
+        if (f.lastStart !== w.start) {
+          f.lastStart = w.start;
+          f.lastKey = windowKey(f.id, w.start);
+        }
+        const key = f.lastKey;
+        const id = f.id;
         let open = next.windows[key];
         if (!open) {
           open = {
@@ -239,7 +284,7 @@ export function foldSensorRecords(
     }
 
     // Rules run on every valid reading, late ones included, in arrival order.
-    const late = missed.length > 0;
+    const late = missed !== undefined;
     for (const metric in reading.values) {
       const value = reading.values[metric]!;
       const rules = byMetric.get(metric);
@@ -265,9 +310,9 @@ export function foldSensorRecords(
       next.last[metric] = value;
     }
 
-    if (late) {
+    if (missed !== undefined) {
       effects.late.push({
-        id: `${record.shardId}:${unpadSequence(record.sequence)}`,
+        id: `${record.shardId}:${record.sequence}`,
         sensorId: reading.sensorId,
         timestamp: ts,
         values: reading.values,
@@ -280,12 +325,12 @@ export function foldSensorRecords(
     }
     if (accepted && (next.watermark === null || ts > next.watermark)) next.watermark = ts;
 
-    // Re-insert so the object's key order is least-recently-used first.
-    delete next.applied[record.shardId];
-    next.applied[record.shardId] = record.sequence;
+    appliedByShard.delete(record.shardId);
+    appliedByShard.set(record.shardId, record.sequence);
   }
 
   if (applied > 0) {
+    next.applied = Object.fromEntries(appliedByShard);
     pruneShards(next);
     effects.results.push(...takeFinalWindows(next, lateness, false));
   }

@@ -19,6 +19,7 @@ import {
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
 import { newSensorState, type SensorState } from '../domain/fold.js';
+import { padSequence } from '../domain/sequence.js';
 
 export class StateConflictError extends Error {
   constructor(
@@ -185,11 +186,15 @@ export class WindowStateStore {
   }
 }
 
-/** The most recently applied sequence number (the last shard in LRU order). */
+/**
+ * The most recently applied record (the last shard in LRU order) as
+ * `<shardId>:<fixed-width sequence number>`, so the stored attribute compares correctly as
+ * a string.
+ */
 function latestSequence(state: SensorState): string {
   const shards = Object.keys(state.applied);
   const last = shards[shards.length - 1];
-  return last === undefined ? '' : `${last}:${state.applied[last]}`;
+  return last === undefined ? '' : `${last}:${padSequence(state.applied[last]!)}`;
 }
 
 function fromItem(item: StateItem): SensorState {

@@ -19,7 +19,7 @@ import {
 } from '../domain/fold.js';
 import { decodeReading } from '../domain/reading.js';
 import type { Alert } from '../domain/rules.js';
-import { padSequence, shardIdOfEventId } from '../domain/sequence.js';
+import { checkSequence, shardIdOfEventId } from '../domain/sequence.js';
 import {
   type DeliveryCounts,
   type EffectDelivery,
@@ -101,9 +101,15 @@ export interface DecodedBatch {
 export function decodeBatch(event: KinesisStreamEvent, metrics: readonly string[]): DecodedBatch {
   const invalid: InvalidRecordMessage[] = [];
   const groups = new Map<string, SensorGroup>();
+  // A batch comes from one shard: parse the eventID prefix once, not per record.
+  let shardId = '';
+  let shardPrefix = '\u0000';
   for (const rec of event.Records) {
     const { kinesis } = rec;
-    const shardId = shardIdOfEventId(rec.eventID);
+    if (!rec.eventID.startsWith(shardPrefix)) {
+      shardId = shardIdOfEventId(rec.eventID);
+      shardPrefix = `${shardId}:`;
+    }
     const bytes = Buffer.from(kinesis.data, 'base64');
     // The arrival time is part of the record, so the future bound is the same on every retry.
     const decoded = decodeReading(bytes, metrics, { arrivalMs: kinesis.approximateArrivalTimestamp * 1000 });
@@ -127,7 +133,11 @@ export function decodeBatch(event: KinesisStreamEvent, metrics: readonly string[
       group = { sensorId, records: [], firstItemId: kinesis.sequenceNumber };
       groups.set(sensorId, group);
     }
-    group.records.push({ shardId, sequence: padSequence(kinesis.sequenceNumber), reading: decoded.reading });
+    group.records.push({
+      shardId,
+      sequence: checkSequence(kinesis.sequenceNumber),
+      reading: decoded.reading,
+    });
   }
   return { groups, invalid };
 }

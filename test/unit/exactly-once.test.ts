@@ -10,6 +10,8 @@ import {
   type SensorState,
 } from '../../functions/domain/fold.js';
 import {
+  checkSequence,
+  compareSequence,
   padSequence,
   SEQUENCE_WIDTH,
   shardIdOfEventId,
@@ -135,11 +137,20 @@ describe('Delivery guarantees: order per sensor is the order of its records in i
   it('compares sequence numbers longer than 2^53 and than 38 digits correctly', () => {
     const big = '49590338271490256608559692538361571095921575989136588898';
     const bigger = '49590338271490256608559692538361571095921575989136588899';
+    expect(compareSequence(big, bigger)).toBeLessThan(0);
+    expect(compareSequence('10', '9')).toBeGreaterThan(0);
+    expect(compareSequence(big, big)).toBe(0);
+    // Stored form (DynamoDB attribute): fixed width, so string order is numeric order.
     expect(padSequence(big) < padSequence(bigger)).toBe(true);
     expect(padSequence('9') < padSequence('10')).toBe(true);
     expect(padSequence(big)).toHaveLength(SEQUENCE_WIDTH);
     expect(unpadSequence(padSequence(big))).toBe(big);
     expect(() => padSequence('12a')).toThrowError(/not a Kinesis sequence number/);
+    for (const bad of ['', '012', '12a', ' 1', '1'.repeat(130)]) {
+      expect(() => checkSequence(bad), JSON.stringify(bad)).toThrowError(/not a Kinesis sequence number/);
+    }
+    expect(checkSequence('0')).toBe('0');
+    expect(checkSequence(big)).toBe(big);
     const s = foldSensorRecords(newSensorState('s'), [record('s', 1, 1, bigger)], config);
     expect(foldSensorRecords(s.state, [record('s', 2, 1, big)], config).duplicates).toBe(1);
   });

@@ -1,6 +1,6 @@
 /** Factories for readings and sensor records used by the unit tests. */
 import type { SensorRecord } from '../../functions/domain/fold.js';
-import { padSequence } from '../../functions/domain/sequence.js';
+import { checkSequence } from '../../functions/domain/sequence.js';
 
 export function record(
   sensorId: string,
@@ -11,7 +11,7 @@ export function record(
 ): SensorRecord {
   return {
     shardId,
-    sequence: padSequence(String(sequence)),
+    sequence: checkSequence(String(sequence)),
     reading: { sensorId, timestamp, values: { temperature } },
   };
 }
