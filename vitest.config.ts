@@ -30,6 +30,23 @@ export default defineConfig({
       },
       {
         test: {
+          // The chaos proof (local/chaos): replays of 100k+ readings under injected faults.
+          // Each replay starts its own emulators; minutes, not seconds, so on its own.
+          name: 'proof',
+          include: ['test/proof/**/*.test.ts'],
+          environment: 'node',
+          env: {
+            POWERTOOLS_LOG_LEVEL: 'SILENT',
+            POWERTOOLS_METRICS_DISABLED: 'true',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          },
+          testTimeout: 900_000,
+          hookTimeout: 900_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
           environment: 'node',

@@ -48,6 +48,13 @@ import { buildHandler, type WindowHandler } from '../functions/window-handler/bu
 import { type BatchReport, flushOpenWindows } from '../functions/window-handler/process-batch.js';
 import { resourcePlanFromTemplate, type ResourcePlan as TemplatePlan } from '../infra/resource-plan.js';
 import {
+  ChaosHandler,
+  type ChaosOptions,
+  type ChaosRun,
+  chaosMappingSettings,
+  createChaosRun,
+} from './chaos/index.js';
+import {
   AlertsTapFormatError,
   type DrainedMessage,
   drainQueue,
@@ -270,6 +277,11 @@ export interface LocalPipelineOptions {
   idleSweepIntervalMs?: number;
   /** Every batch the mapping invokes (the console's lag and throughput). */
   onBatch?: (info: BatchInfo) => void;
+  /**
+   * Chaos mode: the mapping invokes the handler through `local/chaos` (faults from the
+   * seed) with unbounded retries and no record age limit; see local/chaos/README.md.
+   */
+  chaos?: ChaosOptions;
   /** Lines the user should see: where resources came from, notices. */
   log?: (line: string) => void;
   /** Details: emulator start-up, the mapping's own log. */
@@ -287,6 +299,8 @@ export interface PipelineOutputs {
   invalid: InvalidRecordMessage[];
   /** On-failure messages of batches the mapping gave up on (records not processed). */
   failures: DrainedMessage[];
+  /** Every alert message the tap received, repeats included (SNS is at-least-once). */
+  alertMessages: Alert[];
 }
 
 export interface LocalPipeline {
@@ -302,6 +316,8 @@ export interface LocalPipeline {
   planSource: string;
   handler: WindowHandler;
   mapping: LocalEventSourceMapping;
+  /** Chaos mode's plan, handler wrapper and figures (when `chaos` was given). */
+  chaos?: ChaosRun;
   /** Closes every open window of every sensor in the state table (end of a replay). */
   flush(): Promise<BatchReport>;
   /**
@@ -389,15 +405,27 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
   let resources: ProvisionedResources;
   let handler: WindowHandler;
   let mapping: LocalEventSourceMapping;
+  let chaos: ChaosRun | undefined;
   try {
     resources = await provisionResources(clients, chosen.plan, { log });
     // The handler gets the environment a deployed function gets, parsed the same way.
-    handler = buildHandler(parseHandlerEnv(handlerEnv(resources, config)), clientOptions);
+    const env = parseHandlerEnv(handlerEnv(resources, config));
+    handler = buildHandler(env, clientOptions);
+    if (opts.chaos) {
+      chaos = createChaosRun(
+        opts.chaos,
+        (plan) => new ChaosHandler({ plan, env, clientOptions, log: debug }),
+      );
+      log(
+        `chaos mode: seed ${opts.chaos.seed}; the mapping retries without limit (retryAttempts -1, ` +
+          'maxRecordAgeSeconds -1), so no record reaches the on-failure queue',
+      );
+    }
     mapping = new LocalEventSourceMapping({
       clients,
       streamName: resources.stream.name,
-      settings: chosen.settings,
-      handler,
+      settings: chaos ? chaosMappingSettings(chosen.settings) : chosen.settings,
+      handler: chaos ? chaos.handler.invoke : handler,
       onFailureQueueUrl: resources.queues.dlq.url,
       functionName: `${prefix}-window-handler`,
       ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
@@ -450,8 +478,11 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
     planSource: chosen.source,
     handler,
     mapping,
+    ...(chaos ? { chaos } : {}),
 
     async flush() {
+      // A timed-out invocation may still be writing: the flush must see its commits.
+      await chaos?.handler.settle();
       const state = findTable(resources, STATE_TABLE);
       const items = await scanAll(clients, state.name, state.def.partitionKey);
       const sensorIds = items.map((i) => String(i[state.def.partitionKey]));
@@ -490,6 +521,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
           (m) => m.id,
         ),
         failures,
+        alertMessages: alerts,
       };
     },
 
@@ -497,6 +529,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       stopping ??= (async () => {
         if (sweepTimer) clearInterval(sweepTimer);
         await mapping.stop();
+        await chaos?.handler.close();
         await sweeping;
         try {
           if (deleteOnStop) await deleteResources(clients, resources, log);

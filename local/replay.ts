@@ -35,6 +35,13 @@ import type { LateReading, WindowLine } from '../functions/domain/fold.js';
 import type { Alert } from '../functions/domain/rules.js';
 import type { ClientOptions } from '../functions/lib/clients.js';
 import type { InvalidRecordMessage } from '../functions/lib/effects.js';
+import {
+  type ChaosOptions,
+  type ChaosSummary,
+  formatChaosSummary,
+  reshardPoints,
+  reshardTo,
+} from './chaos/index.js';
 import { type LocalPipeline, startLocalPipeline } from './pipeline.js';
 
 export class ReplayInputError extends Error {
@@ -325,6 +332,11 @@ export interface ReplayRunOptions {
   debug?: (line: string) => void;
   /** Called once the pipeline runs (the CLI registers its shutdown hook here). */
   onStarted?: (pipeline: LocalPipeline) => void;
+  /**
+   * Chaos mode (`--chaos SEED`): faults injected from the seed, and the stream resharded to
+   * twice its shard count after a third of the records and back after two thirds.
+   */
+  chaos?: ChaosOptions;
 }
 
 export interface LateLine extends LateReading {
@@ -362,10 +374,26 @@ export interface ReplaySummary {
   wallMs: number;
   planSource: string;
   outputs: ReplayOutputs;
+  /** Alert messages the tap received, repeats included (`alerts` counts distinct alertIds). */
+  alertMessages: number;
+  /** One entry per extra copy of an alert the tap received (SNS is at-least-once). */
+  repeatedAlertIds: string[];
+  /** Chaos mode's figures. */
+  chaos?: ChaosSummary;
 }
 
 function byLine<T extends { line?: number; id: string }>(a: T, b: T): number {
   return (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER) || (a.id < b.id ? -1 : 1);
+}
+
+function repeats(ids: readonly string[]): string[] {
+  const seen = new Set<string>();
+  const extra: string[] = [];
+  for (const id of ids) {
+    if (seen.has(id)) extra.push(id);
+    else seen.add(id);
+  }
+  return extra;
 }
 
 function jsonl(items: readonly unknown[]): string {
@@ -390,6 +418,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
     ...(opts.cdkOut ? { cdkOut: opts.cdkOut } : {}),
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.debug ? { debug: opts.debug } : {}),
+    ...(opts.chaos ? { chaos: opts.chaos } : {}),
   });
   opts.onStarted?.(pipeline);
 
@@ -401,15 +430,13 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
     : undefined;
   try {
     const sendStarted = Date.now();
-    const result = await putRecordsInOrder(
-      pipeline.clients.kinesis,
-      pipeline.resources.stream.name,
+    const result = await sendRecords(
+      pipeline,
       records,
-      {
-        onProgress: (n) => {
-          sent = n;
-        },
+      (n) => {
+        sent = n;
       },
+      opts.log,
     );
     const sendMs = Date.now() - sendStarted;
     await pipeline.mapping.drain({ timeoutMs: opts.drainTimeoutMs ?? 120_000 + records.length * 5 });
@@ -458,11 +485,50 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
       wallMs: Date.now() - started,
       planSource: pipeline.planSource,
       outputs,
+      alertMessages: collected.alertMessages.length,
+      repeatedAlertIds: repeats(collected.alertMessages.map((a) => a.alertId)),
+      ...(pipeline.chaos ? { chaos: pipeline.chaos.summary(pipeline.mapping.stats()) } : {}),
     };
   } finally {
     if (timer) clearInterval(timer);
     await pipeline.stop();
   }
+}
+
+/**
+ * Sends the records in order; in chaos mode in three parts, resharding the stream up
+ * between the first two and back down between the last two.
+ */
+async function sendRecords(
+  pipeline: LocalPipeline,
+  records: readonly ReplayRecord[],
+  onProgress: (sent: number) => void,
+  log?: (line: string) => void,
+): Promise<SendResult> {
+  const { kinesis } = pipeline.clients;
+  const stream = pipeline.resources.stream.name;
+  const chaos = pipeline.chaos;
+  if (!chaos || records.length < 3) return putRecordsInOrder(kinesis, stream, records, { onProgress });
+  const [a, b] = reshardPoints(records.length);
+  const base = pipeline.resources.stream.shardCount;
+  const ids: string[] = new Array(records.length);
+  let retried = 0;
+  const reordered = new Set<string>();
+  const parts: [number, number, number | undefined][] = [
+    [0, a, base * 2],
+    [a, b, base],
+    [b, records.length, undefined],
+  ];
+  for (const [from, to, reshardAfter] of parts) {
+    const part = await putRecordsInOrder(kinesis, stream, records.slice(from, to), {
+      onProgress: (n) => onProgress(from + n),
+    });
+    for (let i = from; i < to; i++) ids[i] = part.ids[i]!;
+    retried += part.retried;
+    for (const k of part.reorderedKeys) reordered.add(k);
+    if (reshardAfter !== undefined) await reshardTo(pipeline.clients, chaos.plan, stream, reshardAfter, log);
+  }
+  return { ids, retried, reorderedKeys: [...reordered] };
 }
 
 /** The end-of-run summary the CLI prints (stderr). */
@@ -477,6 +543,12 @@ export function formatSummary(s: ReplaySummary): string[] {
       .join(', ')}`,
   ];
   if (s.retried > 0) lines.push(`  ${s.retried} record(s) were throttled and sent again`);
+  if (s.alertMessages > s.alerts) {
+    lines.push(
+      `  ${s.alertMessages - s.alerts} repeated alert message(s) dropped by alertId (SNS is at-least-once)`,
+    );
+  }
+  if (s.chaos) lines.push(...formatChaosSummary(s.chaos));
   if (s.reorderedKeys.length > 0) {
     lines.push(
       `  warning: a partial PutRecords failure changed the order of ${s.reorderedKeys.length} key(s): ${s.reorderedKeys.slice(0, 5).join(', ')}`,

@@ -129,8 +129,13 @@ export interface StartOptions {
   /** Event time replayed at start-up; undefined means "two windows". */
   backfillMs?: number;
   seed: number;
+  /** Chaos mode's seed (`--chaos SEED`): faults injected, outputs unchanged. */
+  chaosSeed?: number;
   verbose: boolean;
 }
+
+/** Seeds are 32-bit: negative ones are accepted for symmetry with other tools. */
+const SEED_RANGE = { min: -(2 ** 31), max: 2 ** 32 - 1 };
 
 export const START_DEFAULTS = { sensors: 5, rateHz: 1, durationMs: 0, seed: 42 } as const;
 
@@ -141,6 +146,7 @@ const START_FLAGS: FlagSpecs = {
   window: { kind: 'value', value: 'DURATION' },
   backfill: { kind: 'value', value: 'DURATION' },
   seed: { kind: 'value', value: 'N' },
+  chaos: { kind: 'value', value: 'SEED' },
   verbose: { kind: 'boolean' },
   help: { kind: 'boolean', short: 'h' },
 };
@@ -178,8 +184,10 @@ export function parseStartArgs(argv: readonly string[]): StartOptions {
   if (backfill !== undefined) opts.backfillMs = parseDuration('backfill', backfill);
   const seed = value('seed');
   if (seed !== undefined) {
-    opts.seed = parseIntegerFlag('seed', seed, { min: -(2 ** 31), max: 2 ** 32 - 1 });
+    opts.seed = parseIntegerFlag('seed', seed, SEED_RANGE);
   }
+  const chaos = value('chaos');
+  if (chaos !== undefined) opts.chaosSeed = parseIntegerFlag('chaos', chaos, SEED_RANGE);
   return opts;
 }
 
@@ -196,6 +204,8 @@ Flags:
   --window DURATION    tumbling window size, e.g. 10s (default: cdk.json, else 60s)
   --backfill DURATION  event time sent at start-up (default: two windows; 0 for none)
   --seed N             simulator seed: same seed, same readings (default ${START_DEFAULTS.seed})
+  --chaos SEED         chaos mode: inject faults (throttling, crashes, timeouts,
+                       redeliveries, a reshard) decided by SEED; see local/chaos/README.md
   --verbose            emulator and provisioning details
   -h, --help           this text
 
@@ -229,6 +239,8 @@ export interface ReplayOptions {
   drainTimeoutMs?: number;
   /** Keep the resources created on `--endpoint` (they are deleted by default). */
   keepResources: boolean;
+  /** Chaos mode's seed (`--chaos SEED`): faults injected, outputs unchanged. */
+  chaosSeed?: number;
   quiet: boolean;
   verbose: boolean;
 }
@@ -241,6 +253,7 @@ const REPLAY_FLAGS: FlagSpecs = {
   prefix: { kind: 'value', value: 'NAME' },
   'drain-timeout': { kind: 'value', value: 'DURATION' },
   'keep-resources': { kind: 'boolean' },
+  chaos: { kind: 'value', value: 'SEED' },
   quiet: { kind: 'boolean', short: 'q' },
   verbose: { kind: 'boolean' },
   help: { kind: 'boolean', short: 'h' },
@@ -295,6 +308,8 @@ export function parseReplayArgs(argv: readonly string[]): ReplayOptions {
     if (ms === 0) throw new UsageError('flag --drain-timeout must be above 0');
     opts.drainTimeoutMs = ms;
   }
+  const chaos = value('chaos');
+  if (chaos !== undefined) opts.chaosSeed = parseIntegerFlag('chaos', chaos, SEED_RANGE);
   return opts;
 }
 
@@ -325,6 +340,10 @@ Flags:
   --keep-resources       with --endpoint: keep the stream, tables, topic and queues
   --drain-timeout DUR    how long processing may take after the last record was sent
                          (default: 2 min plus 1 s per 200 records)
+  --chaos SEED           chaos mode: the same run while faults are injected, decided
+                         by SEED (DynamoDB throttling and 5xx, SNS failures, handler
+                         crashes and timeouts, redeliveries, a reshard up and down);
+                         the four files are the same as a clean run's
   -q, --quiet            no progress lines
   --verbose              emulator and provisioning details
   -h, --help             this text

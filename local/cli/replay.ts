@@ -24,6 +24,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${REPLAY_HELP}\n`);
     return 0;
   }
+  // Chaos mode makes the handler log every injected failure; they are expected, not news.
+  if (opts.chaosSeed !== undefined && !opts.verbose) process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   quietHandlerOutput();
   let pipeline: LocalPipeline | undefined;
   handleShutdownSignals(async () => {
@@ -50,6 +52,7 @@ async function main(): Promise<number> {
     ...(prefix ? { prefix } : {}),
     ...(target ? { deleteResourcesOnStop: !opts.keepResources } : {}),
     ...(opts.drainTimeoutMs ? { drainTimeoutMs: opts.drainTimeoutMs } : {}),
+    ...(opts.chaosSeed !== undefined ? { chaos: { seed: opts.chaosSeed } } : {}),
     ...(opts.quiet ? {} : { progress: err }),
     log: err,
     ...(opts.verbose ? { debug: err } : {}),

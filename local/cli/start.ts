@@ -7,6 +7,7 @@
  * same steps and exits 0. In every case kinesis-local is gone before the process exits.
  */
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
+import { formatFaultCounter, reshardTo } from '../chaos/index.js';
 import { loadProjectConfig } from '../config.js';
 import { type LocalPipeline, startLocalPipeline } from '../pipeline.js';
 import { putRecordsInOrder } from '../replay.js';
@@ -29,6 +30,8 @@ const POLL_MS = 1_000;
 const REDRAW_MS = 500;
 const STATUS_EVERY_MS = 5_000;
 const CURRENT_EVERY_MS = 15_000;
+/** Chaos mode reshards the stream up after this long, and back down after twice this. */
+const CHAOS_RESHARD_AFTER_MS = 30_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -63,6 +66,8 @@ async function main(): Promise<number> {
     process.stdout.write(`${START_HELP}\n`);
     return 0;
   }
+  // Chaos mode makes the handler log every injected failure; they are expected, not news.
+  if (opts.chaosSeed !== undefined && !opts.verbose) process.env.POWERTOOLS_LOG_LEVEL ??= 'SILENT';
   quietHandlerOutput();
   let run: LiveRun | undefined;
   let pipeline: LocalPipeline | undefined;
@@ -93,6 +98,7 @@ async function main(): Promise<number> {
     onBatch: (info) => monitor?.onBatch(info),
     // As deployed: silent sensors' windows are flushed after idleTimeoutMs of processing time.
     idleSweep: true,
+    ...(opts.chaosSeed !== undefined ? { chaos: { seed: opts.chaosSeed } } : {}),
   });
   const e = pipeline.endpoints;
   out(
@@ -169,7 +175,7 @@ class LiveRun {
   ) {}
 
   start(): void {
-    this.loops = [this.produce(), this.watch()];
+    this.loops = [this.produce(), this.watch(), ...(this.pipeline.chaos ? [this.reshard()] : [])];
     if (this.view.tty) {
       process.stdout.write(ANSI.hideCursor + ANSI.clearScreen);
       // A crash must not leave the terminal without a cursor.
@@ -201,6 +207,31 @@ class LiveRun {
     }
   }
 
+  /** Chaos mode: the stream to twice its shards and back, while the fleet keeps sending. */
+  private async reshard(): Promise<void> {
+    const chaos = this.pipeline.chaos;
+    if (!chaos) return;
+    const stream = this.pipeline.resources.stream.name;
+    const base = this.pipeline.resources.stream.shardCount;
+    const wait = (ms: number) =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        this.abort.signal.addEventListener('abort', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    try {
+      for (const target of [base * 2, base]) {
+        await wait(CHAOS_RESHARD_AFTER_MS);
+        if (this.stopped) return;
+        await reshardTo(this.pipeline.clients, chaos.plan, stream, target, this.view.out);
+      }
+    } catch (err) {
+      if (!this.stopped) this.fail(err);
+    }
+  }
+
   private async watch(): Promise<void> {
     let lastStatus = 0;
     let lastCurrent = 0;
@@ -214,6 +245,9 @@ class LiveRun {
           if (polled - lastStatus >= STATUS_EVERY_MS) {
             lastStatus = polled;
             this.view.out(`[${elapsed(t)}] status  ${formatCounters(this.monitor.snapshot)}`);
+            if (this.pipeline.chaos) {
+              this.view.out(`[${elapsed(t)}] chaos   ${formatFaultCounter(this.pipeline.chaos)}`);
+            }
           }
           if (polled - lastCurrent >= CURRENT_EVERY_MS && this.monitor.snapshot.current.size > 0) {
             lastCurrent = polled;
@@ -230,6 +264,7 @@ class LiveRun {
   private draw(): void {
     const size = { columns: process.stdout.columns ?? 100, rows: process.stdout.rows ?? 30 };
     const lines = renderScreen(this.monitor.snapshot, this.view.header, this.since(), size);
+    if (this.pipeline.chaos) lines.splice(1, 0, formatFaultCounter(this.pipeline.chaos));
     process.stdout.write(
       ANSI.home + lines.map((l) => l + ANSI.clearLine).join('\n') + ANSI.clearLine + ANSI.clearBelow,
     );
@@ -257,7 +292,9 @@ class LiveRun {
       }
       const s = this.monitor.snapshot;
       const secs = this.since() / 1000;
+      const chaosLine = this.pipeline.chaos ? formatFaultCounter(this.pipeline.chaos) : undefined;
       await this.pipeline.stop();
+      if (chaosLine) this.view.out(`summary: ${chaosLine}`);
       this.view.out(`stopped (${reason}) after ${secs.toFixed(1)} s; emulators stopped`);
       this.view.out(
         `summary: ${formatCounters(s).replace(/, throughput.*$/, '')}; ` +

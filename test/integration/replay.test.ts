@@ -1,10 +1,9 @@
 /**
  * The replay contract end to end on events/readings-small.jsonl: once in-process against
  * the shared emulators, once as the command a user runs (`tsx local/cli/replay.ts`, its own
- * emulators). The expected outputs are computed here, from the file's lines, by a small
- * reference implementation of SEMANTICS.md written for this test (it shares no code with
- * the pipeline): parse, per-sensor arrival order, watermark, allowed lateness, tumbling
- * windows, threshold and delta rules with cooldown buckets, flush at the end.
+ * emulators). The expected outputs are computed from the file's lines by the small
+ * reference implementation of SEMANTICS.md in test/proof/reference.ts (it shares no code
+ * with the pipeline).
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -14,172 +13,16 @@ import { Readable } from 'node:stream';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import type { WindowpaneConfig } from '../../functions/domain/config.js';
 import { createClients, localClientOptions } from '../../functions/lib/clients.js';
 import { buildApp, cdkJsonContext } from '../../infra/build-app.js';
 import { sdkEnv, uniquePrefix } from '../../local/cloud/index.js';
 import { loadProjectConfig, REPO_ROOT } from '../../local/config.js';
 import { OutputDirError, ReplayInputError, type ReplaySummary, runReplay } from '../../local/replay.js';
+import { type Expected, reference } from '../proof/reference.js';
 
 const DATASET = path.join(REPO_ROOT, 'events', 'readings-small.jsonl');
 const endpoints = inject('endpoints');
 const { config } = loadProjectConfig();
-
-// ---------------------------------------------------------------------------------------
-// Reference implementation
-// ---------------------------------------------------------------------------------------
-
-type Parsed =
-  | { ok: true; sensorId: string; ts: number; values: Record<string, number> }
-  | { ok: false; reason: string };
-
-const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d+)?(Z|([+-])(\d{2}):?(\d{2}))$/;
-
-function isoToMs(text: string): number | undefined {
-  const m = ISO.exec(text);
-  if (!m) return undefined;
-  const frac = m[7] ? Math.round(Number(`0${m[7]}`) * 1000) : 0;
-  const utc = Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!, frac);
-  if (m[8] === 'Z') return utc;
-  const offset = (Number(m[10]) * 60 + Number(m[11])) * 60_000;
-  return m[9] === '+' ? utc - offset : utc + offset;
-}
-
-function parseLine(line: string, metrics: readonly string[]): Parsed {
-  if (line.trim() === '') return { ok: false, reason: 'empty' };
-  let v: unknown;
-  try {
-    v = JSON.parse(line);
-  } catch {
-    return { ok: false, reason: /:\s*-?(NaN|Infinity)\b/.test(line) ? 'non-finite-number' : 'not-json' };
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, reason: 'not-object' };
-  const o = v as Record<string, unknown>;
-  if (o.sensorId !== undefined && o.sensor_id !== undefined && o.sensorId !== o.sensor_id) {
-    return { ok: false, reason: 'conflicting-sensor-id' };
-  }
-  const sensorId = o.sensorId ?? o.sensor_id;
-  if (sensorId === undefined) return { ok: false, reason: 'missing-sensor-id' };
-  if (typeof sensorId !== 'string' || sensorId === '' || [...sensorId].length > 256) {
-    return { ok: false, reason: 'invalid-sensor-id' };
-  }
-  if (o.timestamp === undefined) return { ok: false, reason: 'missing-timestamp' };
-  const ts =
-    typeof o.timestamp === 'number' && Number.isFinite(o.timestamp)
-      ? o.timestamp
-      : typeof o.timestamp === 'string'
-        ? isoToMs(o.timestamp)
-        : undefined;
-  if (ts === undefined) return { ok: false, reason: 'invalid-timestamp' };
-  const values: Record<string, number> = {};
-  for (const metric of metrics) {
-    if (!(metric in o)) continue;
-    const value = o[metric];
-    if (typeof value !== 'number' || !Number.isFinite(value)) return { ok: false, reason: 'invalid-metric' };
-    values[metric] = value;
-  }
-  if (Object.keys(values).length === 0) return { ok: false, reason: 'no-metric' };
-  return { ok: true, sensorId, ts, values };
-}
-
-interface Expected {
-  windows: { sensorId: string; metric: string; windowStart: number; values: number[] }[];
-  alerts: {
-    sensorId: string;
-    rule: string;
-    metric: string;
-    value: number;
-    timestamp: number;
-    late: boolean;
-  }[];
-  late: { line: number; sensorId: string; timestamp: number }[];
-  invalid: { line: number; reason: string; data: string }[];
-}
-
-function reference(lines: Buffer[], cfg: WindowpaneConfig): Expected {
-  const sizes = cfg.windows.map((w) => {
-    if (w.type !== 'tumbling') throw new Error('the reference implementation knows tumbling windows only');
-    return w.sizeMs;
-  });
-  const expected: Expected = { windows: [], alerts: [], late: [], invalid: [] };
-  interface Sensor {
-    watermark: number | null;
-    windows: Map<string, { metric: string; size: number; start: number; values: number[] }>;
-    previous: Map<string, number>;
-    fired: Set<string>;
-  }
-  const sensors = new Map<string, Sensor>();
-  // The file order is each sensor's arrival order (replay keys records by sensor id).
-  lines.forEach((bytes, i) => {
-    const parsed = parseLine(bytes.toString('utf8'), cfg.metrics);
-    if (!parsed.ok) {
-      expected.invalid.push({ line: i + 1, reason: parsed.reason, data: bytes.toString('base64') });
-      return;
-    }
-    let s = sensors.get(parsed.sensorId);
-    if (!s) {
-      s = { watermark: null, windows: new Map(), previous: new Map(), fired: new Set() };
-      sensors.set(parsed.sensorId, s);
-    }
-    const { ts } = parsed;
-    // Late: its window was final (watermark >= end + lateness) before it arrived.
-    const late = sizes.some((size) => {
-      const end = Math.floor(ts / size) * size + size;
-      return s.watermark !== null && s.watermark >= end + cfg.allowedLatenessMs;
-    });
-    for (const [metric, value] of Object.entries(parsed.values)) {
-      const previous = s.previous.get(metric);
-      for (const rule of cfg.rules.filter((r) => r.metric === metric)) {
-        const fires =
-          rule.type === 'threshold'
-            ? (rule.above !== undefined && value > rule.above) ||
-              (rule.below !== undefined && value < rule.below)
-            : previous !== undefined && Math.abs(value - previous) > rule.maxDelta;
-        const bucket = `${rule.name}|${Math.floor(ts / rule.cooldownMs)}`;
-        if (fires && !s.fired.has(bucket)) {
-          s.fired.add(bucket);
-          expected.alerts.push({
-            sensorId: parsed.sensorId,
-            rule: rule.name,
-            metric,
-            value,
-            timestamp: ts,
-            late,
-          });
-        }
-      }
-      s.previous.set(metric, value);
-    }
-    if (late) {
-      expected.late.push({ line: i + 1, sensorId: parsed.sensorId, timestamp: ts });
-      return;
-    }
-    for (const size of sizes) {
-      const start = Math.floor(ts / size) * size;
-      for (const [metric, value] of Object.entries(parsed.values)) {
-        const key = `${size}|${start}|${metric}`;
-        const w = s.windows.get(key) ?? { metric, size, start, values: [] };
-        w.values.push(value);
-        s.windows.set(key, w);
-      }
-    }
-    if (s.watermark === null || ts > s.watermark) s.watermark = ts;
-  });
-  // Every window that got a reading is final by the end (the flush closes the open ones).
-  for (const [sensorId, s] of sensors) {
-    for (const w of s.windows.values()) {
-      expected.windows.push({ sensorId, metric: w.metric, windowStart: w.start, values: w.values });
-    }
-  }
-  const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-  expected.windows.sort(
-    (a, b) => order(a.sensorId, b.sensorId) || a.windowStart - b.windowStart || order(a.metric, b.metric),
-  );
-  expected.alerts.sort(
-    (a, b) => a.timestamp - b.timestamp || order(a.sensorId, b.sensorId) || order(a.rule, b.rule),
-  );
-  return expected;
-}
 
 // ---------------------------------------------------------------------------------------
 // Helpers
