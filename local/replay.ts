@@ -18,8 +18,9 @@
  * - windows.jsonl: one line per (final window, metric), by sensorId, windowStart, metric.
  * - alerts.jsonl: alert bodies as SNS delivered them, once per alertId, by timestamp,
  *   sensorId, rule.
- * - late.jsonl / invalid.jsonl: the queue bodies, once per id, each with `line` (its 1-based
- *   line in the input, known from PutRecords' answers), sorted by line: file order.
+ * - late.jsonl / invalid.jsonl: the queue bodies, once per id, identified by `line` (the
+ *   1-based line in the input, known from PutRecords' answers) instead of their stream
+ *   position, sorted by line: file order.
  */
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -339,12 +340,18 @@ export interface ReplayRunOptions {
   chaos?: ChaosOptions;
 }
 
-export interface LateLine extends LateReading {
-  line?: number;
+/**
+ * A late reading as `late.jsonl` has it: identified by its input line, without its stream
+ * position (shard, sequence number), which differs from run to run.
+ */
+export interface LateLine extends Omit<LateReading, 'id'> {
+  line: number;
 }
 
-export interface InvalidLine extends InvalidRecordMessage {
-  line?: number;
+/** An invalid record as `invalid.jsonl` has it: by input line, without stream position. */
+export interface InvalidLine
+  extends Omit<InvalidRecordMessage, 'id' | 'shardId' | 'sequenceNumber' | 'approximateArrivalTimestamp'> {
+  line: number;
 }
 
 export interface ReplayOutputs {
@@ -382,8 +389,8 @@ export interface ReplaySummary {
   chaos?: ChaosSummary;
 }
 
-function byLine<T extends { line?: number; id: string }>(a: T, b: T): number {
-  return (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER) || (a.id < b.id ? -1 : 1);
+function byLine<T extends { line: number }>(a: T, b: T): number {
+  return a.line - b.line;
 }
 
 function repeats(ids: readonly string[]): string[] {
@@ -444,16 +451,33 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
     if (timer) clearInterval(timer);
     const collected = await pipeline.collect({ waitMs: pipeline.mode === 'endpoint' ? 1_000 : 500 });
 
+    // The queues identify records by stream position (what consumers dedupe by); the
+    // files identify them by input line, so two runs of one file give identical files.
     const lineOf = new Map(result.ids.map((id, i) => [id, i + 1]));
-    const withLine = <T extends { id: string }>(m: T): T & { line?: number } => {
-      const line = lineOf.get(m.id);
-      return line === undefined ? m : { ...m, line };
+    const lineFor = (id: string): number => {
+      const line = lineOf.get(id);
+      if (line === undefined)
+        throw new ReplaySendError(`a sink holds record ${id}, which this replay did not send`);
+      return line;
     };
     const outputs: ReplayOutputs = {
       windows: collected.windows,
       alerts: collected.alerts,
-      late: collected.late.map(withLine).sort(byLine),
-      invalid: collected.invalid.map(withLine).sort(byLine),
+      late: collected.late.map(({ id, ...rest }): LateLine => ({ ...rest, line: lineFor(id) })).sort(byLine),
+      invalid: collected.invalid
+        .map(
+          ({
+            id,
+            shardId: _s,
+            sequenceNumber: _q,
+            approximateArrivalTimestamp: _a,
+            ...rest
+          }): InvalidLine => ({
+            ...rest,
+            line: lineFor(id),
+          }),
+        )
+        .sort(byLine),
     };
     await Promise.all([
       writeFile(path.join(opts.outDir, OUTPUT_FILES.windows), jsonl(outputs.windows)),

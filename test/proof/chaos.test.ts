@@ -41,22 +41,10 @@ async function tempDir(label: string): Promise<string> {
   return d;
 }
 
-/** A line without what only one run has: where the record sat on the stream. */
-function withoutStreamCoordinates(line: string): string {
-  const {
-    id: _i,
-    shardId: _s,
-    sequenceNumber: _q,
-    approximateArrivalTimestamp: _a,
-    ...rest
-  } = JSON.parse(line);
-  return JSON.stringify(rest);
-}
-
 async function sortedLines(dir: string, name: (typeof OUTPUTS)[number]): Promise<string[]> {
   const text = await readFile(path.join(dir, `${name}.jsonl`), 'utf8');
   const lines = text === '' ? [] : text.trimEnd().split('\n');
-  return (name === 'late' || name === 'invalid' ? lines.map(withoutStreamCoordinates) : lines).sort();
+  return lines.sort();
 }
 
 async function replay(input: string, config: WindowpaneConfig, chaosSeed?: number) {

@@ -563,7 +563,7 @@ describe('Reading: timestamp is epoch milliseconds or an ISO-8601 string with zo
     expectInvalid(
       decodeReading(bytes({ ...base, timestamp: T0 + 86_400_001 }), METRICS, { arrivalMs }),
       'timestamp-out-of-range',
-      /more than 24 h after the record's arrival \(2026-01-01T00:00:00.000Z\)/,
+      /more than 24 h after the record's arrival in the stream/,
     );
     // Old readings arriving late (a replayed archive) are fine: only the future is bounded.
     expect(expectValid(decodeReading(bytes(base), METRICS, { arrivalMs: T0 + 3e10 })).timestamp).toBe(T0);
