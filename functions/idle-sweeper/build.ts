@@ -20,7 +20,9 @@ export function buildSweeper(
   now: () => number = Date.now,
 ) {
   const logger = new Logger({ serviceName: SERVICE_NAME });
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  // Metrics' own warnings (e.g. nothing to publish after a failed invocation) go through the
+  // structured logger, so they obey its level like every other log line.
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, logger });
   const deps = buildBatchDeps(env, createClients(clientOptions), logger);
   const sweep = async (_event: unknown, _context?: Context): Promise<BatchReport> => {
     const report = await sweepIdleSensors(deps, { nowMs: now(), idleTimeoutMs: env.config.idleTimeoutMs });

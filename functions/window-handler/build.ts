@@ -58,7 +58,9 @@ export type WindowHandler = ((
 
 export function buildHandler(env: HandlerEnv, clientOptions: ClientOptions = {}): WindowHandler {
   const logger = new Logger({ serviceName: SERVICE_NAME });
-  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME });
+  // Metrics' own warnings (e.g. nothing to publish after a failed invocation) go through the
+  // structured logger, so they obey its level like every other log line.
+  const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, logger });
   const deps = buildBatchDeps(env, createClients(clientOptions), logger);
   let last: BatchReport | undefined;
 
