@@ -249,13 +249,17 @@ export function foldSensorRecords(
       if (spec.type === 'session') {
         const outcome = foldIntoSession(next, spec, reading, lateness, config.stddev);
         if (outcome === true) accepted = true;
-        else (missed ??= []).push(outcome);
+        else {
+          missed ??= [];
+          missed.push(outcome);
+        }
         continue;
       }
       const f = fixed.get(spec)!;
       for (const w of assignWindows(spec, ts)) {
         if (isFinal(w.end, next.watermark, lateness, next.flushedThrough)) {
-          (missed ??= []).push({ windowType: spec.type, spec: f.id, windowStart: w.start, windowEnd: w.end });
+          missed ??= [];
+          missed.push({ windowType: spec.type, spec: f.id, windowStart: w.start, windowEnd: w.end });
           continue;
         }
         // Readings of one sensor in a batch fall in few windows: reuse the last key.
