@@ -362,7 +362,12 @@ export class ChaosHandler {
         }
         const result = await next(args);
         const alertId = alertIdOf(args.input.Message);
-        if (c.dead) throw new ChaosCrashError();
+        if (c.dead) {
+          // SNS accepted it while another request of this container set off the crash: the
+          // crash fell between this publish and its ledger write, so its retry may repeat it.
+          if (alertId) c.published.push(alertId);
+          throw new ChaosCrashError();
+        }
         if (plan.decide('snsResponseLost')) {
           plan.injected('snsResponseLost');
           if (alertId) c.lostResponses.push(alertId);
