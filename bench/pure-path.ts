@@ -16,20 +16,17 @@ import {
   type SensorRecord,
   type SensorState,
 } from '../functions/domain/fold.js';
-import { decodeBatch } from '../functions/window-handler/process-batch.js';
+import { type BatchReport, decodeBatch } from '../functions/window-handler/process-batch.js';
 
 /** Readings folded per commit, as processBatch's default `maxRecordsPerCommit`. */
 const RECORDS_PER_COMMIT = 2_000;
 
-export interface PurePathResult {
-  records: number;
-  readings: number;
-  duplicates: number;
-  invalid: number;
-  late: number;
-  alerts: number;
-  windowsFinalised: number;
-  sensors: number;
+/** The handler's own counters for the work it does before any I/O. */
+export interface PurePathResult
+  extends Pick<
+    BatchReport,
+    'records' | 'readings' | 'duplicates' | 'invalid' | 'late' | 'alerts' | 'windowsFinalised' | 'sensors'
+  > {
   /** New state per sensor (what would be committed). */
   states: Map<string, SensorState>;
   /** Serialised state bodies, when `withStateJson` was used. */

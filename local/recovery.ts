@@ -159,19 +159,23 @@ const RECOVERY_FUNCTION: FunctionIdentity = {
   timeoutMs: 15 * 60_000,
 };
 
-/** Sums of the handler's batch reports. */
-export interface HandlerTotals {
+/**
+ * Sums of the handler's batch reports (`readings`: newly applied; `duplicates`: at or below
+ * their sensor's last applied sequence number, so they changed nothing).
+ */
+export interface HandlerTotals
+  extends Pick<
+    BatchReport,
+    | 'records'
+    | 'readings'
+    | 'duplicates'
+    | 'invalid'
+    | 'late'
+    | 'alerts'
+    | 'windowsFinalised'
+    | 'failedSensors'
+  > {
   invocations: number;
-  records: number;
-  /** Readings newly applied. */
-  readings: number;
-  /** Records at or below their sensor's last applied sequence number: changed nothing. */
-  duplicates: number;
-  invalid: number;
-  late: number;
-  alerts: number;
-  windowsFinalised: number;
-  failedSensors: number;
 }
 
 export function emptyTotals(): HandlerTotals {

@@ -269,16 +269,22 @@ export class EffectDelivery {
       PartitionKey: r.sensorId,
       Data: Buffer.from(JSON.stringify({ resultId: resultId(r), ...r })),
     }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 8) throw new DeliveryError(`results stream rejected records after ${attempt} tries`);
-      if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2));
+    let failedTries = 0; // consecutive tries that left records unsent
+    while (pending.length > 0) {
       const chunk = pending.slice(0, 500);
       const out = await kinesis.send(
         new PutRecordsCommand({ StreamName: this.targets.resultsStreamName, Records: chunk }),
       );
       const firstFailed = (out.Records ?? []).findIndex((r) => r.ErrorCode);
-      pending = firstFailed === -1 ? pending.slice(chunk.length) : pending.slice(firstFailed);
-      if (firstFailed === -1) attempt = -1;
+      if (firstFailed === -1) {
+        pending = pending.slice(chunk.length);
+        failedTries = 0;
+        continue;
+      }
+      pending = pending.slice(firstFailed);
+      if (++failedTries > 8)
+        throw new DeliveryError(`results stream rejected records after ${failedTries} tries`);
+      await sleep(Math.min(2_000, 50 * 2 ** failedTries) * (0.5 + Math.random() / 2));
     }
   }
 

@@ -10,6 +10,7 @@
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { WindowpaneConfig } from '../domain/config.js';
 import {
+  emptyOutbox,
   flushSensor,
   foldSensorRecords,
   isOutboxEmpty,
@@ -385,6 +386,6 @@ async function flushWhere(
 }
 
 function emptyFold(state: SensorState) {
-  const effects: Outbox = { results: [], alerts: [], late: [] };
+  const effects: Outbox = emptyOutbox();
   return { state, applied: 0, duplicates: 0, effects };
 }

@@ -286,19 +286,8 @@ class Lane {
   }
 }
 
-interface Counters {
-  batches: number;
-  records: number;
-  errors: number;
-  retries: number;
-  bisects: number;
-  sentToDlq: number;
-  expired: number;
-  discarded: number;
-  throttles: number;
-  inFlight: number;
-  maxMillisBehindLatest: number;
-}
+/** Everything in MappingStats but the per-shard view, which is computed on demand. */
+type Counters = Omit<MappingStats, 'shards'>;
 
 /** What the shard workers share with the mapping. */
 interface Runtime {
