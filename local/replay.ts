@@ -1,5 +1,5 @@
 /**
- * The replay contract of SEMANTICS.md, callable in-process (tests) and from the CLI
+ * The replay contract of docs/SEMANTICS.md, callable in-process (tests) and from the CLI
  * (`local/cli/replay.ts`): every line of the input, in file order, becomes one record on
  * the stream; the real handler runs through the local event source mapping until the
  * stream is drained; open windows are flushed; four JSONL files are written.

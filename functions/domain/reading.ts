@@ -1,6 +1,6 @@
 /**
  * Decoding and validation of one sensor reading (one Kinesis record's data), exactly as
- * the "Reading" section of SEMANTICS.md states it. Pure and allocation-light: this runs
+ * the "Reading" section of docs/SEMANTICS.md states it. Pure and allocation-light: this runs
  * once per record, so the checks are written by hand instead of with a schema library.
  *
  * Anything that is not a valid reading comes back as `{ ok: false, reason, detail }`:

@@ -1,5 +1,5 @@
 /**
- * Per-reading alert rules (SEMANTICS.md "Per-reading rules and alerts"): `threshold`
+ * Per-reading alert rules (docs/SEMANTICS.md "Per-reading rules and alerts"): `threshold`
  * and `delta`, evaluated on every valid reading, late ones included, in arrival order
  * per sensor; at most one alert per (sensor, rule, cooldown bucket).
  */

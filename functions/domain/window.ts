@@ -1,5 +1,5 @@
 /**
- * Event-time window assignment and finality (SEMANTICS.md "Windows" and "Event time,
+ * Event-time window assignment and finality (docs/SEMANTICS.md "Windows" and "Event time,
  * lateness, finality"). Pure arithmetic on epoch milliseconds. Session windows depend on
  * the other readings of the sensor, so they are assigned (and merged) in fold.ts.
  */

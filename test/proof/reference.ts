@@ -1,5 +1,5 @@
 /**
- * A small reference implementation of SEMANTICS.md written for the tests (it shares no
+ * A small reference implementation of docs/SEMANTICS.md written for the tests (it shares no
  * code with the pipeline): parse, per-sensor arrival order, watermark, allowed lateness,
  * tumbling windows, threshold and delta rules with cooldown buckets, flush at the end.
  * Given the input lines in file order (each sensor's arrival order, since replay keys

@@ -1,0 +1,73 @@
+/**
+ * Golden outputs: `npm run replay` on three fixed inputs must write exactly the files
+ * recorded in test/golden/<case>/, byte for byte. They were recorded before the house
+ * renovation (issue 15) and guard every later change that claims to keep behaviour:
+ * a refactor, a new state encoding, a new rule engine. A change that means to alter an
+ * output re-records it (`UPDATE_GOLDEN=1 npx vitest run test/integration/golden.test.ts`)
+ * and says why in its commit.
+ *
+ * Cases (each with its own config.json, so cdk.json edits do not move them):
+ * - small: events/readings-small.jsonl as recorded (copied, so regenerating the sample
+ *   data does not move it), the default configuration;
+ * - multi: 12 simulated sensors over 8 minutes with tumbling, sliding and session windows
+ *   at once;
+ * - small-chaos, multi-chaos: the same inputs under `--chaos` (faults, redeliveries, a
+ *   reshard up and down), compared with the clean case's recorded files: the same bytes.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/domain/config.js';
+import { REPO_ROOT } from '../../local/config.js';
+import { OUTPUT_FILES, runReplay } from '../../local/replay.js';
+
+const GOLDEN = path.join(REPO_ROOT, 'test', 'golden');
+const UPDATE = process.env.UPDATE_GOLDEN === '1';
+
+interface GoldenCase {
+  name: string;
+  /** The recorded outputs and config.json it is compared with. */
+  golden: string;
+  input: string;
+  chaosSeed?: number;
+}
+
+const CASES: GoldenCase[] = [
+  { name: 'small', golden: 'small', input: 'small/input.jsonl' },
+  { name: 'multi', golden: 'multi', input: 'multi/input.jsonl' },
+  // Under chaos the files must be those of the clean run: compared with small's.
+  { name: 'small-chaos', golden: 'small', input: 'small/input.jsonl', chaosSeed: 7 },
+  { name: 'multi-chaos', golden: 'multi', input: 'multi/input.jsonl', chaosSeed: 11 },
+];
+
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+describe('golden replay outputs', () => {
+  it.each(CASES)('$name: the four files are byte-identical to the recorded ones', async (c) => {
+    const caseDir = path.join(GOLDEN, c.golden);
+    const config = parseConfig(JSON.parse(await readFile(path.join(caseDir, 'config.json'), 'utf8')));
+    const outDir = await mkdtemp(path.join(tmpdir(), `windowpane-golden-${c.name}-`));
+    dirs.push(outDir);
+    const summary = await runReplay({
+      input: path.join(GOLDEN, c.input),
+      outDir,
+      config,
+      resourceSource: 'config',
+      ...(c.chaosSeed !== undefined ? { chaos: { seed: c.chaosSeed } } : {}),
+    });
+    expect(summary.discarded).toBe(0);
+    if (c.chaosSeed !== undefined) expect(summary.chaos!.totalFaults).toBeGreaterThan(2);
+    for (const file of Object.values(OUTPUT_FILES)) {
+      const got = await readFile(path.join(outDir, file), 'utf8');
+      const goldenFile = path.join(caseDir, file);
+      if (UPDATE && c.chaosSeed === undefined) await writeFile(goldenFile, got);
+      const want = await readFile(goldenFile, 'utf8');
+      expect(want.length, `${c.name}/${file} is recorded and not empty`).toBeGreaterThan(0);
+      expect(got, `${c.name}/${file}`).toBe(want);
+    }
+  });
+});
