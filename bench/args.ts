@@ -3,16 +3,17 @@
  * with a `BenchUsageError` that names it, before anything is started.
  */
 
-export const SUITES = ['pure', 'writes', 'e2e', 'memory', 'cost'] as const;
+export const SUITES = ['pure', 'writes', 'peer', 'e2e', 'memory', 'cost'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
-/** Suites whose measurements another suite needs: `cost` is derived from `pure` and `writes`. */
+/** Suites whose measurements another suite needs: `cost` is derived from `pure`, `writes` and `peer`. */
 export const SUITE_DEPENDENCIES: Readonly<Record<SuiteName, readonly SuiteName[]>> = {
   pure: [],
   writes: [],
+  peer: [],
   e2e: [],
   memory: [],
-  cost: ['pure', 'writes'],
+  cost: ['pure', 'writes', 'peer'],
 };
 
 export const DEFAULT_OUT = 'bench/results/latest.json';
@@ -41,17 +42,21 @@ export const USAGE = `Usage: npm run bench -- [options]
 Measures windowpane on this machine and compares it with a naive per-record design:
   pure    records/s of the pure handler path (decode, validate, windows, fold, rules)
           for batches of 100 / 1,000 / 10,000, vs a per-record JSON.parse baseline
+          and the physical floor (base64 + JSON.parse + one Map fold)
   writes  DynamoDB write requests per batch against the emulator vs a naive
           one-write-per-reading writer (10 / 100 / 1,000 sensors at 1 Hz)
+  peer    the realistic peer (Powertools BatchProcessor + Idempotency on DynamoDB +
+          per-reading UpdateItem): CPU, writes per reading and rate vs the others
   e2e     readings/s through the local pipeline vs the Kinesis emulator's own rate,
           and reading-to-alert latency p50 / p99
   memory  peak heap for one 10,000-record batch, handler bundle size and load time
-  cost    dollars per million readings on AWS, from the measurements and bench/prices.ts
+  cost    dollars per million readings on AWS, from the measurements and bench/prices.ts,
+          and the scale model (10k / 100k / 1M sensors: shards, concurrency, limits)
 
 Options:
   --quick               small cases and few runs: checks that the benchmark works (CI)
   --only <suite,...>    run only these suites (${SUITES.join(', ')});
-                        cost also runs pure and writes, which it is computed from
+                        cost also runs pure, writes and peer, which it is computed from
   --out <file.json>     where to write the JSON report (default ${DEFAULT_OUT})
   --markdown <file.md>  also write the results as Markdown into this file, between
                         its bench markers (how bench/RESULTS.md is updated)

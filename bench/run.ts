@@ -19,6 +19,7 @@ import { renderTable } from './report.js';
 import { type CostSuiteResult, costHeadlines, runCostSuite } from './suites/cost.js';
 import { type E2eSuiteResult, e2eHeadlines, runE2eSuite } from './suites/e2e.js';
 import { type MemorySuiteResult, memoryHeadlines, runMemorySuite } from './suites/memory.js';
+import { type PeerSuiteResult, peerHeadlines, runPeerSuite } from './suites/peer.js';
 import { type PureSuiteResult, pureHeadlines, runPureSuite } from './suites/pure.js';
 import { runWritesSuite, type WritesSuiteResult, writesHeadlines } from './suites/writes.js';
 
@@ -30,6 +31,7 @@ interface SuiteDefinition<R> {
 const SUITE_DEFINITIONS: { [K in SuiteName]: SuiteDefinition<unknown> } = {
   pure: { run: runPureSuite, headlines: (r) => pureHeadlines(r as PureSuiteResult) },
   writes: { run: runWritesSuite, headlines: (r) => writesHeadlines(r as WritesSuiteResult) },
+  peer: { run: runPeerSuite, headlines: (r) => peerHeadlines(r as PeerSuiteResult) },
   e2e: { run: runE2eSuite, headlines: (r) => e2eHeadlines(r as E2eSuiteResult) },
   memory: { run: runMemorySuite, headlines: (r) => memoryHeadlines(r as MemorySuiteResult) },
   cost: { run: runCostSuite, headlines: (r) => costHeadlines(r as CostSuiteResult) },

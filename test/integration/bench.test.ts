@@ -70,18 +70,22 @@ describe('npm run bench', () => {
       for (const [where, n] of values) expect(Number.isFinite(n), `${suite}${where}`).toBe(true);
     }
 
-    const { pure, writes, e2e, memory, cost } = report.suites;
+    const { pure, writes, peer, e2e, memory, cost } = report.suites;
     expect(pure.cases.map((c: { batchSize: number }) => c.batchSize)).toEqual([100, 1_000, 10_000]);
     expect(pure.headline.recordsPerSecond).toBeGreaterThan(0);
     for (const c of writes.cases) {
       expect(c.ours.writeRequests).toBeGreaterThan(0);
       expect(c.naive.formulaMatched).toBe(true);
     }
+    for (const c of peer.cases) expect(c.measured.formulaMatched).toBe(true);
+    expect(peer.cpu.recordsPerSecond.peer.median).toBeGreaterThan(0);
     expect(e2e.pipeline.readings).toBeGreaterThan(0);
     expect(e2e.latency.alerts).toBeGreaterThanOrEqual(20);
     expect(memory.heap.handler.readings).toBeGreaterThan(0);
     expect(memory.bundle.bytes).toBeGreaterThan(0);
-    expect(cost.rows.length).toBe(8);
+    // windowpane, naive and the Powertools peer for each of the four scenarios.
+    expect(cost.rows.length).toBe(12);
+    expect(cost.scale.length).toBe(6);
     for (const row of cost.rows) expect(row.dollarsPerMillion.totalOnDemand).toBeGreaterThan(0);
     expect(report.headlines.length).toBeGreaterThan(0);
   });

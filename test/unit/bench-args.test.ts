@@ -28,9 +28,9 @@ describe('parseBenchArgs', () => {
   it('keeps --only suites in run order and adds what cost is computed from', () => {
     expect(parseBenchArgs(['--only', 'memory,pure']).suites).toEqual(['pure', 'memory']);
     const cost = parseBenchArgs(['--only=cost']);
-    expect(cost.suites).toEqual(['pure', 'writes', 'cost']);
-    expect(cost.addedDependencies).toEqual(['pure', 'writes']);
-    expect(parseBenchArgs(['--only', 'writes,cost,pure']).addedDependencies).toEqual([]);
+    expect(cost.suites).toEqual(['pure', 'writes', 'peer', 'cost']);
+    expect(cost.addedDependencies).toEqual(['pure', 'writes', 'peer']);
+    expect(parseBenchArgs(['--only', 'writes,cost,peer,pure']).addedDependencies).toEqual([]);
   });
 
   it.each([
