@@ -51,7 +51,7 @@ describe('npm run bench', () => {
     expect(r.stderr).toContain('unknown option "--fastest"');
   });
 
-  it('runs every suite with --quick and reports numbers for each', { timeout: 240_000 }, async () => {
+  it('runs every suite with --quick and reports numbers for each', { timeout: 420_000 }, async () => {
     const out = path.join(dir, 'quick.json');
     const r = await runBench(['--quick', '--out', out]);
     expect(r.stderr).not.toMatch(/FAILED/);
