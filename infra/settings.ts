@@ -13,6 +13,7 @@
  */
 import { z } from 'zod';
 import { ConfigError, parseConfig, type WindowpaneConfig } from '../functions/domain/config.js';
+import { parse } from '../functions/domain/parse.js';
 import { ENV } from '../functions/lib/resources.js';
 import { ScalingLimitsSchema } from '../functions/shard-scaler/decide.js';
 
@@ -103,15 +104,8 @@ export interface AppSettings {
   deploy: DeploySettings;
 }
 
-export class DeploySettingsError extends Error {
-  constructor(
-    message: string,
-    readonly issues: string[] = [],
-  ) {
-    super(message);
-    this.name = 'DeploySettingsError';
-  }
-}
+/** Invalid `windowpaneDeploy` context, or settings that contradict the configuration. */
+export class DeploySettingsError extends ConfigError {}
 
 /** `-c key='{"a":1}'` arrives as a string; `cdk.json` gives an object. */
 function contextValue(key: string, value: unknown): unknown {
@@ -137,17 +131,12 @@ export function readAppSettings(lookup: (key: string) => unknown): AppSettings {
     contextValue(CONFIG_CONTEXT_KEY, lookup(CONFIG_CONTEXT_KEY)),
     `CDK context "${CONFIG_CONTEXT_KEY}"`,
   );
-  const parsed = DeploySettingsSchema.safeParse(contextValue(DEPLOY_CONTEXT_KEY, lookup(DEPLOY_CONTEXT_KEY)));
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map(
-      (i) => `${[DEPLOY_CONTEXT_KEY, ...i.path].join('.')}: ${i.message}`,
-    );
-    throw new DeploySettingsError(
-      `invalid CDK context "${DEPLOY_CONTEXT_KEY}": ${issues.join('; ')}`,
-      issues,
-    );
-  }
-  const deploy = parsed.data;
+  const deploy = parse(
+    DeploySettingsSchema,
+    contextValue(DEPLOY_CONTEXT_KEY, lookup(DEPLOY_CONTEXT_KEY)),
+    `CDK context "${DEPLOY_CONTEXT_KEY}"`,
+    { at: [DEPLOY_CONTEXT_KEY], error: DeploySettingsError },
+  );
   const issues: string[] = [];
 
   const scaling = deploy.shardScaling;
@@ -170,7 +159,7 @@ export function readAppSettings(lookup: (key: string) => unknown): AppSettings {
     );
   }
   if (issues.length > 0) {
-    throw new DeploySettingsError(`invalid CDK context: ${issues.join('; ')}`, issues);
+    throw new DeploySettingsError(`invalid CDK context: ${issues.join('; ')}`, { issues });
   }
   return { config, deploy };
 }

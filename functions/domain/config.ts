@@ -7,6 +7,9 @@
  * Every field has a validated default; `parseConfig({})` is the default configuration.
  */
 import { z } from 'zod';
+import { ConfigError, parse } from './parse.js';
+
+export { ConfigError };
 
 const positiveMs = z.number().int().positive();
 
@@ -205,22 +208,9 @@ export const ConfigSchema = z
 export type WindowpaneConfig = z.infer<typeof ConfigSchema>;
 export type WindowpaneConfigInput = z.input<typeof ConfigSchema>;
 
-export class ConfigError extends Error {
-  constructor(
-    message: string,
-    readonly issues: string[] = [],
-  ) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
 /** Parses and validates a configuration; every problem is named by its path. */
 export function parseConfig(input: unknown, source = 'configuration'): WindowpaneConfig {
-  const result = ConfigSchema.safeParse(input ?? {});
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-  throw new ConfigError(`invalid ${source}: ${issues.join('; ')}`, issues);
+  return parse(ConfigSchema, input ?? {}, source);
 }
 
 /** Parses a configuration given as JSON text (the `WINDOWPANE_CONFIG` variable). */

@@ -3,7 +3,8 @@
  * fails the cold start with its name in the message, never as `undefined` mid-batch.
  */
 import { z } from 'zod';
-import { ConfigError, parseConfigJson, type WindowpaneConfig } from '../domain/config.js';
+import { parseConfigJson, type WindowpaneConfig } from '../domain/config.js';
+import { parse } from '../domain/parse.js';
 import { ENV } from './resources.js';
 
 const HandlerEnvSchema = z.object({
@@ -29,12 +30,7 @@ export interface HandlerEnv {
 }
 
 export function parseHandlerEnv(env: NodeJS.ProcessEnv = process.env): HandlerEnv {
-  const result = HandlerEnvSchema.safeParse(env);
-  if (!result.success) {
-    const issues = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid handler environment: ${issues.join('; ')}`, issues);
-  }
-  const e = result.data;
+  const e = parse(HandlerEnvSchema, env, 'handler environment');
   return {
     stateTable: e[ENV.stateTable],
     resultsTable: e[ENV.resultsTable],

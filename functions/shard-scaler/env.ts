@@ -3,7 +3,7 @@
  * variable fails the cold start with its name in the message.
  */
 import { z } from 'zod';
-import { ConfigError } from '../domain/config.js';
+import { parse } from '../domain/parse.js';
 import { type ScalingLimits, ScalingLimitsSchema, type SignalKind, SignalKindSchema } from './decide.js';
 
 /** Variable names shared by the CDK stack (which sets them) and the scaler (which reads them). */
@@ -38,12 +38,7 @@ const ScalerEnvSchema = z.object({
 });
 
 export function parseScalerEnv(env: NodeJS.ProcessEnv = process.env): ScalerEnv {
-  const result = ScalerEnvSchema.safeParse(env);
-  if (!result.success) {
-    const issues = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid shard scaler environment: ${issues.join('; ')}`, issues);
-  }
-  const e = result.data;
+  const e = parse(ScalerEnvSchema, env, 'shard scaler environment');
   return {
     streamName: e[SCALER_ENV.streamName],
     limits: e[SCALER_ENV.limits],
