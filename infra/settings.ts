@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { ConfigError, parseConfig, type WindowpaneConfig } from '../functions/domain/config.js';
-import { parse } from '../functions/domain/parse.js';
+import { parse, taggedUnion } from '../functions/domain/parse.js';
 import { ENV } from '../functions/lib/resources.js';
 import { ScalingLimitsSchema } from '../functions/shard-scaler/decide.js';
 
@@ -30,28 +30,46 @@ export const LAMBDA_ENV_MAX_BYTES = 4_096;
 
 const email = z.email();
 
-const AlertSubscriptionSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('email'), address: email }),
+/** CloudFormation propagates at most 50 tags to a stack's resources. */
+export const MAX_TAGS = 50;
+
+const AlertSubscriptionSchema = taggedUnion('alert subscription', 'type', [
+  z.strictObject({ type: z.literal('email'), address: email }),
   /** The stack creates an encrypted, SSL-only queue (with its own DLQ) subscribed to the alert topic. */
-  z.object({ type: z.literal('sqs'), rawMessageDelivery: z.boolean().default(true) }),
+  z.strictObject({ type: z.literal('sqs'), rawMessageDelivery: z.boolean().default(true) }),
 ]);
 
-const AlarmThresholdsSchema = z.object({
-  /** Lambda IteratorAge (the oldest record of a batch) above this for 3 of 5 minutes. */
-  iteratorAgeSeconds: z.number().int().min(1).default(300),
+const AlarmThresholdsSchema = z.strictObject({
+  /**
+   * Lambda IteratorAge (the oldest record of a batch) above this for 3 of 5 minutes. At most
+   * the stream's retention (checked below): an older record has left the stream.
+   */
+  iteratorAgeSeconds: z
+    .number()
+    .int()
+    .min(1)
+    .max(31_536_000)
+    .describe("seconds; 1 to the stream's retention (at most 31536000, 365 d)")
+    .default(300),
   /** Handler errors (whole-batch failures, not per-record failures) in 5 minutes. */
-  handlerErrors: z.number().int().min(1).default(1),
+  handlerErrors: z.number().int().min(1).describe('errors in 5 minutes; at least 1').default(1),
   /** Invalid records as a percentage of all records, over 5-minute periods (2 of 3). */
-  invalidRecordPercent: z.number().gt(0).max(100).default(5),
+  invalidRecordPercent: z.number().gt(0).max(100).describe('percent; above 0, at most 100').default(5),
 });
 
-const HandlerSizingSchema = z.object({
-  memoryMb: z.number().int().min(128).max(10_240).default(512),
+const HandlerSizingSchema = z.strictObject({
+  memoryMb: z.number().int().min(128).max(10_240).describe('MB; 128 to 10240 (Lambda)').default(512),
   /** Per batch; Lambda's maximum is 900. */
-  timeoutSeconds: z.number().int().min(3).max(900).default(60),
+  timeoutSeconds: z
+    .number()
+    .int()
+    .min(3)
+    .max(900)
+    .describe('seconds per batch; 3 to 900 (Lambda)')
+    .default(60),
 });
 
-export const DeploySettingsSchema = z.object({
+export const DeploySettingsSchema = z.strictObject({
   /** CloudFormation stack name (also the prefix of alarm names). */
   stackName: z
     .string()
@@ -81,20 +99,23 @@ export const DeploySettingsSchema = z.object({
    * Without `intervalMinutes`, it runs every idleTimeoutMs (rounded up to whole minutes).
    */
   idleSweep: z
-    .object({
+    .strictObject({
       enabled: z.boolean().default(true),
-      intervalMinutes: z.number().int().min(1).max(1_440).optional(),
+      intervalMinutes: z.number().int().min(1).max(1_440).describe('minutes; 1 to 1440').optional(),
     })
     .default({ enabled: true }),
   /** Also write every final window to an output Kinesis stream (on-demand, encrypted). */
   resultsStream: z.boolean().default(false),
   /** Used only when `windowpane.stream.mode` is PROVISIONED. */
-  shardScaling: z
-    .object({ enabled: z.boolean().default(true) })
-    .and(ScalingLimitsSchema)
+  shardScaling: ScalingLimitsSchema.safeExtend({ enabled: z.boolean().default(true) })
+    .strict()
     .default({ enabled: true, ...ScalingLimitsSchema.parse({}) }),
   /** Tags applied to every resource of the stack. */
-  tags: z.record(z.string().min(1).max(128), z.string().max(256)).default({}),
+  tags: z
+    .record(z.string().min(1).max(128), z.string().max(256))
+    .refine((t) => Object.keys(t).length <= MAX_TAGS, `at most ${MAX_TAGS} tags`)
+    .describe(`at most ${MAX_TAGS}; keys 1 to 128 characters, values up to 256`)
+    .default({}),
 });
 export type DeploySettings = z.infer<typeof DeploySettingsSchema>;
 export type DeploySettingsInput = z.input<typeof DeploySettingsSchema>;
@@ -130,6 +151,7 @@ export function readAppSettings(lookup: (key: string) => unknown): AppSettings {
   const config = parseConfig(
     contextValue(CONFIG_CONTEXT_KEY, lookup(CONFIG_CONTEXT_KEY)),
     `CDK context "${CONFIG_CONTEXT_KEY}"`,
+    [CONFIG_CONTEXT_KEY],
   );
   const deploy = parse(
     DeploySettingsSchema,
@@ -139,6 +161,14 @@ export function readAppSettings(lookup: (key: string) => unknown): AppSettings {
   );
   const issues: string[] = [];
 
+  const retentionSeconds = config.stream.retentionHours * 3_600;
+  if (deploy.alarms.iteratorAgeSeconds > retentionSeconds) {
+    issues.push(
+      `${DEPLOY_CONTEXT_KEY}.alarms.iteratorAgeSeconds: ${deploy.alarms.iteratorAgeSeconds} s is longer than ` +
+        `the stream's retention (${CONFIG_CONTEXT_KEY}.stream.retentionHours ${config.stream.retentionHours}); ` +
+        'the alarm could never fire',
+    );
+  }
   const scaling = deploy.shardScaling;
   if (config.stream.mode === 'PROVISIONED' && scaling.enabled) {
     const n = config.stream.shardCount;

@@ -158,24 +158,26 @@ export function taggedUnion<const Options extends readonly [Discriminable, ...Di
 /**
  * Reports variables that look like misspellings of known ones: a present key that is
  * not known, near a known key that is absent. Meant for environments, which hold many
- * variables that are not windowpane's and so cannot be strict objects.
+ * variables that are not windowpane's and so cannot be strict objects. Use with
+ * `.check(...)`; it runs even when other variables failed, since a misspelt variable
+ * usually shows first as a missing one.
  */
-export function refineNearMisses(known: readonly string[]) {
-  return (value: Record<string, unknown>, ctx: z.RefinementCtx): void => {
-    const knownSet = new Set(known);
-    const absent = known.filter((k) => value[k] === undefined);
-    for (const key of Object.keys(value)) {
-      if (knownSet.has(key) || value[key] === undefined) continue;
-      const near = nearestKey(key, absent);
-      if (near !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [key],
-          message: `unknown variable; did you mean ${near}?`,
-        });
+export function nearMisses(known: readonly string[]) {
+  const knownSet = new Set(known);
+  return z.superRefine<Record<string, unknown>>(
+    (value, ctx) => {
+      if (typeof value !== 'object' || value === null) return;
+      const absent = known.filter((k) => value[k] === undefined);
+      for (const key of Object.keys(value)) {
+        if (knownSet.has(key) || value[key] === undefined) continue;
+        const near = nearestKey(key, absent);
+        if (near !== undefined) {
+          ctx.addIssue({ code: 'custom', path: [key], message: `unknown variable; did you mean ${near}?` });
+        }
       }
-    }
-  };
+    },
+    { when: () => true },
+  );
 }
 
 function tagsOf(options: readonly Discriminable[], discriminator: string): string[] {

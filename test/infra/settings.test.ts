@@ -44,7 +44,10 @@ describe('CDK context: windowpane and windowpaneDeploy', () => {
     ],
     [{ windowpaneDeploy: { removalPolicy: 'snapshot' } }, /windowpaneDeploy\.removalPolicy/],
     [{ windowpaneDeploy: { alarmEmail: 'not-an-address' } }, /windowpaneDeploy\.alarmEmail/],
-    [{ windowpaneDeploy: { alertSubscription: { type: 'sms' } } }, /windowpaneDeploy\.alertSubscription/],
+    [
+      { windowpaneDeploy: { alertSubscription: { type: 'sms' } } },
+      /windowpaneDeploy\.alertSubscription\.type: unknown alert subscription type "sms"; expected one of email, sqs/,
+    ],
     [{ windowpaneDeploy: { stackName: '1-starts-with-a-digit' } }, /windowpaneDeploy\.stackName/],
     [{ windowpaneDeploy: { handler: { memoryMb: 64 } } }, /windowpaneDeploy\.handler\.memoryMb/],
     [
@@ -62,6 +65,63 @@ describe('CDK context: windowpane and windowpaneDeploy', () => {
   ])('rejects %j naming the path', (context, message) => {
     expect(() => read(context)).toThrow(DeploySettingsError);
     expect(() => read(context)).toThrow(message);
+  });
+
+  it.each([
+    [
+      { removalpolicy: 'destroy' },
+      'windowpaneDeploy.removalpolicy: unknown key; did you mean removalPolicy?',
+    ],
+    [{ logRetentionDay: 7 }, 'windowpaneDeploy.logRetentionDay: unknown key; did you mean logRetentionDays?'],
+    [
+      { handler: { memoryMB: 1024 } },
+      'windowpaneDeploy.handler.memoryMB: unknown key; did you mean memoryMb?',
+    ],
+    [
+      { idleSweep: { interval: 5 } },
+      'windowpaneDeploy.idleSweep.interval: unknown key; expected one of enabled, intervalMinutes',
+    ],
+    [
+      { shardScaling: { maxShard: 8 } },
+      'windowpaneDeploy.shardScaling.maxShard: unknown key; did you mean maxShards?',
+    ],
+    [
+      { alertSubscription: { type: 'email', adress: 'a@example.com' } },
+      'windowpaneDeploy.alertSubscription.adress: unknown key; did you mean address?',
+    ],
+    [
+      { tags: Object.fromEntries(Array.from({ length: 51 }, (_, i) => [`k${i}`, 'v'])) },
+      'windowpaneDeploy.tags: at most 50 tags',
+    ],
+    [
+      { alarms: { iteratorAgeSeconds: 86_401 } },
+      "windowpaneDeploy.alarms.iteratorAgeSeconds: 86401 s is longer than the stream's retention",
+    ],
+  ])('refuses windowpaneDeploy %j: %s', (deploy, message) => {
+    expect(() => read({ windowpaneDeploy: deploy })).toThrow(DeploySettingsError);
+    expect(() => read({ windowpaneDeploy: deploy })).toThrow(message);
+  });
+
+  it.each([
+    [
+      { allowedLatenesMs: 5_000 },
+      'windowpane.allowedLatenesMs: unknown key; did you mean allowedLatenessMs?',
+    ],
+    [
+      { eventSource: { batchsize: 100 } },
+      'windowpane.eventSource.batchsize: unknown key; did you mean batchSize?',
+    ],
+    [
+      { allowedLatenessMs: 10 * 365 * 86_400_000 },
+      "windowpane.allowedLatenessMs: 315360000000 ms is longer than the stream's retention",
+    ],
+    [
+      { windows: [{ type: 'tumbling', sizeMs: 2 }] },
+      'windowpane.windows.0.sizeMs: must be whole milliseconds from 1000 (1 s)',
+    ],
+  ])('refuses windowpane %j as ConfigError: %s', (config, message) => {
+    expect(() => read({ windowpane: config })).toThrow(ConfigError);
+    expect(() => read({ windowpane: config })).toThrow(message);
   });
 
   it('rejects an invalid pipeline configuration with ConfigError and its path', () => {

@@ -8,8 +8,8 @@ import { WindowpaneError } from '../../functions/domain/errors.js';
 import {
   ConfigError,
   nearestKey,
+  nearMisses,
   parse,
-  refineNearMisses,
   taggedUnion,
   unknownKeyMessage,
 } from '../../functions/domain/parse.js';
@@ -128,20 +128,27 @@ describe('nearestKey: the key a typo meant', () => {
   });
 });
 
-describe('refineNearMisses: environments are open, but a misspelt variable is an error', () => {
+describe('nearMisses: environments are open, but a misspelt variable is an error', () => {
   const Env = z
-    .looseObject({ STATE_TABLE_NAME: z.string().optional(), WINDOWPANE_CONFIG: z.string().optional() })
-    .superRefine(refineNearMisses(['STATE_TABLE_NAME', 'WINDOWPANE_CONFIG']));
+    .looseObject({ STATE_TABLE_NAME: z.string(), WINDOWPANE_CONFIG: z.string().optional() })
+    .check(nearMisses(['STATE_TABLE_NAME', 'WINDOWPANE_CONFIG']));
 
-  it('names a near miss of an absent variable', () => {
+  it('names a near miss of an absent variable, beside the missing one', () => {
     expect(() => parse(Env, { STATE_TABLE_NAM: 't', PATH: '/bin' }, 'handler environment')).toThrow(
-      'invalid handler environment: STATE_TABLE_NAM: unknown variable; did you mean STATE_TABLE_NAME?',
+      'invalid handler environment: STATE_TABLE_NAME: required, missing (expected string); ' +
+        'STATE_TABLE_NAM: unknown variable; did you mean STATE_TABLE_NAME?',
     );
-    expect(() => parse(Env, { windowpane_config: '{}' }, 'env')).toThrow(/did you mean WINDOWPANE_CONFIG/);
+    expect(() => parse(Env, { STATE_TABLE_NAME: 't', windowpane_config: '{}' }, 'env')).toThrow(
+      /windowpane_config: unknown variable; did you mean WINDOWPANE_CONFIG/,
+    );
   });
 
   it('accepts unrelated variables, and a near name when the real one is also set', () => {
-    expect(parse(Env, { PATH: '/bin', AWS_REGION: 'eu-west-1' }, 'env')).toMatchObject({ PATH: '/bin' });
+    expect(parse(Env, { STATE_TABLE_NAME: 't', PATH: '/bin', AWS_REGION: 'eu-west-1' }, 'env')).toMatchObject(
+      {
+        PATH: '/bin',
+      },
+    );
     expect(parse(Env, { STATE_TABLE_NAME: 't', STATE_TABLE_NAM: 'u' }, 'env').STATE_TABLE_NAME).toBe('t');
   });
 });
