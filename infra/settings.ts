@@ -11,11 +11,14 @@
  * Both are validated before any construct is built; every problem is reported with its
  * context path, and synth stops.
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, parseConfig, type WindowpaneConfig } from '../functions/domain/config.js';
-import { parse, taggedUnion } from '../functions/domain/parse.js';
+import { nearestKey, parse, taggedUnion } from '../functions/domain/parse.js';
 import { ENV } from '../functions/lib/resources.js';
 import { ScalingLimitsSchema } from '../functions/shard-scaler/decide.js';
+import { REPO_ROOT } from './paths.js';
 
 export const CONFIG_CONTEXT_KEY = 'windowpane';
 export const DEPLOY_CONTEXT_KEY = 'windowpaneDeploy';
@@ -128,14 +131,72 @@ export interface AppSettings {
 /** Invalid `windowpaneDeploy` context, or settings that contradict the configuration. */
 export class DeploySettingsError extends ConfigError {}
 
-/** `-c key='{"a":1}'` arrives as a string; `cdk.json` gives an object. */
-function contextValue(key: string, value: unknown): unknown {
+/**
+ * A context value as an object: `-c key='{"a":1}'` arrives as a string, `cdk.json` gives
+ * an object, and an absent key is `{}` (every default).
+ */
+export function contextValue(key: string, value: unknown): unknown {
   if (typeof value !== 'string') return value ?? {};
   try {
     return JSON.parse(value);
   } catch (err) {
-    throw new DeploySettingsError(`context "${key}" is not a JSON object (${(err as Error).message})`);
+    const ErrorClass = key === DEPLOY_CONTEXT_KEY ? DeploySettingsError : ConfigError;
+    throw new ErrorClass(`context "${key}" is not a JSON object (${(err as Error).message})`);
   }
+}
+
+/** The repository's cdk.json, which both the CDK app and the local commands read. */
+export const DEFAULT_CDK_JSON = path.join(REPO_ROOT, 'cdk.json');
+
+export interface CdkJson {
+  file: string;
+  /** False when the file does not exist (every default applies). */
+  found: boolean;
+  /** Its `context` object (`{}` when absent). */
+  context: Record<string, unknown>;
+}
+
+/**
+ * Reads cdk.json: the one place that does. A file that is not JSON, a `context` that is not
+ * an object, or a context key that looks like a misspelling of ours throws ConfigError
+ * naming the file.
+ */
+export function readCdkJson(file: string = DEFAULT_CDK_JSON): CdkJson {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { file, found: false, context: {} };
+    throw new ConfigError(`cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${file} is not JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const context = (parsed as { context?: unknown } | null)?.context ?? {};
+  if (typeof context !== 'object' || context === null || Array.isArray(context)) {
+    throw new ConfigError(`${file}: "context" must be an object`);
+  }
+  checkContextKeys(Object.keys(context), file);
+  return { file, found: true, context: context as Record<string, unknown> };
+}
+
+/**
+ * The context also holds the CDK's feature flags, so it is open; but a key that is one
+ * edit away from `windowpane` or `windowpaneDeploy` is a typo whose settings would be
+ * ignored, and is refused.
+ */
+export function checkContextKeys(keys: readonly string[], source: string): void {
+  const known = [CONFIG_CONTEXT_KEY, DEPLOY_CONTEXT_KEY];
+  const issues = keys
+    .filter((key) => !known.includes(key))
+    .flatMap((key) => {
+      const near = nearestKey(key, known);
+      return near === undefined ? [] : [`${key}: unknown context key; did you mean ${near}?`];
+    });
+  if (issues.length > 0) throw new ConfigError(`invalid ${source}: ${issues.join('; ')}`, { issues });
 }
 
 /** Size of the handler's environment as Lambda counts it (keys and values, UTF-8). */

@@ -4,14 +4,15 @@
  * `windowpaneDeploy`), and `infra/app.ts` turns them into a one-line message and exit 1.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG } from '../../functions/domain/config.js';
-import { cdkJsonContext } from '../../infra/build-app.js';
+import { buildApp, cdkJsonContext } from '../../infra/build-app.js';
 import { REPO_ROOT } from '../../infra/paths.js';
-import { DeploySettingsError, readAppSettings } from '../../infra/settings.js';
+import { DeploySettingsError, readAppSettings, readCdkJson } from '../../infra/settings.js';
+import { loadProjectConfig } from '../../local/config.js';
 
 const read = (context: Record<string, unknown>) => readAppSettings((key) => context[key]);
 
@@ -140,6 +141,53 @@ describe('CDK context: windowpane and windowpaneDeploy', () => {
       above: i,
     }));
     expect(() => read({ windowpane: { rules } })).toThrow(/WINDOWPANE_CONFIG; Lambda allows 4 KB/);
+  });
+});
+
+describe('cdk.json: one reader for the CDK app and the local commands', () => {
+  const withFile = (content: string | undefined, run: (file: string) => void) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'windowpane-cdkjson-'));
+    try {
+      const file = path.join(dir, 'cdk.json');
+      if (content !== undefined) writeFileSync(file, content);
+      run(file);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
+
+  it('reads the context; an absent file means every default', () => {
+    withFile('{"context":{"windowpane":{"allowedLatenessMs":0}}}', (file) => {
+      expect(readCdkJson(file)).toEqual({
+        file,
+        found: true,
+        context: { windowpane: { allowedLatenessMs: 0 } },
+      });
+      expect(loadProjectConfig({}, file).config.allowedLatenessMs).toBe(0);
+    });
+    withFile(undefined, (file) => expect(readCdkJson(file)).toEqual({ file, found: false, context: {} }));
+  });
+
+  it.each([
+    ['{"context":', /cdk\.json is not JSON/],
+    ['{"context":[1]}', /cdk\.json: "context" must be an object/],
+    [
+      '{"context":{"windowpanedeploy":{"removalPolicy":"destroy"}}}',
+      /windowpanedeploy: unknown context key; did you mean windowpaneDeploy\?/,
+    ],
+    ['{"context":{"windowpane":{"batchsize":1}}}', /windowpane\.batchsize: unknown key/],
+  ])('refuses %s for both readers, naming the problem', (content, message) => {
+    withFile(content, (file) => {
+      expect(() => loadProjectConfig({}, file)).toThrow(ConfigError);
+      expect(() => loadProjectConfig({}, file)).toThrow(message);
+      if (!content.includes('batchsize')) expect(() => readCdkJson(file)).toThrow(message);
+    });
+  });
+
+  it('the CDK app refuses a misspelt context key from any source (cdk.json, -c)', () => {
+    expect(() => buildApp({ context: { windowPane: { allowedLatenessMs: 0 } }, nag: false })).toThrow(
+      /windowPane: unknown context key; did you mean windowpane\?/,
+    );
   });
 });
 
