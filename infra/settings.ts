@@ -199,6 +199,15 @@ export function checkContextKeys(keys: readonly string[], source: string): void 
   if (issues.length > 0) throw new ConfigError(`invalid ${source}: ${issues.join('; ')}`, { issues });
 }
 
+function attempt<T>(read: () => T): T | ConfigError {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+}
+
 /** Size of the handler's environment as Lambda counts it (keys and values, UTF-8). */
 export function environmentBytes(vars: Record<string, string>): number {
   return Object.entries(vars).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v), 0);
@@ -209,17 +218,28 @@ export function environmentBytes(vars: Record<string, string>): number {
  * Throws `ConfigError` for `windowpane` and `DeploySettingsError` for `windowpaneDeploy`.
  */
 export function readAppSettings(lookup: (key: string) => unknown): AppSettings {
-  const config = parseConfig(
-    contextValue(CONFIG_CONTEXT_KEY, lookup(CONFIG_CONTEXT_KEY)),
-    `CDK context "${CONFIG_CONTEXT_KEY}"`,
-    [CONFIG_CONTEXT_KEY],
+  const config = attempt(() =>
+    parseConfig(
+      contextValue(CONFIG_CONTEXT_KEY, lookup(CONFIG_CONTEXT_KEY)),
+      `CDK context "${CONFIG_CONTEXT_KEY}"`,
+      [CONFIG_CONTEXT_KEY],
+    ),
   );
-  const deploy = parse(
-    DeploySettingsSchema,
-    contextValue(DEPLOY_CONTEXT_KEY, lookup(DEPLOY_CONTEXT_KEY)),
-    `CDK context "${DEPLOY_CONTEXT_KEY}"`,
-    { at: [DEPLOY_CONTEXT_KEY], error: DeploySettingsError },
+  const deploy = attempt(() =>
+    parse(
+      DeploySettingsSchema,
+      contextValue(DEPLOY_CONTEXT_KEY, lookup(DEPLOY_CONTEXT_KEY)),
+      `CDK context "${DEPLOY_CONTEXT_KEY}"`,
+      { at: [DEPLOY_CONTEXT_KEY], error: DeploySettingsError },
+    ),
   );
+  // Report both contexts' problems in one run of synth, not one per attempt.
+  if (config instanceof ConfigError && deploy instanceof ConfigError) {
+    const issues = [...config.issues, ...deploy.issues];
+    throw new ConfigError(`invalid CDK context: ${issues.join('; ')}`, { issues });
+  }
+  if (config instanceof ConfigError) throw config;
+  if (deploy instanceof ConfigError) throw deploy;
   const issues: string[] = [];
 
   const retentionSeconds = config.stream.retentionHours * 3_600;

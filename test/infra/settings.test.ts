@@ -125,6 +125,16 @@ describe('CDK context: windowpane and windowpaneDeploy', () => {
     expect(() => read({ windowpane: config })).toThrow(message);
   });
 
+  it('names the problems of both contexts at once', () => {
+    const both = () =>
+      read({ windowpane: { allowedLatenesMs: 1 }, windowpaneDeploy: { removalpolicy: 'destroy' } });
+    expect(both).toThrow(ConfigError);
+    expect(both).toThrow(
+      'invalid CDK context: windowpane.allowedLatenesMs: unknown key; did you mean allowedLatenessMs?; ' +
+        'windowpaneDeploy.removalpolicy: unknown key; did you mean removalPolicy?',
+    );
+  });
+
   it('rejects an invalid pipeline configuration with ConfigError and its path', () => {
     const context = {
       windowpane: { rules: [{ name: 'hot', type: 'threshold', metric: 'humidity', above: 1 }] },
