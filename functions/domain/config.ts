@@ -5,6 +5,9 @@
  * local cloud reads the same context, so deployed and local pipelines cannot drift.
  *
  * Every field has a validated default; `parseConfig({})` is the default configuration.
+ * The schema is strict: an unknown key is an error naming the key it probably meant, and
+ * every duration has a range (functions/domain/durations.ts), stated in its description
+ * and in the README's configuration table.
  */
 import { z } from 'zod';
 import {
