@@ -40,12 +40,23 @@ function common(options: ClientOptions, service: keyof NonNullable<ClientOptions
   };
 }
 
+/**
+ * How the document client converts numbers. windowpane writes only doubles (metric values
+ * in the numeric domain and their aggregates, docs/SEMANTICS.md "Reading"), and a double's
+ * shortest decimal form has at most 17 significant digits, which DynamoDB (38 digits)
+ * stores exactly. The SDK's default refuses any number beyond 2^53 (a sum of large values,
+ * or a reading of 1e16) as "imprecise"; it is not, so it is written as it is. Reading
+ * back, `Number` returns the same double, where the default would give a BigInt or throw.
+ */
+export const DOCUMENT_TRANSLATION = {
+  marshallOptions: { removeUndefinedValues: true, allowImpreciseNumbers: true },
+  unmarshallOptions: { wrapNumbers: (text: string) => Number(text) },
+} as const;
+
 export function createClients(options: ClientOptions = {}): AwsClients {
   const decorate = options.decorate ?? (<C>(c: C) => c);
   const dynamodb = decorate(new DynamoDBClient(common(options, 'dynamodb')), 'dynamodb');
-  const doc = DynamoDBDocumentClient.from(dynamodb, {
-    marshallOptions: { removeUndefinedValues: true },
-  });
+  const doc = DynamoDBDocumentClient.from(dynamodb, DOCUMENT_TRANSLATION);
   // Kinesis defaults to HTTP/2 for SubscribeToShard; plain HTTP/1.1 works everywhere
   // (kinesis-local rejects HTTP/2) and windowpane never uses enhanced fan-out.
   const kinesis = decorate(
