@@ -4,7 +4,7 @@
  * one clear line and an exit status, and Ctrl-C / SIGTERM handling.
  */
 import { SHUTDOWN_GRACE_MS, stopAllEmulators } from '../cloud/emulators.js';
-import { USAGE_EXIT_CODE, UsageError } from './args.js';
+import { USAGE_EXIT_CODE, UsageError } from './flags.js';
 
 /** Quiet defaults a user can still override from the environment. */
 export function quietHandlerOutput(env: NodeJS.ProcessEnv = process.env): void {

@@ -24,7 +24,6 @@ import {
   redriveDlq,
   redriveInvalid,
 } from '../recovery.js';
-import { UsageError } from './args.js';
 import {
   exitUnlessSignalled,
   handleShutdownSignals,
@@ -32,6 +31,7 @@ import {
   reportFailure,
   signalShutdownStarted,
 } from './common.js';
+import { UsageError } from './flags.js';
 import {
   DLQ_URL_ENV,
   parseRecoverArgs,

@@ -1,6 +1,6 @@
 import type { Shard } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../local/cli/args.js';
+import { UsageError } from '../../local/cli/flags.js';
 import {
   parseRecoverArgs,
   REQUIRED_TARGETS,
