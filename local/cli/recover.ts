@@ -1,6 +1,6 @@
 /**
  * `npm run recover -- <command>`: inspect and redrive the on-failure and invalid-record
- * queues, and backfill a stream range (the logic is in local/recovery.ts). Results go to
+ * queues, and backfill a stream range (the logic is in local/recovery/). Results go to
  * stdout (lines, or one JSON object with --json), notices to stderr; exit 0 ok, 1 failure,
  * 2 bad usage or missing target names.
  */
@@ -23,7 +23,7 @@ import {
   listInvalid,
   redriveDlq,
   redriveInvalid,
-} from '../recovery.js';
+} from '../recovery/index.js';
 import {
   exitUnlessSignalled,
   handleShutdownSignals,

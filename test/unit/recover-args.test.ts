@@ -7,7 +7,7 @@ import {
   resolveTargets,
   TARGET_FLAGS,
 } from '../../local/cli/recover-args.js';
-import { orderShards } from '../../local/recovery.js';
+import { orderShards } from '../../local/recovery/index.js';
 
 const usage = (argv: string[]) => () => parseRecoverArgs(argv);
 
