@@ -5,11 +5,12 @@
  * number of each shard, so records already applied are duplicates and change nothing.
  */
 import type { _Record } from '@aws-sdk/client-kinesis';
+import { errorText } from '../../functions/domain/errors.js';
 import { padSequence } from '../../functions/domain/sequence.js';
 import type { AwsClients } from '../../functions/lib/clients.js';
 import type { WindowHandler } from '../../functions/window-handler/build.js';
 import { type OnFailureMessage, parseStreamArn } from '../esm/records.js';
-import { errorText, RecoveryError } from './errors.js';
+import { RecoveryError } from './errors.js';
 import {
   emptyTotals,
   type HandlerTotals,

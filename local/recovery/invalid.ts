@@ -4,9 +4,9 @@
  * more), which is right only for records the handler rejected: they never touched state.
  */
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
+import { errorText } from '../../functions/domain/errors.js';
 import type { AwsClients } from '../../functions/lib/clients.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
-import { errorText } from './errors.js';
 import {
   deleteMessage,
   type HeldMessage,
