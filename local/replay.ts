@@ -34,8 +34,9 @@ import {
 import type { WindowpaneConfig } from '../functions/domain/config.js';
 import type { LateReading, WindowLine } from '../functions/domain/fold.js';
 import type { Alert } from '../functions/domain/rules.js';
-import type { ClientOptions } from '../functions/lib/clients.js';
+import type { ClientOptions, ClientTimeouts } from '../functions/lib/clients.js';
 import type { InvalidRecordMessage } from '../functions/lib/effects.js';
+import { BACKOFF, backoffDelay, sleep as defaultSleep } from '../functions/lib/retry.js';
 import {
   type ChaosOptions,
   type ChaosSummary,
@@ -43,7 +44,7 @@ import {
   reshardPoints,
   reshardTo,
 } from './chaos/index.js';
-import { type LocalPipeline, startLocalPipeline } from './pipeline.js';
+import { type LocalPipeline, startLocalPipeline } from './pipeline/index.js';
 
 export class ReplayInputError extends Error {
   constructor(message: string) {
@@ -212,15 +213,17 @@ export interface SendResult {
 }
 
 export interface SendOptions {
-  /** Retries of a failed entry before the replay fails (default 20). */
+  /**
+   * Attempts of a failed entry before the replay fails (default 20, more than
+   * BACKOFF.failedEntries' 9: a replay cannot hand its records to anyone else, and a
+   * throttled stream recovers; the delays follow that policy).
+   */
   maxAttempts?: number;
   onProgress?: (sent: number) => void;
   sleep?: (ms: number) => Promise<void>;
   /** Cancels the request in flight (shutdown must not wait for a stream that stopped answering). */
   abortSignal?: AbortSignal;
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * PutRecords in file order: one request at a time (so a later request never overtakes an
@@ -302,7 +305,7 @@ export async function putRecordsInOrder(
       }
       retried += failed.length;
       pending = failed;
-      await sleep(Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      await sleep(backoffDelay(attempt, BACKOFF.failedEntries));
     }
   }
   return { ids, retried, reorderedKeys: [...reordered] };
@@ -325,6 +328,11 @@ export interface ReplayRunOptions {
   cdkOut?: string;
   /** Default: 2 minutes plus 1 s per 200 records. */
   drainTimeoutMs?: number;
+  /** Each AWS request's limits (default LOCAL_TIMEOUTS). */
+  timeouts?: Partial<ClientTimeouts>;
+  /** Budget of the set-up steps, and what to say when it runs out (see startLocalPipeline). */
+  setupTimeoutMs?: number;
+  setupTimeoutHint?: string;
   stdin?: NodeJS.ReadableStream;
   /** Progress lines (`sent N/M, processed K`), about once a second. */
   progress?: (line: string) => void;
@@ -426,6 +434,9 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.debug ? { debug: opts.debug } : {}),
     ...(opts.chaos ? { chaos: opts.chaos } : {}),
+    ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+    ...(opts.setupTimeoutMs !== undefined ? { setupTimeoutMs: opts.setupTimeoutMs } : {}),
+    ...(opts.setupTimeoutHint ? { setupTimeoutHint: opts.setupTimeoutHint } : {}),
   });
   opts.onStarted?.(pipeline);
 

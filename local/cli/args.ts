@@ -7,7 +7,15 @@
  * Adding a flag is one line in START_FLAGS or REPLAY_FLAGS: its value appears under its
  * name in the parsed options, typed, and its help line in the help text.
  */
+import { LOCAL_TIMEOUTS } from '../../functions/lib/clients.js';
+import { DEFAULT_SETUP_TIMEOUT_MS } from '../pipeline/deadline.js';
 import { flag, formatFlagHelp, HELP_FLAG, parseFlags, UsageError } from './flags.js';
+
+/** Shared by replay and recover: one AWS request, each SDK attempt. */
+export const REQUEST_TIMEOUT_FLAG = flag.duration(
+  `how long one AWS request may take before the SDK retries it\n(default ${LOCAL_TIMEOUTS.requestMs / 1000}s)`,
+  { placeholder: 'DUR', min: 100 },
+);
 
 /** Seeds are 32-bit: negative ones are accepted for symmetry with other tools. */
 const SEED_RANGE = { min: -(2 ** 31), max: 2 ** 32 - 1 };
@@ -126,6 +134,11 @@ const REPLAY_FLAGS = {
     'how long processing may take after the last record was sent\n(default: 2 min plus 1 s per 200 records)',
     { placeholder: 'DUR', positive: true },
   ),
+  'setup-timeout': flag.duration(
+    `how long creating the resources and opening the stream may\ntake (default ${DEFAULT_SETUP_TIMEOUT_MS / 1000}s)`,
+    { placeholder: 'DUR', positive: true },
+  ),
+  'request-timeout': REQUEST_TIMEOUT_FLAG,
   chaos: flag.integer(
     'SEED',
     'chaos mode: the same run while faults are injected, decided\n' +
@@ -147,7 +160,8 @@ function endpointFromEnvironment(env: NodeJS.ProcessEnv): boolean {
 /**
  * The options of `npm run replay`: `input` is a path or `-` (standard input), `outDir`
  * the output directory, `drainTimeoutMs` the bound for processing once every record was
- * sent, `keepResources` keeps what `--endpoint` created, `chaosSeed` is chaos mode's seed.
+ * sent, `setupTimeoutMs` the one for set-up, `requestTimeoutMs` each AWS request's,
+ * `keepResources` keeps what `--endpoint` created, `chaosSeed` is chaos mode's seed.
  * `env` only tells whether the SDK's endpoint variables name a target (`--keep-resources`).
  */
 export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
@@ -157,6 +171,8 @@ export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     stdin,
     out,
     'drain-timeout': drain,
+    'setup-timeout': setup,
+    'request-timeout': request,
     'keep-resources': keepResources,
     chaos,
     ...rest
@@ -165,6 +181,8 @@ export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     ...rest,
     keepResources,
     drainTimeoutMs: drain,
+    setupTimeoutMs: setup,
+    requestTimeoutMs: request,
     chaosSeed: chaos,
     input: stdin ? '-' : input,
     outDir: out,

@@ -4,6 +4,7 @@
  * Pure, so the rules are unit-tested directly; every problem is a `UsageError` (exit 2).
  */
 import { ENV } from '../../functions/lib/resources.js';
+import { REQUEST_TIMEOUT_FLAG } from './args.js';
 import { type Flag, flag, formatFlagHelp, HELP_FLAG, parseFlags, UsageError } from './flags.js';
 
 export type RecoverCommand = 'dlq list' | 'dlq redrive' | 'invalid list' | 'invalid redrive' | 'backfill';
@@ -127,6 +128,7 @@ const COMMON_FLAG_SPECS = {
     'an AWS-compatible endpoint for every service (LocalStack,\n' +
       'emulators); AWS_ENDPOINT_URL(_<SERVICE>) does the same',
   ),
+  'request-timeout': REQUEST_TIMEOUT_FLAG,
   json: flag.boolean('one JSON report on stdout instead of lines'),
   help: HELP_FLAG,
 };
@@ -155,6 +157,8 @@ export interface RecoverOptions {
   from?: BackfillFrom;
   to?: Date;
   batchSize: number;
+  /** Each AWS request's limit (default LOCAL_TIMEOUTS). */
+  requestTimeoutMs?: number;
   /** Target names given as flags, by environment variable name. */
   targets: Record<string, string>;
 }
@@ -194,6 +198,7 @@ export function parseRecoverArgs(argv: readonly string[]): RecoverOptions {
     if (v !== undefined) opts.targets[envName] = v;
   }
   if (values.endpoint !== undefined) opts.endpoint = values.endpoint;
+  if (values['request-timeout'] !== undefined) opts.requestTimeoutMs = values['request-timeout'];
   if (values.reason !== undefined) opts.reason = values.reason;
 
   if (command === 'backfill') {

@@ -5,12 +5,11 @@
  * 2 bad usage or missing target names.
  */
 import { ConfigError } from '../../functions/domain/config.js';
-import { createClients } from '../../functions/lib/clients.js';
+import { createClients, LOCAL_TIMEOUTS } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
 import { ENV } from '../../functions/lib/resources.js';
 import { buildHandler } from '../../functions/window-handler/build.js';
 import { loadProjectConfig } from '../config.js';
-import { endpointTarget } from '../pipeline.js';
 import {
   type BackfillReport,
   backfill,
@@ -25,6 +24,7 @@ import {
   redriveInvalid,
 } from '../recovery/index.js';
 import {
+  commandTarget,
   exitUnlessSignalled,
   handleShutdownSignals,
   quietHandlerOutput,
@@ -134,7 +134,11 @@ async function main(): Promise<number> {
   const command = opts.command!;
   const names = resolveTargets(command, opts.targets, process.env);
   quietHandlerOutput();
-  const target = endpointTarget(opts.endpoint) ?? {};
+  // A command line tool may wait longer than a Lambda function for one answer.
+  const target = {
+    ...commandTarget(opts.endpoint),
+    timeouts: { ...LOCAL_TIMEOUTS, ...(opts.requestTimeoutMs ? { requestMs: opts.requestTimeoutMs } : {}) },
+  };
   const clients = createClients(target);
   handleShutdownSignals(async () => {
     // Held messages reappear by themselves when their visibility timeout ends.

@@ -9,7 +9,7 @@
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
 import { formatFaultCounter, reshardTo } from '../chaos/index.js';
 import { loadProjectConfig } from '../config.js';
-import { type LocalPipeline, startLocalPipeline } from '../pipeline.js';
+import { type LocalPipeline, startLocalPipeline } from '../pipeline/index.js';
 import { putRecordsInOrder } from '../replay.js';
 import { createSimulator } from '../simulator.js';
 import { parseStartArgs, START_HELP, type StartOptions } from './args.js';

@@ -10,7 +10,7 @@ import { ConfigError, DEFAULT_CONFIG } from '../../functions/domain/config.js';
 import { parseReplayArgs, parseStartArgs, START_DEFAULTS } from '../../local/cli/args.js';
 import { parseDuration, UsageError } from '../../local/cli/flags.js';
 import { loadProjectConfig } from '../../local/config.js';
-import { endpointTarget } from '../../local/pipeline.js';
+import { endpointTarget } from '../../local/pipeline/index.js';
 
 function usageError(run: () => unknown): UsageError {
   try {
