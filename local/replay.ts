@@ -32,6 +32,7 @@ import {
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
+import { WindowpaneError } from '../functions/domain/errors.js';
 import type { LateReading, WindowLine } from '../functions/domain/fold.js';
 import type { Alert } from '../functions/domain/rules.js';
 import type { ClientOptions, ClientTimeouts } from '../functions/lib/clients.js';
@@ -46,26 +47,12 @@ import {
 } from './chaos/index.js';
 import { type LocalPipeline, startLocalPipeline } from './pipeline/index.js';
 
-export class ReplayInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ReplayInputError';
-  }
-}
+/** The input cannot be read, or holds a line too large for a Kinesis record. */
+export class ReplayInputError extends WindowpaneError {}
 
-export class OutputDirError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OutputDirError';
-  }
-}
+export class OutputDirError extends WindowpaneError {}
 
-export class ReplaySendError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ReplaySendError';
-  }
-}
+export class ReplaySendError extends WindowpaneError {}
 
 /** Partition key of lines that are not JSON objects with a usable sensor id. */
 export const UNPARSED_PARTITION_KEY = 'windowpane-unparsed-lines';
