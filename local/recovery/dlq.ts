@@ -18,13 +18,7 @@ import {
   mergeTotals,
   readShard,
 } from './handler-runs.js';
-import {
-  deleteMessage,
-  type HeldMessage,
-  HOLD_SECONDS,
-  holdMessages,
-  releaseMessages,
-} from './held-messages.js';
+import { type HeldMessage, HOLD_SECONDS, withHeldMessages } from './held-messages.js';
 
 export interface DlqEntry {
   messageId: string;
@@ -78,12 +72,7 @@ function parseDlqMessage(m: HeldMessage): DlqEntry {
 
 /** Every message of the DLQ, left in the queue. */
 export async function listDlq(clients: AwsClients, dlqUrl: string): Promise<DlqEntry[]> {
-  const held = await holdMessages(clients, dlqUrl, { holdSeconds: HOLD_SECONDS.inspect });
-  try {
-    return held.map(parseDlqMessage);
-  } finally {
-    await releaseMessages(clients, dlqUrl, held);
-  }
+  return withHeldMessages(clients, dlqUrl, HOLD_SECONDS.inspect, async (held) => held.map(parseDlqMessage));
 }
 
 export interface DlqRangeResult {
@@ -142,69 +131,74 @@ export async function redriveDlq(opts: {
 }): Promise<DlqRedriveReport> {
   const { clients, dlqUrl } = opts;
   if (opts.apply && !opts.handler) throw new RecoveryError('redrive with apply needs the window handler');
-  const held = await holdMessages(clients, dlqUrl, {
-    holdSeconds: opts.apply ? HOLD_SECONDS.apply : HOLD_SECONDS.inspect,
-  });
   const report: DlqRedriveReport = { apply: opts.apply, ranges: [], totals: emptyTotals(), deleted: 0 };
-  const done = new Set<HeldMessage>();
-  try {
-    for (const m of held) {
-      const entry = parseDlqMessage(m);
-      const f = entry.failure;
-      if (!f) {
-        report.ranges.push({ entry, found: 0, inRetention: false, outcome: 'unrecognised' });
-        continue;
-      }
-      let records: _Record[];
-      try {
-        records = await readRange(clients, f);
-      } catch (err) {
-        report.ranges.push({ entry, found: 0, inRetention: false, outcome: 'failed', error: errorText(err) });
-        continue;
-      }
-      const inRetention = records[0]?.SequenceNumber === f.startSequenceNumber;
-      const result: DlqRangeResult = { entry, found: records.length, inRetention, outcome: 'would-redrive' };
-      report.ranges.push(result);
-      if (!inRetention) {
-        result.outcome = 'expired';
-        continue;
-      }
-      if (!opts.apply || !opts.handler) {
-        continue;
-      }
-      const totals = emptyTotals();
-      result.totals = totals;
-      try {
-        const ok = await invokeWithRetries(
-          opts.handler,
-          { shardId: f.shardId, streamArn: f.streamArn },
-          records,
-          totals,
-        );
-        mergeTotals(report.totals, totals);
-        if (!ok) {
-          result.outcome = 'failed';
-          result.error = 'the handler reported failed records';
+  await withHeldMessages(
+    clients,
+    dlqUrl,
+    opts.apply ? HOLD_SECONDS.apply : HOLD_SECONDS.inspect,
+    async (held, remove) => {
+      for (const m of held) {
+        const entry = parseDlqMessage(m);
+        const f = entry.failure;
+        if (!f) {
+          report.ranges.push({ entry, found: 0, inRetention: false, outcome: 'unrecognised' });
           continue;
         }
-      } catch (err) {
-        mergeTotals(report.totals, totals);
-        result.outcome = 'failed';
-        result.error = errorText(err);
-        continue;
+        let records: _Record[];
+        try {
+          records = await readRange(clients, f);
+        } catch (err) {
+          report.ranges.push({
+            entry,
+            found: 0,
+            inRetention: false,
+            outcome: 'failed',
+            error: errorText(err),
+          });
+          continue;
+        }
+        const inRetention = records[0]?.SequenceNumber === f.startSequenceNumber;
+        const result: DlqRangeResult = {
+          entry,
+          found: records.length,
+          inRetention,
+          outcome: 'would-redrive',
+        };
+        report.ranges.push(result);
+        if (!inRetention) {
+          result.outcome = 'expired';
+          continue;
+        }
+        if (!opts.apply || !opts.handler) {
+          continue;
+        }
+        const totals = emptyTotals();
+        result.totals = totals;
+        try {
+          const ok = await invokeWithRetries(
+            opts.handler,
+            { shardId: f.shardId, streamArn: f.streamArn },
+            records,
+            totals,
+          );
+          mergeTotals(report.totals, totals);
+          if (!ok) {
+            result.outcome = 'failed';
+            result.error = 'the handler reported failed records';
+            continue;
+          }
+        } catch (err) {
+          mergeTotals(report.totals, totals);
+          result.outcome = 'failed';
+          result.error = errorText(err);
+          continue;
+        }
+        await remove(m);
+        report.deleted++;
+        result.outcome = 'redriven';
+        opts.log?.(`redriven ${f.shardId} ${f.startSequenceNumber}..${f.endSequenceNumber}`);
       }
-      await deleteMessage(clients, dlqUrl, m);
-      done.add(m);
-      report.deleted++;
-      result.outcome = 'redriven';
-      opts.log?.(`redriven ${f.shardId} ${f.startSequenceNumber}..${f.endSequenceNumber}`);
-    }
-  } finally {
-    await releaseMessages(
-      clients,
-      dlqUrl,
-      held.filter((m) => !done.has(m)),
-    );
-  }
+    },
+  );
   return report;
 }

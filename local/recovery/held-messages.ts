@@ -90,6 +90,33 @@ export async function releaseMessages(
   }
 }
 
-export async function deleteMessage(clients: AwsClients, queueUrl: string, m: HeldMessage): Promise<void> {
+async function deleteMessage(clients: AwsClients, queueUrl: string, m: HeldMessage): Promise<void> {
   await clients.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.receiptHandle }));
+}
+
+/**
+ * Holds the queue's messages (`holdMessages`) while `work` runs, then releases every one
+ * it did not `remove` (delete, once what the message stands for was done), whether `work`
+ * succeeded or threw.
+ */
+export async function withHeldMessages<T>(
+  clients: AwsClients,
+  queueUrl: string,
+  holdSeconds: number,
+  work: (held: readonly HeldMessage[], remove: (m: HeldMessage) => Promise<void>) => Promise<T>,
+): Promise<T> {
+  const held = await holdMessages(clients, queueUrl, { holdSeconds });
+  const removed = new Set<HeldMessage>();
+  try {
+    return await work(held, async (m) => {
+      await deleteMessage(clients, queueUrl, m);
+      removed.add(m);
+    });
+  } finally {
+    await releaseMessages(
+      clients,
+      queueUrl,
+      held.filter((m) => !removed.has(m)),
+    );
+  }
 }

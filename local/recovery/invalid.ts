@@ -7,13 +7,7 @@ import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { errorText } from '../../functions/domain/errors.js';
 import type { AwsClients } from '../../functions/lib/clients.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
-import {
-  deleteMessage,
-  type HeldMessage,
-  HOLD_SECONDS,
-  holdMessages,
-  releaseMessages,
-} from './held-messages.js';
+import { type HeldMessage, HOLD_SECONDS, withHeldMessages } from './held-messages.js';
 
 export interface InvalidExample {
   id: string;
@@ -61,8 +55,7 @@ export async function listInvalid(
   queueUrl: string,
   opts: { examples?: number } = {},
 ): Promise<InvalidSummary> {
-  const held = await holdMessages(clients, queueUrl, { holdSeconds: HOLD_SECONDS.inspect });
-  try {
+  return withHeldMessages(clients, queueUrl, HOLD_SECONDS.inspect, async (held) => {
     const summary: InvalidSummary = {
       total: held.length,
       byReason: {},
@@ -92,9 +85,7 @@ export async function listInvalid(
       }
     }
     return summary;
-  } finally {
-    await releaseMessages(clients, queueUrl, held);
-  }
+  });
 }
 
 export interface InvalidRedriveItem {
@@ -136,9 +127,6 @@ export async function redriveInvalid(opts: {
   reason?: string;
 }): Promise<InvalidRedriveReport> {
   const { clients, queueUrl } = opts;
-  const held = await holdMessages(clients, queueUrl, {
-    holdSeconds: opts.apply ? HOLD_SECONDS.apply : HOLD_SECONDS.inspect,
-  });
   const report: InvalidRedriveReport = {
     apply: opts.apply,
     ...(opts.reason !== undefined ? { reason: opts.reason } : {}),
@@ -149,56 +137,53 @@ export async function redriveInvalid(opts: {
     refused: 0,
     failed: 0,
   };
-  const done = new Set<HeldMessage>();
-  try {
-    for (const m of held) {
-      const msg = parseInvalidMessage(m);
-      if (!msg || (opts.reason !== undefined && msg.reason !== opts.reason)) {
-        report.skipped++;
-        continue;
+  await withHeldMessages(
+    clients,
+    queueUrl,
+    opts.apply ? HOLD_SECONDS.apply : HOLD_SECONDS.inspect,
+    async (held, remove) => {
+      for (const m of held) {
+        const msg = parseInvalidMessage(m);
+        if (!msg || (opts.reason !== undefined && msg.reason !== opts.reason)) {
+          report.skipped++;
+          continue;
+        }
+        report.selected++;
+        const item: InvalidRedriveItem = {
+          id: msg.id,
+          reason: msg.reason,
+          partitionKey: msg.partitionKey,
+          byteLength: msg.byteLength,
+          outcome: 'would-send',
+        };
+        report.items.push(item);
+        if (msg.truncated) {
+          item.outcome = 'refused-truncated';
+          report.refused++;
+          continue;
+        }
+        if (!opts.apply) continue;
+        try {
+          const out = await clients.kinesis.send(
+            new PutRecordCommand({
+              StreamName: opts.streamName,
+              PartitionKey: msg.partitionKey,
+              Data: Buffer.from(msg.data, 'base64'),
+            }),
+          );
+          item.outcome = 'sent';
+          if (out.SequenceNumber) item.newSequenceNumber = out.SequenceNumber;
+          if (out.ShardId) item.shardId = out.ShardId;
+          report.sent++;
+        } catch (err) {
+          item.outcome = 'failed';
+          item.error = errorText(err);
+          report.failed++;
+          continue;
+        }
+        await remove(m);
       }
-      report.selected++;
-      const item: InvalidRedriveItem = {
-        id: msg.id,
-        reason: msg.reason,
-        partitionKey: msg.partitionKey,
-        byteLength: msg.byteLength,
-        outcome: 'would-send',
-      };
-      report.items.push(item);
-      if (msg.truncated) {
-        item.outcome = 'refused-truncated';
-        report.refused++;
-        continue;
-      }
-      if (!opts.apply) continue;
-      try {
-        const out = await clients.kinesis.send(
-          new PutRecordCommand({
-            StreamName: opts.streamName,
-            PartitionKey: msg.partitionKey,
-            Data: Buffer.from(msg.data, 'base64'),
-          }),
-        );
-        item.outcome = 'sent';
-        if (out.SequenceNumber) item.newSequenceNumber = out.SequenceNumber;
-        if (out.ShardId) item.shardId = out.ShardId;
-        report.sent++;
-      } catch (err) {
-        item.outcome = 'failed';
-        item.error = errorText(err);
-        report.failed++;
-        continue;
-      }
-      await deleteMessage(clients, queueUrl, m);
-      done.add(m);
-    }
-  } finally {
-    await releaseMessages(
-      clients,
-      queueUrl,
-      held.filter((m) => !done.has(m)),
-    );
-  }
+    },
+  );
   return report;
 }
