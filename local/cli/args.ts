@@ -166,23 +166,12 @@ function endpointFromEnvironment(env: NodeJS.ProcessEnv): boolean {
  */
 export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
   const { values } = parseFlags(argv, REPLAY_FLAGS);
-  const {
-    input,
-    stdin,
-    out,
-    'drain-timeout': drain,
-    'setup-timeout': setup,
-    'request-timeout': request,
-    'keep-resources': keepResources,
-    chaos,
-    ...rest
-  } = values;
+  const { input, stdin, out, drainTimeout, setupTimeout, requestTimeout, chaos, ...rest } = values;
   const opts = {
     ...rest,
-    keepResources,
-    drainTimeoutMs: drain,
-    setupTimeoutMs: setup,
-    requestTimeoutMs: request,
+    drainTimeoutMs: drainTimeout,
+    setupTimeoutMs: setupTimeout,
+    requestTimeoutMs: requestTimeout,
     chaosSeed: chaos,
     input: stdin ? '-' : input,
     outDir: out,

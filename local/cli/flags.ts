@@ -9,7 +9,7 @@
  *   const FLAGS = {
  *     sensors: flag.integer('N', 'simulated sensors (default 5)', { min: 1, max: 10_000, default: 5 }),
  *     rules: flag.string('FILE', 'rule file'),                   // string | undefined
- *     'no-dashboard': flag.boolean('do not serve the dashboard'), // boolean
+ *     'no-dashboard': flag.boolean('do not serve the dashboard'), // boolean, as noDashboard
  *   } satisfies FlagSet;
  *   const { values, given } = parseFlags(argv, FLAGS);           // values.sensors: number
  *   const help = formatFlagHelp(FLAGS);
@@ -43,8 +43,18 @@ export interface Flag<V, F = V | undefined> {
 // biome-ignore lint/suspicious/noExplicitAny: a set holds flags of every value type
 export type FlagSet = Record<string, Flag<any, any>>;
 
+/** `keep-resources` -> `keepResources`: the property that holds a flag's value. */
+export type PropertyName<F extends string> = F extends `${infer Head}-${infer Tail}`
+  ? `${Head}${Capitalize<PropertyName<Tail>>}`
+  : F;
+
+export function propertyName<F extends string>(flag: F): PropertyName<F> {
+  return flag.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase()) as PropertyName<F>;
+}
+
+/** Each flag's value under its property name: the parsed value, or the fallback when absent. */
 export type FlagValues<S extends FlagSet> = {
-  -readonly [K in keyof S]: ReturnType<S[K]['parse']> | S[K]['fallback'];
+  -readonly [K in keyof S & string as PropertyName<K>]: ReturnType<S[K]['parse']> | S[K]['fallback'];
 };
 
 export interface ParsedFlags<S extends FlagSet> {
@@ -293,7 +303,7 @@ export function parseFlags<S extends FlagSet>(
     tokens: true,
   });
   const values: Record<string, unknown> = {};
-  for (const [name, s] of Object.entries(specs)) values[name] = s.fallback;
+  for (const [name, s] of Object.entries(specs)) values[propertyName(name)] = s.fallback;
   const given = new Set<string>();
   const positionals: string[] = [];
   let afterTerminator = false;
@@ -319,7 +329,7 @@ export function parseFlags<S extends FlagSet>(
     given.add(name);
     if (spec.kind === 'boolean') {
       if (token.value !== undefined) throw new UsageError(`flag --${name} takes no value`);
-      values[name] = true;
+      values[propertyName(name)] = true;
       continue;
     }
     const usage = `--${name} ${spec.placeholder}`;
@@ -327,7 +337,7 @@ export function parseFlags<S extends FlagSet>(
       throw new UsageError(`flag --${name} needs a value (${usage})`);
     }
     if (token.value === '') throw new UsageError(`flag --${name} needs a value (${usage}), got ""`);
-    values[name] = spec.parse(token.value, name);
+    values[propertyName(name)] = spec.parse(token.value, name);
   }
   return { values: values as FlagValues<S>, given: given as Set<keyof S & string>, positionals };
 }

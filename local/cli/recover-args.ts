@@ -5,7 +5,7 @@
  */
 import { ENV } from '../../functions/lib/resources.js';
 import { REQUEST_TIMEOUT_FLAG } from './args.js';
-import { type Flag, flag, formatFlagHelp, HELP_FLAG, parseFlags, UsageError } from './flags.js';
+import { type Flag, flag, formatFlagHelp, HELP_FLAG, parseFlags, propertyName, UsageError } from './flags.js';
 
 export type RecoverCommand = 'dlq list' | 'dlq redrive' | 'invalid list' | 'invalid redrive' | 'backfill';
 
@@ -171,7 +171,7 @@ export function parseRecoverArgs(argv: readonly string[]): RecoverOptions {
     apply: values.apply,
     json: values.json,
     examples: values.examples,
-    batchSize: values['batch-size'],
+    batchSize: values.batchSize,
     targets: {},
   };
   if (opts.help && positionals.length === 0) return opts;
@@ -194,21 +194,21 @@ export function parseRecoverArgs(argv: readonly string[]): RecoverOptions {
     if (!applies) throw new UsageError(`flag --${f} does not apply to "${command}"`);
   }
   for (const [f, envName] of Object.entries(TARGET_FLAGS)) {
-    const v = values[f as TargetFlag];
+    const v = values[propertyName(f as TargetFlag)];
     if (v !== undefined) opts.targets[envName] = v;
   }
   if (values.endpoint !== undefined) opts.endpoint = values.endpoint;
-  if (values['request-timeout'] !== undefined) opts.requestTimeoutMs = values['request-timeout'];
+  if (values.requestTimeout !== undefined) opts.requestTimeoutMs = values.requestTimeout;
   if (values.reason !== undefined) opts.reason = values.reason;
 
   if (command === 'backfill') {
-    const ts = values['from-timestamp'];
-    const seq = values['from-sequence'];
+    const ts = values.fromTimestamp;
+    const seq = values.fromSequence;
     if ((ts === undefined) === (seq === undefined)) {
       throw new UsageError('backfill needs exactly one of --from-timestamp ISO or --from-sequence SHARD:SEQ');
     }
     opts.from = ts !== undefined ? { kind: 'timestamp', at: ts } : seq;
-    const to = values['to-timestamp'];
+    const to = values.toTimestamp;
     if (to !== undefined) {
       opts.to = to;
       if (ts !== undefined && to.getTime() < ts.getTime()) {

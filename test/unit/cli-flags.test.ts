@@ -12,6 +12,7 @@ import {
   formatFlagHelp,
   HELP_FLAG,
   parseFlags,
+  propertyName,
   UsageError,
 } from '../../local/cli/flags.js';
 
@@ -43,7 +44,7 @@ describe('parseFlags', () => {
       rules: undefined,
       format: 'jsonl',
       lake: undefined,
-      'no-dashboard': false,
+      noDashboard: false,
       timeout: 5_000,
       count: undefined,
       help: false,
@@ -60,7 +61,7 @@ describe('parseFlags', () => {
     expect(values).toMatchObject({
       rules: 'r.json',
       format: 'avro',
-      'no-dashboard': true,
+      noDashboard: true,
       timeout: 2_000,
       help: true,
       lake: '-',
@@ -97,6 +98,17 @@ describe('parseFlags', () => {
       values: { count: 2 },
       positionals: ['dlq', 'list'],
     });
+  });
+});
+
+describe('propertyName', () => {
+  it.each([
+    ['rules', 'rules'],
+    ['no-dashboard', 'noDashboard'],
+    ['drain-timeout', 'drainTimeout'],
+    ['alert-ledger-table', 'alertLedgerTable'],
+  ])('--%s is values.%s', (name, property) => {
+    expect(propertyName(name)).toBe(property);
   });
 });
 
