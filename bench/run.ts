@@ -10,8 +10,9 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { USAGE_EXIT_CODE, UsageError } from '../local/cli/flags.js';
 import { type Emulators, startEmulators } from '../local/cloud/emulators.js';
-import { BenchUsageError, parseBenchArgs, type SuiteName, USAGE } from './args.js';
+import { parseBenchArgs, type SuiteName, USAGE } from './args.js';
 import type { BenchContext, Headline } from './context.js';
 import { machineInfo } from './machine.js';
 import { type BenchReport, renderMarkdown, writeMarkdown } from './markdown.js';
@@ -49,9 +50,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     opts = parseBenchArgs(argv);
   } catch (err) {
-    if (!(err instanceof BenchUsageError)) throw err;
-    process.stderr.write(`bench: ${err.message}\nRun "npm run bench -- --help" for the options.\n`);
-    return 2;
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench: ${err.message}\nRun "npm run bench -- --help" for the flags.\n`);
+    return USAGE_EXIT_CODE;
   }
   if (opts.help) {
     process.stdout.write(`${USAGE}\n`);

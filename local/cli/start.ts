@@ -7,9 +7,10 @@
  * same steps and exits 0. In every case kinesis-local is gone before the process exits.
  */
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
+import { sleep } from '../../functions/lib/retry.js';
 import { formatFaultCounter, reshardTo } from '../chaos/index.js';
 import { loadProjectConfig } from '../config.js';
-import { type LocalPipeline, startLocalPipeline } from '../pipeline.js';
+import { type LocalPipeline, startLocalPipeline } from '../pipeline/index.js';
 import { putRecordsInOrder } from '../replay.js';
 import { createSimulator } from '../simulator.js';
 import { parseStartArgs, START_HELP, type StartOptions } from './args.js';
@@ -32,8 +33,6 @@ const STATUS_EVERY_MS = 5_000;
 const CURRENT_EVERY_MS = 15_000;
 /** Chaos mode reshards the stream up after this long, and back down after twice this. */
 const CHAOS_RESHARD_AFTER_MS = 30_000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The tumbling (or sliding) size the simulator shapes its disorder for. */
 function shapingWindowMs(config: WindowpaneConfig): number {

@@ -7,15 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG } from '../../functions/domain/config.js';
-import {
-  parseDuration,
-  parseReplayArgs,
-  parseStartArgs,
-  START_DEFAULTS,
-  UsageError,
-} from '../../local/cli/args.js';
+import { parseReplayArgs, parseStartArgs, START_DEFAULTS } from '../../local/cli/args.js';
+import { parseDuration, UsageError } from '../../local/cli/flags.js';
 import { loadProjectConfig } from '../../local/config.js';
-import { endpointTarget } from '../../local/pipeline.js';
+import { endpointTarget } from '../../local/pipeline/index.js';
 
 function usageError(run: () => unknown): UsageError {
   try {
