@@ -109,30 +109,21 @@ describe('MQTT bridge', () => {
     const bridge = await MqttBridge.start({ kinesis: other.clients.kinesis, streamName: other.streamName });
     try {
       const payload = JSON.stringify({ timestamp: T0, temperature: 19.5 });
-      await run('mosquitto_pub', [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(bridge.port),
-        '-q',
-        '1',
-        '-t',
-        'windowpane/mosq-1/telemetry',
-        '-m',
-        payload,
-      ]);
-      await run('mosquitto_pub', [
-        '-h',
-        '127.0.0.1',
-        '-p',
-        String(bridge.port),
-        '-q',
-        '1',
-        '-t',
-        'windowpane/mosq-1/telemetry',
-        '-m',
-        '{"sensorId":"mosq-1","timestamp":1,"temperature":1}',
-      ]);
+      const pub = (message: string) =>
+        run('mosquitto_pub', [
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(bridge.port),
+          '-q',
+          '1',
+          '-t',
+          'windowpane/mosq-1/telemetry',
+          '-m',
+          message,
+        ]);
+      await pub(payload);
+      await pub('{"sensorId":"mosq-1","timestamp":1,"temperature":1}');
       await bridge.close();
       const records = await streamRecords(other);
       expect(records.map((r) => [r.PartitionKey, textOf(r)])).toEqual([
