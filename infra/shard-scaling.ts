@@ -20,6 +20,7 @@ import { LambdaAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { SHARD_SCALER_SERVICE_NAME } from '../functions/lib/metric-names.js';
 import {
   type ScalingLimits,
   SHARD_BYTES_PER_SECOND,
@@ -183,7 +184,7 @@ export class ShardScaling extends Construct {
         [SCALER_ENV.streamName]: stream.streamName,
         [SCALER_ENV.limits]: JSON.stringify(limits),
         [SCALER_ENV.signals]: JSON.stringify(this.signals),
-        POWERTOOLS_SERVICE_NAME: 'windowpane-shard-scaler',
+        POWERTOOLS_SERVICE_NAME: SHARD_SCALER_SERVICE_NAME,
         POWERTOOLS_LOG_LEVEL: props.logLevel,
       },
     });

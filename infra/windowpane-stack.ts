@@ -39,6 +39,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/lib/metric-names.js';
 import {
   ALERT_LEDGER_TABLE,
   ENV,
@@ -47,7 +48,6 @@ import {
   type TableDefinition,
 } from '../functions/lib/resources.js';
 import { ScalingLimitsSchema } from '../functions/shard-scaler/decide.js';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/window-handler/build.js';
 import { WindowpaneFunction } from './functions.js';
 import { acknowledge } from './nag.js';
 import { Observability } from './observability.js';

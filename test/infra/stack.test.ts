@@ -9,8 +9,8 @@ import path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type WindowpaneConfig } from '../../functions/domain/config.js';
+import { IDLE_SWEEPER_METRICS, WINDOW_HANDLER_METRICS } from '../../functions/lib/metric-names.js';
 import { ENV, TABLES } from '../../functions/lib/resources.js';
-import { HANDLER_METRICS } from '../../infra/observability.js';
 import { SHARD_SCALER_ACTIONS } from '../../infra/shard-scaling.js';
 import { LOGICAL_IDS } from '../../infra/windowpane-stack.js';
 import { type Built, build, grantsOfRole, idsOf, roleOfFunction } from './helpers.js';
@@ -345,8 +345,8 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
       const [id] = idsOf(built.json, 'AWS::CloudWatch::Dashboard');
       const body = JSON.stringify(built.json.Resources[id!]!.Properties.DashboardBody);
       for (const metric of [
-        ...HANDLER_METRICS,
-        'IdleSensors',
+        ...WINDOW_HANDLER_METRICS,
+        ...IDLE_SWEEPER_METRICS,
         'IteratorAge',
         'IncomingRecords',
         'ApproximateNumberOfMessagesVisible',
