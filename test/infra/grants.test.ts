@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../../infra/paths.js';
-import { PIPELINE_TABLE_ACTIONS, SWEEPER_STATE_ACTIONS } from '../../infra/windowpane-stack.js';
+import { PIPELINE_TABLE_ACTIONS, SWEEPER_STATE_ACTIONS } from '../../infra/pipeline.js';
 
 /** SDK command class -> IAM action (lib-dynamodb's document commands map to the item APIs). */
 const ACTION_OF: Record<string, string> = {
