@@ -6,13 +6,12 @@
 import { Duration, Names, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as eventTargets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/lib/metric-names.js';
 import { ALERT_LEDGER_TABLE, ENV, STATE_TABLE } from '../functions/lib/resources.js';
+import { ACCESS, type Grantable, grantAccess, type Target } from './access.js';
 import { WindowpaneFunction } from './functions.js';
 import type { Ingest } from './ingest.js';
 import { Section } from './logical-ids.js';
@@ -21,23 +20,6 @@ import { IDLE_SWEEPER_ENTRY, WINDOW_HANDLER_ENTRY } from './paths.js';
 import { WindowpaneTable } from './secure-resources.js';
 import type { DeploySettings } from './settings.js';
 import type { Sinks } from './sinks.js';
-
-/**
- * DynamoDB actions per table, exactly what the pipeline's code calls: WindowStateStore
- * (state-store.ts) on the state table, EffectDelivery (effects.ts) on results and ledger.
- * test/infra/grants.test.ts fails when the code starts calling something not granted here.
- */
-export const PIPELINE_TABLE_ACTIONS = {
-  state: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'],
-  results: ['dynamodb:BatchGetItem', 'dynamodb:PutItem'],
-  alertLedger: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
-} as const;
-
-/** The idle sweeper also lists the idle sensors (WindowStateStore.listIdleSensors). */
-export const SWEEPER_STATE_ACTIONS = ['dynamodb:Scan'] as const;
-
-/** SNS publishing to a KMS-encrypted topic needs these on its key (SNS developer guide, SSE). */
-export const PUBLISH_KEY_ACTIONS = ['kms:GenerateDataKey', 'kms:Decrypt'] as const;
 
 export interface PipelineProps {
   config: WindowpaneConfig;
@@ -91,7 +73,7 @@ export class Pipeline extends Section {
       timeout: Duration.seconds(deploy.handler.timeoutSeconds),
     });
     this.eventSourceMapping = this.mapStream();
-    this.grantPipeline(this.windowHandler.function);
+    grantAccess(this.windowHandler.function, ACCESS.windowHandler, this.targets());
 
     if (deploy.idleSweep.enabled) {
       const intervalMinutes =
@@ -104,8 +86,7 @@ export class Pipeline extends Section {
         timeout: Duration.seconds(Math.min(900, Math.max(60, intervalMinutes * 60))),
       });
       const sweeper = this.idleSweeper.function;
-      this.grantPipeline(sweeper);
-      this.stateTable.grant(sweeper, ...SWEEPER_STATE_ACTIONS);
+      grantAccess(sweeper, ACCESS.idleSweeper, this.targets());
       // A failed sweep is not retried: the next scheduled one does the same work.
       sweeper.configureAsyncInvoke({ retryAttempts: 0 });
       this.idleSweepSchedule = new events.Rule(this, 'IdleSweepSchedule', {
@@ -117,52 +98,48 @@ export class Pipeline extends Section {
   }
 
   /**
-   * The event source mapping, with the configured settings. Its construct id is the one
-   * CDK's KinesisEventSource gave it: the mapping holds the stream position, and a new
-   * logical id would be a new mapping starting over from its starting position.
+   * The event source mapping, with the configured settings. Built directly rather than
+   * through CDK's KinesisEventSource and SqsDlq, whose grants (stream `grantRead`, queue
+   * `grantSendMessages`) exceed what the mapping uses: its role needs are in access.ts.
+   * Its construct id is the one KinesisEventSource gave it: the mapping holds the stream
+   * position, and a new logical id would be a new mapping starting over.
    */
   private mapStream(): lambda.EventSourceMapping {
     const { config, ingest, messaging } = this.props;
     const es = config.eventSource;
     const handler = this.windowHandler.function;
-    const mapping = handler.addEventSourceMapping(
-      `KinesisEventSource:${Names.nodeUniqueId(ingest.stream.node)}`,
-      {
-        eventSourceArn: ingest.stream.streamArn,
-        startingPosition:
-          es.startingPosition === 'LATEST'
-            ? lambda.StartingPosition.LATEST
-            : lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: es.batchSize,
-        maxBatchingWindow: Duration.seconds(es.maxBatchingWindowSeconds),
-        parallelizationFactor: es.parallelizationFactor,
-        bisectBatchOnError: es.bisectBatchOnFunctionError,
-        retryAttempts: es.retryAttempts,
-        // -1 ("never too old") is Lambda's default: leave the property out.
-        ...(es.maxRecordAgeSeconds === -1 ? {} : { maxRecordAge: Duration.seconds(es.maxRecordAgeSeconds) }),
-        reportBatchItemFailures: true,
-        onFailure: new SqsDlq(messaging.handlerFailureQueue),
-      },
-    );
-    ingest.stream.grantRead(handler);
-    return mapping;
+    return handler.addEventSourceMapping(`KinesisEventSource:${Names.nodeUniqueId(ingest.stream.node)}`, {
+      eventSourceArn: ingest.stream.streamArn,
+      startingPosition:
+        es.startingPosition === 'LATEST'
+          ? lambda.StartingPosition.LATEST
+          : lambda.StartingPosition.TRIM_HORIZON,
+      batchSize: es.batchSize,
+      maxBatchingWindow: Duration.seconds(es.maxBatchingWindowSeconds),
+      parallelizationFactor: es.parallelizationFactor,
+      bisectBatchOnError: es.bisectBatchOnFunctionError,
+      retryAttempts: es.retryAttempts,
+      // -1 ("never too old") is Lambda's default: leave the property out.
+      ...(es.maxRecordAgeSeconds === -1 ? {} : { maxRecordAge: Duration.seconds(es.maxRecordAgeSeconds) }),
+      reportBatchItemFailures: true,
+      onFailure: { bind: () => ({ destination: messaging.handlerFailureQueue.queueArn }) },
+    });
   }
 
-  /** Least privilege: exactly the calls the pipeline code makes, on exactly its resources. */
-  private grantPipeline(fn: lambda.IFunction): void {
-    const { messaging, sinks } = this.props;
-    this.stateTable.grant(fn, ...PIPELINE_TABLE_ACTIONS.state);
-    sinks.resultsTable.grant(fn, ...PIPELINE_TABLE_ACTIONS.results);
-    this.alertLedgerTable.grant(fn, ...PIPELINE_TABLE_ACTIONS.alertLedger);
-    iam.Grant.addToPrincipal({
-      grantee: fn,
-      actions: ['sns:Publish'],
-      resourceArns: [messaging.alertTopic.topicArn],
-    });
-    messaging.key.grant(fn, ...PUBLISH_KEY_ACTIONS);
-    // SendMessageBatch is authorised as sqs:SendMessage.
-    messaging.invalidQueue.queue.grant(fn, 'sqs:SendMessage');
-    messaging.lateQueue.queue.grant(fn, 'sqs:SendMessage');
-    sinks.resultsStream?.grant(fn, 'kinesis:PutRecords');
+  /** The resources of this deployment grants may name (access.ts). */
+  private targets(): Partial<Record<Target, Grantable>> {
+    const { ingest, messaging, sinks } = this.props;
+    return {
+      readingsStream: ingest.stream,
+      stateTable: this.stateTable,
+      resultsTable: sinks.resultsTable,
+      alertLedgerTable: this.alertLedgerTable,
+      alertTopic: messaging.alertTopic,
+      messagingKey: messaging.key,
+      invalidQueue: messaging.invalidQueue.queue,
+      lateQueue: messaging.lateQueue.queue,
+      handlerFailureQueue: messaging.handlerFailureQueue,
+      ...(sinks.resultsStream ? { resultsStream: sinks.resultsStream } : {}),
+    };
   }
 }

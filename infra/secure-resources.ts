@@ -13,6 +13,7 @@
  */
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -120,5 +121,10 @@ export class WindowpaneTopic extends sns.Topic {
       signatureVersion: '2',
     });
     stable(this, id);
+  }
+
+  /** Like the other stores' `grant`: these actions on this topic, in the grantee's policy. */
+  grant(grantee: iam.IGrantable, ...actions: string[]): iam.Grant {
+    return iam.Grant.addToPrincipal({ grantee, actions, resourceArns: [this.topicArn] });
   }
 }

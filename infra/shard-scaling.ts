@@ -28,17 +28,10 @@ import {
   type SignalKind,
 } from '../functions/shard-scaler/decide.js';
 import { SCALER_ENV } from '../functions/shard-scaler/env.js';
+import { ACCESS, grantAccess } from './access.js';
 import { alarmName, createAlarm } from './alarms.js';
 import { WindowpaneFunction } from './functions.js';
 import { SHARD_SCALER_ENTRY } from './paths.js';
-
-/** The Kinesis actions the scaler calls, and nothing else. */
-export const SHARD_SCALER_ACTIONS = [
-  'kinesis:DescribeStreamSummary',
-  'kinesis:ListTagsForStream',
-  'kinesis:AddTagsToStream',
-  'kinesis:UpdateShardCount',
-] as const;
 
 /** Shard-level metrics the scaling alarms need (enhanced monitoring, billed per shard). */
 export const SCALING_SHARD_LEVEL_METRICS = ['IncomingBytes', 'IncomingRecords'] as const;
@@ -191,7 +184,7 @@ export class ShardScaling extends Construct {
     // Alarm actions invoke asynchronously. Two retries cover a transient API error; the
     // history tag written before resharding keeps a retry from resharding twice.
     this.scaler.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1) });
-    stream.grant(this.scaler.function, ...SHARD_SCALER_ACTIONS);
+    grantAccess(this.scaler.function, ACCESS.shardScaler, { readingsStream: stream });
 
     const action = new LambdaAction(this.scaler.function);
     for (const alarm of [this.bytesHigh, this.recordsHigh, props.writeThrottledAlarm])

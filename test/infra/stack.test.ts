@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type WindowpaneConfig } from '../../functions/domain/config.js';
 import { IDLE_SWEEPER_METRICS, WINDOW_HANDLER_METRICS } from '../../functions/lib/metric-names.js';
 import { ENV, TABLES } from '../../functions/lib/resources.js';
-import { SHARD_SCALER_ACTIONS } from '../../infra/shard-scaling.js';
+import { ACCESS } from '../../infra/access.js';
 import { LOGICAL_IDS } from '../../infra/windowpane-stack.js';
 import { type Built, build, grantsOfRole, idsOf, roleOfFunction } from './helpers.js';
 
@@ -105,26 +105,25 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
           'logs:CreateLogStream',
           'logs:PutLogEvents',
         ],
-        // The event source mapping reads the stream with the function's role (CDK grantRead).
+        // The event source mapping reads the stream with the function's role: what the
+        // Lambda guide lists for a standard iterator (no fan-out consumer, no SubscribeToShard).
         [LOGICAL_IDS.stream]: [
           'kinesis:DescribeStream',
-          'kinesis:DescribeStreamConsumer',
           'kinesis:DescribeStreamSummary',
           'kinesis:GetRecords',
           'kinesis:GetShardIterator',
           'kinesis:ListShards',
-          'kinesis:ListStreams',
-          'kinesis:SubscribeToShard',
         ],
         WindowState: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
-        WindowResults: ['dynamodb:BatchGetItem', 'dynamodb:PutItem'],
+        // No output stream here, so no read of which windows were already emitted.
+        WindowResults: ['dynamodb:PutItem'],
         AlertLedger: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
         [LOGICAL_IDS.alertTopic]: ['sns:Publish'],
         [LOGICAL_IDS.messagingKey]: ['kms:Decrypt', 'kms:GenerateDataKey'],
         [LOGICAL_IDS.invalidQueue]: ['sqs:SendMessage'],
         [LOGICAL_IDS.lateQueue]: ['sqs:SendMessage'],
-        // The mapping's on-failure destination (CDK SqsDlq grant).
-        [LOGICAL_IDS.handlerFailureQueue]: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+        // The mapping sends discarded batches' records to its on-failure destination.
+        [LOGICAL_IDS.handlerFailureQueue]: ['sqs:SendMessage'],
       });
     });
 
@@ -402,7 +401,7 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
       });
     });
 
-    it('may do what the handler does, plus scan the state table; nothing on the stream', () => {
+    it('may do what the handler does, plus scan the state table; nothing on the stream or the invalid queue', () => {
       const grants = grantsOfRole(built.json, roleOfFunction(built.json, sweeperId));
       const handlerGrants = grantsOfRole(built.json, roleOfFunction(built.json, handlerId));
       expect(grants.WindowState).toEqual([
@@ -416,11 +415,12 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
         'AlertLedger',
         LOGICAL_IDS.alertTopic,
         LOGICAL_IDS.messagingKey,
-        LOGICAL_IDS.invalidQueue,
         LOGICAL_IDS.lateQueue,
       ]) {
         expect(grants[id]).toEqual(handlerGrants[id]);
       }
+      // It sends no invalid records (it reads none), and no stream feeds it.
+      expect(grants[LOGICAL_IDS.invalidQueue]).toBeUndefined();
       expect(grants[LOGICAL_IDS.stream]).toBeUndefined();
       expect(grants[LOGICAL_IDS.handlerFailureQueue]).toBeUndefined();
     });
@@ -495,9 +495,10 @@ describe('windowpane stack: configuration reaches the template', () => {
       expect(built.json.Resources[handlerId]!.Properties.Environment.Variables[ENV.resultsStream]).toEqual({
         Ref: LOGICAL_IDS.resultsStream,
       });
-      expect(
-        grantsOfRole(built.json, roleOfFunction(built.json, handlerId))[LOGICAL_IDS.resultsStream],
-      ).toEqual(['kinesis:PutRecords']);
+      const grants = grantsOfRole(built.json, roleOfFunction(built.json, handlerId));
+      expect(grants[LOGICAL_IDS.resultsStream]).toEqual(['kinesis:PutRecords']);
+      // With an output stream, the handler first reads which windows were already emitted.
+      expect(grants.WindowResults).toEqual(['dynamodb:BatchGetItem', 'dynamodb:PutItem']);
       expect(Object.keys(built.template.findOutputs('ResultsStreamName'))).toEqual(['ResultsStreamName']);
     } finally {
       built.cleanup();
@@ -642,7 +643,7 @@ describe('windowpane stack: provisioned stream with shard scaling', () => {
     )!;
     expect(grants).toEqual({
       [logGroup]: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      [LOGICAL_IDS.stream]: [...SHARD_SCALER_ACTIONS].sort(),
+      [LOGICAL_IDS.stream]: ACCESS.shardScaler.code.flatMap((c) => c.actions).sort(),
     });
   });
 
