@@ -10,6 +10,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { Construct } from 'constructs';
+import { alarmName } from './alarms.js';
 import { LOGICAL_IDS, Section, stable } from './logical-ids.js';
 import { acknowledge } from './nag.js';
 import type { DeadLetterQueueRef } from './observability.js';
@@ -53,10 +54,12 @@ export class Messaging extends Section {
     this.alertTopic = new WindowpaneTopic(this, LOGICAL_IDS.alertTopic, {
       displayName: 'windowpane alerts',
       masterKey: this.key,
+      removalPolicy,
     });
     this.alarmTopic = new WindowpaneTopic(this, LOGICAL_IDS.alarmTopic, {
       displayName: 'windowpane alarms',
       masterKey: this.key,
+      removalPolicy,
     });
     this.admitCloudWatchAlarms();
     if (props.alarmEmail)
@@ -128,37 +131,45 @@ export class Messaging extends Section {
   }
 
   /**
-   * CloudWatch alarms publish as the cloudwatch.amazonaws.com service: the topic policy
-   * admits alarms of this account only, and the key lets the service encrypt for it (the
-   * AWS managed aws/sns key cannot be opened to CloudWatch: hence the customer managed key).
+   * CloudWatch alarms publish as the cloudwatch.amazonaws.com service: the topic admits,
+   * and the key serves, only alarms of this account whose names carry the stack's prefix
+   * (every alarm of the stack is named `<stack>-<suffix>`, alarms.ts). The same two
+   * conditions on both guard against the confused deputy: another account's alarm, or an
+   * unrelated alarm here, cannot publish through or encrypt with them. The AWS managed
+   * aws/sns key cannot be opened to CloudWatch at all: hence the customer managed key.
    */
   private admitCloudWatchAlarms(): void {
     const stack = Stack.of(this);
+    const ofThisStacksAlarms = {
+      StringEquals: { 'aws:SourceAccount': stack.account },
+      ArnLike: {
+        'aws:SourceArn': stack.formatArn({
+          service: 'cloudwatch',
+          resource: 'alarm',
+          resourceName: alarmName(stack.stackName, '*'),
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+    };
+    const cloudwatch = new iam.ServicePrincipal('cloudwatch.amazonaws.com');
     this.alarmTopic.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'AllowCloudWatchAlarmsOfThisAccount',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        sid: 'AllowCloudWatchAlarmsOfThisStack',
+        principals: [cloudwatch],
         actions: ['sns:Publish'],
         resources: [this.alarmTopic.topicArn],
-        conditions: {
-          StringEquals: { 'aws:SourceAccount': stack.account },
-          ArnLike: {
-            'aws:SourceArn': stack.formatArn({
-              service: 'cloudwatch',
-              resource: 'alarm',
-              resourceName: '*',
-              arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-            }),
-          },
-        },
+        conditions: ofThisStacksAlarms,
       }),
     );
+    // SNS docs, "Enable compatibility between event sources from AWS services and encrypted
+    // topics": the service needs kms:GenerateDataKey* and kms:Decrypt on the topic's key.
     this.key.addToResourcePolicy(
       new iam.PolicyStatement({
-        sid: 'AllowCloudWatchAlarmsToPublishEncrypted',
-        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        sid: 'AllowCloudWatchAlarmsOfThisStackToPublishEncrypted',
+        principals: [cloudwatch],
         actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
         resources: ['*'],
+        conditions: ofThisStacksAlarms,
       }),
     );
   }

@@ -106,20 +106,34 @@ export class QueueWithDeadLetters extends Section {
   }
 }
 
-export interface WindowpaneTopicProps {
+export interface WindowpaneTopicProps extends RemovalProps {
   displayName: string;
   masterKey: kms.IKey;
 }
 
-/** An SNS topic encrypted with a customer managed key, TLS only; its logical id is `id`. */
+/**
+ * An SNS topic encrypted with a customer managed key, TLS only for every action (CDK's
+ * `enforceSSL` denies only sns:Publish), kept or deleted with the stack as the deployment
+ * says; its logical id is `id`.
+ */
 export class WindowpaneTopic extends sns.Topic {
   constructor(scope: Construct, id: string, props: WindowpaneTopicProps) {
     super(scope, id, {
       displayName: props.displayName,
       masterKey: props.masterKey,
-      enforceSSL: true,
       signatureVersion: '2',
     });
+    this.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'DenyRequestsWithoutTLS',
+        effect: iam.Effect.DENY,
+        principals: [new iam.StarPrincipal()],
+        actions: ['sns:*'],
+        resources: [this.topicArn],
+        conditions: { Bool: { 'aws:SecureTransport': 'false' } },
+      }),
+    );
+    this.applyRemovalPolicy(props.removalPolicy);
     stable(this, id);
   }
 

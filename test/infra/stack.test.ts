@@ -209,28 +209,59 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
       }
     });
 
-    it('every queue and topic denies requests without TLS', () => {
-      // Deny, for every principal, any request made without TLS.
-      const denyInsecure = (principal: unknown) =>
+    it('every queue and topic denies every action made without TLS', () => {
+      // Deny, for every principal, any action of the service on the resource without TLS.
+      const denyInsecure = (principal: unknown, action: string) =>
         Match.objectLike({
           Effect: 'Deny',
+          Action: action,
           Condition: { Bool: { 'aws:SecureTransport': 'false' } },
           Principal: principal,
         });
-      for (const [type, policyType, key, principal] of [
-        ['AWS::SQS::Queue', 'AWS::SQS::QueuePolicy', 'Queues', { AWS: '*' }],
-        ['AWS::SNS::Topic', 'AWS::SNS::TopicPolicy', 'Topics', '*'],
+      for (const [type, policyType, key, principal, action] of [
+        ['AWS::SQS::Queue', 'AWS::SQS::QueuePolicy', 'Queues', { AWS: '*' }, 'sqs:*'],
+        ['AWS::SNS::Topic', 'AWS::SNS::TopicPolicy', 'Topics', '*', 'sns:*'],
       ] as const) {
         for (const id of idsOf(built.json, type)) {
           built.template.hasResourceProperties(policyType, {
             [key]: [{ Ref: id }],
-            PolicyDocument: { Statement: Match.arrayWith([denyInsecure(principal)]) },
+            PolicyDocument: { Statement: Match.arrayWith([denyInsecure(principal, action)]) },
           });
         }
       }
     });
 
-    it('the alarm topic admits CloudWatch alarms of this account only, and its key lets them encrypt', () => {
+    it('topics, like the stream, tables, queues and key, are retained with the stack', () => {
+      for (const type of ['AWS::SNS::Topic', 'AWS::KMS::Key', 'AWS::SQS::Queue', 'AWS::Kinesis::Stream']) {
+        for (const id of idsOf(built.json, type)) {
+          expect({ id, policy: built.json.Resources[id]!.DeletionPolicy }).toEqual({ id, policy: 'Retain' });
+        }
+      }
+    });
+
+    // CloudWatch publishes for an alarm as its service principal; both the topic and the key
+    // admit it only for alarms of this account named with the stack's prefix.
+    const ofThisStacksAlarms = {
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+      ArnLike: {
+        'aws:SourceArn': {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':cloudwatch:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':alarm:Windowpane-*',
+            ],
+          ],
+        },
+      },
+    };
+
+    it('the alarm topic admits CloudWatch alarms of this stack only, and its key serves only them', () => {
       built.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
         Topics: [{ Ref: LOGICAL_IDS.alarmTopic }],
         PolicyDocument: {
@@ -239,23 +270,37 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
               Effect: 'Allow',
               Principal: { Service: 'cloudwatch.amazonaws.com' },
               Action: 'sns:Publish',
-              Condition: Match.objectLike({
-                StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
-              }),
+              Condition: ofThisStacksAlarms,
             }),
           ]),
         },
       });
-      built.template.hasResourceProperties('AWS::KMS::Key', {
-        KeyPolicy: {
-          Statement: Match.arrayWith([
-            Match.objectLike({
-              Principal: { Service: 'cloudwatch.amazonaws.com' },
-              Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-            }),
-          ]),
-        },
-      });
+      const keyStatements = built.json.Resources[LOGICAL_IDS.messagingKey]!.Properties.KeyPolicy
+        .Statement as {
+        Principal: unknown;
+        Action: unknown;
+        Condition?: unknown;
+      }[];
+      const forCloudWatch = keyStatements.filter(
+        (st) => JSON.stringify(st.Principal) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }),
+      );
+      expect(forCloudWatch).toEqual([
+        expect.objectContaining({
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          Condition: ofThisStacksAlarms,
+        }),
+      ]);
+    });
+
+    it('every alarm notifying the alarm topic is named so that the topic admits it', () => {
+      const notifying = [
+        ...idsOf(built.json, 'AWS::CloudWatch::Alarm'),
+        ...idsOf(built.json, 'AWS::CloudWatch::CompositeAlarm'),
+      ]
+        .map((id) => built.json.Resources[id]!.Properties)
+        .filter((p) => JSON.stringify([p.AlarmActions, p.OKActions]).includes(LOGICAL_IDS.alarmTopic));
+      expect(notifying.length).toBeGreaterThanOrEqual(5);
+      for (const p of notifying) expect(p.AlarmName).toMatch(/^Windowpane-/);
     });
   });
 
@@ -518,6 +563,9 @@ describe('windowpane stack: configuration reaches the template', () => {
       for (const def of TABLES) {
         expect(built.json.Resources[def.id]!.DeletionPolicy).toBe('Delete');
         expect(built.json.Resources[def.id]!.Properties.DeletionProtectionEnabled).toBe(false);
+      }
+      for (const id of [LOGICAL_IDS.alertTopic, LOGICAL_IDS.alarmTopic, LOGICAL_IDS.messagingKey]) {
+        expect(built.json.Resources[id]!.DeletionPolicy).toBe('Delete');
       }
       for (const id of idsOf(built.json, 'AWS::Logs::LogGroup')) {
         expect(built.json.Resources[id]!.Properties.RetentionInDays).toBe(7);
