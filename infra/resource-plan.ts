@@ -17,6 +17,7 @@ import {
   parseConfigJson,
   type WindowpaneConfig,
 } from '../functions/domain/config.js';
+import { WindowpaneError } from '../functions/domain/errors.js';
 import { ENV } from '../functions/lib/resources.js';
 
 export type TableRole = 'state' | 'results' | 'alertLedger';
@@ -121,12 +122,12 @@ export interface ResourcePlan {
   };
 }
 
-export class ResourcePlanError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ResourcePlanError';
-  }
-}
+/**
+ * A plan that cannot be made: a template without the shapes the pipeline needs here, or
+ * (local/cloud/provision.ts) resource names the emulators would refuse. One class for both,
+ * so a caller catches one error whichever way the plan was made.
+ */
+export class ResourcePlanError extends WindowpaneError {}
 
 interface CfnResource {
   Type: string;

@@ -11,7 +11,8 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { type ClientOptions, createClients } from '../lib/clients.js';
 import type { HandlerEnv } from '../lib/env.js';
-import { buildBatchDeps, METRICS_NAMESPACE, SERVICE_NAME } from '../window-handler/build.js';
+import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js';
+import { buildBatchDeps } from '../window-handler/build.js';
 import { type BatchReport, sweepIdleSensors } from '../window-handler/process-batch.js';
 
 export function buildSweeper(
@@ -26,10 +27,10 @@ export function buildSweeper(
   const deps = buildBatchDeps(env, createClients(clientOptions), logger);
   const sweep = async (_event: unknown, _context?: Context): Promise<BatchReport> => {
     const report = await sweepIdleSensors(deps, { nowMs: now(), idleTimeoutMs: env.config.idleTimeoutMs });
-    metrics.addMetric('IdleSensors', MetricUnit.Count, report.sensors);
-    metrics.addMetric('WindowsFinalised', MetricUnit.Count, report.windowsFinalised);
-    metrics.addMetric('WriteRequests', MetricUnit.Count, report.writeRequests);
-    metrics.addMetric('Conflicts', MetricUnit.Count, report.conflicts);
+    metrics.addMetric(METRIC.idleSensors, MetricUnit.Count, report.sensors);
+    metrics.addMetric(METRIC.windowsFinalised, MetricUnit.Count, report.windowsFinalised);
+    metrics.addMetric(METRIC.writeRequests, MetricUnit.Count, report.writeRequests);
+    metrics.addMetric(METRIC.conflicts, MetricUnit.Count, report.conflicts);
     logger.info('idle sweep done', { report });
     return report;
   };

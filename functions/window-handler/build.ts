@@ -13,11 +13,9 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aw
 import { type AwsClients, type ClientOptions, createClients } from '../lib/clients.js';
 import { EffectDelivery } from '../lib/effects.js';
 import type { HandlerEnv } from '../lib/env.js';
+import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js';
 import { WindowStateStore, type WriteCounter } from '../lib/state-store.js';
 import { type BatchDeps, type BatchReport, processBatch } from './process-batch.js';
-
-export const METRICS_NAMESPACE = 'Windowpane';
-export const SERVICE_NAME = 'windowpane';
 
 export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Logger): BatchDeps {
   const counter: WriteCounter = { writes: 0 };
@@ -67,14 +65,14 @@ export function buildHandler(env: HandlerEnv, clientOptions: ClientOptions = {})
   const wrapped = middy(async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
     const { response, report } = await processBatch(deps, event);
     last = report;
-    metrics.addMetric('Readings', MetricUnit.Count, report.readings);
-    metrics.addMetric('InvalidRecords', MetricUnit.Count, report.invalid);
-    metrics.addMetric('LateReadings', MetricUnit.Count, report.late);
-    metrics.addMetric('AlertsPublished', MetricUnit.Count, report.alerts);
-    metrics.addMetric('WindowsFinalised', MetricUnit.Count, report.windowsFinalised);
-    metrics.addMetric('WriteRequests', MetricUnit.Count, report.writeRequests);
-    metrics.addMetric('Conflicts', MetricUnit.Count, report.conflicts);
-    metrics.addMetric('DuplicateRecords', MetricUnit.Count, report.duplicates);
+    metrics.addMetric(METRIC.readings, MetricUnit.Count, report.readings);
+    metrics.addMetric(METRIC.invalidRecords, MetricUnit.Count, report.invalid);
+    metrics.addMetric(METRIC.lateReadings, MetricUnit.Count, report.late);
+    metrics.addMetric(METRIC.alertsPublished, MetricUnit.Count, report.alerts);
+    metrics.addMetric(METRIC.windowsFinalised, MetricUnit.Count, report.windowsFinalised);
+    metrics.addMetric(METRIC.writeRequests, MetricUnit.Count, report.writeRequests);
+    metrics.addMetric(METRIC.conflicts, MetricUnit.Count, report.conflicts);
+    metrics.addMetric(METRIC.duplicateRecords, MetricUnit.Count, report.duplicates);
     logger.info('batch processed', { report, failed: response.batchItemFailures.length });
     return response;
   })

@@ -5,6 +5,8 @@
  * settings and the handler's configuration.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/domain/config.js';
+import { WindowpaneError } from '../../functions/domain/errors.js';
 import { ENV, TABLES } from '../../functions/lib/resources.js';
 import {
   type ResourcePlan,
@@ -13,6 +15,7 @@ import {
   resourcePlanFromTemplate,
 } from '../../infra/resource-plan.js';
 import { LOGICAL_IDS } from '../../infra/windowpane-stack.js';
+import { ResourcePlanError as LocalResourcePlanError, planFromConfig } from '../../local/cloud/provision.js';
 import { type Built, build } from './helpers.js';
 
 describe('resource plan of the default stack (cdk.json)', () => {
@@ -210,6 +213,31 @@ describe('resource plan: malformed templates', () => {
   ])('%s -> ResourcePlanError', (_name, template, message) => {
     expect(() => resourcePlanFromTemplate(template())).toThrow(ResourcePlanError);
     expect(() => resourcePlanFromTemplate(template())).toThrow(message);
+  });
+});
+
+describe('ResourcePlanError', () => {
+  it('is one class, a WindowpaneError, whether the plan comes from a template or from the configuration', () => {
+    expect(LocalResourcePlanError).toBe(ResourcePlanError);
+    const fromTemplate = (() => {
+      try {
+        resourcePlanFromTemplate({});
+      } catch (err) {
+        return err;
+      }
+    })();
+    const fromConfig = (() => {
+      try {
+        planFromConfig(parseConfig({}), { prefix: 'has space' });
+      } catch (err) {
+        return err;
+      }
+    })();
+    for (const err of [fromTemplate, fromConfig]) {
+      expect(err).toBeInstanceOf(ResourcePlanError);
+      expect(err).toBeInstanceOf(WindowpaneError);
+      expect((err as Error).name).toBe('ResourcePlanError');
+    }
   });
 });
 
