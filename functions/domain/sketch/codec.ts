@@ -10,7 +10,7 @@
  * A sketch's text is a function of its buckets, so equal sketches have equal texts.
  */
 import { WindowpaneError } from '../errors.js';
-import { KEY_OFFSET, type QuantileSketch, SketchConfigError, sketchSpec } from './sketch.js';
+import { KEY_OFFSET, MAX_BUCKETS, type QuantileSketch, SketchConfigError, sketchSpec } from './sketch.js';
 
 const VERSION = 1;
 const BASE64URL = /^[A-Za-z0-9_-]*$/;
@@ -19,13 +19,21 @@ const MAX_KEY = 2 * KEY_OFFSET;
 
 export class SketchDecodeError extends WindowpaneError {}
 
-function writeVarint(out: number[], value: number): void {
+/**
+ * One scratch buffer for every encoding: a sketch needs at most 4 * 4 header bytes and,
+ * per bucket, 4 of key delta and 8 of count (the longest varint a safe integer needs).
+ */
+const scratch = Buffer.alloc(16 + 12 * MAX_BUCKETS);
+
+function writeVarint(at: number, value: number): number {
   let v = value;
+  let i = at;
   while (v >= 128) {
-    out.push((v % 128) | 128);
+    scratch[i++] = (v % 128) | 128;
     v = Math.floor(v / 128);
   }
-  out.push(v);
+  scratch[i++] = v;
+  return i;
 }
 
 function zigzag(v: number): number {
@@ -36,43 +44,55 @@ function unzigzag(v: number): number {
   return v % 2 === 1 ? -(v + 1) / 2 : v / 2;
 }
 
-export function encodeSketchBytes(sketch: QuantileSketch): Uint8Array {
-  const out: number[] = [VERSION];
-  writeVarint(out, sketch.spec.accuracyPpm);
-  writeVarint(out, sketch.spec.maxBuckets);
-  writeVarint(out, sketch.keys.length);
+/** Encodes into the scratch buffer; returns the length used. */
+function encodeToScratch(sketch: QuantileSketch): number {
+  scratch[0] = VERSION;
+  let at = writeVarint(1, sketch.spec.accuracyPpm);
+  at = writeVarint(at, sketch.spec.maxBuckets);
+  at = writeVarint(at, sketch.keys.length);
   let previous = 0;
   for (let i = 0; i < sketch.keys.length; i++) {
     const key = sketch.keys[i]!;
-    writeVarint(out, i === 0 ? zigzag(key) : key - previous);
-    writeVarint(out, sketch.counts[i]!);
+    at = writeVarint(at, i === 0 ? zigzag(key) : key - previous);
+    at = writeVarint(at, sketch.counts[i]!);
     previous = key;
   }
-  return Uint8Array.from(out);
+  return at;
+}
+
+export function encodeSketchBytes(sketch: QuantileSketch): Uint8Array {
+  return new Uint8Array(scratch.subarray(0, encodeToScratch(sketch)));
 }
 
 export function encodeSketch(sketch: QuantileSketch): string {
-  return Buffer.from(encodeSketchBytes(sketch)).toString('base64url');
+  return scratch.toString('base64url', 0, encodeToScratch(sketch));
+}
+
+function label(what: string, index: number): string {
+  return index < 0 ? what : `${what} ${index}`;
 }
 
 class Reader {
   private at = 0;
   constructor(private readonly bytes: Uint8Array) {}
 
-  varint(what: string): number {
+  /** `what` and `index` name the field in an error; the name is only built on failure. */
+  varint(what: string, index = -1): number {
     let value = 0;
     let scale = 1;
     for (let i = 0; i < 8; i++) {
       const byte = this.bytes[this.at++];
-      if (byte === undefined) throw new SketchDecodeError(`sketch ends inside ${what}`);
+      if (byte === undefined) throw new SketchDecodeError(`sketch ends inside ${label(what, index)}`);
       value += (byte & 127) * scale;
       if (byte < 128) {
-        if (value > Number.MAX_SAFE_INTEGER) throw new SketchDecodeError(`sketch ${what} is too large`);
+        if (value > Number.MAX_SAFE_INTEGER) {
+          throw new SketchDecodeError(`sketch ${label(what, index)} is too large`);
+        }
         return value;
       }
       scale *= 128;
     }
-    throw new SketchDecodeError(`sketch ${what} is longer than 8 bytes`);
+    throw new SketchDecodeError(`sketch ${label(what, index)} is longer than 8 bytes`);
   }
 
   done(): boolean {
@@ -99,7 +119,7 @@ export function decodeSketchBytes(bytes: Uint8Array): QuantileSketch {
   const counts: number[] = [];
   let key = 0;
   for (let i = 0; i < n; i++) {
-    const raw = reader.varint(`key ${i}`);
+    const raw = reader.varint('key', i);
     if (i === 0) {
       key = unzigzag(raw);
     } else {
@@ -107,7 +127,7 @@ export function decodeSketchBytes(bytes: Uint8Array): QuantileSketch {
       key += raw;
     }
     if (Math.abs(key) > MAX_KEY) throw new SketchDecodeError(`sketch key ${i} (${key}) is out of range`);
-    const count = reader.varint(`count ${i}`);
+    const count = reader.varint('count', i);
     if (count === 0) throw new SketchDecodeError(`sketch bucket ${i} has count 0`);
     keys.push(key);
     counts.push(count);
