@@ -14,26 +14,17 @@ import {
   quantile,
 } from '../../functions/domain/sketch/estimate.js';
 import {
-  addToSketch,
   bucketId,
   newSketch,
-  type QuantileSketch,
   SketchConfigError,
-  type SketchSpec,
   SketchValueError,
   sketchSpec,
 } from '../../functions/domain/sketch/sketch.js';
-import { domainValue, sensorValue } from './sketch-values.js';
+import { domainValue, sensorValue, sketchOf } from './sketch-values.js';
 
 fc.configureGlobal({ interruptAfterTimeLimit: 20_000 });
 
 const QUANTILES = [0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.999, 1];
-
-function sketchOf(values: readonly number[], spec: SketchSpec): QuantileSketch {
-  const s = newSketch(spec);
-  for (const v of values) addToSketch(s, v);
-  return s;
-}
 
 /** The exact nearest-rank percentile: the k-th smallest value, k = max(1, ceil(q * n)). */
 function exactPercentile(sorted: readonly number[], q: number): number {

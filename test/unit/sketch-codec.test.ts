@@ -13,23 +13,10 @@ import {
   encodeSketchBytes,
   SketchDecodeError,
 } from '../../functions/domain/sketch/codec.js';
-import {
-  addToSketch,
-  KEY_OFFSET,
-  newSketch,
-  type QuantileSketch,
-  type SketchSpec,
-  sketchSpec,
-} from '../../functions/domain/sketch/sketch.js';
-import { domainValue } from './sketch-values.js';
+import { KEY_OFFSET, sketchSpec } from '../../functions/domain/sketch/sketch.js';
+import { domainValue, sketchOf } from './sketch-values.js';
 
 fc.configureGlobal({ interruptAfterTimeLimit: 20_000 });
-
-function sketchOf(values: readonly number[], spec: SketchSpec): QuantileSketch {
-  const s = newSketch(spec);
-  for (const v of values) addToSketch(s, v);
-  return s;
-}
 
 const SPECS = [
   sketchSpec(),

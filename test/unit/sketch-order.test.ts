@@ -14,12 +14,11 @@ import {
   newSketch,
   type QuantileSketch,
   SketchMergeError,
-  type SketchSpec,
   SketchValueError,
   sketchCount,
   sketchSpec,
 } from '../../functions/domain/sketch/sketch.js';
-import { domainValue, sensorValue } from './sketch-values.js';
+import { domainValue, sensorValue, sketchOf } from './sketch-values.js';
 
 // A failure still fails; this only bounds the shrinking, minutes on a loaded machine.
 fc.configureGlobal({ interruptAfterTimeLimit: 20_000 });
@@ -28,12 +27,6 @@ const WIDE = sketchSpec({ accuracy: 0.01, maxBuckets: 2048 });
 /** The smallest limit: values spread over the numeric domain collapse almost always. */
 const TIGHT = sketchSpec({ accuracy: 0.01, maxBuckets: 16 });
 const FINE = sketchSpec({ accuracy: 0.0001, maxBuckets: 64 });
-
-function sketchOf(values: readonly number[], spec: SketchSpec): QuantileSketch {
-  const s = newSketch(spec);
-  for (const v of values) addToSketch(s, v);
-  return s;
-}
 
 function state(s: QuantileSketch) {
   return { spec: s.spec, keys: s.keys, counts: s.counts };

@@ -4,6 +4,12 @@
  * widened to 1e-100 so the sketch does not depend on where that bound settles.
  */
 import fc from 'fast-check';
+import {
+  addToSketch,
+  newSketch,
+  type QuantileSketch,
+  type SketchSpec,
+} from '../../functions/domain/sketch/sketch.js';
 
 export const DOMAIN_MIN = 1e-100;
 export const DOMAIN_MAX = 1e100;
@@ -29,3 +35,10 @@ export const sensorValue: fc.Arbitrary<number> = fc.oneof(
   // Magnitudes below 1e-90 (subnormals among them) are outside the domain: read as 0.
   fc.double({ min: -40, max: 60, noNaN: true }).map((v) => (Math.abs(v) < 1e-90 ? 0 : v)),
 );
+
+/** The sketch of `values`, added in the order given. */
+export function sketchOf(values: readonly number[], spec: SketchSpec): QuantileSketch {
+  const s = newSketch(spec);
+  for (const v of values) addToSketch(s, v);
+  return s;
+}
