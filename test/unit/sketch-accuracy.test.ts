@@ -1,5 +1,5 @@
 /**
- * Percentiles (draft clause, /work/coord/design/percentiles.md): the estimate of quantile
+ * Percentiles (issue 17, clause drafted for SEMANTICS.md): the estimate of quantile
  * q is within alpha (relative) of the exact nearest-rank percentile of the same values,
  * exactly 0 when that value is 0, and a short decimal; only quantiles in collapsed
  * buckets may be above it.

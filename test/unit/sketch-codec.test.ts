@@ -1,5 +1,5 @@
 /**
- * Percentiles (draft clause, /work/coord/design/percentiles.md): the sketch's text form in
+ * Percentiles (issue 17, clause drafted for SEMANTICS.md): the sketch's text form in
  * the state item. It round-trips exactly, equal sketches have equal texts whatever the
  * arrival order, it is small (the bytes per open window the design note states), and a
  * damaged text is refused with a message naming what is wrong.

@@ -1,5 +1,5 @@
 /**
- * Percentiles (draft clause, /work/coord/design/percentiles.md): the sketch's index
+ * Percentiles (issue 17, clause drafted for SEMANTICS.md): the sketch's index
  * mapping. Every bucket spans a value ratio of at most gamma = (1 + alpha) / (1 - alpha),
  * holds the values that map to it, and is computed with exact arithmetic only.
  */

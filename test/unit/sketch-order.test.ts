@@ -1,5 +1,5 @@
 /**
- * Percentiles (draft clause, /work/coord/design/percentiles.md): a window's sketch is a
+ * Percentiles (issue 17, clause drafted for SEMANTICS.md): a window's sketch is a
  * function of the multiset of its values. Any arrival order, and any split into sketches
  * merged later (sessions), gives the same buckets, including when the bucket limit
  * collapses the lowest buckets.

@@ -1,6 +1,6 @@
 /**
- * The quantile estimator of the sketch, exactly as the contract states it
- * (/work/coord/design/percentiles.md, "Estimator and rounding"):
+ * The quantile estimator of the sketch, as the percentiles clause of the contract (issue 17,
+ * for docs/SEMANTICS.md "Windows") states it:
  *
  * - rank: nearest rank, k = max(1, ceil(q * n)) with q * n the binary64 product, so q = 0
  *   is the smallest value, q = 1 the largest, and no interpolation between values;

@@ -13,7 +13,7 @@
  * bucket; the same holds for a merge, whose threshold is that of the union).
  *
  * This is why the sketch was written here rather than taken from @datadog/sketches-js
- * 2.1.1 (see /work/coord/design/percentiles.md): its merge ignores the negative store, its
+ * 2.1.1 (issue 17): its merge ignores the negative store (its own issue 22), its
  * collapsing store double-counts the bin at the collapse boundary (so bucket counts
  * depend on arrival order), and its protobuf form is over 1 KB for one value.
  */
