@@ -68,6 +68,8 @@ import type {
 } from 'aws-lambda';
 import type { EventSourceConfig } from '../../functions/domain/config.js';
 import type { AwsClients } from '../../functions/lib/clients.js';
+import { type BackoffPolicy, backoffDelay } from '../../functions/lib/retry.js';
+import { batchRetryPolicy, CALL_RETRY, expiredRecords, settleBatch } from './policy.js';
 import { ShardProgress, Signal } from './progress.js';
 import {
   executionRoleArn,
@@ -146,7 +148,7 @@ export interface LocalMappingOptions {
   timeoutSeconds?: number;
   /** Reported in the Context (default 512, the stack's). */
   memoryLimitInMB?: number;
-  /** First retry delay of a failed batch, doubled per retry up to `retryMaxDelayMs` (default 100 ms). */
+  /** About the first retry delay of a failed batch, doubled per retry up to `retryMaxDelayMs` (default 100 ms). */
   retryBaseDelayMs?: number;
   /** Default 2000 ms. */
   retryMaxDelayMs?: number;
@@ -208,10 +210,9 @@ function pause(ms: number, abort: AbortSignal): Promise<void> {
   return new Signal().wait(ms, abort);
 }
 
-/** Exponential backoff with jitter for Kinesis and SQS calls. */
+/** Backoff with jitter for the mapping's own Kinesis and SQS calls. */
 function callBackoffMs(failures: number): number {
-  const ceiling = Math.min(2_000, 50 * 2 ** Math.min(failures, 10));
-  return ceiling / 2 + Math.random() * (ceiling / 2);
+  return backoffDelay(failures, CALL_RETRY);
 }
 
 interface QueuedRecord {
@@ -297,8 +298,7 @@ interface Runtime {
   readonly abort: AbortSignal;
   readonly idlePollMs: number;
   readonly timeoutMs: number;
-  readonly retryBaseDelayMs: number;
-  readonly retryMaxDelayMs: number;
+  readonly batchRetry: BackoffPolicy;
   readonly maxPayloadBytes: number;
   readonly streamArn: string;
   readonly fn: FunctionIdentity;
@@ -555,62 +555,66 @@ class ShardWorker {
     const { settings } = this.rt;
     const batch = lane.pending[0]!;
 
-    if (settings.maxRecordAgeSeconds >= 0) {
-      const cutoff = Date.now() - settings.maxRecordAgeSeconds * 1000;
-      const expired = batch.records.filter((r) => r.arrivalMs < cutoff);
-      if (expired.length > 0) {
-        await this.discard(batch, expired, 'RecordAgeExceeded');
-        batch.records = batch.records.filter((r) => r.arrivalMs >= cutoff);
-        if (batch.records.length === 0) lane.pending.shift();
-        return;
-      }
+    const expired = expiredRecords(
+      batch.records.map((r) => r.arrivalMs),
+      Date.now(),
+      settings.maxRecordAgeSeconds,
+    );
+    if (expired.length > 0) {
+      const old = new Set(expired);
+      await this.discard(
+        batch,
+        batch.records.filter((_, i) => old.has(i)),
+        'RecordAgeExceeded',
+      );
+      batch.records = batch.records.filter((_, i) => !old.has(i));
+      if (batch.records.length === 0) lane.pending.shift();
+      return;
     }
 
     const outcome = await this.invoke(lane, batch);
     const n = batch.records.length;
-    switch (outcome.kind) {
-      case 'ok':
+    if (outcome.kind !== 'ok') this.rt.stats.errors++;
+    if (outcome.kind === 'error') {
+      this.rt.log(
+        `${this.shardId}: batch of ${n} failed (attempt ${batch.retries + 1}${batch.bisected ? ', bisected' : ''}): ${outcome.message}`,
+      );
+    }
+    const decision = settleBatch({ outcome, records: n, retries: batch.retries, settings });
+    switch (decision.action) {
+      case 'done':
         this.complete(batch.records);
         this.rt.stats.records += n;
         lane.pending.shift();
         return;
-      case 'partial': {
-        this.rt.stats.errors++;
-        const done = batch.records.slice(0, outcome.firstFailedIndex);
-        this.complete(done);
-        this.rt.stats.records += done.length;
-        batch.records = batch.records.slice(outcome.firstFailedIndex);
-        await this.retryOrDiscard(lane, batch);
+      case 'bisect': {
+        const half = (records: QueuedRecord[]): PendingBatch => ({ ...batch, records, bisected: true });
+        lane.pending.splice(
+          0,
+          1,
+          half(batch.records.slice(0, decision.at)),
+          half(batch.records.slice(decision.at)),
+        );
+        this.rt.stats.bisects++;
         return;
       }
-      case 'error':
-        this.rt.stats.errors++;
-        this.rt.log(
-          `${this.shardId}: batch of ${n} failed (attempt ${batch.retries + 1}${batch.bisected ? ', bisected' : ''}): ${outcome.message}`,
-        );
-        if (settings.bisectBatchOnFunctionError && n > 1) {
-          const mid = Math.ceil(n / 2);
-          const half = (records: QueuedRecord[]): PendingBatch => ({ ...batch, records, bisected: true });
-          lane.pending.splice(0, 1, half(batch.records.slice(0, mid)), half(batch.records.slice(mid)));
-          this.rt.stats.bisects++;
+      case 'retry':
+      case 'discard': {
+        const done = batch.records.slice(0, decision.done);
+        this.complete(done);
+        this.rt.stats.records += done.length;
+        batch.records = batch.records.slice(decision.done);
+        batch.retries = decision.retries;
+        if (decision.action === 'discard') {
+          await this.discard(batch, batch.records, decision.condition);
+          lane.pending.shift();
           return;
         }
-        await this.retryOrDiscard(lane, batch);
+        this.rt.stats.retries++;
+        await pause(backoffDelay(decision.retries, this.rt.batchRetry), this.rt.abort);
         return;
+      }
     }
-  }
-
-  private async retryOrDiscard(lane: Lane, batch: PendingBatch): Promise<void> {
-    const { settings } = this.rt;
-    batch.retries++;
-    if (settings.retryAttempts >= 0 && batch.retries > settings.retryAttempts) {
-      await this.discard(batch, batch.records, 'RetryAttemptsExhausted');
-      lane.pending.shift();
-      return;
-    }
-    this.rt.stats.retries++;
-    const delay = Math.min(this.rt.retryMaxDelayMs, this.rt.retryBaseDelayMs * 2 ** (batch.retries - 1));
-    await pause(delay, this.rt.abort);
   }
 
   private async invoke(lane: Lane, batch: PendingBatch): Promise<InvocationOutcome> {
@@ -861,8 +865,7 @@ export class LocalEventSourceMapping {
       abort: this.controller.signal,
       idlePollMs: this.opts.idlePollMs ?? 200,
       timeoutMs: (this.opts.timeoutSeconds ?? 60) * 1000,
-      retryBaseDelayMs: this.opts.retryBaseDelayMs ?? 100,
-      retryMaxDelayMs: this.opts.retryMaxDelayMs ?? 2_000,
+      batchRetry: batchRetryPolicy(this.opts.retryBaseDelayMs ?? 100, this.opts.retryMaxDelayMs ?? 2_000),
       maxPayloadBytes: this.opts.maxPayloadBytes ?? MAX_PAYLOAD_BYTES,
       streamArn,
       fn: {
