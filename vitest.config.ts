@@ -1,8 +1,56 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+import { findMotoServer, MOTO_INSTALL_HINT } from './local/cloud/moto-locate.js';
 
-// Three projects: pure unit tests (no I/O), integration tests against the embedded
-// emulators (one globalSetup starts them on free ports and stops them), and CDK
-// template assertions (slow because NodejsFunction bundles with esbuild).
+// The projects: pure unit tests (no I/O); integration tests against the embedded emulators
+// (one globalSetup starts them on free ports and stops them); the suites that matter run a
+// second time against moto_server (integration-moto); the chaos proof; CDK template
+// assertions (slow because NodejsFunction bundles with esbuild).
+
+const INTEGRATION_ENV = { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' };
+
+/**
+ * The suites run on moto too: the pipeline, replay, recovery, handler and poison suites,
+ * the golden outputs, and the backend comparison. Left out: the emulator lifecycle
+ * (cloud.test.ts), the ESM's own mechanics, resharding (moto keeps routing records to
+ * closed shards: local/chaos/reshard.ts), the CLIs that start their own emulators
+ * (start.test.ts), and the template-provisioning and benchmark smoke tests.
+ */
+const MOTO_SUITES = [
+  'test/integration/moto-server.test.ts',
+  'test/integration/esm-pipeline.test.ts',
+  'test/integration/handler.test.ts',
+  'test/integration/poison.test.ts',
+  'test/integration/replay.test.ts',
+  'test/integration/recover.test.ts',
+];
+
+/**
+ * integration-moto, when moto_server is installed. Missing, it is left out with a line
+ * saying how to install it; with CI=true a missing moto fails the run instead.
+ */
+function motoProject(): TestProjectInlineConfiguration[] {
+  if (!findMotoServer()) {
+    const message = `moto_server not found on PATH: the integration-moto project is skipped (install it with ${MOTO_INSTALL_HINT})`;
+    if (process.env.CI === 'true') throw new Error(`${message}; CI=true requires it`);
+    console.warn(`windowpane: ${message}`);
+    return [];
+  }
+  return [
+    {
+      test: {
+        name: 'integration-moto',
+        include: MOTO_SUITES,
+        environment: 'node',
+        globalSetup: ['test/integration/global-setup-moto.ts'],
+        env: INTEGRATION_ENV,
+        testTimeout: 90_000,
+        hookTimeout: 60_000,
+        fileParallelism: false,
+      },
+    },
+  ];
+}
+
 export default defineConfig({
   test: {
     projects: [
@@ -20,7 +68,7 @@ export default defineConfig({
           environment: 'node',
           globalSetup: ['test/integration/global-setup.ts'],
           // Handler logs and EMF metrics would drown the test output; errors still print.
-          env: { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' },
+          env: INTEGRATION_ENV,
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // The emulators are shared by every integration file; each test uses its own
@@ -28,6 +76,7 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      ...motoProject(),
       {
         test: {
           // The chaos proof (local/chaos): replays of 100k+ readings under injected faults.
