@@ -9,14 +9,17 @@ import { findMotoServer, MOTO_INSTALL_HINT } from './local/cloud/moto-locate.js'
 const INTEGRATION_ENV = { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' };
 
 /**
- * The suites run on moto too: the pipeline, replay, recovery, handler and poison suites,
- * the golden outputs, and the backend comparison. Left out: the emulator lifecycle
- * (cloud.test.ts), the ESM's own mechanics, resharding (moto keeps routing records to
- * closed shards: local/chaos/reshard.ts), the CLIs that start their own emulators
- * (start.test.ts), and the template-provisioning and benchmark smoke tests.
+ * The suites run on moto too: moto_server's own lifecycle, shard lineage (where moto
+ * deviates: local/chaos/reshard.ts), the pipeline, handler, poison, replay and recovery
+ * suites. Left out: the embedded emulators' lifecycle (cloud.test.ts), the ESM's own
+ * mechanics (esm-mapping, esm-failures, esm-resharding: backend-independent logic, and
+ * moto cannot reshard), start.test.ts (`npm start` runs its own emulators), and the
+ * template-provisioning, shard-scaler, sweeper and benchmark tests (their AWS calls are
+ * the ones the selected suites make; CI time is kept for those).
  */
 const MOTO_SUITES = [
   'test/integration/moto-server.test.ts',
+  'test/integration/esm-lineage.test.ts',
   'test/integration/esm-pipeline.test.ts',
   'test/integration/handler.test.ts',
   'test/integration/poison.test.ts',

@@ -17,6 +17,35 @@ export class DrainTimeoutError extends WindowpaneError {
 
 export class MappingStateError extends WindowpaneError {}
 
+/**
+ * A closed parent shard that GetRecords never ends, so its children can never start. Kinesis
+ * ends a closed shard read to its end with no NextShardIterator (GetRecords API reference:
+ * "If set to null, the shard has been closed and the requested iterator does not return any
+ * more data"); an endpoint that does not (moto 5) would otherwise hang the drain.
+ */
+export class UnendedParentShardError extends WindowpaneError {
+  readonly shardId: string;
+  readonly children: readonly string[];
+
+  constructor(opts: {
+    streamName: string;
+    shardId: string;
+    endingSequenceNumber: string;
+    children: readonly string[];
+    waitedMs: number;
+  }) {
+    super(
+      `shard ${opts.shardId} of stream ${opts.streamName} never ends: ListShards reports it closed ` +
+        `(EndingSequenceNumber ${opts.endingSequenceNumber}) and it was read to its tip, but GetRecords ` +
+        `still returns a NextShardIterator after ${opts.waitedMs} ms, so its child shard(s) ` +
+        `${opts.children.join(', ')} cannot start. Kinesis ends a closed shard with no NextShardIterator; ` +
+        'this endpoint does not (moto 5 never does, see local/chaos/reshard.ts)',
+    );
+    this.shardId = opts.shardId;
+    this.children = opts.children;
+  }
+}
+
 /** Thrown inside a lane to unwind it when the mapping stops mid-step. */
 export class MappingStoppedSignal extends WindowpaneError {
   constructor() {

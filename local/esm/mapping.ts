@@ -40,10 +40,14 @@
  * - Discarding sends Lambda's invocation record (`OnFailureMessage`) to the SQS queue,
  *   retrying until it is accepted, then skips the records. Without a queue the records are
  *   skipped with a log line, as Lambda does without a destination.
- * - Resharding. Shards are listed every `shardRefreshMs`. A child shard is read only once
- *   all its parents are drained: read until GetRecords returned no NextShardIterator
- *   (kinesis-local reports a closed shard's EndingSequenceNumber as 2^63-1, so that value
- *   is never compared against) and every record of theirs is done.
+ * - Resharding, by the documented contract (ListShards, GetRecords API references). Shards
+ *   are listed every `shardRefreshMs`; a child names its parents (ParentShardId,
+ *   AdjacentParentShardId) and is read only once all of them are drained: read until
+ *   GetRecords returned no NextShardIterator, and every record of theirs done. A parent's
+ *   EndingSequenceNumber only says it is closed; its value is never compared against
+ *   (kinesis-local reports 2^63-1). A parent listed closed that GetRecords does not end
+ *   within `closedShardGraceMs` at its tip makes drain() fail with UnendedParentShardError
+ *   naming it, instead of waiting for the drain timeout (moto 5 never ends closed shards).
  * - Kinesis errors. Throttling (ProvisionedThroughputExceeded, LimitExceeded) and any other
  *   read error are retried with backoff; an expired iterator is renewed after the last
  *   record read, so nothing is skipped or read twice.
@@ -56,7 +60,12 @@ import { DescribeStreamSummaryCommand, ListShardsCommand, type Shard } from '@aw
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { EventSourceConfig } from '../../functions/domain/config.js';
 import type { AwsClients } from '../../functions/lib/clients.js';
-import { DrainTimeoutError, MappingStateError, MappingStoppedSignal } from './errors.js';
+import {
+  DrainTimeoutError,
+  MappingStateError,
+  MappingStoppedSignal,
+  UnendedParentShardError,
+} from './errors.js';
 import { batchRetryPolicy } from './policy.js';
 import { Signal } from './progress.js';
 import { MAX_PAYLOAD_BYTES, parseStreamArn } from './records.js';
@@ -70,7 +79,7 @@ import {
 } from './runtime.js';
 import { ShardWorker } from './shard-worker.js';
 
-export { DrainTimeoutError, MappingStateError } from './errors.js';
+export { DrainTimeoutError, MappingStateError, UnendedParentShardError } from './errors.js';
 
 export interface BatchInfo {
   shardId: string;
@@ -130,6 +139,11 @@ export interface LocalMappingOptions {
   idlePollMs?: number;
   /** How often shards are listed to follow resharding (default 1000 ms). */
   shardRefreshMs?: number;
+  /**
+   * How long a parent shard listed closed may sit idle at its tip, still handed a
+   * NextShardIterator, before drain() fails with UnendedParentShardError (default 5000 ms).
+   */
+  closedShardGraceMs?: number;
   /** The function's timeout: a longer invocation fails as "Task timed out" (default 60 s, the stack's). */
   timeoutSeconds?: number;
   /** Reported in the Context (default 512, the stack's). */
@@ -173,8 +187,10 @@ export class LocalEventSourceMapping {
   /** Start time of the latest successful ListShards. */
   private listedAt = 0;
   private runtime: Runtime | undefined;
+  private readonly closedShardGraceMs: number;
 
   constructor(private readonly opts: LocalMappingOptions) {
+    this.closedShardGraceMs = opts.closedShardGraceMs ?? 5_000;
     // Every wait and SDK call listens on the one abort signal.
     setMaxListeners(100_000, this.controller.signal);
   }
@@ -209,7 +225,10 @@ export class LocalEventSourceMapping {
       } else {
         quietSince = undefined;
       }
-      if (now - since >= timeoutMs) throw new DrainTimeoutError(timeoutMs, this.stats());
+      const timedOut = now - since >= timeoutMs;
+      const stuck = this.unendedParent(now, timedOut ? 0 : this.closedShardGraceMs);
+      if (stuck) throw stuck;
+      if (timedOut) throw new DrainTimeoutError(timeoutMs, this.stats());
       await new Promise<void>((resolve) => setTimeout(resolve, 10));
     }
   }
@@ -234,6 +253,28 @@ export class LocalEventSourceMapping {
         ...(w.progress.checkpoint ? { checkpoint: w.progress.checkpoint } : {}),
       })),
     };
+  }
+
+  /**
+   * A parent that children wait for, listed closed, idle at its tip for `graceMs`, and
+   * still not ended by GetRecords: the drain can never complete, so say so, naming it.
+   */
+  private unendedParent(now: number, graceMs: number): UnendedParentShardError | undefined {
+    const waiting = [...this.workers.values()].filter((w) => w.state === 'waiting-for-parents');
+    for (const w of this.workers.values()) {
+      const since = w.openAfterCloseSince;
+      if (w.state !== 'active' || since === undefined || !w.idle || now - since < graceMs) continue;
+      const children = waiting.filter((c) => c.parents.includes(w.shardId)).map((c) => c.shardId);
+      if (children.length === 0) continue;
+      return new UnendedParentShardError({
+        streamName: this.opts.streamName,
+        shardId: w.shardId,
+        endingSequenceNumber: w.endingSequenceNumber ?? '',
+        children,
+        waitedMs: now - since,
+      });
+    }
+    return undefined;
   }
 
   private isDrained(since: number): boolean {
@@ -364,7 +405,12 @@ export class LocalEventSourceMapping {
     const added: ShardWorker[] = [];
     for (const shard of shards) {
       const id = shard.ShardId;
-      if (!id || this.workers.has(id)) continue;
+      if (!id) continue;
+      const known = this.workers.get(id);
+      if (known) {
+        known.updateListing(shard);
+        continue;
+      }
       const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
         (p): p is string => typeof p === 'string' && p !== '',
       );
@@ -374,6 +420,7 @@ export class LocalEventSourceMapping {
         parents,
         initial ? this.opts.settings.startingPosition : 'TRIM_HORIZON',
       );
+      worker.updateListing(shard);
       this.workers.set(id, worker);
       added.push(worker);
       if (!initial) this.log(`discovered shard ${id} (parents: ${parents.join(', ') || 'none'})`);

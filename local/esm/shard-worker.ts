@@ -10,6 +10,7 @@ import {
   type GetRecordsCommandOutput,
   GetShardIteratorCommand,
   type GetShardIteratorCommandInput,
+  type Shard,
 } from '@aws-sdk/client-kinesis';
 import { Lane } from './lane.js';
 import { LaneRunner } from './lane-runner.js';
@@ -34,6 +35,13 @@ export class ShardWorker {
   private iterator: string | undefined;
   private lastReadSequence: string | undefined;
   private ended = false;
+  /** ListShards gave the shard an EndingSequenceNumber: it is closed and must end. */
+  private listedEnding: string | undefined;
+  /**
+   * Since when the shard, listed closed, has been at its tip while GetRecords still hands
+   * out a NextShardIterator: the contract says it ends, so this is a stuck lineage.
+   */
+  openAfterCloseSince: number | undefined;
   private readonly runner: LaneRunner;
   private finished: Promise<void> = Promise.resolve();
 
@@ -54,6 +62,15 @@ export class ShardWorker {
     // Read ahead at most a few rounds of batches for every lane.
     this.maxBuffered = Math.max(1_000, 2 * rt.settings.batchSize * n);
     this.runner = new LaneRunner(rt, this);
+  }
+
+  /** What the latest ListShards says of this shard (SequenceNumberRange). */
+  updateListing(shard: Shard): void {
+    this.listedEnding = shard.SequenceNumberRange?.EndingSequenceNumber ?? this.listedEnding;
+  }
+
+  get endingSequenceNumber(): string | undefined {
+    return this.listedEnding;
   }
 
   get readToEnd(): boolean {
@@ -150,7 +167,10 @@ export class ShardWorker {
         continue;
       }
       const records = page.Records ?? [];
-      if (records.length > 0) this.enqueue(records);
+      if (records.length > 0) {
+        this.enqueue(records);
+        this.openAfterCloseSince = undefined;
+      }
       this.millisBehindLatest = page.MillisBehindLatest ?? 0;
       if (this.millisBehindLatest > this.rt.stats.maxMillisBehindLatest) {
         this.rt.stats.maxMillisBehindLatest = this.millisBehindLatest;
@@ -164,6 +184,7 @@ export class ShardWorker {
       this.iterator = page.NextShardIterator;
       if (records.length === 0 && this.millisBehindLatest === 0) {
         this.tipAt = startedAt;
+        if (this.listedEnding !== undefined) this.openAfterCloseSince ??= startedAt;
         await this.readerWake.wait(this.rt.idlePollMs, this.rt.abort);
       }
     }
