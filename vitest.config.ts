@@ -17,14 +17,18 @@ const INTEGRATION_ENV = { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISA
  * template-provisioning, shard-scaler, sweeper and benchmark tests (their AWS calls are
  * the ones the selected suites make; CI time is kept for those).
  */
+// These need moto_server itself: integration-moto only.
+const MOTO_ONLY = ['test/integration/moto-server.test.ts', 'test/integration/backends.test.ts'];
+
 const MOTO_SUITES = [
-  'test/integration/moto-server.test.ts',
+  ...MOTO_ONLY,
   'test/integration/esm-lineage.test.ts',
   'test/integration/esm-pipeline.test.ts',
   'test/integration/handler.test.ts',
   'test/integration/poison.test.ts',
   'test/integration/replay.test.ts',
   'test/integration/recover.test.ts',
+  'test/integration/golden.test.ts',
 ];
 
 /**
@@ -68,6 +72,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: MOTO_ONLY,
           environment: 'node',
           globalSetup: ['test/integration/global-setup.ts'],
           // Handler logs and EMF metrics would drown the test output; errors still print.
