@@ -446,6 +446,8 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
       opts.log,
     );
     const sendMs = Date.now() - sendStarted;
+    // Every record is on the stream: the last batches need not wait out the batching window.
+    pipeline.mapping.inputComplete();
     await pipeline.mapping.drain({ timeoutMs: opts.drainTimeoutMs ?? 120_000 + records.length * 5 });
     await pipeline.flush();
     if (timer) clearInterval(timer);

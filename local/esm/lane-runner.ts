@@ -24,6 +24,8 @@ export interface LaneHost {
   readonly millisBehindLatest: number;
   /** The shard was read to its end: nothing more will be queued. */
   readonly readToEnd: boolean;
+  /** The producer is done and the shard was read to its tip since: nothing more is coming. */
+  readonly inputExhausted: boolean;
   /** Records left the read-ahead buffer: the reader may read more. */
   bufferFreed(): void;
 }
@@ -52,6 +54,7 @@ export class LaneRunner {
         if (
           windowMs > 0 &&
           !this.host.readToEnd &&
+          !this.host.inputExhausted &&
           !lane.isFull(settings.batchSize, this.rt.maxPayloadBytes)
         ) {
           const wait = lane.oldestReadAt + windowMs - Date.now();

@@ -15,7 +15,8 @@
  * - Batching. A batch holds up to `batchSize` records of one shard and stays under the 6 MB
  *   invocation payload. With `maxBatchingWindowSeconds` > 0 a lane waits, from the arrival
  *   (here: the read) of its oldest queued record, up to that long for a full batch; a
- *   closed shard read to its end flushes at once, since nothing more can come.
+ *   closed shard read to its end flushes at once, since nothing more can come, and so does
+ *   a shard read to its tip after the producer said it is done (`inputComplete()`).
  * - Starting position. Shards present at `start()` begin at `startingPosition`; shards
  *   that appear later (children of a reshard) begin at TRIM_HORIZON, or the records put
  *   between the reshard and their discovery would be lost.
@@ -188,6 +189,7 @@ export class LocalEventSourceMapping {
   private listedAt = 0;
   private runtime: Runtime | undefined;
   private readonly closedShardGraceMs: number;
+  private inputCompletedAt: number | undefined;
 
   constructor(private readonly opts: LocalMappingOptions) {
     this.closedShardGraceMs = opts.closedShardGraceMs ?? 5_000;
@@ -231,6 +233,18 @@ export class LocalEventSourceMapping {
       if (timedOut) throw new DrainTimeoutError(timeoutMs, this.stats());
       await new Promise<void>((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  /**
+   * The producer is done: nothing more will be put on the stream. A lane then invokes as
+   * soon as its shard has been read to its tip, instead of waiting out
+   * `maxBatchingWindowSeconds` for records that will not come (a replay's last batch).
+   * Batch size and payload limits still apply; records put later are still delivered,
+   * without the batching window.
+   */
+  inputComplete(): void {
+    this.inputCompletedAt ??= Date.now();
+    for (const w of this.workers.values()) w.wake();
   }
 
   /** Stops polling and waits for in-flight invocations; idempotent. */
@@ -326,6 +340,7 @@ export class LocalEventSourceMapping {
       },
       shardDrained: this.shardDrained,
       stopping: () => this.stopping,
+      inputCompleteAt: () => this.inputCompletedAt,
       log: (line) => this.log(line),
       isShardDone: (id) => {
         const w = this.workers.get(id);

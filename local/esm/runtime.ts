@@ -54,6 +54,8 @@ export interface Runtime {
   /** Notified whenever a shard is drained (children wait on it). */
   readonly shardDrained: Signal;
   stopping(): boolean;
+  /** When the producer said it is done (`inputComplete()`), if it did. */
+  inputCompleteAt(): number | undefined;
   log(line: string): void;
   /** A parent is done when it is drained, or unknown (trimmed from the stream). */
   isShardDone(shardId: string): boolean;

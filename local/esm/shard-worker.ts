@@ -73,6 +73,11 @@ export class ShardWorker {
     return this.listedEnding;
   }
 
+  get inputExhausted(): boolean {
+    const at = this.rt.inputCompleteAt();
+    return at !== undefined && this.tipAt >= at;
+  }
+
   get readToEnd(): boolean {
     return this.ended;
   }
@@ -185,6 +190,8 @@ export class ShardWorker {
       if (records.length === 0 && this.millisBehindLatest === 0) {
         this.tipAt = startedAt;
         if (this.listedEnding !== undefined) this.openAfterCloseSince ??= startedAt;
+        // Lanes waiting out a batching window need not once the producer is done.
+        if (this.inputExhausted) for (const lane of this.lanes) lane.signal.notify();
         await this.readerWake.wait(this.rt.idlePollMs, this.rt.abort);
       }
     }
