@@ -32,12 +32,12 @@ const MOTO_SUITES = [
 ];
 
 /**
- * integration-moto, when moto_server is installed. Missing, it is left out with a line
+ * integration-moto and deploy-moto, when moto_server is installed. Missing, it is left out with a line
  * saying how to install it; with CI=true a missing moto fails the run instead.
  */
 function motoProject(): TestProjectInlineConfiguration[] {
   if (!findMotoServer()) {
-    const message = `moto_server not found on PATH: the integration-moto project is skipped (install it with ${MOTO_INSTALL_HINT})`;
+    const message = `moto_server not found on PATH: the integration-moto and deploy-moto projects are skipped (install it with ${MOTO_INSTALL_HINT})`;
     if (process.env.CI === 'true') throw new Error(`${message}; CI=true requires it`);
     console.warn(`windowpane: ${message}`);
     return [];
@@ -53,6 +53,19 @@ function motoProject(): TestProjectInlineConfiguration[] {
         testTimeout: 90_000,
         hookTimeout: 60_000,
         fileParallelism: false,
+      },
+    },
+    {
+      test: {
+        // The CDK template deployed to moto's CloudFormation (synth with bundling, then the
+        // CDK CLI): a minute or two, so a project of its own (`npm run test:deploy`).
+        name: 'deploy-moto',
+        include: ['test/deploy/**/*.test.ts'],
+        environment: 'node',
+        globalSetup: ['test/integration/global-setup-moto.ts'],
+        env: INTEGRATION_ENV,
+        testTimeout: 120_000,
+        hookTimeout: 600_000,
       },
     },
   ];
