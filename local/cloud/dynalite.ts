@@ -2,14 +2,7 @@
 import type { Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import {
-  destroyClients,
-  EmulatorStartError,
-  listen,
-  probeClients,
-  type RunningService,
-  waitUntilAnswering,
-} from './startup.js';
+import { answeringOrStopped, EmulatorStartError, listen, type RunningService } from './startup.js';
 
 interface DynaliteOptions {
   path?: string;
@@ -37,19 +30,12 @@ export async function startDynalite(timeoutMs: number): Promise<RunningService> 
     server.closeAllConnections();
     await new Promise<void>((resolve, reject) => server.close((err) => (err ? reject(err) : resolve())));
   };
-  const clients = probeClients({ dynamodb: endpoint });
-  try {
-    await waitUntilAnswering(
-      'dynalite',
-      'ListTables',
-      (abortSignal) => clients.dynamodb.send(new ListTablesCommand({}), { abortSignal }),
-      { timeoutMs },
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  } finally {
-    destroyClients(clients);
-  }
-  return { endpoint, stop };
+  return answeringOrStopped(
+    { endpoint, stop },
+    'dynalite',
+    'ListTables',
+    { dynamodb: endpoint },
+    (clients, abortSignal) => clients.dynamodb.send(new ListTablesCommand({}), { abortSignal }),
+    timeoutMs,
+  );
 }

@@ -10,13 +10,7 @@
 import { ListTopicsCommand } from '@aws-sdk/client-sns';
 import { ListQueuesCommand } from '@aws-sdk/client-sqs';
 import { buildApp } from 'fauxqs';
-import {
-  destroyClients,
-  EmulatorStartError,
-  probeClients,
-  type RunningService,
-  waitUntilAnswering,
-} from './startup.js';
+import { answeringOrStopped, EmulatorStartError, type RunningService } from './startup.js';
 
 const SQS_TARGET_PREFIX = 'AmazonSQS.';
 /** SQS operations whose responses carry queue URLs. */
@@ -72,22 +66,15 @@ export async function startFauxqs(timeoutMs: number, region: string): Promise<Ru
     closed = true;
     await app.close();
   };
-  const clients = probeClients({ sns: endpoint, sqs: endpoint });
-  try {
-    await waitUntilAnswering(
-      'fauxqs',
-      'ListTopics and ListQueues',
-      async (abortSignal) => {
-        await clients.sns.send(new ListTopicsCommand({}), { abortSignal });
-        await clients.sqs.send(new ListQueuesCommand({}), { abortSignal });
-      },
-      { timeoutMs },
-    );
-  } catch (err) {
-    await stop();
-    throw err;
-  } finally {
-    destroyClients(clients);
-  }
-  return { endpoint, stop };
+  return answeringOrStopped(
+    { endpoint, stop },
+    'fauxqs',
+    'ListTopics and ListQueues',
+    { sns: endpoint, sqs: endpoint },
+    async (clients, abortSignal) => {
+      await clients.sns.send(new ListTopicsCommand({}), { abortSignal });
+      await clients.sqs.send(new ListQueuesCommand({}), { abortSignal });
+    },
+    timeoutMs,
+  );
 }

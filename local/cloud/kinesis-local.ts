@@ -6,18 +6,9 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
-import { killAndWait, registerChild } from './processes.js';
-import {
-  destroyClients,
-  EmulatorStartError,
-  exitReason,
-  freePorts,
-  OutputTail,
-  probeClients,
-  type RunningService,
-  waitUntilAnswering,
-} from './startup.js';
+import { startChildEmulator } from './child-emulator.js';
+import { killAndWait } from './processes.js';
+import type { RunningService } from './startup.js';
 
 export interface KinesisLocalOptions {
   /** kinesis-local's SHARD_LIMIT. */
@@ -51,69 +42,39 @@ const KINESIS_DURATION_VARS = [
 export async function startKinesisLocal(
   opts: KinesisLocalOptions,
 ): Promise<RunningService & { pid: number }> {
-  // The ports are free when probed but could be taken before the child binds them:
-  // retry with new ports when that race is lost.
-  for (let attempt = 1; ; attempt++) {
-    const [plainPort, tlsPort] = (await freePorts(2)) as [number, number];
-    const endpoint = `http://127.0.0.1:${plainPort}`;
-    const tail = new OutputTail(opts.log && ((line) => opts.log?.(`[kinesis-local] ${line}`)));
-    const env: NodeJS.ProcessEnv = {
-      // A minimal environment: the parent's NODE_OPTIONS (a tsx or vitest loader) and AWS_*
-      // settings must not leak into the emulator.
-      PATH: process.env.PATH,
-      KINESIS_MOCK_PLAIN_PORT: String(plainPort),
-      KINESIS_MOCK_TLS_PORT: String(tlsPort),
-      SHARD_LIMIT: String(opts.shardLimit),
-      AWS_REGION: opts.region,
-      AWS_ACCOUNT_ID: opts.accountId,
-      LOG_LEVEL: opts.logLevel,
-      SHOULD_PERSIST_DATA: 'false',
-      LOAD_DATA_IF_EXISTS: 'false',
-      WINDOWPANE_PARENT_PID: String(process.pid),
-    };
-    for (const name of KINESIS_DURATION_VARS) env[name] = '0ms';
-
-    const child = spawn(process.execPath, ['--require', WATCHDOG, 'main.js'], {
-      cwd: KINESIS_LOCAL_DIR,
-      env,
-      // stdin is the watchdog's lifeline: only this process holds its write end.
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // Its own process group: a terminal's Ctrl-C goes to the whole foreground group and
-      // would stop kinesis-local while the pipeline still needs it to shut down cleanly
-      // (in-flight PutRecords would hang). Its lifetime is ours: exit hook and watchdog.
-      detached: true,
-    });
-    registerChild(child);
-    let spawnError: Error | undefined;
-    child.once('error', (err) => {
-      spawnError = err;
-    });
-    child.stdout?.on('data', (chunk: Buffer) => tail.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => tail.push(chunk));
-    // Writing to the pipe is never needed; ignore EPIPE once the child is gone.
-    child.stdin?.on('error', () => {});
-
-    const clients = probeClients({ kinesis: endpoint });
-    try {
-      await waitUntilAnswering(
-        'kinesis-local',
-        'ListStreams',
-        (abortSignal) => clients.kinesis.send(new ListStreamsCommand({}), { abortSignal }),
-        {
-          timeoutMs: opts.startTimeoutMs,
-          exited: () => exitReason(child, () => spawnError),
-          tail: () => tail.snapshot(),
-        },
-      );
-    } catch (err) {
-      await killAndWait(child);
-      const addressInUse = tail.snapshot().some((line) => /EADDRINUSE|address already in use/i.test(line));
-      if (addressInUse && attempt < 3) continue;
-      throw err;
-    } finally {
-      destroyClients(clients);
-    }
-    if (child.pid === undefined) throw new EmulatorStartError('kinesis-local', 'spawned without a pid');
-    return { endpoint, pid: child.pid, stop: () => killAndWait(child) };
-  }
+  const { child, endpoint, pid } = await startChildEmulator({
+    emulator: 'kinesis-local',
+    ports: 2,
+    timeoutMs: opts.startTimeoutMs,
+    ...(opts.log ? { log: opts.log } : {}),
+    spawn: ([plainPort, tlsPort]) => {
+      const env: NodeJS.ProcessEnv = {
+        // A minimal environment: the parent's NODE_OPTIONS (a tsx or vitest loader) and AWS_*
+        // settings must not leak into the emulator.
+        PATH: process.env.PATH,
+        KINESIS_MOCK_PLAIN_PORT: String(plainPort),
+        KINESIS_MOCK_TLS_PORT: String(tlsPort),
+        SHARD_LIMIT: String(opts.shardLimit),
+        AWS_REGION: opts.region,
+        AWS_ACCOUNT_ID: opts.accountId,
+        LOG_LEVEL: opts.logLevel,
+        SHOULD_PERSIST_DATA: 'false',
+        LOAD_DATA_IF_EXISTS: 'false',
+        WINDOWPANE_PARENT_PID: String(process.pid),
+      };
+      for (const name of KINESIS_DURATION_VARS) env[name] = '0ms';
+      const child = spawn(process.execPath, ['--require', WATCHDOG, 'main.js'], {
+        cwd: KINESIS_LOCAL_DIR,
+        env,
+        // stdin is the watchdog's lifeline: only this process holds its write end.
+        stdio: ['pipe', 'pipe', 'pipe'],
+        // Its own process group: a terminal's Ctrl-C goes to the whole foreground group and
+        // would stop kinesis-local while the pipeline still needs it to shut down cleanly
+        // (in-flight PutRecords would hang). Its lifetime is ours: exit hook and watchdog.
+        detached: true,
+      });
+      return { child, endpoint: `http://127.0.0.1:${plainPort}` };
+    },
+  });
+  return { endpoint, pid, stop: () => killAndWait(child) };
 }

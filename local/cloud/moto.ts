@@ -14,20 +14,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
+import { startChildEmulator } from './child-emulator.js';
 import type { EmulatorEndpoints } from './emulators.js';
 import { findMotoServer, MOTO_INSTALL_HINT } from './moto-locate.js';
-import { isRunning, killAndWait, registerChild, trackRunning } from './processes.js';
-import {
-  destroyClients,
-  EmulatorStartError,
-  exitReason,
-  freePorts,
-  OutputTail,
-  probeClients,
-  type RunningService,
-  waitUntilAnswering,
-} from './startup.js';
+import { isRunning, killAndWait, trackRunning } from './processes.js';
+import { EmulatorStartError, type RunningService } from './startup.js';
 
 export { findMotoServer, MOTO_INSTALL_HINT };
 
@@ -87,59 +78,33 @@ export async function startMotoServer(opts: StartMotoOptions = {}): Promise<Moto
   if (!executable) {
     throw new EmulatorStartError('moto_server', `not found on PATH; install it with ${MOTO_INSTALL_HINT}`);
   }
-  const timeoutMs = opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-  for (let attempt = 1; ; attempt++) {
-    const [port] = (await freePorts(1)) as [number];
-    const endpoint = `http://127.0.0.1:${port}`;
-    const tail = new OutputTail(opts.log && ((line) => opts.log?.(`[moto_server] ${line}`)));
-    const child: ChildProcess = spawn(
-      process.execPath,
-      [SUPERVISOR, executable, '-H', '127.0.0.1', '-p', String(port)],
-      {
+  const { child, endpoint, pid } = await startChildEmulator({
+    emulator: 'moto_server',
+    ports: 1,
+    group: true,
+    timeoutMs: opts.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+    ...(opts.log ? { log: opts.log } : {}),
+    spawn: ([port]) => ({
+      child: spawn(process.execPath, [SUPERVISOR, executable, '-H', '127.0.0.1', '-p', String(port)], {
         env: childEnv(),
         // stdin is the watchdog's lifeline: only this process holds its write end.
         stdio: ['pipe', 'pipe', 'pipe'],
         // Its own process group, which the watchdog and the exit hook kill as a whole.
         detached: true,
-      },
-    );
-    registerChild(child, { group: true });
-    let spawnError: Error | undefined;
-    child.once('error', (err) => {
-      spawnError = err;
-    });
-    child.stdout?.on('data', (chunk: Buffer) => tail.push(chunk));
-    child.stderr?.on('data', (chunk: Buffer) => tail.push(chunk));
-    child.stdin?.on('error', () => {});
-
-    const clients = probeClients({ kinesis: endpoint });
-    try {
-      await waitUntilAnswering(
-        'moto_server',
-        'ListStreams',
-        (abortSignal) => clients.kinesis.send(new ListStreamsCommand({}), { abortSignal }),
-        { timeoutMs, exited: () => exitReason(child, () => spawnError), tail: () => tail.snapshot() },
-      );
-    } catch (err) {
-      await killAndWait(child);
-      const addressInUse = tail.snapshot().some((line) => /address already in use/i.test(line));
-      if (addressInUse && attempt < 3) continue;
-      throw err;
-    } finally {
-      destroyClients(clients);
-    }
-    if (child.pid === undefined) throw new EmulatorStartError('moto_server', 'spawned without a pid');
-    let stopping: Promise<void> | undefined;
-    let forget: () => void = () => {};
-    const server: MotoServer = {
-      endpoint,
-      pid: child.pid,
-      stop() {
-        stopping ??= stopSupervised(child).finally(() => forget());
-        return stopping;
-      },
-    };
-    forget = trackRunning(server);
-    return server;
-  }
+      }),
+      endpoint: `http://127.0.0.1:${port}`,
+    }),
+  });
+  let stopping: Promise<void> | undefined;
+  let forget: () => void = () => {};
+  const server: MotoServer = {
+    endpoint,
+    pid,
+    stop() {
+      stopping ??= stopSupervised(child).finally(() => forget());
+      return stopping;
+    },
+  };
+  forget = trackRunning(server);
+  return server;
 }

@@ -11,6 +11,7 @@ import {
   type AwsClients,
   type ClientOptions,
   createClients,
+  destroyClients,
   localClientOptions,
 } from '../../functions/lib/clients.js';
 import { sleep } from '../../functions/lib/retry.js';
@@ -137,16 +138,33 @@ export async function waitUntilAnswering(
   }
 }
 
+/**
+ * An in-process emulator listening at `endpoint`: waits until `probe` (with probe clients
+ * for `endpoints`) succeeds, and stops the server when it never does.
+ */
+export async function answeringOrStopped(
+  service: RunningService,
+  emulator: EmulatorName,
+  call: string,
+  endpoints: NonNullable<ClientOptions['endpoints']>,
+  probe: (clients: AwsClients, signal: AbortSignal) => Promise<unknown>,
+  timeoutMs: number,
+): Promise<RunningService> {
+  const clients = probeClients(endpoints);
+  try {
+    await waitUntilAnswering(emulator, call, (signal) => probe(clients, signal), { timeoutMs });
+  } catch (err) {
+    await service.stop();
+    throw err;
+  } finally {
+    destroyClients(clients);
+  }
+  return service;
+}
+
 /** Clients for start-up probes: one attempt per call, so a probe fails fast and is repeated. */
 export function probeClients(endpoints: NonNullable<ClientOptions['endpoints']>): AwsClients {
   return createClients({ ...localClientOptions(endpoints), maxAttempts: 1 });
-}
-
-export function destroyClients(clients: AwsClients): void {
-  clients.kinesis.destroy();
-  clients.dynamodb.destroy();
-  clients.sns.destroy();
-  clients.sqs.destroy();
 }
 
 /** `exited()` of a child for `waitUntilAnswering`: why it is gone, or undefined while it runs. */
