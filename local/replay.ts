@@ -47,6 +47,7 @@ import {
   reshardPoints,
   reshardTo,
 } from './chaos/index.js';
+import type { StackTarget } from './deploy/stack-target.js';
 import { type LocalPipeline, startLocalPipeline } from './pipeline/index.js';
 
 /** The input cannot be read, or holds a line too large for a Kinesis record. */
@@ -315,6 +316,8 @@ export interface ReplayRunOptions {
   deleteResourcesOnStop?: boolean;
   resourceSource?: 'auto' | 'config';
   cdkOut?: string;
+  /** Run on a deployed stack's resources with its bundled handler (`--stack`; needs `target`). */
+  stack?: StackTarget;
   /** Default: 2 minutes plus 1 s per 200 records. */
   drainTimeoutMs?: number;
   /** Each AWS request's limits (default LOCAL_TIMEOUTS). */
@@ -420,6 +423,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
       : {}),
     ...(opts.resourceSource ? { resourceSource: opts.resourceSource } : {}),
     ...(opts.cdkOut ? { cdkOut: opts.cdkOut } : {}),
+    ...(opts.stack ? { stack: opts.stack } : {}),
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.debug ? { debug: opts.debug } : {}),
     ...(opts.chaos ? { chaos: opts.chaos } : {}),

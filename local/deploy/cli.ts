@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { WindowpaneError } from '../../functions/domain/errors.js';
 import { deployToMoto, type MotoDeployReport } from './moto-deploy.js';
+import { MOTO_ASSEMBLY_DIR } from './stack-target.js';
 import { MOTO_DEPLOY_SETTINGS } from './synth.js';
 
 const HELP = `usage: npm run deploy:moto -- --endpoint URL [--stack-name NAME]
@@ -87,6 +88,8 @@ async function main(): Promise<number> {
   const report = await deployToMoto({
     endpoint: args.endpoint,
     deploy: { stackName: args.stackName },
+    // Kept where `npm run replay -- --stack` finds the deployed handler bundle.
+    outdir: MOTO_ASSEMBLY_DIR,
     log: (line) => {
       if (!line.startsWith('[cdk]') || /❌|error/i.test(line)) err(line);
     },
