@@ -37,9 +37,15 @@ const MOTO_SUITES = [
  */
 function motoProject(): TestProjectInlineConfiguration[] {
   if (!findMotoServer()) {
-    const message = `moto_server not found on PATH: the integration-moto and deploy-moto projects are skipped (install it with ${MOTO_INSTALL_HINT})`;
-    if (process.env.CI === 'true') throw new Error(`${message}; CI=true requires it`);
-    console.warn(`windowpane: ${message}`);
+    const install = `install it with ${MOTO_INSTALL_HINT}`;
+    if (process.env.CI === 'true') {
+      throw new Error(
+        `moto_server not found on PATH; CI=true requires it for integration-moto and deploy-moto (${install})`,
+      );
+    }
+    console.warn(
+      `windowpane: moto_server not found on PATH: integration-moto and deploy-moto are skipped (${install})`,
+    );
     return [];
   }
   return [
