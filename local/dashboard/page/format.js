@@ -1,0 +1,46 @@
+// Formatting and DOM helpers shared by the page's modules. Text goes in with
+// textContent only: nothing from the server is ever parsed as HTML.
+
+export function clock(ms) {
+  return new Date(ms).toTimeString().slice(0, 8);
+}
+
+export function num(v) {
+  if (v === undefined || v === null || Number.isNaN(v)) return '';
+  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+}
+
+export function ago(ms, now = Date.now()) {
+  const s = Math.max(0, Math.round((now - ms) / 1000));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  return `${Math.floor(s / 3600)}h ago`;
+}
+
+/** el('td', { class: 'x' }, 'text', child): a new element. */
+export function el(tag, attrs = {}, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === undefined || v === false) continue;
+    if (k === 'class') e.className = v;
+    else if (k === 'hidden') e.hidden = true;
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children) if (c !== undefined && c !== null) e.append(c);
+  return e;
+}
+
+export function describeAlert(a) {
+  const cause =
+    a.ruleType === 'delta' && a.previous !== undefined
+      ? ` (from ${num(a.previous)}, max change ${a.maxDelta})`
+      : a.above !== undefined && a.value > a.above
+        ? ` (above ${a.above})`
+        : a.below !== undefined
+          ? ` (below ${a.below})`
+          : '';
+  return `${a.rule} ${a.sensorId} ${a.metric} ${num(a.value)}${cause} at ${clock(a.timestamp)}${a.late ? ' (late reading)' : ''}`;
+}
+
+/** Natural order: sensor_2 before sensor_10. */
+export const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
