@@ -28,7 +28,7 @@ const charts = new SensorCharts({
   container: $('charts'),
   defs: [],
   onFirstChart: () => {
-    if (firstChart || charts.charts.size === 0) return;
+    if (firstChart) return;
     firstChart = true;
     performance.mark('windowpane:first-chart');
     document.body.dataset.firstChart = 'true';

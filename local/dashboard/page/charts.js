@@ -69,6 +69,7 @@ export class SensorCharts {
     if (existing) {
       existing.data = data;
       existing.plot.setData(data, !zoomed);
+      existing.box.dataset.points = String(data[0].length);
       return;
     }
     const def = this.defs.find((d) => d.id === defId);
@@ -92,12 +93,13 @@ export class SensorCharts {
       cursor: { drag: { x: true, y: false } },
       hooks: {
         setSelect: [(u) => this.zoom(u)],
-        draw: [() => this.onFirstChart?.()],
+        draw: [(u) => u.data[0].length > 0 && this.onFirstChart?.()],
       },
     };
     const plot = new uPlot(opts, data, box);
     plot.root.addEventListener('dblclick', () => this.show(this.sensor));
-    this.charts.set(key, { plot, data });
+    box.dataset.points = String(data[0].length);
+    this.charts.set(key, { plot, data, box });
   }
 
   zoom(u) {
@@ -147,7 +149,9 @@ export class SensorCharts {
       this.flushing = false;
       for (const key of this.dirty) {
         const c = this.charts.get(key);
-        if (c) c.plot.setData(c.data);
+        if (!c) continue;
+        c.plot.setData(c.data);
+        c.box.dataset.points = String(c.data[0].length);
       }
       this.dirty.clear();
     });
