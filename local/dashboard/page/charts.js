@@ -3,7 +3,7 @@
 // readings per window on the right axis. The server downsamples to about the chart's
 // width; live windows are appended here, and a zoom asks the server for that range again.
 import uPlot from '/vendor/uPlot.esm.js';
-import { el } from './format.js';
+import { defLabel, el } from './format.js';
 
 const HEIGHT = 220;
 
@@ -76,7 +76,7 @@ export class SensorCharts {
     const box = el(
       'div',
       { class: 'chart', 'data-def': defId, 'data-metric': metric },
-      el('h4', {}, `${def?.label ?? defId} · ${metric}`),
+      el('h4', {}, `${def?.label ?? defLabel(defId)} · ${metric}`),
     );
     this.container.append(box);
     const opts = {

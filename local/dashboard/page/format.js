@@ -44,3 +44,19 @@ export function describeAlert(a) {
 
 /** Natural order: sensor_2 before sensor_10. */
 export const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
+
+function span(ms) {
+  const n = Number(ms);
+  if (n % 3_600_000 === 0) return `${n / 3_600_000} h`;
+  if (n % 60_000 === 0) return `${n / 60_000} min`;
+  return `${n / 1000} s`;
+}
+
+/** "tumbling:60000" -> "tumbling 1 min", as the server labels a definition it has seen. */
+export function defLabel(id) {
+  const [type, a, b] = id.split(':');
+  if (type === 'tumbling' && a) return `tumbling ${span(a)}`;
+  if (type === 'sliding' && a && b) return `sliding ${span(a)} every ${span(b)}`;
+  if (type === 'session' && a) return `session, gap ${span(a)}`;
+  return id;
+}
