@@ -111,6 +111,15 @@ With --duration the run ends by itself and exits 0.`;
 
 const PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{1,59}$/;
 
+/** A resource name prefix as the local cloud names resources (replay, the dashboard). */
+export function checkPrefix(text: string, name: string): void {
+  if (!PREFIX_PATTERN.test(text)) {
+    throw new UsageError(
+      `flag --${name} must be 2-60 letters, digits, "-" or "_", starting with a letter or digit, got "${text}"`,
+    );
+  }
+}
+
 const REPLAY_FLAGS = {
   input: flag.string('FILE', 'the readings, one JSON object a line ("-" reads stdin)'),
   stdin: flag.boolean('read the readings from standard input'),
@@ -121,13 +130,7 @@ const REPLAY_FLAGS = {
       'AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_<SERVICE>) does the same',
   ),
   prefix: flag.string('NAME', 'resource name prefix (default: windowpane, or a unique one\non --endpoint)', {
-    check: (text, name) => {
-      if (!PREFIX_PATTERN.test(text)) {
-        throw new UsageError(
-          `flag --${name} must be 2-60 letters, digits, "-" or "_", starting with a letter or digit, got "${text}"`,
-        );
-      }
-    },
+    check: checkPrefix,
   }),
   'keep-resources': flag.boolean('with --endpoint: keep the stream, tables, topic and queues'),
   'drain-timeout': flag.duration(
