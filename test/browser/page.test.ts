@@ -50,7 +50,7 @@ class UnknownAlarmError extends WindowpaneError {}
 describe('dashboard page', () => {
   it('loads: a chart of the first sensor, a virtualised list of 1,000 sensors, search', async () => {
     const source = new ManualSource('synthetic fleet');
-    source.emit(...fleetWindows(1_000, 60));
+    source.emitAll(fleetWindows(1_000, 60));
     const p = await open(source);
     await p.waitForSelector('body[data-first-chart]');
     expect(await p.textContent('#selected-sensor')).toBe('sensor_1');

@@ -21,10 +21,14 @@ export class ManualSource implements DashboardSource {
     ],
   ) {}
 
-  /** Before `start`, events wait (unbounded: the owner decides how many it emits). */
   emit(...events: DashboardEvent[]): void {
+    this.emitAll(events);
+  }
+
+  /** Before `start`, events wait (unbounded: the owner decides how many it emits). */
+  emitAll(events: readonly DashboardEvent[]): void {
     if (this.sink) this.sink.push(events);
-    else this.pending.push(...events);
+    else for (const e of events) this.pending.push(e);
   }
 
   async start(sink: DashboardSink): Promise<void> {
