@@ -10,19 +10,10 @@
 import type { FinalWindow, LateReading } from '../../functions/domain/fold.js';
 import type { Alert } from '../../functions/domain/rules.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
+import type { WindowStats } from '../cli/monitor.js';
 
 /** The newest open (not yet final) window of a sensor, for its first metric. */
-export interface OpenWindowView {
-  sensorId: string;
-  metric: string;
-  windowType: string;
-  start: number;
-  end: number;
-  count: number;
-  mean: number;
-  min: number;
-  max: number;
-}
+export type OpenWindowView = WindowStats & { sensorId: string };
 
 /**
  * One alarm of the alarm lifecycle (issue 10) as the page shows it. `state` is the

@@ -11,6 +11,7 @@
  */
 import type { FinalWindow } from '../../functions/domain/fold.js';
 import type { Alert } from '../../functions/domain/rules.js';
+import { describeAlert } from '../cli/view.js';
 import type { AlarmView, DashboardEvent, DashboardSink, HealthSample, OpenWindowView } from './model.js';
 import { BYTES_PER_POINT, type SeriesColumns, WindowSeries } from './series.js';
 
@@ -30,6 +31,9 @@ export interface SensorSummary {
   alerts: number;
 }
 
+/** An alert as the page lists it: the console's one-line description beside the fields. */
+export type AlertRow = Alert & { text: string };
+
 export interface SetAsideRow {
   kind: 'late' | 'invalid';
   id: string;
@@ -46,7 +50,7 @@ export interface DashboardUpdate {
   seq: number;
   windows: WindowRow[];
   open: OpenWindowView[];
-  alerts: Alert[];
+  alerts: AlertRow[];
   alarms: AlarmView[];
   setAside: SetAsideRow[];
   health: HealthSample[];
@@ -126,7 +130,7 @@ export class DashboardStore implements DashboardSink {
   private readonly sensors = new Map<string, SensorSummary>();
   private readonly series = new Map<string, WindowSeries>();
   private reservedBytes = 0;
-  private readonly alerts: Alert[] = [];
+  private readonly alerts: AlertRow[] = [];
   private readonly alarms = new Map<string, AlarmView>();
   private readonly setAside: SetAsideRow[] = [];
   private readonly health: HealthSample[] = [];
@@ -157,10 +161,11 @@ export class DashboardStore implements DashboardSink {
         return;
       }
       case 'alert': {
-        pushBounded(this.alerts, e.alert, this.opts.recentAlerts);
+        const row: AlertRow = { ...e.alert, text: describeAlert(e.alert) };
+        pushBounded(this.alerts, row, this.opts.recentAlerts);
         const s = this.sensor(e.alert.sensorId);
         if (s) s.alerts++;
-        this.journal.alerts.push(e.alert);
+        this.journal.alerts.push(row);
         return;
       }
       case 'alarm':
@@ -337,7 +342,7 @@ function emptyJournal() {
   return {
     windows: [] as WindowRow[],
     open: new Map<string, OpenWindowView>(),
-    alerts: [] as Alert[],
+    alerts: [] as AlertRow[],
     alarms: new Map<string, AlarmView>(),
     setAside: [] as SetAsideRow[],
     health: [] as HealthSample[],

@@ -1,36 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { FinalWindow } from '../../functions/domain/fold.js';
-import type { Alert } from '../../functions/domain/rules.js';
 import { DashboardStore, windowDefOf } from '../../local/dashboard/store.js';
+import { alert as fixtureAlert, finalWindow as fixtureWindow } from '../browser/fleet.js';
 
-function finalWindow(sensorId: string, start: number, mean = 20, sizeMs = 60_000): FinalWindow {
-  return {
-    sensorId,
-    windowKey: `tumbling:${sizeMs}#${start}`,
-    windowType: 'tumbling',
-    windowSizeMs: sizeMs,
-    windowStart: start,
-    windowEnd: start + sizeMs,
-    metrics: { temperature: { count: 60, sum: mean * 60, min: mean - 2, max: mean + 2, mean } },
-  };
-}
-
-function alert(sensorId: string, n: number): Alert {
-  return {
-    alertId: `a${n}`,
-    sensorId,
-    rule: 'too-hot',
-    ruleType: 'threshold',
-    severity: 'critical',
-    metric: 'temperature',
-    value: 40,
-    timestamp: n,
-    cooldownBucket: n,
-    cooldownMs: 60_000,
-    above: 35,
-    late: false,
-  };
-}
+const finalWindow = (sensorId: string, start: number, mean = 20) => fixtureWindow(sensorId, start, mean);
+const alert = (sensorId: string, n: number) => fixtureAlert(sensorId, `a${n}`, n);
 
 describe('dashboard store', () => {
   it('labels window definitions by type and size', () => {

@@ -30,18 +30,6 @@ export function el(tag, attrs = {}, ...children) {
   return e;
 }
 
-export function describeAlert(a) {
-  const cause =
-    a.ruleType === 'delta' && a.previous !== undefined
-      ? ` (from ${num(a.previous)}, max change ${a.maxDelta})`
-      : a.above !== undefined && a.value > a.above
-        ? ` (above ${a.above})`
-        : a.below !== undefined
-          ? ` (below ${a.below})`
-          : '';
-  return `${a.rule} ${a.sensorId} ${a.metric} ${num(a.value)}${cause} at ${clock(a.timestamp)}${a.late ? ' (late reading)' : ''}`;
-}
-
 /** Natural order: sensor_2 before sensor_10. */
 export const naturalOrder = new Intl.Collator('en', { numeric: true }).compare;
 

@@ -2,7 +2,7 @@
 // actions), alerts, late and invalid records with their reasons, and the pipeline's
 // health (throughput, iterator age, batch sizes, injected faults under --chaos).
 import { HealthChart } from './charts.js';
-import { clock, describeAlert, el, num } from './format.js';
+import { clock, el, num } from './format.js';
 
 const SHOWN = 100;
 const ACKABLE = new Set(['ACTIVE', 'LATCHED']);
@@ -21,9 +21,7 @@ function newestFirst(list, row) {
 export function renderAlerts(target, count, alerts, total) {
   count.textContent = `(${total})`;
   target.replaceChildren(
-    ...newestFirst(alerts, (a) =>
-      el('li', { class: a.severity, 'data-alert-id': a.alertId }, describeAlert(a)),
-    ),
+    ...newestFirst(alerts, (a) => el('li', { class: a.severity, 'data-alert-id': a.alertId }, a.text)),
   );
 }
 
