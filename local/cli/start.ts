@@ -88,10 +88,13 @@ async function main(): Promise<number> {
     `${describeWindows(config)}, allowed lateness ${config.allowedLatenessMs / 1000} s`;
   out(header);
   out(`configuration: ${source}`);
+  const dashboard: LocalDashboard | undefined = opts.dashboard
+    ? await serveLocalDashboard({ label: header, open: opts.open, log: out })
+    : undefined;
+  if (dashboard) out(`dashboard: ${dashboard.url}`);
   out('starting the local cloud (kinesis-local, dynalite, fauxqs)...');
 
   let monitor: LiveMonitor | undefined;
-  let dashboard: LocalDashboard | undefined;
   pipeline = await startLocalPipeline({
     config,
     log: out,
@@ -112,10 +115,7 @@ async function main(): Promise<number> {
 
   const sensorIds = Array.from({ length: opts.sensors }, (_, i) => `sensor_${i + 1}`);
   monitor = new LiveMonitor(pipeline, sensorIds);
-  if (opts.dashboard) {
-    dashboard = await serveLocalDashboard({ pipeline, monitor, label: header, open: opts.open, log: out });
-    out(`dashboard: ${dashboard.url}`);
-  }
+  dashboard?.attach(pipeline, monitor);
   const startedAt = Date.now();
   const startMs =
     backfill.ms > 0 ? Math.floor((startedAt - backfill.ms) / windowMs) * windowMs : Math.floor(startedAt);

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type Dashboard, startDashboard } from '../../local/dashboard/index.js';
 import type { AlarmActions } from '../../local/dashboard/model.js';
 import { CONTENT_SECURITY_POLICY } from '../../local/dashboard/server.js';
+import { DeferredSource } from '../../local/dashboard/sources/deferred.js';
 import { ManualSource } from '../../local/dashboard/sources/manual.js';
 import { alert, fleetWindows } from './fleet.js';
 
@@ -112,6 +113,20 @@ describe('dashboard server', () => {
     expect(bad.status).toBe(400);
     expect(bad.body).toMatch(/sensor/);
     expect(bad.body).toMatch(/points/);
+  });
+
+  it('serves before its source exists (a DeferredSource), saying it is loading, then shows it', async () => {
+    const deferred = new DeferredSource('starting', ['windows']);
+    dashboard = await startDashboard({ source: deferred, tickMs: 20 });
+    const before = JSON.parse((await call(dashboard.port, '/api/snapshot')).body);
+    expect(before).toMatchObject({ label: 'starting', status: { state: 'loading' }, sensors: [] });
+    const real = new ManualSource('real');
+    real.emit(...fleetWindows(2, 3));
+    deferred.resolve(real);
+    await dashboard.ready;
+    const after = JSON.parse((await call(dashboard.port, '/api/snapshot')).body);
+    expect(after.status).toEqual({ state: 'live' });
+    expect(after.sensors).toHaveLength(2);
   });
 
   it('streams a hello, then updates as the source pushes', async () => {

@@ -1,6 +1,7 @@
 /**
- * `npm start` as a user runs it: it prints the dashboard's URL within seconds, and the page
- * there shows the local pipeline's windows as they close. Line mode (stdout is a pipe).
+ * `npm start` as a user runs it: it prints the dashboard's URL before the local cloud has
+ * started, and the page there shows the local pipeline's windows as they close. Line mode
+ * (stdout is a pipe).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -45,8 +46,9 @@ describe('npm start serves the dashboard', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const urlAfterMs = Date.now() - started;
-    // Chosen at run time, on the loopback address only.
+    // Chosen at run time, on the loopback address only, and printed before the local cloud starts.
     expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(output).not.toContain('emulators: kinesis-local');
     const snapshot = (await (await fetch(`${url}api/snapshot`)).json()) as { label: string };
     expect(snapshot.label).toContain('windowpane local pipeline: 5 sensors');
 
@@ -65,8 +67,6 @@ describe('npm start serves the dashboard', () => {
     } finally {
       await browser.close();
     }
-    // Seconds, not minutes: the emulators start first, the URL follows them.
-    expect(urlAfterMs).toBeLessThan(60_000);
     console.log(`npm start printed the dashboard URL after ${urlAfterMs} ms`);
   });
 });

@@ -172,6 +172,8 @@ function reload() {
 
 function showStatus(status) {
   if (status?.state === 'failed') notice(`source failed: ${status.error}`);
+  else if (status?.state === 'loading') notice('waiting for the source to start');
+  else if ($('notice').textContent === 'waiting for the source to start') notice('');
 }
 
 function connect() {
