@@ -8,24 +8,23 @@
  * - Frame time: requestAnimationFrame intervals over a few seconds while the server
  *   streams a live load (every sensor's open window each second, a final window per
  *   sensor every 2 s, alerts), with the sensor list scrolled and searched meanwhile.
- * - Server: time to load the day into the store, bytes reserved, heap growth (exact with
- *   `node --expose-gc`).
+ * - Server: time to load the day into the store, bytes reserved, heap growth (after a
+ *   collection: bench/stats.ts exposes V8's collector at run time).
  *
  * Each figure is taken for the scale scenario (1,000 sensors, a day of 1-minute windows)
  * and for a baseline in the same run (10 sensors, an hour), and reported as a ratio.
  *
- * Standalone: `node --expose-gc --import tsx bench/suites/dashboard.ts [--quick]`; in bench/run.ts as suite
- * `dashboard` (runDashboardSuite / dashboardHeadlines).
+ * Run as `npm run bench -- --only dashboard [--quick]`.
  */
-import { pathToFileURL } from 'node:url';
+import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { type Dashboard, startDashboard } from '../../local/dashboard/index.js';
 import type { DashboardEvent, OpenWindowView } from '../../local/dashboard/model.js';
 import { ManualSource } from '../../local/dashboard/sources/manual.js';
-import { launchChromium } from '../../test/browser/chromium.js';
+import { CHROMIUM, launchChromium } from '../../test/browser/chromium.js';
 import { alert, finalWindow, fleetWindows, MINUTE } from '../../test/browser/fleet.js';
-import type { Headline } from '../context.js';
-import { median, round } from '../stats.js';
+import { type BenchContext, BenchSuiteError, type Headline } from '../context.js';
+import { collectGarbage, collector, median, round } from '../stats.js';
 
 export interface ScenarioResult {
   sensors: number;
@@ -45,10 +44,7 @@ export interface DashboardSuiteResult {
   ratios: { timeToFirstChart: number; frameP95: number };
 }
 
-interface Options {
-  quick: boolean;
-  log: (line: string) => void;
-}
+type Options = Pick<BenchContext, 'quick' | 'log'>;
 
 function percentile(sorted: number[], p: number): number {
   return sorted.length === 0 ? 0 : sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
@@ -104,7 +100,7 @@ function liveLoad(source: ManualSource, sensors: number): () => void {
 
 async function scenario(sensors: number, windows: number, opts: Options): Promise<ScenarioResult> {
   const source = new ManualSource(`bench: ${sensors} sensors`);
-  global.gc?.();
+  collectGarbage();
   const heapBefore = process.memoryUsage();
   const events = fleetWindows(sensors, windows);
   let dashboard: Dashboard | undefined;
@@ -116,7 +112,7 @@ async function scenario(sensors: number, windows: number, opts: Options): Promis
     await dashboard.ready;
     const loadIntoStoreMs = performance.now() - t0;
     events.length = 0;
-    global.gc?.();
+    collectGarbage();
     const heapAfter = process.memoryUsage();
     const heapGrowthMb =
       (heapAfter.heapUsed + heapAfter.arrayBuffers - heapBefore.heapUsed - heapBefore.arrayBuffers) / 2 ** 20;
@@ -183,6 +179,12 @@ async function scenario(sensors: number, windows: number, opts: Options): Promis
 }
 
 export async function runDashboardSuite(ctx: Options): Promise<DashboardSuiteResult> {
+  if (!existsSync(CHROMIUM)) {
+    throw new BenchSuiteError(
+      `Chromium not found at ${CHROMIUM}: run .ci/install-chromium (or set WINDOWPANE_CHROMIUM)`,
+    );
+  }
+  if (!collector()) ctx.log('dashboard: no V8 collector at run time, heap growth includes garbage');
   const baseline = await scenario(10, 60, ctx);
   const scale = await scenario(1_000, 1_440, ctx);
   return {
@@ -195,10 +197,7 @@ export async function runDashboardSuite(ctx: Options): Promise<DashboardSuiteRes
   };
 }
 
-/** For bench/run.ts; `suite` is 'dashboard' once SuiteName (bench/args.ts) has it. */
-export function dashboardHeadlines(
-  r: DashboardSuiteResult,
-): (Omit<Headline, 'suite'> & { suite: 'dashboard' })[] {
+export function dashboardHeadlines(r: DashboardSuiteResult): Headline[] {
   const s = r.scale;
   return [
     {
@@ -225,20 +224,4 @@ export function dashboardHeadlines(
       display: `${round(s.reservedBytes / 2 ** 20, 1)} MiB`,
     },
   ];
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const quick = process.argv.includes('--quick');
-  runDashboardSuite({ quick, log: (l) => process.stderr.write(`bench: ${l}\n`) }).then(
-    (r) => {
-      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-      process.exit(0);
-    },
-    (err: unknown) => {
-      process.stderr.write(
-        `bench: dashboard failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-      );
-      process.exit(1);
-    },
-  );
 }
