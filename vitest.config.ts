@@ -48,7 +48,7 @@ export default defineConfig({
       {
         test: {
           // The dashboard (local/dashboard) over HTTP and in Debian's Chromium through
-          // playwright-core; .ci/install-chromium installs the browser. Pipeline tests start
+          // playwright-core; .ci/install-packages installs the browser. Pipeline tests start
           // their own emulators, so files run one at a time.
           name: 'browser',
           include: ['test/browser/**/*.test.ts'],

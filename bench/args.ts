@@ -76,7 +76,7 @@ Measures windowpane on this machine and compares it with a naive per-record desi
           and the scale model (10k / 100k / 1M sensors: shards, concurrency, limits)
   dashboard  the web dashboard in Chromium: time to first chart and frame time under
           live load for 1,000 sensors x a day of 1-minute windows vs 10 sensors x an
-          hour, and the server store's memory (needs Chromium: .ci/install-chromium)
+          hour, and the server store's memory (needs Chromium: .ci/install-packages)
 
 Flags:
 ${formatFlagHelp(FLAGS)}

@@ -181,7 +181,7 @@ async function scenario(sensors: number, windows: number, opts: Options): Promis
 export async function runDashboardSuite(ctx: Options): Promise<DashboardSuiteResult> {
   if (!existsSync(CHROMIUM)) {
     throw new BenchSuiteError(
-      `Chromium not found at ${CHROMIUM}: run .ci/install-chromium (or set WINDOWPANE_CHROMIUM)`,
+      `Chromium not found at ${CHROMIUM}: run .ci/install-packages (or set WINDOWPANE_CHROMIUM)`,
     );
   }
   if (!collector()) ctx.log('dashboard: no V8 collector at run time, heap growth includes garbage');

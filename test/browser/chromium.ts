@@ -1,5 +1,5 @@
 /**
- * Debian's Chromium driven by playwright-core (.ci/install-chromium installs it), with the
+ * Debian's Chromium driven by playwright-core (.ci/install-packages installs it), with the
  * flags this machine needs, a fresh profile per launch, and a screenshot of each test
  * under test-results/ for CI to keep.
  */
