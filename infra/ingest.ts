@@ -1,13 +1,15 @@
 /**
- * Where readings enter: the Kinesis stream producers write to. Further ways in (an IoT
- * topic rule into the stream, a schema registry for producers) belong here, one construct
- * each.
+ * Where readings enter: the Kinesis stream producers write to, and, as the deployment
+ * asks, the AWS IoT Core topic rules into it (iot-ingest.ts). Further ways in belong
+ * here, one construct each.
  */
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type { Construct } from 'constructs';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
+import { IotIngest } from './iot-ingest.js';
 import { LOGICAL_IDS, Section } from './logical-ids.js';
+import type { DeadLetterQueueRef } from './observability.js';
 import { WindowpaneStream } from './secure-resources.js';
 import { SCALING_SHARD_LEVEL_METRICS } from './shard-scaling.js';
 
@@ -17,7 +19,10 @@ const SHARD_LEVEL_METRICS: Record<(typeof SCALING_SHARD_LEVEL_METRICS)[number], 
 };
 
 export interface IngestProps {
+  stackName: string;
   stream: WindowpaneConfig['stream'];
+  /** AWS IoT Core topic rules into the stream (`windowpaneDeploy.iot.enabled`). */
+  iot: boolean;
   /** A provisioned stream with shard scaling publishes the shard-level metrics its alarms read. */
   shardScaling: boolean;
   removalPolicy: RemovalPolicy;
@@ -25,6 +30,7 @@ export interface IngestProps {
 
 export class Ingest extends Section {
   readonly stream: WindowpaneStream;
+  readonly iot?: IotIngest;
 
   constructor(scope: Construct, id: string, props: IngestProps) {
     super(scope, id);
@@ -38,5 +44,17 @@ export class Ingest extends Section {
         ? { shardLevelMetrics: SCALING_SHARD_LEVEL_METRICS.map((m) => SHARD_LEVEL_METRICS[m]) }
         : {}),
     });
+    if (props.iot) {
+      this.iot = new IotIngest(this, 'Iot', {
+        stackName: props.stackName,
+        stream: this.stream,
+        removalPolicy: props.removalPolicy,
+      });
+    }
+  }
+
+  /** The stores of what could not enter, for the dead-letter depth alarms. */
+  deadLetterQueues(): DeadLetterQueueRef[] {
+    return this.iot?.deadLetterQueues() ?? [];
   }
 }

@@ -37,6 +37,7 @@ export const LOGICAL_IDS = {
   handlerFailureQueue: 'HandlerFailureQueue',
   alertSubscriptionQueue: 'AlertSubscriptionQueue',
   alertSubscriptionDeadLetterQueue: 'AlertSubscriptionDeadLetterQueue',
+  iotErrorQueue: 'IotRuleErrorQueue',
 } as const;
 
 /** Pins the logical id of `construct`'s CloudFormation resource. */

@@ -32,6 +32,12 @@
  * forwarded. Binary payloads belong on `/telemetry/bin`.
  */
 
+/** The topic filters of the two rules (MQTT `+`: one topic level, the sensor id). */
+export const TELEMETRY_TOPIC_FILTER = 'windowpane/+/telemetry';
+export const BINARY_TELEMETRY_TOPIC_FILTER = 'windowpane/+/telemetry/bin';
+/** The field the JSON rule writes the topic's sensor id to. */
+export const TOPIC_SENSOR_ID_FIELD = 'sensor_id';
+
 const TELEMETRY_TOPIC = /^windowpane\/([^/]+)\/telemetry(\/bin)?$/;
 /** Kinesis partition keys are at most 256 Unicode characters (PutRecords API reference). */
 const MAX_PARTITION_KEY_CHARS = 256;
@@ -75,7 +81,11 @@ export function telemetryRecord(topic: string, payload: Uint8Array): TelemetryRe
   const primary = Object.hasOwn(object, 'sensorId') ? object.sensorId : undefined;
   const alias = Object.hasOwn(object, 'sensor_id') ? object.sensor_id : undefined;
   if (primary === undefined && alias === undefined) {
-    return { partitionKey, data: prepend(payload, 'sensor_id', topicId), disposition: 'sensor-id-added' };
+    return {
+      partitionKey,
+      data: prepend(payload, TOPIC_SENSOR_ID_FIELD, topicId),
+      disposition: 'sensor-id-added',
+    };
   }
   const named = [primary, alias].filter((v) => v !== undefined);
   if (named.every((v) => v === topicId)) return { partitionKey, data: payload, disposition: 'unchanged' };

@@ -4,6 +4,9 @@
  * 1. template = plan: each function's role allows exactly its access plan (infra/access.ts)
  *    on exactly the planned resources, plus writing its own logs; nothing a CDK
  *    convenience grant would add.
+ *    Each role an AWS service assumes (IoT rules, Firehose, SNS to Firehose) allows
+ *    exactly its plan (infra/service-access.ts) and trusts exactly that service; no role
+ *    of the template is outside a plan.
  * 2. plan = code: following the code from each Lambda entry point (call-graph.ts), every
  *    AWS request it can send goes through a `sentBy` planned for that action (no missing
  *    grant), and every planned `sentBy` is reachable and sends its actions (no unused
@@ -24,8 +27,9 @@ import {
 } from '../../infra/access.js';
 import type { WindowpaneFunction } from '../../infra/functions.js';
 import { LOGICAL_IDS } from '../../infra/logical-ids.js';
+import { SERVICE_ROLES } from '../../infra/service-access.js';
 import { CallGraph } from './call-graph.js';
-import { type Built, build, grantsOfRole } from './helpers.js';
+import { type Built, build, grantsOfRole, idsOf } from './helpers.js';
 
 const LOGICAL_ID_OF: Record<Target, string> = {
   readingsStream: LOGICAL_IDS.stream,
@@ -97,6 +101,84 @@ describe.each([
         name,
         grants: expected,
       });
+    }
+  });
+});
+
+/** A role's allowed actions by resource, the resource as its template JSON. */
+function allowedByResource(json: Built['json'], roleLogicalId: string): Record<string, string[]> {
+  const grants: Record<string, Set<string>> = {};
+  for (const r of Object.values(json.Resources)) {
+    if (r.Type !== 'AWS::IAM::Policy') continue;
+    const roles = (r.Properties.Roles as { Ref?: string }[]).map((x) => x.Ref);
+    if (!roles.includes(roleLogicalId)) continue;
+    for (const statement of r.Properties.PolicyDocument.Statement) {
+      expect(statement.Effect).toBe('Allow');
+      for (const resource of [statement.Resource].flat()) {
+        const key = JSON.stringify(resource);
+        grants[key] ??= new Set();
+        for (const a of [statement.Action].flat() as string[]) grants[key].add(a);
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(grants).map(([k, v]) => [k, [...v].sort()]));
+}
+
+describe.each([
+  ['cdk.json defaults (IoT ingest on)', {}],
+  [
+    'IoT off, the lake and the schema registry on',
+    { windowpaneDeploy: { iot: { enabled: false }, lake: { enabled: true }, avro: { enabled: true } } },
+  ],
+] as const)('service roles = service access plan (%s)', (_name, overrides) => {
+  let built: Built;
+  beforeAll(() => {
+    built = build(overrides);
+  });
+  afterAll(() => built?.cleanup());
+
+  it('each service role allows exactly its plan, on exactly the planned resources', () => {
+    for (const binding of built.stack.serviceRoles()) {
+      const expected: Record<string, Set<string>> = {};
+      for (const grant of SERVICE_ROLES[binding.name].grants) {
+        for (const arn of binding.targets[grant.target]!.arns) {
+          const key = JSON.stringify(built.stack.resolve(arn));
+          expected[key] ??= new Set();
+          for (const a of grant.actions) expected[key].add(a);
+        }
+      }
+      const sorted = Object.fromEntries(Object.entries(expected).map(([k, v]) => [k, [...v].sort()]));
+      expect({
+        name: binding.name,
+        grants: allowedByResource(built.json, logicalId(built, binding.role)),
+      }).toEqual({
+        name: binding.name,
+        grants: sorted,
+      });
+    }
+  });
+
+  it("each service role trusts its plan's service only", () => {
+    for (const binding of built.stack.serviceRoles()) {
+      const trust = built.json.Resources[logicalId(built, binding.role)]!.Properties.AssumeRolePolicyDocument;
+      expect(trust.Statement.map((s: { Principal: unknown }) => s.Principal)).toEqual([
+        { Service: SERVICE_ROLES[binding.name].assumedBy },
+      ]);
+    }
+  });
+
+  it('no role of the template is outside a plan (function roles and service roles)', () => {
+    const planned = new Set([
+      ...Object.values(functionsOf(built)).map((fn) => logicalId(built, fn.role)),
+      ...built.stack.serviceRoles().map((b) => logicalId(built, b.role)),
+    ]);
+    expect(idsOf(built.json, 'AWS::IAM::Role').filter((id) => !planned.has(id))).toEqual([]);
+  });
+
+  it('every service grant cites the AWS documentation', () => {
+    for (const plan of Object.values(SERVICE_ROLES)) {
+      expect(plan.why.length).toBeGreaterThan(20);
+      for (const grant of plan.grants) expect(grant.source).toMatch(/^https:\/\/docs\.aws\.amazon\.com\//);
     }
   });
 });
