@@ -7,9 +7,11 @@ import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type { Construct } from 'constructs';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
+import type { AvroSettings } from './ingest-settings.js';
 import { IotIngest } from './iot-ingest.js';
 import { LOGICAL_IDS, Section } from './logical-ids.js';
 import type { DeadLetterQueueRef } from './observability.js';
+import { SchemaRegistry } from './schema-registry.js';
 import { WindowpaneStream } from './secure-resources.js';
 import { SCALING_SHARD_LEVEL_METRICS } from './shard-scaling.js';
 
@@ -23,6 +25,10 @@ export interface IngestProps {
   stream: WindowpaneConfig['stream'];
   /** AWS IoT Core topic rules into the stream (`windowpaneDeploy.iot.enabled`). */
   iot: boolean;
+  /** A Glue Schema Registry for Avro readings (`windowpaneDeploy.avro`). */
+  avro: AvroSettings;
+  /** The configured metrics: the fields of the registered reading schema. */
+  metrics: readonly string[];
   /** A provisioned stream with shard scaling publishes the shard-level metrics its alarms read. */
   shardScaling: boolean;
   removalPolicy: RemovalPolicy;
@@ -31,6 +37,7 @@ export interface IngestProps {
 export class Ingest extends Section {
   readonly stream: WindowpaneStream;
   readonly iot?: IotIngest;
+  readonly schemaRegistry?: SchemaRegistry;
 
   constructor(scope: Construct, id: string, props: IngestProps) {
     super(scope, id);
@@ -48,6 +55,14 @@ export class Ingest extends Section {
       this.iot = new IotIngest(this, 'Iot', {
         stackName: props.stackName,
         stream: this.stream,
+        removalPolicy: props.removalPolicy,
+      });
+    }
+    if (props.avro.enabled) {
+      this.schemaRegistry = new SchemaRegistry(this, 'SchemaRegistry', {
+        registryName: props.avro.registryName ?? props.stackName,
+        compatibility: props.avro.compatibility,
+        metrics: props.metrics,
         removalPolicy: props.removalPolicy,
       });
     }

@@ -69,6 +69,8 @@ export class WindowpaneStack extends Stack {
       stackName: deploy.stackName,
       stream: config.stream,
       iot: deploy.iot.enabled,
+      avro: deploy.avro,
+      metrics: config.metrics,
       shardScaling: scalingEnabled,
       removalPolicy,
     });

@@ -49,6 +49,18 @@ describe('cdk-nag AwsSolutions', () => {
     expect(() => app.synth()).not.toThrow();
   });
 
+  it.each([
+    ['the schema registry (its one wildcard grant acknowledged)', { avro: { enabled: true } }],
+    ['IoT ingest off', { iot: { enabled: false } }],
+  ])('passes with %s', (_name, deploy) => {
+    const base = cdkJsonContext();
+    const { app } = buildApp({
+      context: context({ windowpaneDeploy: { ...(base.windowpaneDeploy as object), ...deploy } }),
+      outdir: outdir(),
+    });
+    expect(() => app.synth()).not.toThrow();
+  });
+
   it('fails synth on an unacknowledged finding, naming the rule and the resource', () => {
     const { app, stack } = buildApp({ context: context(), outdir: outdir() });
     new sqs.Queue(stack, 'UnencryptedScratch', { encryption: sqs.QueueEncryption.UNENCRYPTED });
