@@ -75,9 +75,20 @@ export type IotSettings = z.infer<typeof IotSettingsSchema>;
 export type AvroSettings = z.infer<typeof AvroSettingsSchema>;
 export type LakeSettings = z.infer<typeof LakeSettingsSchema>;
 
-/** What the three options contradict in each other or in S3's rules, as `<path>: <problem>` lines. */
-export function ingestSettingsIssues(at: string, lake: LakeSettings): string[] {
+/** Firehose delivery stream names are at most 64 characters; the lake's longest is this suffix. */
+export const MAX_DELIVERY_STREAM_NAME = 64;
+export const LONGEST_DELIVERY_SUFFIX = '-lake-transitions';
+
+/** What the options contradict in each other or in the services' rules, as `<path>: <problem>` lines. */
+export function ingestSettingsIssues(at: string, stackName: string, lake: LakeSettings): string[] {
   const issues: string[] = [];
+  const longest = stackName.length + LONGEST_DELIVERY_SUFFIX.length;
+  if (lake.enabled && longest > MAX_DELIVERY_STREAM_NAME) {
+    issues.push(
+      `${at}.stackName: with the lake, at most ${MAX_DELIVERY_STREAM_NAME - LONGEST_DELIVERY_SUFFIX.length} ` +
+        `characters (Firehose names ${stackName}${LONGEST_DELIVERY_SUFFIX} are limited to ${MAX_DELIVERY_STREAM_NAME})`,
+    );
+  }
   if (lake.transitionToIaDays !== undefined && lake.transitionToIaDays >= lake.retentionDays) {
     issues.push(
       `${at}.lake.transitionToIaDays: ${lake.transitionToIaDays} is not before retentionDays ` +

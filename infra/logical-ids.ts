@@ -38,6 +38,11 @@ export const LOGICAL_IDS = {
   alertSubscriptionQueue: 'AlertSubscriptionQueue',
   alertSubscriptionDeadLetterQueue: 'AlertSubscriptionDeadLetterQueue',
   iotErrorQueue: 'IotRuleErrorQueue',
+  lakeBucket: 'LakeBucket',
+  lakeAccessLogBucket: 'LakeAccessLogBucket',
+  lakeDatabase: 'LakeDatabase',
+  windowsDeliveryStream: 'WindowsDeliveryStream',
+  transitionsDeliveryStream: 'TransitionsDeliveryStream',
 } as const;
 
 /** Pins the logical id of `construct`'s CloudFormation resource. */

@@ -14,12 +14,12 @@ export type ServiceTarget =
   | 'iotErrorQueue'
   | 'resultsStream'
   | 'lakeBucket'
-  | 'windowsObjects'
-  | 'transitionsObjects'
-  | 'windowsTable'
-  | 'transitionsTable'
-  | 'windowsDeliveryLogs'
-  | 'transitionsDeliveryLogs'
+  /** The objects of one lake table: its folder and its error folder. */
+  | 'tableObjects'
+  /** One Glue table, with its database and catalog (GetTable authorises on all three). */
+  | 'glueTable'
+  /** The log stream a delivery stream writes its delivery errors to. */
+  | 'deliveryLogs'
   | 'transitionsDeliveryStream';
 
 export interface ServiceGrant {
@@ -46,6 +46,14 @@ const FIREHOSE_LOGS_SOURCE =
 const S3_BUCKET_ACTIONS = ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'];
 const S3_OBJECT_ACTIONS = ['s3:AbortMultipartUpload', 's3:GetObject', 's3:PutObject'];
 const GLUE_TABLE_ACTIONS = ['glue:GetTable', 'glue:GetTableVersion', 'glue:GetTableVersions'];
+
+/** What a delivery stream into one lake table needs, whatever its source. */
+const LAKE_DELIVERY_GRANTS: readonly ServiceGrant[] = [
+  { target: 'lakeBucket', actions: S3_BUCKET_ACTIONS, source: FIREHOSE_S3_SOURCE },
+  { target: 'tableObjects', actions: S3_OBJECT_ACTIONS, source: FIREHOSE_S3_SOURCE },
+  { target: 'glueTable', actions: GLUE_TABLE_ACTIONS, source: FIREHOSE_GLUE_SOURCE },
+  { target: 'deliveryLogs', actions: ['logs:PutLogEvents'], source: FIREHOSE_LOGS_SOURCE },
+];
 
 export const SERVICE_ROLES = {
   iotTopicRules: {
@@ -82,21 +90,13 @@ export const SERVICE_ROLES = {
         source:
           'https://docs.aws.amazon.com/firehose/latest/dev/controlling-access.html (Grant Firehose access to a Kinesis data stream source)',
       },
-      { target: 'lakeBucket', actions: S3_BUCKET_ACTIONS, source: FIREHOSE_S3_SOURCE },
-      { target: 'windowsObjects', actions: S3_OBJECT_ACTIONS, source: FIREHOSE_S3_SOURCE },
-      { target: 'windowsTable', actions: GLUE_TABLE_ACTIONS, source: FIREHOSE_GLUE_SOURCE },
-      { target: 'windowsDeliveryLogs', actions: ['logs:PutLogEvents'], source: FIREHOSE_LOGS_SOURCE },
+      ...LAKE_DELIVERY_GRANTS,
     ],
   },
   transitionsDelivery: {
     assumedBy: 'firehose.amazonaws.com',
     why: 'Firehose writes the alarm transitions SNS hands it to the lake as Parquet',
-    grants: [
-      { target: 'lakeBucket', actions: S3_BUCKET_ACTIONS, source: FIREHOSE_S3_SOURCE },
-      { target: 'transitionsObjects', actions: S3_OBJECT_ACTIONS, source: FIREHOSE_S3_SOURCE },
-      { target: 'transitionsTable', actions: GLUE_TABLE_ACTIONS, source: FIREHOSE_GLUE_SOURCE },
-      { target: 'transitionsDeliveryLogs', actions: ['logs:PutLogEvents'], source: FIREHOSE_LOGS_SOURCE },
-    ],
+    grants: LAKE_DELIVERY_GRANTS,
   },
   transitionsSubscription: {
     assumedBy: 'sns.amazonaws.com',

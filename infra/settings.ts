@@ -275,7 +275,7 @@ export function readAppSettings(lookup: (key: string) => unknown): AppSettings {
       );
     }
   }
-  issues.push(...ingestSettingsIssues(DEPLOY_CONTEXT_KEY, deploy.lake));
+  issues.push(...ingestSettingsIssues(DEPLOY_CONTEXT_KEY, deploy.stackName, deploy.lake));
   // The whole configuration travels in one variable; Lambda rejects the function at
   // deploy time when the environment exceeds 4 KB, so say it here, with the cause.
   const configBytes = environmentBytes({ [ENV.config]: JSON.stringify(config) });

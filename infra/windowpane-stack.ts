@@ -4,7 +4,7 @@
  *   Ingest         the readings stream, the IoT topic rules into it (ingest.ts)
  *   Messaging      topics and their key, the queues of invalid, late and failed records,
  *                  the deployment's subscriptions (messaging.ts)
- *   Sinks          the results table, the optional output stream (sinks.ts)
+ *   Sinks          the results table, the optional output stream and lake (sinks.ts)
  *   Pipeline       state table, alert ledger, window handler and its event source
  *                  mapping, idle sweeper and its schedule, their grants (pipeline.ts)
  *   Observability  alarms and the dashboard (observability.ts)
@@ -79,7 +79,15 @@ export class WindowpaneStack extends Stack {
       ...(deploy.alertSubscription ? { alertSubscription: deploy.alertSubscription } : {}),
       removalPolicy,
     });
-    this.sinks = new Sinks(this, 'Sinks', { resultsStream: deploy.resultsStream, removalPolicy });
+    this.sinks = new Sinks(this, 'Sinks', {
+      stackName: deploy.stackName,
+      resultsStream: deploy.resultsStream,
+      lake: deploy.lake,
+      alertTopic: this.messaging.alertTopic,
+      alarmTopic: this.messaging.alarmTopic,
+      logRetentionDays: deploy.logRetentionDays,
+      removalPolicy,
+    });
     this.pipeline = new Pipeline(this, 'Pipeline', {
       config,
       deploy,
@@ -137,7 +145,7 @@ export class WindowpaneStack extends Stack {
         : []),
     ];
     this.observability.createDashboard(
-      [...extraAlarms, ...(this.shardScaling?.alarms ?? [])],
+      [...extraAlarms, ...(this.sinks.lake?.alarms ?? []), ...(this.shardScaling?.alarms ?? [])],
       this.shardScaling?.widgets() ?? [],
     );
     this.outputs();
@@ -145,7 +153,10 @@ export class WindowpaneStack extends Stack {
 
   /** The roles AWS services assume for the stack, each granted its plan (service-access.ts). */
   serviceRoles(): ServiceRoleBinding[] {
-    return [...(this.ingest.iot ? [this.ingest.iot.serviceRole] : [])];
+    return [
+      ...(this.ingest.iot ? [this.ingest.iot.serviceRole] : []),
+      ...(this.sinks.lake?.serviceRoles() ?? []),
+    ];
   }
 
   /** CDK's logical ids, computed as if the sections were not there (logical-ids.ts). */
@@ -190,6 +201,15 @@ export class WindowpaneStack extends Stack {
         alertSubscriptionQueue.queue.queueUrl,
         'SQS queue subscribed to alerts',
       );
+    }
+    const { lake } = this.sinks;
+    if (lake) {
+      out(
+        'LakeBucketName',
+        lake.bucket.bucketName,
+        'S3 bucket of the lake (final windows and alarm transitions, Parquet)',
+      );
+      out('LakeDatabaseName', lake.databaseName, 'Glue database of the lake tables (windows, transitions)');
     }
     const { iot } = this.ingest;
     if (iot) {

@@ -52,6 +52,10 @@ describe('cdk-nag AwsSolutions', () => {
   it.each([
     ['the schema registry (its one wildcard grant acknowledged)', { avro: { enabled: true } }],
     ['IoT ingest off', { iot: { enabled: false } }],
+    [
+      'the lake (access-log bucket, Kinesis-sourced Firehose and folder grants acknowledged)',
+      { lake: { enabled: true, transitionToIaDays: 30 } },
+    ],
   ])('passes with %s', (_name, deploy) => {
     const base = cdkJsonContext();
     const { app } = buildApp({

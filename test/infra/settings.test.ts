@@ -130,6 +130,10 @@ describe('CDK context: windowpane and windowpaneDeploy', () => {
       { lake: { retentionDays: 60, transitionToIaDays: 60 } },
       'windowpaneDeploy.lake.transitionToIaDays: 60 is not before retentionDays 60',
     ],
+    [
+      { stackName: `W${'x'.repeat(47)}`, lake: { enabled: true } },
+      'windowpaneDeploy.stackName: with the lake, at most 47 characters',
+    ],
   ])('refuses windowpaneDeploy %j: %s', (deploy, message) => {
     expect(() => read({ windowpaneDeploy: deploy })).toThrow(DeploySettingsError);
     expect(() => read({ windowpaneDeploy: deploy })).toThrow(message);
