@@ -5,7 +5,7 @@
  */
 import { flag, formatFlagHelp, HELP_FLAG, parseFlags, UsageError } from '../local/cli/flags.js';
 
-export const SUITES = ['pure', 'writes', 'peer', 'e2e', 'memory', 'cost'] as const;
+export const SUITES = ['pure', 'writes', 'peer', 'e2e', 'memory', 'cost', 'dashboard'] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 /** Suites whose measurements another suite needs: `cost` is derived from `pure`, `writes` and `peer`. */
@@ -16,6 +16,7 @@ export const SUITE_DEPENDENCIES: Readonly<Record<SuiteName, readonly SuiteName[]
   e2e: [],
   memory: [],
   cost: ['pure', 'writes', 'peer'],
+  dashboard: [],
 };
 
 export const DEFAULT_OUT = 'bench/results/latest.json';
@@ -73,6 +74,9 @@ Measures windowpane on this machine and compares it with a naive per-record desi
   memory  peak heap for one 10,000-record batch, handler bundle size and load time
   cost    dollars per million readings on AWS, from the measurements and bench/prices.ts,
           and the scale model (10k / 100k / 1M sensors: shards, concurrency, limits)
+  dashboard  the web dashboard in Chromium: time to first chart and frame time under
+          live load for 1,000 sensors x a day of 1-minute windows vs 10 sensors x an
+          hour, and the server store's memory (needs Chromium: .ci/install-packages)
 
 Flags:
 ${formatFlagHelp(FLAGS)}

@@ -11,6 +11,7 @@ import type { MachineInfo } from './machine.js';
 import { PRICES_STATUS } from './prices.js';
 import { formatDollars, formatInt } from './report.js';
 import { type CostSuiteResult, DESIGN_TUMBLING_WINDOW_SECONDS } from './suites/cost.js';
+import type { DashboardSuiteResult, ScenarioResult } from './suites/dashboard.js';
 import type { E2eSuiteResult } from './suites/e2e.js';
 import type { MemorySuiteResult } from './suites/memory.js';
 import type { PeerSuiteResult } from './suites/peer.js';
@@ -370,6 +371,45 @@ function scaleSection(r: CostSuiteResult): string {
   ].join('\n');
 }
 
+function dashboardSection(r: DashboardSuiteResult): string {
+  const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  const row = (name: string, x: ScenarioResult): Row => [
+    name,
+    `${formatInt(x.sensors)} x ${formatInt(x.windowsPerSensor)}`,
+    `${ms(x.timeToFirstChartMs.median)} (${x.timeToFirstChartMs.runs.length} runs)`,
+    `${ms(x.frames.p50Ms)} / ${ms(x.frames.p95Ms)} / ${ms(x.frames.maxMs)}`,
+    `${x.frames.over50Ms} of ${x.frames.count}`,
+    ms(x.loadIntoStoreMs),
+    mib(x.reservedBytes),
+    `${x.heapGrowthMb} MB`,
+    `${formatInt(x.snapshotBytes)} / ${formatInt(x.seriesBytes)}`,
+  ];
+  return [
+    '## 7. Dashboard',
+    '',
+    "The page in Chromium (playwright-core) fed by a ManualSource, so the figures are the dashboard's own: time to " +
+      'first chart from navigation start (median of fresh pages), frame intervals while the server streams a live ' +
+      'load (every open window each second, a final window per sensor every 2 s) and the list is scrolled and searched.',
+    '',
+    table(
+      [
+        'scenario',
+        'sensors x windows',
+        'first chart',
+        'frames p50 / p95 / max',
+        'frames > 50 ms',
+        'load into store',
+        'store reserved',
+        'heap growth',
+        'snapshot / series bytes',
+      ],
+      [row('scale', r.scale), row('baseline', r.baseline)],
+    ),
+    '',
+    `Scale vs baseline: first chart ${r.ratios.timeToFirstChart}x, frame p95 ${r.ratios.frameP95}x.`,
+  ].join('\n');
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
   const parts = [
@@ -395,6 +435,7 @@ export function renderMarkdown(report: BenchReport): string {
     ['e2e', e2eSection],
     ['memory', memorySection],
     ['cost', costSection],
+    ['dashboard', dashboardSection],
   ];
   for (const [name, render] of sections) {
     const value = report.suites[name];

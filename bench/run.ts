@@ -18,6 +18,7 @@ import { machineInfo } from './machine.js';
 import { type BenchReport, renderMarkdown, writeMarkdown } from './markdown.js';
 import { renderTable } from './report.js';
 import { type CostSuiteResult, costHeadlines, runCostSuite } from './suites/cost.js';
+import { type DashboardSuiteResult, dashboardHeadlines, runDashboardSuite } from './suites/dashboard.js';
 import { type E2eSuiteResult, e2eHeadlines, runE2eSuite } from './suites/e2e.js';
 import { type MemorySuiteResult, memoryHeadlines, runMemorySuite } from './suites/memory.js';
 import { type PeerSuiteResult, peerHeadlines, runPeerSuite } from './suites/peer.js';
@@ -36,6 +37,7 @@ const SUITE_DEFINITIONS: { [K in SuiteName]: SuiteDefinition<unknown> } = {
   e2e: { run: runE2eSuite, headlines: (r) => e2eHeadlines(r as E2eSuiteResult) },
   memory: { run: runMemorySuite, headlines: (r) => memoryHeadlines(r as MemorySuiteResult) },
   cost: { run: runCostSuite, headlines: (r) => costHeadlines(r as CostSuiteResult) },
+  dashboard: { run: runDashboardSuite, headlines: (r) => dashboardHeadlines(r as DashboardSuiteResult) },
 };
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);

@@ -37,6 +37,12 @@ export const LOGICAL_IDS = {
   handlerFailureQueue: 'HandlerFailureQueue',
   alertSubscriptionQueue: 'AlertSubscriptionQueue',
   alertSubscriptionDeadLetterQueue: 'AlertSubscriptionDeadLetterQueue',
+  iotErrorQueue: 'IotRuleErrorQueue',
+  lakeBucket: 'LakeBucket',
+  lakeAccessLogBucket: 'LakeAccessLogBucket',
+  lakeDatabase: 'LakeDatabase',
+  windowsDeliveryStream: 'WindowsDeliveryStream',
+  transitionsDeliveryStream: 'TransitionsDeliveryStream',
 } as const;
 
 /** Pins the logical id of `construct`'s CloudFormation resource. */

@@ -183,17 +183,15 @@ export class Observability extends Construct {
     this.props = props;
   }
 
-  /** An alarm on any error of a function that is not on the stream path (sweeper, scaler). */
-  addFunctionErrorAlarm(
-    id: string,
-    name: string,
-    fn: lambda.IFunction,
-    description: string,
-  ): cloudwatch.Alarm {
+  /**
+   * An alarm on any occurrence of `metric` (a sum over 5 minutes): errors of a function
+   * off the stream path (sweeper, scaler), IoT parse errors, failed lake deliveries.
+   */
+  addCountAlarm(id: string, name: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm {
     return createAlarm(this, id, this.props.stackName, {
       name,
       alarmDescription: description,
-      metric: fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) }),
+      metric,
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,

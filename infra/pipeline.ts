@@ -16,6 +16,7 @@ import { WindowpaneFunction } from './functions.js';
 import type { Ingest } from './ingest.js';
 import { Section } from './logical-ids.js';
 import type { Messaging } from './messaging.js';
+import { acknowledge } from './nag.js';
 import { IDLE_SWEEPER_ENTRY, WINDOW_HANDLER_ENTRY } from './paths.js';
 import { WindowpaneTable } from './secure-resources.js';
 import type { DeploySettings } from './settings.js';
@@ -54,6 +55,9 @@ export class Pipeline extends Section {
       [ENV.invalidQueueUrl]: messaging.invalidQueue.queue.queueUrl,
       [ENV.lateQueueUrl]: messaging.lateQueue.queue.queueUrl,
       ...(sinks.resultsStream ? { [ENV.resultsStream]: sinks.resultsStream.streamName } : {}),
+      ...(props.ingest.schemaRegistry
+        ? { [ENV.schemaRegistryName]: props.ingest.schemaRegistry.registryName }
+        : {}),
       [ENV.config]: JSON.stringify(config),
       POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
       POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
@@ -74,6 +78,15 @@ export class Pipeline extends Section {
     });
     this.eventSourceMapping = this.mapStream();
     grantAccess(this.windowHandler.function, ACCESS.windowHandler, this.targets());
+    if (props.ingest.schemaRegistry) {
+      acknowledge(this.windowHandler.role, {
+        id: 'AwsSolutions-IAM5[Resource::*]',
+        reason:
+          'glue:GetSchemaVersion by SchemaVersionId (all a Glue-framed Avro record names) is authorised only on *: ' +
+          'Glue refuses it on registry or schema ARNs (github.com/awslabs/aws-glue-schema-registry/issues/68). ' +
+          'It is the only wildcard, a read of schema text, and nothing else of the role is on *.',
+      });
+    }
 
     if (deploy.idleSweep.enabled) {
       const intervalMinutes =
@@ -140,6 +153,7 @@ export class Pipeline extends Section {
       lateQueue: messaging.lateQueue.queue,
       handlerFailureQueue: messaging.handlerFailureQueue,
       ...(sinks.resultsStream ? { resultsStream: sinks.resultsStream } : {}),
+      ...(ingest.schemaRegistry ? { schemaRegistry: ingest.schemaRegistry.grantable() } : {}),
     };
   }
 }

@@ -52,8 +52,11 @@ export interface PlannedTable {
 
 export interface PlannedSubscription {
   protocol: string;
-  /** A literal endpoint (an email address, a URL) or the logical id of a queue in the plan. */
-  endpoint: { value: string } | { queue: string };
+  /**
+   * A literal endpoint (an email address, a URL), the logical id of a queue in the plan,
+   * or of another resource (a Firehose delivery stream: AWS only, nothing local stands in).
+   */
+  endpoint: { value: string } | { queue: string } | { resource: string };
   rawMessageDelivery: boolean;
 }
 
@@ -399,10 +402,16 @@ export function resourcePlanFromTemplate(template: unknown): ResourcePlan {
         .filter(([, sub]) => referencedLogicalId(props(sub).TopicArn) === id)
         .map(([, sub]) => {
           const p = props(sub);
-          const queue = referencedLogicalId(p.Endpoint);
+          const target = referencedLogicalId(p.Endpoint);
+          const endpoint =
+            target === undefined
+              ? { value: literal(p.Endpoint) ?? '' }
+              : byId[target]?.Type === 'AWS::SQS::Queue'
+                ? { queue: target }
+                : { resource: target };
           return {
             protocol: literal(p.Protocol) ?? 'unknown',
-            endpoint: queue ? { queue } : { value: literal(p.Endpoint) ?? '' },
+            endpoint,
             rawMessageDelivery: bool(p.RawMessageDelivery) ?? false,
           };
         }),

@@ -18,6 +18,12 @@ import { ConfigError, parseConfig, type WindowpaneConfig } from '../functions/do
 import { nearestKey, parse, taggedUnion } from '../functions/domain/parse.js';
 import { ENV } from '../functions/lib/resources.js';
 import { ScalingLimitsSchema } from '../functions/shard-scaler/decide.js';
+import {
+  AvroSettingsSchema,
+  IotSettingsSchema,
+  ingestSettingsIssues,
+  LakeSettingsSchema,
+} from './ingest-settings.js';
 import { REPO_ROOT } from './paths.js';
 
 export const CONFIG_CONTEXT_KEY = 'windowpane';
@@ -107,8 +113,17 @@ export const DeploySettingsSchema = z.strictObject({
       intervalMinutes: z.number().int().min(1).max(1_440).describe('minutes; 1 to 1440').optional(),
     })
     .default({ enabled: true }),
-  /** Also write every final window to an output Kinesis stream (on-demand, encrypted). */
+  /**
+   * Also write every final window to an output Kinesis stream (on-demand, encrypted).
+   * `lake.enabled` turns it on too: the lake reads final windows from it.
+   */
   resultsStream: z.boolean().default(false),
+  /** AWS IoT Core topic rules into the stream (ingest-settings.ts). */
+  iot: IotSettingsSchema.default(IotSettingsSchema.parse({})),
+  /** A Glue Schema Registry for Avro readings (ingest-settings.ts). */
+  avro: AvroSettingsSchema.default(AvroSettingsSchema.parse({})),
+  /** Final windows and alarm transitions to S3 as Parquet (ingest-settings.ts). */
+  lake: LakeSettingsSchema.default(LakeSettingsSchema.parse({})),
   /** Used only when `windowpane.stream.mode` is PROVISIONED. */
   shardScaling: ScalingLimitsSchema.safeExtend({ enabled: z.boolean().default(true) })
     .strict()
@@ -260,6 +275,7 @@ export function readAppSettings(lookup: (key: string) => unknown): AppSettings {
       );
     }
   }
+  issues.push(...ingestSettingsIssues(DEPLOY_CONTEXT_KEY, deploy.stackName, deploy.lake));
   // The whole configuration travels in one variable; Lambda rejects the function at
   // deploy time when the environment exceeds 4 KB, so say it here, with the cause.
   const configBytes = environmentBytes({ [ENV.config]: JSON.stringify(config) });

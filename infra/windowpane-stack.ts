@@ -1,10 +1,10 @@
 /**
  * The windowpane stack, composed of sections:
  *
- *   Ingest         the readings stream (ingest.ts)
+ *   Ingest         the readings stream, the IoT topic rules into it (ingest.ts)
  *   Messaging      topics and their key, the queues of invalid, late and failed records,
  *                  the deployment's subscriptions (messaging.ts)
- *   Sinks          the results table, the optional output stream (sinks.ts)
+ *   Sinks          the results table, the optional output stream and lake (sinks.ts)
  *   Pipeline       state table, alert ledger, window handler and its event source
  *                  mapping, idle sweeper and its schedule, their grants (pipeline.ts)
  *   Observability  alarms and the dashboard (observability.ts)
@@ -15,7 +15,16 @@
  * a construct between sections replaces nothing, and local/cloud names its resources
  * after the fixed ids (resource-plan.ts).
  */
-import { type CfnElement, CfnOutput, RemovalPolicy, Stack, type StackProps, Tags } from 'aws-cdk-lib';
+import {
+  type CfnElement,
+  CfnOutput,
+  Duration,
+  RemovalPolicy,
+  Stack,
+  type StackProps,
+  Tags,
+} from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
 import { ScalingLimitsSchema } from '../functions/shard-scaler/decide.js';
 import { Ingest } from './ingest.js';
@@ -23,6 +32,7 @@ import { logicalIdWithoutSections } from './logical-ids.js';
 import { Messaging } from './messaging.js';
 import { Observability } from './observability.js';
 import { Pipeline } from './pipeline.js';
+import type { ServiceRoleBinding } from './service-access.js';
 import type { AppSettings } from './settings.js';
 import { ShardScaling } from './shard-scaling.js';
 import { Sinks } from './sinks.js';
@@ -56,7 +66,11 @@ export class WindowpaneStack extends Stack {
 
     const scalingEnabled = config.stream.mode === 'PROVISIONED' && deploy.shardScaling.enabled;
     this.ingest = new Ingest(this, 'Ingest', {
+      stackName: deploy.stackName,
       stream: config.stream,
+      iot: deploy.iot.enabled,
+      avro: deploy.avro,
+      metrics: config.metrics,
       shardScaling: scalingEnabled,
       removalPolicy,
     });
@@ -65,7 +79,15 @@ export class WindowpaneStack extends Stack {
       ...(deploy.alertSubscription ? { alertSubscription: deploy.alertSubscription } : {}),
       removalPolicy,
     });
-    this.sinks = new Sinks(this, 'Sinks', { resultsStream: deploy.resultsStream, removalPolicy });
+    this.sinks = new Sinks(this, 'Sinks', {
+      stackName: deploy.stackName,
+      resultsStream: deploy.resultsStream,
+      lake: deploy.lake,
+      alertTopic: this.messaging.alertTopic,
+      alarmTopic: this.messaging.alarmTopic,
+      logRetentionDays: deploy.logRetentionDays,
+      removalPolicy,
+    });
     this.pipeline = new Pipeline(this, 'Pipeline', {
       config,
       deploy,
@@ -83,7 +105,7 @@ export class WindowpaneStack extends Stack {
       alarmTopic: this.messaging.alarmTopic,
       thresholds: deploy.alarms,
       dashboard: deploy.dashboard,
-      deadLetterQueues: this.messaging.deadLetterQueues(),
+      deadLetterQueues: [...this.messaging.deadLetterQueues(), ...this.ingest.deadLetterQueues()],
     });
     if (scalingEnabled) {
       this.shardScaling = new ShardScaling(this, 'ShardScaling', {
@@ -99,21 +121,42 @@ export class WindowpaneStack extends Stack {
       });
     }
     const sweeper = this.pipeline.idleSweeper;
-    const sweeperAlarms = sweeper
-      ? [
-          this.observability.addFunctionErrorAlarm(
-            'IdleSweeperErrors',
-            'idle-sweeper-errors',
-            sweeper.function,
-            'The idle sweeper failed: windows of silent sensors are not being finalised. See its log group.',
-          ),
-        ]
-      : [];
+    const extraAlarms = [
+      ...(sweeper
+        ? [
+            this.observability.addCountAlarm(
+              'IdleSweeperErrors',
+              'idle-sweeper-errors',
+              sweeper.function.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) }),
+              'The idle sweeper failed: windows of silent sensors are not being finalised. See its log group.',
+            ),
+          ]
+        : []),
+      ...(this.ingest.iot
+        ? [
+            this.observability.addCountAlarm(
+              'IotParseErrors',
+              'iot-parse-errors',
+              this.ingest.iot.parseErrors(),
+              'Devices published payloads that are not JSON on windowpane/<sensorId>/telemetry: IoT could not ' +
+                'add the sensor id and did not forward them. Binary payloads belong on .../telemetry/bin.',
+            ),
+          ]
+        : []),
+    ];
     this.observability.createDashboard(
-      [...sweeperAlarms, ...(this.shardScaling?.alarms ?? [])],
+      [...extraAlarms, ...(this.sinks.lake?.alarms ?? []), ...(this.shardScaling?.alarms ?? [])],
       this.shardScaling?.widgets() ?? [],
     );
     this.outputs();
+  }
+
+  /** The roles AWS services assume for the stack, each granted its plan (service-access.ts). */
+  serviceRoles(): ServiceRoleBinding[] {
+    return [
+      ...(this.ingest.iot ? [this.ingest.iot.serviceRole] : []),
+      ...(this.sinks.lake?.serviceRoles() ?? []),
+    ];
   }
 
   /** CDK's logical ids, computed as if the sections were not there (logical-ids.ts). */
@@ -157,6 +200,24 @@ export class WindowpaneStack extends Stack {
         'AlertSubscriptionQueueUrl',
         alertSubscriptionQueue.queue.queueUrl,
         'SQS queue subscribed to alerts',
+      );
+    }
+    const { lake } = this.sinks;
+    if (lake) {
+      out(
+        'LakeBucketName',
+        lake.bucket.bucketName,
+        'S3 bucket of the lake (final windows and alarm transitions, Parquet)',
+      );
+      out('LakeDatabaseName', lake.databaseName, 'Glue database of the lake tables (windows, transitions)');
+    }
+    const { iot } = this.ingest;
+    if (iot) {
+      out('IotDevicePolicyName', iot.devicePolicy.ref, 'IoT policy to attach to each device certificate');
+      out(
+        'IotRuleErrorQueueUrl',
+        iot.errorQueue.queueUrl,
+        'SQS queue of readings the IoT topic rules could not put on the stream',
       );
     }
     const url = this.observability.dashboardUrl();

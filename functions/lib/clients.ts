@@ -9,6 +9,7 @@
  * the SDK like any transient error. A call that fails without an answer (timeout, refused,
  * reset, unknown host) says which service, operation and endpoint it was.
  */
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SNSClient } from '@aws-sdk/client-sns';
@@ -19,7 +20,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 export interface ClientOptions {
   region?: string;
   /** One endpoint per service; omitted services use the SDK's standard resolution. */
-  endpoints?: Partial<Record<'kinesis' | 'dynamodb' | 'sns' | 'sqs', string>>;
+  endpoints?: Partial<Record<'kinesis' | 'dynamodb' | 'sns' | 'sqs' | 'cloudformation', string>>;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** SDK retry attempts per call (the SDK's adaptive backoff applies between them). */
   maxAttempts?: number;
@@ -57,6 +58,7 @@ const SERVICE_NAMES: Record<Service, string> = {
   dynamodb: 'DynamoDB',
   sns: 'SNS',
   sqs: 'SQS',
+  cloudformation: 'CloudFormation',
 };
 
 /** Node's errors for a connection that failed or went silent. */
@@ -158,12 +160,18 @@ export const DOCUMENT_TRANSLATION = {
   unmarshallOptions: { wrapNumbers: (text: string) => Number(text) },
 } as const;
 
+function finish<C extends { middlewareStack: unknown }>(
+  client: C,
+  service: Service,
+  options: ClientOptions,
+): C {
+  nameEndpointOnTransportErrors(client, service);
+  return options.decorate ? options.decorate(client, service) : client;
+}
+
 export function createClients(options: ClientOptions = {}): AwsClients {
-  const decorate = options.decorate ?? (<C>(c: C) => c);
-  const build = <C extends { middlewareStack: unknown }>(client: C, service: Service): C => {
-    nameEndpointOnTransportErrors(client, service);
-    return decorate(client, service);
-  };
+  const build = <C extends { middlewareStack: unknown }>(client: C, service: Service) =>
+    finish(client, service, options);
   // Kinesis gets NodeHttpHandler (HTTP/1.1) like the others, rather than its HTTP/2
   // default for SubscribeToShard, which kinesis-local rejects; windowpane never uses
   // enhanced fan-out.
@@ -173,6 +181,14 @@ export function createClients(options: ClientOptions = {}): AwsClients {
   const sns = build(new SNSClient(common(options, 'sns')), 'sns');
   const sqs = build(new SQSClient(common(options, 'sqs')), 'sqs');
   return { dynamodb, doc, kinesis, sns, sqs };
+}
+
+/**
+ * CloudFormation, for the commands that find a deployed stack's resources from its outputs
+ * (`npm run dashboard -- --stack`). Not among `AwsClients`: the pipeline never needs it.
+ */
+export function createCloudFormationClient(options: ClientOptions = {}): CloudFormationClient {
+  return finish(new CloudFormationClient(common(options, 'cloudformation')), 'cloudformation', options);
 }
 
 /** Closes every client's sockets (in-flight requests fail); safe to call twice. */

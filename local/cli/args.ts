@@ -60,6 +60,8 @@ const START_FLAGS = {
     SEED_RANGE,
   ),
   verbose: flag.boolean('emulator and provisioning details'),
+  open: flag.boolean('open the dashboard in a browser'),
+  'no-dashboard': flag.boolean('do not serve the web dashboard (the terminal view only)'),
   help: HELP_FLAG,
 };
 
@@ -67,10 +69,15 @@ const START_FLAGS = {
  * The options of `npm start`: every flag under its own name, except those renamed to say
  * their unit (`rateHz`: readings per second per sensor; `durationMs`: 0 runs until
  * Ctrl-C; `windowMs`: undefined keeps the configured windows; `backfillMs`: undefined
- * means two windows; `chaosSeed`: chaos mode's seed, faults injected, outputs unchanged).
+ * means two windows; `chaosSeed`: chaos mode's seed, faults injected, outputs unchanged;
+ * `dashboard`: serve the web dashboard, false for `--no-dashboard`).
  */
 export function parseStartArgs(argv: readonly string[]) {
-  const { rate, duration, window, backfill, chaos, ...rest } = parseFlags(argv, START_FLAGS).values;
+  const { rate, duration, window, backfill, chaos, noDashboard, ...rest } = parseFlags(
+    argv,
+    START_FLAGS,
+  ).values;
+  if (rest.open && noDashboard) throw new UsageError('flag --open needs the dashboard: drop --no-dashboard');
   return {
     ...rest,
     rateHz: rate,
@@ -78,6 +85,7 @@ export function parseStartArgs(argv: readonly string[]) {
     windowMs: window,
     backfillMs: backfill,
     chaosSeed: chaos,
+    dashboard: !noDashboard,
   };
 }
 
@@ -92,6 +100,9 @@ handler behind a local event source mapping, and a live view of what comes out.
 Flags:
 ${formatFlagHelp(START_FLAGS)}
 
+The web dashboard (charts per sensor, alerts, late and invalid records, the pipeline's
+health) is served on a free 127.0.0.1 port whose URL is printed at start-up.
+
 Why windows appear at once: a window is final only when the sensor's event time has
 passed its end by the allowed lateness (60 s + 10 s by default), so a fleet started
 "now" would show its first final window after more than a minute. The simulator
@@ -100,8 +111,9 @@ sends that history as fast as the stream takes it, then continues in real time: 
 first final windows and alerts show within seconds, later ones as each window closes.
 For faster windows use --window 10s.
 
-The view redraws in place on a terminal (about twice a second) and prints plain lines
-otherwise (CI, pipes). Ctrl-C (or SIGTERM) stops the simulator, the event source
+The terminal view redraws in place on a terminal (about twice a second; with the
+dashboard, a status line every few seconds instead) and prints plain lines otherwise
+(CI, pipes). Ctrl-C (or SIGTERM) stops the simulator, the event source
 mapping and the emulators, prints a summary and exits with 130 (143 for SIGTERM).
 With --duration the run ends by itself and exits 0.`;
 
@@ -110,6 +122,15 @@ With --duration the run ends by itself and exits 0.`;
 // ---------------------------------------------------------------------------------------
 
 const PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{1,59}$/;
+
+/** A resource name prefix as the local cloud names resources (replay, the dashboard). */
+export function checkPrefix(text: string, name: string): void {
+  if (!PREFIX_PATTERN.test(text)) {
+    throw new UsageError(
+      `flag --${name} must be 2-60 letters, digits, "-" or "_", starting with a letter or digit, got "${text}"`,
+    );
+  }
+}
 
 const REPLAY_FLAGS = {
   input: flag.string('FILE', 'the readings, one JSON object a line ("-" reads stdin)'),
@@ -121,13 +142,7 @@ const REPLAY_FLAGS = {
       'AWS_ENDPOINT_URL (or AWS_ENDPOINT_URL_<SERVICE>) does the same',
   ),
   prefix: flag.string('NAME', 'resource name prefix (default: windowpane, or a unique one\non --endpoint)', {
-    check: (text, name) => {
-      if (!PREFIX_PATTERN.test(text)) {
-        throw new UsageError(
-          `flag --${name} must be 2-60 letters, digits, "-" or "_", starting with a letter or digit, got "${text}"`,
-        );
-      }
-    },
+    check: checkPrefix,
   }),
   'keep-resources': flag.boolean('with --endpoint: keep the stream, tables, topic and queues'),
   stack: flag.string(

@@ -1,33 +1,51 @@
 /**
- * What an MQTT publish becomes on the stream: the same mapping as the IoT topic rule on
- * `windowpane/+/telemetry`, written once here. Pure.
+ * What an MQTT publish becomes on the stream: the mapping of the AWS IoT Core topic rules
+ * (infra/iot-ingest.ts), written once here for the local bridge. Pure.
  *
- * - Only `windowpane/<sensorId>/telemetry` is forwarded (the rule's topic filter); other
- *   topics are not windowpane's.
- * - The partition key is the topic's sensor id, so one sensor's readings keep their order.
- * - Every payload is forwarded, whatever it is: a payload that is not a reading (not
- *   JSON, not UTF-8, Avro with an unknown schema) reaches the handler, which puts it in the
- *   invalid sink with its reason and its bytes, as the IoT rule forwards everything.
- * - A JSON object whose sensor id is missing gets the topic's. The topic is the identity a
- *   device was authorised to publish as (the device policy allows a thing only its own
- *   topic), so a payload that names another sensor is not believed: the topic's id is
- *   added under the other id field, and the handler finds the two ids disagree
- *   (`conflicting-sensor-id`, both named in the detail). A gateway publishing for several
- *   sensors publishes on each sensor's topic.
+ * Two topics per sensor, as the two rules:
+ * - `windowpane/<sensorId>/telemetry`, JSON readings. The rule is
+ *   `SELECT *, topic(2) AS sensor_id FROM 'windowpane/+/telemetry'`: the topic's id is
+ *   added as `sensor_id`.
+ * - `windowpane/<sensorId>/telemetry/bin`, binary payloads (Avro, KPL aggregates), rule
+ *   `SELECT * FROM 'windowpane/+/telemetry/bin'`: forwarded unchanged.
+ * Other topics are not windowpane's. The partition key is the topic's sensor id (the
+ * rules' `${topic(2)}`), so one sensor's readings keep their order.
+ *
+ * The topic is the identity a device was authorised to publish as (the device policy
+ * allows a thing only its own topics), so a payload is never credited to another sensor:
+ * - no id in the payload: the topic's is added as `sensor_id`, as the rule adds it;
+ * - `sensorId` only: the rule adds `sensor_id` beside it; if the two differ the handler
+ *   refuses the record (`conflicting-sensor-id`, both named), as here;
+ * - a `sensor_id` of its own (the Kafka tutorials' alias): the rule's `sensor_id` takes
+ *   the same key, and AWS documents no outcome for that collision. Here the topic's id is
+ *   added under `sensorId` when it differs, so the handler refuses the record; an id that
+ *   agrees with the topic is accepted either way. Devices should send `sensorId` or none.
  *
  * Added fields are written in front of the payload's own bytes, which are kept verbatim,
  * so whatever else is wrong with them (a duplicated key, a bare NaN) is still seen by the
- * handler. Binary payloads (Avro, KPL) are forwarded unchanged.
+ * handler; the rule re-serialises the JSON instead, with the same fields.
+ *
+ * A payload on the JSON topic that is not a JSON object (not JSON, not UTF-8, binary) is
+ * forwarded unchanged here, and the handler puts it in the invalid sink with its reason
+ * and bytes. On AWS the rule can only add a field to a JSON payload: such a publish is
+ * counted as the rule's ParseError (alarmed, `<stack>-iot-parse-errors`) and not
+ * forwarded. Binary payloads belong on `/telemetry/bin`.
  */
 
-const TELEMETRY_TOPIC = /^windowpane\/([^/]+)\/telemetry$/;
+/** The topic filters of the two rules (MQTT `+`: one topic level, the sensor id). */
+export const TELEMETRY_TOPIC_FILTER = 'windowpane/+/telemetry';
+export const BINARY_TELEMETRY_TOPIC_FILTER = 'windowpane/+/telemetry/bin';
+/** The field the JSON rule writes the topic's sensor id to. */
+export const TOPIC_SENSOR_ID_FIELD = 'sensor_id';
+
+const TELEMETRY_TOPIC = /^windowpane\/([^/]+)\/telemetry(\/bin)?$/;
 /** Kinesis partition keys are at most 256 Unicode characters (PutRecords API reference). */
 const MAX_PARTITION_KEY_CHARS = 256;
 
 export type TelemetryDisposition =
-  /** Forwarded byte for byte (ids agree, or not a JSON object). */
+  /** Forwarded byte for byte (ids agree, not a JSON object, or the binary topic). */
   | 'unchanged'
-  /** The topic's id was added to a payload without one. */
+  /** The topic's id was added (as `sensor_id`) to a payload without one. */
   | 'sensor-id-added'
   /** The payload names another sensor; the topic's id was added beside it, so the handler refuses it. */
   | 'sensor-id-conflict';
@@ -41,9 +59,14 @@ export interface TelemetryRecord {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
-/** The sensor id of a telemetry topic, or undefined for any other topic. */
+/** The sensor id of a telemetry topic (JSON or binary), or undefined for any other topic. */
 export function sensorIdOfTopic(topic: string): string | undefined {
   return TELEMETRY_TOPIC.exec(topic)?.[1];
+}
+
+/** Whether `topic` is a binary telemetry topic, whose payloads the rule passes unchanged. */
+export function isBinaryTelemetryTopic(topic: string): boolean {
+  return TELEMETRY_TOPIC.exec(topic)?.[2] !== undefined;
 }
 
 /** The stream record for a publish, or undefined when the topic is not a telemetry topic. */
@@ -51,13 +74,18 @@ export function telemetryRecord(topic: string, payload: Uint8Array): TelemetryRe
   const topicId = sensorIdOfTopic(topic);
   if (topicId === undefined) return undefined;
   const partitionKey = Array.from(topicId).slice(0, MAX_PARTITION_KEY_CHARS).join('');
+  if (isBinaryTelemetryTopic(topic)) return { partitionKey, data: payload, disposition: 'unchanged' };
   const object = jsonObject(payload);
   if (object === undefined) return { partitionKey, data: payload, disposition: 'unchanged' };
 
   const primary = Object.hasOwn(object, 'sensorId') ? object.sensorId : undefined;
   const alias = Object.hasOwn(object, 'sensor_id') ? object.sensor_id : undefined;
   if (primary === undefined && alias === undefined) {
-    return { partitionKey, data: prepend(payload, 'sensorId', topicId), disposition: 'sensor-id-added' };
+    return {
+      partitionKey,
+      data: prepend(payload, TOPIC_SENSOR_ID_FIELD, topicId),
+      disposition: 'sensor-id-added',
+    };
   }
   const named = [primary, alias].filter((v) => v !== undefined);
   if (named.every((v) => v === topicId)) return { partitionKey, data: payload, disposition: 'unchanged' };

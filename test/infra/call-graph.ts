@@ -48,6 +48,7 @@ interface Unit {
 /** IAM service prefix of each SDK client package the functions use. */
 const SERVICE_OF_PACKAGE: Record<string, string> = {
   '@aws-sdk/client-dynamodb': 'dynamodb',
+  '@aws-sdk/client-glue': 'glue',
   '@aws-sdk/lib-dynamodb': 'dynamodb',
   '@aws-sdk/client-kinesis': 'kinesis',
   '@aws-sdk/client-sns': 'sns',

@@ -16,6 +16,7 @@ import {
 } from '../../infra/resource-plan.js';
 import { LOGICAL_IDS } from '../../infra/windowpane-stack.js';
 import { ResourcePlanError as LocalResourcePlanError, planFromConfig } from '../../local/cloud/provision.js';
+import { planFromTemplatePlan } from '../../local/pipeline/plan.js';
 import { type Built, build } from './helpers.js';
 
 describe('resource plan of the default stack (cdk.json)', () => {
@@ -92,8 +93,13 @@ describe('resource plan of the default stack (cdk.json)', () => {
         LOGICAL_IDS.lateQueue,
         LOGICAL_IDS.lateDeadLetterQueue,
         LOGICAL_IDS.handlerFailureQueue,
+        // AWS-only (the IoT rules' error queue): planned as the template has it, with no
+        // role, so the local cloud, which provisions by role, leaves it out.
+        LOGICAL_IDS.iotErrorQueue,
       ].sort(),
     );
+    expect(byId[LOGICAL_IDS.iotErrorQueue]?.role).toBeUndefined();
+    expect(Object.values(plan.roles.queues)).not.toContain(LOGICAL_IDS.iotErrorQueue);
   });
 
   it('topics: the alert topic (role alerts) and the alarm topic, both encrypted', () => {
@@ -174,6 +180,39 @@ describe('resource plan follows the configuration', () => {
           rawMessageDelivery: false,
         },
       ]);
+    } finally {
+      built.cleanup();
+    }
+  });
+});
+
+describe('resource plan with the AWS-only ways in and out (IoT, schema registry, lake)', () => {
+  it('plans the same pipeline; the lake turns the results stream on; its Firehose subscription is not a queue', () => {
+    const built = build({ windowpaneDeploy: { avro: { enabled: true }, lake: { enabled: true } } });
+    try {
+      const plan = resourcePlanFromTemplate(built.json);
+      expect(plan.resultsStream?.logicalId).toBe(LOGICAL_IDS.resultsStream);
+      expect(plan.roles.queues).toEqual({
+        invalid: LOGICAL_IDS.invalidQueue,
+        late: LOGICAL_IDS.lateQueue,
+        handlerFailure: LOGICAL_IDS.handlerFailureQueue,
+      });
+      expect(plan.handler.environment[ENV.schemaRegistryName]).toEqual({ value: 'Windowpane' });
+      const alerts = plan.topics.find((t) => t.role === 'alerts');
+      expect(alerts?.subscriptions).toEqual([
+        {
+          protocol: 'firehose',
+          endpoint: { resource: LOGICAL_IDS.transitionsDeliveryStream },
+          rawMessageDelivery: true,
+        },
+      ]);
+      // The local plan from it: the pipeline's stream, tables, topic and queues only.
+      const local = planFromTemplatePlan(plan, built.settings.config, 'lk');
+      expect(local.queues).toMatchObject({
+        invalid: { name: `lk-${LOGICAL_IDS.invalidQueue}` },
+        dlq: { name: `lk-${LOGICAL_IDS.handlerFailureQueue}` },
+      });
+      expect(local.resultsStream?.name).toBe(`lk-${LOGICAL_IDS.resultsStream}`);
     } finally {
       built.cleanup();
     }

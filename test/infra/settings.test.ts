@@ -29,6 +29,22 @@ describe('CDK context: windowpane and windowpaneDeploy', () => {
     expect(deploy.shardScaling).toMatchObject({ enabled: true, minShards: 1, maxShards: 64 });
   });
 
+  it('IoT ingest is on by default (free when idle); the schema registry and the lake are opt-in', () => {
+    const { deploy } = read({});
+    expect(deploy.iot).toEqual({ enabled: true });
+    expect(deploy.avro).toEqual({ enabled: false, compatibility: 'BACKWARD' });
+    expect(deploy.lake).toEqual({ enabled: false, retentionDays: 365, bufferIntervalSeconds: 300 });
+    const lake = read({
+      windowpaneDeploy: { lake: { enabled: true, retentionDays: 400, transitionToIaDays: 30 } },
+    });
+    expect(lake.deploy.lake).toEqual({
+      enabled: true,
+      retentionDays: 400,
+      transitionToIaDays: 30,
+      bufferIntervalSeconds: 300,
+    });
+  });
+
   it('accepts context given as JSON text (cdk -c key=...)', () => {
     const { config, deploy } = read({
       windowpane: JSON.stringify({ stream: { mode: 'PROVISIONED', shardCount: 3 } }),
@@ -97,6 +113,26 @@ describe('CDK context: windowpane and windowpaneDeploy', () => {
     [
       { alarms: { iteratorAgeSeconds: 86_401 } },
       "windowpaneDeploy.alarms.iteratorAgeSeconds: 86401 s is longer than the stream's retention",
+    ],
+    [{ iot: { enable: false } }, 'windowpaneDeploy.iot.enable: unknown key; did you mean enabled?'],
+    [{ lakes: { enabled: true } }, 'windowpaneDeploy.lakes: unknown key; did you mean lake?'],
+    [{ avro: { compatibility: 'SIDEWAYS' } }, 'windowpaneDeploy.avro.compatibility: Invalid option'],
+    [
+      { avro: { registryName: 'has space' } },
+      'windowpaneDeploy.avro.registryName: a Glue registry name is 1 to 255 of',
+    ],
+    [{ lake: { retentionDays: 0 } }, 'windowpaneDeploy.lake.retentionDays: Too small'],
+    [{ lake: { retentionDays: 3_651 } }, 'windowpaneDeploy.lake.retentionDays: Too big'],
+    [{ lake: { transitionToIaDays: 29 } }, 'windowpaneDeploy.lake.transitionToIaDays: Too small'],
+    [{ lake: { bufferIntervalSeconds: 59 } }, 'windowpaneDeploy.lake.bufferIntervalSeconds: Too small'],
+    [{ lake: { bufferIntervalSeconds: 901 } }, 'windowpaneDeploy.lake.bufferIntervalSeconds: Too big'],
+    [
+      { lake: { retentionDays: 60, transitionToIaDays: 60 } },
+      'windowpaneDeploy.lake.transitionToIaDays: 60 is not before retentionDays 60',
+    ],
+    [
+      { stackName: `W${'x'.repeat(47)}`, lake: { enabled: true } },
+      'windowpaneDeploy.stackName: with the lake, at most 47 characters',
     ],
   ])('refuses windowpaneDeploy %j: %s', (deploy, message) => {
     expect(() => read({ windowpaneDeploy: deploy })).toThrow(DeploySettingsError);

@@ -70,7 +70,7 @@ describe('npm run bench', () => {
       for (const [where, n] of values) expect(Number.isFinite(n), `${suite}${where}`).toBe(true);
     }
 
-    const { pure, writes, peer, e2e, memory, cost } = report.suites;
+    const { pure, writes, peer, e2e, memory, cost, dashboard } = report.suites;
     expect(pure.cases.map((c: { batchSize: number }) => c.batchSize)).toEqual([100, 1_000, 10_000]);
     expect(pure.headline.recordsPerSecond).toBeGreaterThan(0);
     for (const c of writes.cases) {
@@ -87,6 +87,12 @@ describe('npm run bench', () => {
     expect(cost.rows.length).toBe(12);
     expect(cost.scale.length).toBe(6);
     for (const row of cost.rows) expect(row.dollarsPerMillion.totalOnDemand).toBeGreaterThan(0);
+    // The scale scenario against its baseline, each with first-chart runs and frames.
+    expect([dashboard.scale.sensors, dashboard.baseline.sensors]).toEqual([1_000, 10]);
+    for (const s of [dashboard.scale, dashboard.baseline]) {
+      expect(s.timeToFirstChartMs.runs.length).toBeGreaterThan(0);
+      expect(s.frames.count).toBeGreaterThan(0);
+    }
     expect(report.headlines.length).toBeGreaterThan(0);
   });
 });

@@ -67,6 +67,7 @@ describe('MQTT bridge', () => {
     );
     await publish('windowpane/s-2/telemetry', 'not json');
     await publish('windowpane/s-2/telemetry', Buffer.from([0x03, 0x00, 0xff]));
+    await publish('windowpane/s-2/telemetry/bin', Buffer.from([0xf3, 0x89, 0x9a, 0xc2, 0x00]));
     await publish('windowpane/s-1/status', 'online');
     await client.endAsync();
     await bridge.close();
@@ -80,19 +81,20 @@ describe('MQTT bridge', () => {
       { ok: true, reading: { sensorId: 's-1', timestamp: T0 + 1000, values: { temperature: 21 } } },
     ]);
     const s2 = records.filter((r) => r.PartitionKey === 's-2');
-    expect(s2).toHaveLength(3);
+    expect(s2).toHaveLength(4);
     expect(decodeReading(s2[0]!.Data!, ['temperature'])).toMatchObject({
       ok: false,
       reason: 'conflicting-sensor-id',
     });
     expect(textOf(s2[1]!)).toBe('not json');
     expect(Buffer.from(s2[2]!.Data!).equals(Buffer.from([0x03, 0x00, 0xff]))).toBe(true);
-    expect(records).toHaveLength(5);
+    expect(Buffer.from(s2[3]!.Data!).equals(Buffer.from([0xf3, 0x89, 0x9a, 0xc2, 0x00]))).toBe(true);
+    expect(records).toHaveLength(6);
     expect(bridge.stats).toMatchObject({
-      forwarded: 5,
+      forwarded: 6,
       ignored: 1,
       buffered: 0,
-      byDisposition: { unchanged: 3, 'sensor-id-added': 1, 'sensor-id-conflict': 1 },
+      byDisposition: { unchanged: 4, 'sensor-id-added': 1, 'sensor-id-conflict': 1 },
     });
   });
 
@@ -127,7 +129,7 @@ describe('MQTT bridge', () => {
       await bridge.close();
       const records = await streamRecords(other);
       expect(records.map((r) => [r.PartitionKey, textOf(r)])).toEqual([
-        ['mosq-1', `{"sensorId":"mosq-1",${payload.slice(1)}`],
+        ['mosq-1', `{"sensor_id":"mosq-1",${payload.slice(1)}`],
         ['mosq-1', '{"sensorId":"mosq-1","timestamp":1,"temperature":1}'],
       ]);
     } finally {

@@ -32,6 +32,10 @@ describe('parseBenchArgs', () => {
     expect(cost.suites).toEqual(['pure', 'writes', 'peer', 'cost']);
     expect(cost.addedDependencies).toEqual(['pure', 'writes', 'peer']);
     expect(parseBenchArgs(['--only', 'writes,cost,peer,pure']).addedDependencies).toEqual([]);
+    expect(parseBenchArgs(['--only', 'dashboard'])).toMatchObject({
+      suites: ['dashboard'],
+      addedDependencies: [],
+    });
   });
 
   it.each([

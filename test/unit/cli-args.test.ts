@@ -49,6 +49,8 @@ describe('parseStartArgs', () => {
       durationMs: 0,
       seed: START_DEFAULTS.seed,
       verbose: false,
+      dashboard: true,
+      open: false,
     });
   });
 
@@ -76,6 +78,8 @@ describe('parseStartArgs', () => {
       backfillMs: 0,
       seed: -7,
       verbose: true,
+      dashboard: true,
+      open: false,
     });
   });
 

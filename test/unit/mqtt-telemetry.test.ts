@@ -22,10 +22,12 @@ function mapped(payload: string | Uint8Array, topic = TOPIC) {
 describe('MQTT telemetry: which topics are forwarded', () => {
   it.each([
     ['windowpane/sensor-7/telemetry', 'sensor-7'],
+    ['windowpane/sensor-7/telemetry/bin', 'sensor-7'],
     ['windowpane/a b/telemetry', 'a b'],
     ['windowpane//telemetry', undefined],
     ['windowpane/a/b/telemetry', undefined],
     ['windowpane/sensor-7/status', undefined],
+    ['windowpane/sensor-7/telemetry/json', undefined],
     ['other/sensor-7/telemetry', undefined],
   ])('%j -> %j', (topic, id) => {
     expect(sensorIdOfTopic(topic)).toBe(id);
@@ -36,15 +38,15 @@ describe('MQTT telemetry: which topics are forwarded', () => {
     const long = 'é'.repeat(300);
     const record = mapped('{"timestamp":1}', `windowpane/${long}/telemetry`);
     expect(Array.from(record.partitionKey)).toHaveLength(256);
-    expect(JSON.parse(record.text).sensorId).toBe(long);
+    expect(JSON.parse(record.text).sensor_id).toBe(long);
   });
 });
 
 describe('MQTT telemetry: the sensor id comes from the topic when the payload has none', () => {
-  it('adds sensorId in front of the payload, keeping its bytes', () => {
+  it('adds sensor_id (as the rule does: SELECT *, topic(2) AS sensor_id) in front of the payload, keeping its bytes', () => {
     const record = mapped(`{ "timestamp": ${T0}, "temperature": 21 }`);
     expect(record.disposition).toBe('sensor-id-added');
-    expect(record.text).toBe(`{"sensorId":"sensor-7", "timestamp": ${T0}, "temperature": 21 }`);
+    expect(record.text).toBe(`{"sensor_id":"sensor-7", "timestamp": ${T0}, "temperature": 21 }`);
     expect(decodeReading(record.data, ['temperature'])).toMatchObject({
       ok: true,
       reading: { sensorId: 'sensor-7' },
@@ -52,7 +54,7 @@ describe('MQTT telemetry: the sensor id comes from the topic when the payload ha
   });
 
   it('an empty object gets no trailing comma', () => {
-    expect(mapped('{  }').text).toBe('{"sensorId":"sensor-7"  }');
+    expect(mapped('{  }').text).toBe('{"sensor_id":"sensor-7"  }');
   });
 
   it('keeps what else is wrong with the payload visible to the handler', () => {
@@ -94,6 +96,19 @@ describe('MQTT telemetry: a payload that names another sensor is refused by the 
       'temperature',
     ]);
     expect(decoded.ok ? '' : decoded.detail).toBe('sensorId "sensor-8" and sensor_id "sensor-7" differ');
+  });
+});
+
+describe('MQTT telemetry: the binary topic passes payloads unchanged (SELECT * FROM .../telemetry/bin)', () => {
+  it.each([
+    ['a Glue Avro header', Uint8Array.of(0x03, 0x00, 1, 2, 3)],
+    ['a KPL aggregate magic', Uint8Array.of(0xf3, 0x89, 0x9a, 0xc2, 0)],
+    ['JSON without an id (nothing is added on this topic)', text.encode(`{"timestamp":${T0}}`)],
+  ])('%s', (_what, payload) => {
+    const record = mapped(payload, 'windowpane/sensor-7/telemetry/bin');
+    expect(record.disposition).toBe('unchanged');
+    expect(Buffer.from(record.data).equals(Buffer.from(payload))).toBe(true);
+    expect(record.partitionKey).toBe('sensor-7');
   });
 });
 
