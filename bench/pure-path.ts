@@ -10,12 +10,8 @@
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
-import {
-  foldSensorRecords,
-  newSensorState,
-  type SensorRecord,
-  type SensorState,
-} from '../functions/domain/fold.js';
+import { foldSensorRecords } from '../functions/domain/fold.js';
+import { newSensorState, type SensorRecord, type SensorState } from '../functions/domain/state.js';
 import { type BatchReport, decodeBatch } from '../functions/window-handler/process-batch.js';
 
 /** Readings folded per commit, as processBatch's default `maxRecordsPerCommit`. */

@@ -22,13 +22,8 @@ import { DeleteTopicCommand } from '@aws-sdk/client-sns';
 import { DeleteQueueCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { ConfigError, type EventSourceConfig, type WindowpaneConfig } from '../functions/domain/config.js';
-import {
-  type FinalWindow,
-  type LateReading,
-  type WindowLine,
-  windowLines,
-} from '../functions/domain/fold.js';
 import type { Alert } from '../functions/domain/rules.js';
+import type { FinalWindow, LateReading } from '../functions/domain/state.js';
 import { buildSweeper } from '../functions/idle-sweeper/build.js';
 import {
   type AwsClients,
@@ -70,6 +65,7 @@ import {
 } from './cloud/index.js';
 import { REPO_ROOT } from './config.js';
 import { type BatchInfo, LocalEventSourceMapping, type MappingStats } from './esm/index.js';
+import { type WindowLine, windowLines } from './window-lines.js';
 
 export type { BatchInfo, MappingStats };
 

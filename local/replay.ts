@@ -32,8 +32,8 @@ import {
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
-import type { LateReading, WindowLine } from '../functions/domain/fold.js';
 import type { Alert } from '../functions/domain/rules.js';
+import type { LateReading } from '../functions/domain/state.js';
 import type { ClientOptions } from '../functions/lib/clients.js';
 import type { InvalidRecordMessage } from '../functions/lib/effects.js';
 import {
@@ -44,6 +44,7 @@ import {
   reshardTo,
 } from './chaos/index.js';
 import { type LocalPipeline, startLocalPipeline } from './pipeline.js';
+import type { WindowLine } from './window-lines.js';
 
 export class ReplayInputError extends Error {
   constructor(message: string) {

@@ -37,8 +37,8 @@ import {
   type DynamoDBDocumentClient,
   PutCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { FinalWindow, LateReading, Outbox } from '../domain/fold.js';
 import type { Alert } from '../domain/rules.js';
+import type { FinalWindow, LateReading, Outbox } from '../domain/state.js';
 import { runPool } from './pool.js';
 import { sleep, type WriteCounter } from './state-store.js';
 

@@ -18,8 +18,8 @@ import {
   PutCommand,
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { newSensorState, type SensorState } from '../domain/fold.js';
 import { padSequence } from '../domain/sequence.js';
+import { newSensorState, type SensorState } from '../domain/state.js';
 
 export class StateConflictError extends Error {
   constructor(

@@ -9,18 +9,18 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { WindowpaneConfig } from '../domain/config.js';
+import { foldSensorRecords } from '../domain/fold.js';
+import { decodeReading } from '../domain/reading.js';
+import type { Alert } from '../domain/rules.js';
+import { checkSequence, shardIdOfEventId } from '../domain/sequence.js';
 import {
   emptyOutbox,
-  flushSensor,
-  foldSensorRecords,
   isOutboxEmpty,
   type Outbox,
   type SensorRecord,
   type SensorState,
-} from '../domain/fold.js';
-import { decodeReading } from '../domain/reading.js';
-import type { Alert } from '../domain/rules.js';
-import { checkSequence, shardIdOfEventId } from '../domain/sequence.js';
+} from '../domain/state.js';
+import { flushSensor } from '../domain/windows/finalise.js';
 import {
   type DeliveryCounts,
   type EffectDelivery,
