@@ -11,9 +11,10 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { type AwsClients, type ClientOptions, createClients } from '../lib/clients.js';
+import type { WriteCounter } from '../lib/dynamo-batch.js';
 import { EffectDelivery } from '../lib/effects.js';
 import type { HandlerEnv } from '../lib/env.js';
-import { WindowStateStore, type WriteCounter } from '../lib/state-store.js';
+import { WindowStateStore } from '../lib/state-store.js';
 import { type BatchDeps, type BatchReport, processBatch } from './process-batch.js';
 
 export const METRICS_NAMESPACE = 'Windowpane';
@@ -25,12 +26,18 @@ export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Lo
     config: env.config,
     counter,
     delivered: new Map(),
-    store: new WindowStateStore(clients.doc, env.stateTable, env.config.stateTtlDays, counter),
-    effects: new EffectDelivery(
-      clients.doc,
-      clients.sns,
-      clients.sqs,
-      {
+    store: new WindowStateStore({
+      doc: clients.doc,
+      tableName: env.stateTable,
+      ttlDays: env.config.stateTtlDays,
+      counter,
+    }),
+    effects: new EffectDelivery({
+      doc: clients.doc,
+      sns: clients.sns,
+      sqs: clients.sqs,
+      kinesis: clients.kinesis,
+      targets: {
         resultsTable: env.resultsTable,
         alertLedgerTable: env.alertLedgerTable,
         alertTopicArn: env.alertTopicArn,
@@ -40,9 +47,7 @@ export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Lo
         ...(env.resultsStreamName ? { resultsStreamName: env.resultsStreamName } : {}),
       },
       counter,
-      Date.now,
-      clients.kinesis,
-    ),
+    }),
     ...(logger ? { logger } : {}),
   };
 }

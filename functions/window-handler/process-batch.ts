@@ -21,6 +21,7 @@ import {
   type SensorState,
 } from '../domain/state.js';
 import { flushSensor } from '../domain/windows/finalise.js';
+import type { WriteCounter } from '../lib/dynamo-batch.js';
 import {
   type DeliveryCounts,
   type EffectDelivery,
@@ -28,7 +29,8 @@ import {
   type InvalidRecordMessage,
 } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
-import { StateConflictError, sleep, type WindowStateStore, type WriteCounter } from '../lib/state-store.js';
+import { BACKOFF, backoffDelay, sleep } from '../lib/retry.js';
+import { StateConflictError, type WindowStateStore } from '../lib/state-store.js';
 
 export interface BatchLogger {
   debug(message: string, ...extra: Record<string, unknown>[]): void;
@@ -263,7 +265,7 @@ async function commitAndDeliver(
   counts: DeliveryCounts,
   fold: Fold,
 ): Promise<SensorState> {
-  const attempts = deps.maxCommitAttempts ?? 6;
+  const attempts = deps.maxCommitAttempts ?? BACKOFF.conflict.maxAttempts;
   let state = initial;
   for (let attempt = 1; ; attempt++) {
     // The outbox about to be replaced must be delivered in full first.
@@ -283,7 +285,7 @@ async function commitAndDeliver(
     } catch (err) {
       if (!(err instanceof StateConflictError) || attempt >= attempts) throw err;
       report.conflicts++;
-      await sleep(Math.min(1_000, 20 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      await sleep(backoffDelay(attempt, BACKOFF.conflict));
       state = await deps.store.load(state.sensorId);
     }
   }
