@@ -12,7 +12,8 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
 import { foldSensorRecords } from '../functions/domain/fold.js';
 import { newSensorState, type SensorRecord, type SensorState } from '../functions/domain/state.js';
-import { type BatchReport, decodeBatch } from '../functions/window-handler/process-batch.js';
+import type { BatchReport } from '../functions/pipeline/report.js';
+import { decodeBatch } from '../functions/window-handler/decode-batch.js';
 
 /** Readings folded per commit, as processBatch's default `maxRecordsPerCommit`. */
 const RECORDS_PER_COMMIT = 2_000;

@@ -39,8 +39,9 @@ import {
   STATE_TABLE,
   type TableDefinition,
 } from '../functions/lib/resources.js';
+import { flushOpenWindows } from '../functions/pipeline/flush.js';
+import type { BatchReport } from '../functions/pipeline/report.js';
 import { buildHandler, type WindowHandler } from '../functions/window-handler/build.js';
-import { type BatchReport, flushOpenWindows } from '../functions/window-handler/process-batch.js';
 import { resourcePlanFromTemplate, type ResourcePlan as TemplatePlan } from '../infra/resource-plan.js';
 import {
   ChaosHandler,

@@ -41,8 +41,8 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import { padSequence } from '../functions/domain/sequence.js';
 import type { AwsClients } from '../functions/lib/clients.js';
 import type { InvalidRecordMessage } from '../functions/lib/effects.js';
+import type { BatchReport } from '../functions/pipeline/report.js';
 import type { WindowHandler } from '../functions/window-handler/build.js';
-import type { BatchReport } from '../functions/window-handler/process-batch.js';
 import {
   type FunctionIdentity,
   invocationContext,

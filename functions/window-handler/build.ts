@@ -10,47 +10,15 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { type AwsClients, type ClientOptions, createClients } from '../lib/clients.js';
-import type { WriteCounter } from '../lib/dynamo-batch.js';
-import { EffectDelivery } from '../lib/effects.js';
+import { type ClientOptions, createClients } from '../lib/clients.js';
 import type { HandlerEnv } from '../lib/env.js';
-import { WindowStateStore } from '../lib/state-store.js';
-import { type BatchDeps, type BatchReport, processBatch } from './process-batch.js';
+import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js';
+import { type BatchDeps, buildBatchDeps } from '../pipeline/deps.js';
+import type { BatchReport } from '../pipeline/report.js';
+import { processBatch } from './process-batch.js';
 
-export const METRICS_NAMESPACE = 'Windowpane';
-export const SERVICE_NAME = 'windowpane';
-
-export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Logger): BatchDeps {
-  const counter: WriteCounter = { writes: 0 };
-  return {
-    config: env.config,
-    counter,
-    delivered: new Map(),
-    store: new WindowStateStore({
-      doc: clients.doc,
-      tableName: env.stateTable,
-      ttlDays: env.config.stateTtlDays,
-      counter,
-    }),
-    effects: new EffectDelivery({
-      doc: clients.doc,
-      sns: clients.sns,
-      sqs: clients.sqs,
-      kinesis: clients.kinesis,
-      targets: {
-        resultsTable: env.resultsTable,
-        alertLedgerTable: env.alertLedgerTable,
-        alertTopicArn: env.alertTopicArn,
-        lateQueueUrl: env.lateQueueUrl,
-        invalidQueueUrl: env.invalidQueueUrl,
-        ledgerTtlDays: env.config.ledgerTtlDays,
-        ...(env.resultsStreamName ? { resultsStreamName: env.resultsStreamName } : {}),
-      },
-      counter,
-    }),
-    ...(logger ? { logger } : {}),
-  };
-}
+// infra/ still imports the two names from here; their home is lib/metric-names.ts.
+export { METRICS_NAMESPACE, SERVICE_NAME };
 
 export type WindowHandler = ((
   event: KinesisStreamEvent,
