@@ -9,6 +9,11 @@
  * into. The top-level `lastSequence` attribute (fixed-width, see sequence.ts) shows the
  * last applied record and is part of the condition, as a second guard that the fence
  * the fold used is the one stored.
+ *
+ * A failed condition asks for the item as stored (`ReturnValuesOnConditionCheckFailure:
+ * ALL_OLD`, honoured by DynamoDB and moto), so the writer that lost can fold again from
+ * the state that won without a second read; where the item does not come back (dynalite
+ * ignores the parameter), the caller reads it.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
@@ -18,6 +23,7 @@ import {
   PutCommand,
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { WindowpaneError } from '../domain/errors.js';
 import { padSequence } from '../domain/sequence.js';
 import { newSensorState, type SensorState } from '../domain/state.js';
@@ -27,11 +33,14 @@ import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
 export class StateConflictError extends WindowpaneError {
   readonly sensorId: string;
   readonly expectedVersion: number;
+  /** The state as stored when the condition failed, when the database returned it. */
+  readonly current: SensorState | undefined;
 
-  constructor(options: { sensorId: string; expectedVersion: number }) {
+  constructor(options: { sensorId: string; expectedVersion: number; current?: SensorState }) {
     super(`state of sensor "${options.sensorId}" changed since version ${options.expectedVersion} was read`);
     this.sensorId = options.sensorId;
     this.expectedVersion = options.expectedVersion;
+    this.current = options.current;
   }
 }
 
@@ -140,6 +149,7 @@ export class WindowStateStore {
         new PutCommand({
           TableName: this.tableName,
           Item: item,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           ...(previous.version === 0
             ? { ConditionExpression: 'attribute_not_exists(sensorId)' }
             : {
@@ -153,9 +163,14 @@ export class WindowStateStore {
         }),
       );
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException)
-        throw new StateConflictError({ sensorId: next.sensorId, expectedVersion: previous.version });
-      throw err;
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      // The document client does not unmarshall errors: the item comes back in wire form.
+      const current = err.Item ? fromItem(unmarshall(err.Item) as StateItem) : undefined;
+      throw new StateConflictError({
+        sensorId: next.sensorId,
+        expectedVersion: previous.version,
+        ...(current ? { current } : {}),
+      });
     }
     return { ...committed, updatedAt: now };
   }

@@ -2,8 +2,9 @@
  * Read-fold-write with optimistic concurrency, and the delivery of what each commit put
  * in the outbox. The conditional write in WindowStateStore.commit is both the
  * concurrency check and the duplicate check; this loop is what to do when it fails:
- * fold again from the state that won, on which the records already applied are
- * recognised as duplicates by their sequence numbers.
+ * fold again from the state that won (returned with the failure where the database
+ * does so, else read again), on which the records already applied are recognised as
+ * duplicates by their sequence numbers.
  */
 import { type FoldResult, isOutboxEmpty, type SensorState } from '../domain/state.js';
 import type { DeliveryCounts } from '../lib/effects.js';
@@ -48,7 +49,7 @@ export async function commitAndDeliver(
       if (!(err instanceof StateConflictError) || attempt >= attempts) throw err;
       report.conflicts++;
       await sleep(backoffDelay(attempt, BACKOFF.conflict));
-      state = await deps.store.load(state.sensorId);
+      state = err.current ?? (await deps.store.load(state.sensorId));
     }
   }
 }
