@@ -69,24 +69,19 @@ export async function batchGetAll(
   options: BatchGetOptions,
 ): Promise<Record<string, unknown>[]> {
   const { table } = options;
-  const policy = options.policy ?? BACKOFF.batchLeftovers;
   const items: Record<string, unknown>[] = [];
   for (let i = 0; i < options.keys.length; i += BATCH_GET_MAX_KEYS) {
-    let keys = options.keys.slice(i, i + BATCH_GET_MAX_KEYS);
-    for (let attempt = 1; keys.length > 0; attempt++) {
-      if (attempt > policy.maxAttempts) {
-        throw new BatchLeftoversError({
-          operation: 'BatchGetItem',
-          table,
-          left: keys.length,
-          attempts: attempt - 1,
-        });
-      }
-      if (attempt > 1) await sleep(backoffDelay(attempt - 1, policy));
-      const out = await doc.send(options.command(keys));
-      for (const item of out.Responses?.[table] ?? []) items.push(item);
-      keys = out.UnprocessedKeys?.[table]?.Keys ?? [];
-    }
+    await untilProcessed(
+      'BatchGetItem',
+      table,
+      options.keys.slice(i, i + BATCH_GET_MAX_KEYS),
+      options,
+      async (keys) => {
+        const out = await doc.send(options.command(keys));
+        for (const item of out.Responses?.[table] ?? []) items.push(item);
+        return out.UnprocessedKeys?.[table]?.Keys ?? [];
+      },
+    );
   }
   return items;
 }
@@ -103,22 +98,30 @@ export interface BatchWriteOptions {
 
 export async function batchWriteAll(doc: DynamoDBDocumentClient, options: BatchWriteOptions): Promise<void> {
   const { table } = options;
-  const policy = options.policy ?? BACKOFF.batchLeftovers;
   for (let i = 0; i < options.requests.length; i += BATCH_WRITE_MAX_ITEMS) {
-    let requests = options.requests.slice(i, i + BATCH_WRITE_MAX_ITEMS);
-    for (let attempt = 1; requests.length > 0; attempt++) {
-      if (attempt > policy.maxAttempts) {
-        throw new BatchLeftoversError({
-          operation: 'BatchWriteItem',
-          table,
-          left: requests.length,
-          attempts: attempt - 1,
-        });
-      }
-      if (attempt > 1) await sleep(backoffDelay(attempt - 1, policy));
+    const slice = options.requests.slice(i, i + BATCH_WRITE_MAX_ITEMS);
+    await untilProcessed('BatchWriteItem', table, slice, options, async (requests) => {
       if (options.counter) options.counter.writes++;
       const out = await doc.send(options.command(requests));
-      requests = out.UnprocessedItems?.[table] ?? [];
+      return out.UnprocessedItems?.[table] ?? [];
+    });
+  }
+}
+
+/** Sends `pending` until `send` reports nothing left, backing off between tries. */
+async function untilProcessed<T>(
+  operation: BatchLeftoversError['operation'],
+  table: string,
+  pending: T[],
+  options: { policy?: BackoffPolicy },
+  send: (pending: T[]) => Promise<T[]>,
+): Promise<void> {
+  const policy = options.policy ?? BACKOFF.batchLeftovers;
+  for (let attempt = 1; pending.length > 0; attempt++) {
+    if (attempt > policy.maxAttempts) {
+      throw new BatchLeftoversError({ operation, table, left: pending.length, attempts: attempt - 1 });
     }
+    if (attempt > 1) await sleep(backoffDelay(attempt - 1, policy));
+    pending = await send(pending);
   }
 }
