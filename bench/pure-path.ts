@@ -12,12 +12,15 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
 import { foldSensorRecords } from '../functions/domain/fold.js';
 import { newSensorState, type SensorRecord, type SensorState } from '../functions/domain/state.js';
-import { DEFAULT_RECORDS_PER_COMMIT } from '../functions/pipeline/deps.js';
 import type { BatchReport } from '../functions/pipeline/report.js';
 import { decodeBatch } from '../functions/window-handler/decode-batch.js';
 
-/** Readings folded per commit, as processBatch's default `maxRecordsPerCommit`. */
-const RECORDS_PER_COMMIT = DEFAULT_RECORDS_PER_COMMIT;
+/**
+ * Readings folded per commit, as processBatch's default (DEFAULT_RECORDS_PER_COMMIT in
+ * functions/pipeline/deps.ts, not imported: that module loads the AWS SDK, whose heap
+ * would tax this measurement's garbage collection).
+ */
+const RECORDS_PER_COMMIT = 2_000;
 
 /** The handler's own counters for the work it does before any I/O. */
 export interface PurePathResult

@@ -16,20 +16,13 @@ const MAX_FIRED_BUCKETS = 32;
 /** A config's rules by the metric they watch. */
 export type RulesByMetric = ReadonlyMap<string, readonly Rule[]>;
 
-const compiled = new WeakMap<WindowpaneConfig, RulesByMetric>();
-
-/** The config's rules grouped by metric, computed once per config object. */
+/** The config's rules grouped by metric (the fold compiles them once per config). */
 export function compileRules(config: WindowpaneConfig): RulesByMetric {
-  let byMetric = compiled.get(config);
-  if (!byMetric) {
-    const map = new Map<string, Rule[]>();
-    for (const rule of config.rules) {
-      const list = map.get(rule.metric) ?? [];
-      list.push(rule);
-      map.set(rule.metric, list);
-    }
-    byMetric = map;
-    compiled.set(config, byMetric);
+  const byMetric = new Map<string, Rule[]>();
+  for (const rule of config.rules) {
+    const list = byMetric.get(rule.metric) ?? [];
+    list.push(rule);
+    byMetric.set(rule.metric, list);
   }
   return byMetric;
 }

@@ -9,7 +9,7 @@
  * the watermark, and finalisation (windows/finalise.ts). The state and effect types are
  * in state.ts.
  */
-import { compileRules, evaluateRules } from './alerting.js';
+import { compileRules, evaluateRules, type RulesByMetric } from './alerting.js';
 import type { WindowpaneConfig } from './config.js';
 import { compareSequence } from './sequence.js';
 import { cloneState, emptyOutbox, type FoldResult, type SensorRecord, type SensorState } from './state.js';
@@ -20,11 +20,34 @@ import {
   type Placement,
   type PlacementContext,
   resetPlacement,
+  type WindowDefinition,
 } from './windows/placement.js';
 import { foldIntoSession } from './windows/sessions.js';
 
 /** At most this many shards are remembered per sensor; older lineage is long drained. */
 const MAX_REMEMBERED_SHARDS = 16;
+
+/** A config compiled for the fold, once per config object: a batch folds many sensors. */
+interface FoldPlan {
+  windows: readonly WindowDefinition[];
+  rules: RulesByMetric;
+  ctx: PlacementContext;
+}
+
+const plans = new WeakMap<WindowpaneConfig, FoldPlan>();
+
+function planOf(config: WindowpaneConfig): FoldPlan {
+  let plan = plans.get(config);
+  if (!plan) {
+    plan = {
+      windows: compileWindows(config),
+      rules: compileRules(config),
+      ctx: { allowedLatenessMs: config.allowedLatenessMs, withSquares: config.stddev },
+    };
+    plans.set(config, plan);
+  }
+  return plan;
+}
 
 /**
  * Folds `records` (one sensor, arrival order) into a copy of `state`. Records whose
@@ -38,9 +61,7 @@ export function foldSensorRecords(
 ): FoldResult {
   const next = cloneState(state);
   const effects = emptyOutbox();
-  const windows = compileWindows(config);
-  const rules = compileRules(config);
-  const ctx: PlacementContext = { allowedLatenessMs: config.allowedLatenessMs, withSquares: config.stddev };
+  const { windows, rules, ctx } = planOf(config);
   const placement: Placement = { accepted: false, missed: undefined };
   // Last applied sequence number per shard; a Map keeps least-recently-used order cheaply.
   const appliedByShard = new Map(Object.entries(next.applied));

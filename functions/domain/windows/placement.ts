@@ -48,21 +48,14 @@ export interface PlacementContext {
   withSquares: boolean;
 }
 
-const compiled = new WeakMap<WindowpaneConfig, readonly WindowDefinition[]>();
-
-/** The config's window definitions with their ids, computed once per config object. */
-export function compileWindows(config: WindowpaneConfig): readonly WindowDefinition[] {
-  let defs = compiled.get(config);
-  if (!defs) {
-    defs = config.windows.map(
-      (spec): WindowDefinition =>
-        spec.type === 'session'
-          ? { kind: 'session', spec, id: specId(spec) }
-          : { kind: 'fixed', spec, id: specId(spec), lastStart: Number.NaN, lastKey: '' },
-    );
-    compiled.set(config, defs);
-  }
-  return defs;
+/** The config's window definitions with their ids (the fold compiles them once per config). */
+export function compileWindows(config: WindowpaneConfig): WindowDefinition[] {
+  return config.windows.map(
+    (spec): WindowDefinition =>
+      spec.type === 'session'
+        ? { kind: 'session', spec, id: specId(spec) }
+        : { kind: 'fixed', spec, id: specId(spec), lastStart: Number.NaN, lastKey: '' },
+  );
 }
 
 /** Clears the outcome before the next reading (one object serves a whole fold). */
