@@ -47,6 +47,24 @@ export default defineConfig({
       },
       {
         test: {
+          // The dashboard (local/dashboard) over HTTP and in Debian's Chromium through
+          // playwright-core; .ci/install-packages installs the browser. Pipeline tests start
+          // their own emulators, so files run one at a time.
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          env: {
+            POWERTOOLS_LOG_LEVEL: 'SILENT',
+            POWERTOOLS_METRICS_DISABLED: 'true',
+            AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+          },
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        test: {
           name: 'infra',
           include: ['test/infra/**/*.test.ts'],
           environment: 'node',

@@ -10,15 +10,18 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { USAGE_EXIT_CODE, UsageError } from '../local/cli/flags.js';
 import { type Emulators, startEmulators } from '../local/cloud/emulators.js';
-import { BenchUsageError, parseBenchArgs, type SuiteName, USAGE } from './args.js';
+import { parseBenchArgs, type SuiteName, USAGE } from './args.js';
 import type { BenchContext, Headline } from './context.js';
 import { machineInfo } from './machine.js';
 import { type BenchReport, renderMarkdown, writeMarkdown } from './markdown.js';
 import { renderTable } from './report.js';
 import { type CostSuiteResult, costHeadlines, runCostSuite } from './suites/cost.js';
+import { type DashboardSuiteResult, dashboardHeadlines, runDashboardSuite } from './suites/dashboard.js';
 import { type E2eSuiteResult, e2eHeadlines, runE2eSuite } from './suites/e2e.js';
 import { type MemorySuiteResult, memoryHeadlines, runMemorySuite } from './suites/memory.js';
+import { type PeerSuiteResult, peerHeadlines, runPeerSuite } from './suites/peer.js';
 import { type PureSuiteResult, pureHeadlines, runPureSuite } from './suites/pure.js';
 import { runWritesSuite, type WritesSuiteResult, writesHeadlines } from './suites/writes.js';
 
@@ -30,9 +33,11 @@ interface SuiteDefinition<R> {
 const SUITE_DEFINITIONS: { [K in SuiteName]: SuiteDefinition<unknown> } = {
   pure: { run: runPureSuite, headlines: (r) => pureHeadlines(r as PureSuiteResult) },
   writes: { run: runWritesSuite, headlines: (r) => writesHeadlines(r as WritesSuiteResult) },
+  peer: { run: runPeerSuite, headlines: (r) => peerHeadlines(r as PeerSuiteResult) },
   e2e: { run: runE2eSuite, headlines: (r) => e2eHeadlines(r as E2eSuiteResult) },
   memory: { run: runMemorySuite, headlines: (r) => memoryHeadlines(r as MemorySuiteResult) },
   cost: { run: runCostSuite, headlines: (r) => costHeadlines(r as CostSuiteResult) },
+  dashboard: { run: runDashboardSuite, headlines: (r) => dashboardHeadlines(r as DashboardSuiteResult) },
 };
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
@@ -47,9 +52,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     opts = parseBenchArgs(argv);
   } catch (err) {
-    if (!(err instanceof BenchUsageError)) throw err;
-    process.stderr.write(`bench: ${err.message}\nRun "npm run bench -- --help" for the options.\n`);
-    return 2;
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`bench: ${err.message}\nRun "npm run bench -- --help" for the flags.\n`);
+    return USAGE_EXIT_CODE;
   }
   if (opts.help) {
     process.stdout.write(`${USAGE}\n`);

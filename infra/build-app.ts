@@ -3,12 +3,9 @@
  * attaches cdk-nag. `app.ts` (what `cdk synth` runs) and the infra tests share it, so the
  * tests check the app that deploys, configured by the same `cdk.json`.
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { attachNag } from './nag.js';
-import { REPO_ROOT } from './paths.js';
-import { type AppSettings, readAppSettings } from './settings.js';
+import { type AppSettings, checkContextKeys, readAppSettings, readCdkJson } from './settings.js';
 import { WindowpaneStack } from './windowpane-stack.js';
 
 export interface BuildAppOptions {
@@ -25,10 +22,9 @@ export interface WindowpaneApp {
   settings: AppSettings;
 }
 
-/** The `context` object of the repository's cdk.json. */
-export function cdkJsonContext(file = path.join(REPO_ROOT, 'cdk.json')): Record<string, unknown> {
-  const json = JSON.parse(readFileSync(file, 'utf8')) as { context?: Record<string, unknown> };
-  return json.context ?? {};
+/** The `context` object of the repository's cdk.json (read by `readCdkJson`, the one reader). */
+export function cdkJsonContext(file?: string): Record<string, unknown> {
+  return readCdkJson(file).context;
 }
 
 export function buildApp(options: BuildAppOptions = {}): WindowpaneApp {
@@ -36,6 +32,8 @@ export function buildApp(options: BuildAppOptions = {}): WindowpaneApp {
     ...(options.context ? { context: options.context } : {}),
     ...(options.outdir ? { outdir: options.outdir } : {}),
   });
+  // Context from cdk.json, ~/.cdk.json and -c flags alike: a misspelt key of ours is refused.
+  checkContextKeys(Object.keys(app.node.getAllContext() as object), 'CDK context');
   const settings = readAppSettings((key) => app.node.tryGetContext(key));
   const stack = new WindowpaneStack(app, settings.deploy.stackName, {
     settings,

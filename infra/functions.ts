@@ -9,6 +9,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { acknowledge } from './nag.js';
 import { LOCK_FILE, REPO_ROOT } from './paths.js';
 
 export interface WindowpaneFunctionProps {
@@ -20,6 +21,9 @@ export interface WindowpaneFunctionProps {
   logRetentionDays: number;
   removalPolicy: RemovalPolicy;
 }
+
+/** The runtime every function is built and tested for (moving on is a tested change of this line). */
+const RUNTIME = lambda.Runtime.NODEJS_22_X;
 
 /**
  * A function, its role and its log group. The role starts empty except for writing to
@@ -47,7 +51,7 @@ export class WindowpaneFunction extends Construct {
       entry: props.entry,
       handler: 'handler',
       description: props.description,
-      runtime: lambda.Runtime.NODEJS_22_X,
+      runtime: RUNTIME,
       architecture: lambda.Architecture.ARM_64,
       memorySize: props.memorySize,
       timeout: props.timeout,
@@ -75,6 +79,12 @@ export class WindowpaneFunction extends Construct {
         banner:
           "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",
       },
+    });
+    acknowledge(this.function, {
+      id: 'AwsSolutions-L1',
+      reason:
+        'windowpane pins nodejs22.x (supported LTS) deliberately: it is the runtime the functions and their ' +
+        'bundles are tested for; moving to a newer runtime is a tested change of RUNTIME in infra/functions.ts.',
     });
   }
 }

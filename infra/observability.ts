@@ -7,8 +7,9 @@
  * - write throttling on the stream (producers are being rejected);
  * - depth of every dead-letter queue (something needs a human);
  * - the share of invalid records (a producer sends garbage).
- * Metric names are the ones the handler emits through Powertools (EMF, namespace
- * `Windowpane`, dimension `service`).
+ * Custom metrics are read under the names the functions publish them with (EMF through
+ * Powertools, dimension `service`), taken from the one module both sides import
+ * (functions/lib/metric-names.ts).
  */
 import { Aws, Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
@@ -17,23 +18,12 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/window-handler/build.js';
+import { METRIC, METRICS_NAMESPACE, type MetricName, SERVICE_NAME } from '../functions/lib/metric-names.js';
 import { alarmName, createAlarm } from './alarms.js';
 import type { DeploySettings } from './settings.js';
 
-/** Metrics the window handler publishes each batch (functions/window-handler/build.ts). */
-export const HANDLER_METRICS = [
-  'Readings',
-  'InvalidRecords',
-  'LateReadings',
-  'AlertsPublished',
-  'WindowsFinalised',
-  'WriteRequests',
-  'Conflicts',
-] as const;
-export type HandlerMetricName = (typeof HANDLER_METRICS)[number];
-
-export function handlerMetric(name: HandlerMetricName, period = Duration.minutes(5)): cloudwatch.Metric {
+/** A custom metric of the window handler or the idle sweeper, summed over `period`. */
+export function pipelineMetric(name: MetricName, period = Duration.minutes(5)): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: METRICS_NAMESPACE,
     metricName: name,
@@ -160,7 +150,10 @@ export class Observability extends Construct {
     // `Readings` and the rest in `InvalidRecords`; FILL makes a quiet period 0 %, not missing.
     this.invalidShare = new cloudwatch.MathExpression({
       expression: '100 * FILL(invalid, 0) / MAX([FILL(invalid, 0) + FILL(readings, 0), 1])',
-      usingMetrics: { invalid: handlerMetric('InvalidRecords'), readings: handlerMetric('Readings') },
+      usingMetrics: {
+        invalid: pipelineMetric(METRIC.invalidRecords),
+        readings: pipelineMetric(METRIC.readings),
+      },
       label: 'Invalid records (%)',
       period: fiveMinutes,
     });
@@ -190,17 +183,15 @@ export class Observability extends Construct {
     this.props = props;
   }
 
-  /** An alarm on any error of a function that is not on the stream path (sweeper, scaler). */
-  addFunctionErrorAlarm(
-    id: string,
-    name: string,
-    fn: lambda.IFunction,
-    description: string,
-  ): cloudwatch.Alarm {
+  /**
+   * An alarm on any occurrence of `metric` (a sum over 5 minutes): errors of a function
+   * off the stream path (sweeper, scaler), IoT parse errors, failed lake deliveries.
+   */
+  addCountAlarm(id: string, name: string, metric: cloudwatch.IMetric, description: string): cloudwatch.Alarm {
     return createAlarm(this, id, this.props.stackName, {
       name,
       alarmDescription: description,
-      metric: fn.metricErrors({ statistic: cloudwatch.Stats.SUM, period: Duration.minutes(5) }),
+      metric,
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       evaluationPeriods: 1,
@@ -224,7 +215,7 @@ export class Observability extends Construct {
     const fiveMinutes = Duration.minutes(5);
     const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', { defaultInterval: Duration.hours(3) });
     this.dashboardBuilt = dashboard;
-    const m = (name: HandlerMetricName, label: string) => handlerMetric(name, oneMinute).with({ label });
+    const m = (name: MetricName, label: string) => pipelineMetric(name, oneMinute).with({ label });
     dashboard.addWidgets(
       new cloudwatch.TextWidget({
         markdown: `# windowpane (${stackName})\nKinesis → window handler → DynamoDB windows → SNS alerts. Region ${Aws.REGION}.`,
@@ -242,7 +233,7 @@ export class Observability extends Construct {
             period: oneMinute,
             label: 'Stream incoming',
           }),
-          m('Readings', 'Readings folded'),
+          m(METRIC.readings, 'Readings folded'),
         ],
       }),
       new cloudwatch.GraphWidget({
@@ -268,32 +259,27 @@ export class Observability extends Construct {
         title: 'Windows finalised and alerts published (per min)',
         width: 12,
         left: [
-          m('WindowsFinalised', 'Windows finalised'),
-          // Emitted by the idle sweeper (functions/idle-sweeper/build.ts).
-          new cloudwatch.Metric({
-            namespace: METRICS_NAMESPACE,
-            metricName: 'IdleSensors',
-            dimensionsMap: { service: SERVICE_NAME },
-            statistic: cloudwatch.Stats.SUM,
-            period: oneMinute,
-            label: 'Idle sensors flushed',
-          }),
+          m(METRIC.windowsFinalised, 'Windows finalised'),
+          m(METRIC.idleSensors, 'Idle sensors flushed'),
         ],
-        right: [m('AlertsPublished', 'Alerts published')],
+        right: [m(METRIC.alertsPublished, 'Alerts published')],
       }),
       new cloudwatch.GraphWidget({
         title: 'Invalid and late records (per min)',
         width: 12,
-        left: [m('InvalidRecords', 'Invalid'), m('LateReadings', 'Late')],
+        left: [m(METRIC.invalidRecords, 'Invalid'), m(METRIC.lateReadings, 'Late')],
         right: [this.invalidShare.with({ period: fiveMinutes })],
       }),
     );
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
-        title: 'DynamoDB writes and conflicts (per min)',
+        title: 'DynamoDB writes, conflicts and repeated records (per min)',
         width: 12,
-        left: [m('WriteRequests', 'Write requests')],
-        right: [m('Conflicts', 'Conditional-write conflicts')],
+        left: [m(METRIC.writeRequests, 'Write requests')],
+        right: [
+          m(METRIC.conflicts, 'Conditional-write conflicts'),
+          m(METRIC.duplicateRecords, 'Records already applied'),
+        ],
       }),
       new cloudwatch.GraphWidget({
         title: 'Handler health',

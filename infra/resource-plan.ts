@@ -17,6 +17,7 @@ import {
   parseConfigJson,
   type WindowpaneConfig,
 } from '../functions/domain/config.js';
+import { WindowpaneError } from '../functions/domain/errors.js';
 import { ENV } from '../functions/lib/resources.js';
 
 export type TableRole = 'state' | 'results' | 'alertLedger';
@@ -51,8 +52,11 @@ export interface PlannedTable {
 
 export interface PlannedSubscription {
   protocol: string;
-  /** A literal endpoint (an email address, a URL) or the logical id of a queue in the plan. */
-  endpoint: { value: string } | { queue: string };
+  /**
+   * A literal endpoint (an email address, a URL), the logical id of a queue in the plan,
+   * or of another resource (a Firehose delivery stream: AWS only, nothing local stands in).
+   */
+  endpoint: { value: string } | { queue: string } | { resource: string };
   rawMessageDelivery: boolean;
 }
 
@@ -121,12 +125,12 @@ export interface ResourcePlan {
   };
 }
 
-export class ResourcePlanError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ResourcePlanError';
-  }
-}
+/**
+ * A plan that cannot be made: a template without the shapes the pipeline needs here, or
+ * (local/cloud/provision.ts) resource names the emulators would refuse. One class for both,
+ * so a caller catches one error whichever way the plan was made.
+ */
+export class ResourcePlanError extends WindowpaneError {}
 
 interface CfnResource {
   Type: string;
@@ -398,10 +402,16 @@ export function resourcePlanFromTemplate(template: unknown): ResourcePlan {
         .filter(([, sub]) => referencedLogicalId(props(sub).TopicArn) === id)
         .map(([, sub]) => {
           const p = props(sub);
-          const queue = referencedLogicalId(p.Endpoint);
+          const target = referencedLogicalId(p.Endpoint);
+          const endpoint =
+            target === undefined
+              ? { value: literal(p.Endpoint) ?? '' }
+              : byId[target]?.Type === 'AWS::SQS::Queue'
+                ? { queue: target }
+                : { resource: target };
           return {
             protocol: literal(p.Protocol) ?? 'unknown',
-            endpoint: queue ? { queue } : { value: literal(p.Endpoint) ?? '' },
+            endpoint,
             rawMessageDelivery: bool(p.RawMessageDelivery) ?? false,
           };
         }),

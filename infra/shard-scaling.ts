@@ -20,6 +20,7 @@ import { LambdaAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
+import { SHARD_SCALER_SERVICE_NAME } from '../functions/lib/metric-names.js';
 import {
   type ScalingLimits,
   SHARD_BYTES_PER_SECOND,
@@ -27,17 +28,10 @@ import {
   type SignalKind,
 } from '../functions/shard-scaler/decide.js';
 import { SCALER_ENV } from '../functions/shard-scaler/env.js';
+import { ACCESS, grantAccess } from './access.js';
 import { alarmName, createAlarm } from './alarms.js';
 import { WindowpaneFunction } from './functions.js';
 import { SHARD_SCALER_ENTRY } from './paths.js';
-
-/** The Kinesis actions the scaler calls, and nothing else. */
-export const SHARD_SCALER_ACTIONS = [
-  'kinesis:DescribeStreamSummary',
-  'kinesis:ListTagsForStream',
-  'kinesis:AddTagsToStream',
-  'kinesis:UpdateShardCount',
-] as const;
 
 /** Shard-level metrics the scaling alarms need (enhanced monitoring, billed per shard). */
 export const SCALING_SHARD_LEVEL_METRICS = ['IncomingBytes', 'IncomingRecords'] as const;
@@ -183,14 +177,14 @@ export class ShardScaling extends Construct {
         [SCALER_ENV.streamName]: stream.streamName,
         [SCALER_ENV.limits]: JSON.stringify(limits),
         [SCALER_ENV.signals]: JSON.stringify(this.signals),
-        POWERTOOLS_SERVICE_NAME: 'windowpane-shard-scaler',
+        POWERTOOLS_SERVICE_NAME: SHARD_SCALER_SERVICE_NAME,
         POWERTOOLS_LOG_LEVEL: props.logLevel,
       },
     });
     // Alarm actions invoke asynchronously. Two retries cover a transient API error; the
     // history tag written before resharding keeps a retry from resharding twice.
     this.scaler.function.configureAsyncInvoke({ retryAttempts: 2, maxEventAge: Duration.hours(1) });
-    stream.grant(this.scaler.function, ...SHARD_SCALER_ACTIONS);
+    grantAccess(this.scaler.function, ACCESS.shardScaler, { readingsStream: stream });
 
     const action = new LambdaAction(this.scaler.function);
     for (const alarm of [this.bytesHigh, this.recordsHigh, props.writeThrottledAlarm])

@@ -32,10 +32,12 @@ import {
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
+import { WindowpaneError } from '../functions/domain/errors.js';
 import type { Alert } from '../functions/domain/rules.js';
 import type { LateReading } from '../functions/domain/state.js';
-import type { ClientOptions } from '../functions/lib/clients.js';
+import type { ClientOptions, ClientTimeouts } from '../functions/lib/clients.js';
 import type { InvalidRecordMessage } from '../functions/lib/effects.js';
+import { BACKOFF, backoffDelay, sleep as defaultSleep } from '../functions/lib/retry.js';
 import {
   type ChaosOptions,
   type ChaosSummary,
@@ -43,29 +45,15 @@ import {
   reshardPoints,
   reshardTo,
 } from './chaos/index.js';
-import { type LocalPipeline, startLocalPipeline } from './pipeline.js';
+import { type LocalPipeline, startLocalPipeline } from './pipeline/index.js';
 import type { WindowLine } from './window-lines.js';
 
-export class ReplayInputError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ReplayInputError';
-  }
-}
+/** The input cannot be read, or holds a line too large for a Kinesis record. */
+export class ReplayInputError extends WindowpaneError {}
 
-export class OutputDirError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'OutputDirError';
-  }
-}
+export class OutputDirError extends WindowpaneError {}
 
-export class ReplaySendError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ReplaySendError';
-  }
-}
+export class ReplaySendError extends WindowpaneError {}
 
 /** Partition key of lines that are not JSON objects with a usable sensor id. */
 export const UNPARSED_PARTITION_KEY = 'windowpane-unparsed-lines';
@@ -213,15 +201,17 @@ export interface SendResult {
 }
 
 export interface SendOptions {
-  /** Retries of a failed entry before the replay fails (default 20). */
+  /**
+   * Attempts of a failed entry before the replay fails (default 20, more than
+   * BACKOFF.failedEntries' 9: a replay cannot hand its records to anyone else, and a
+   * throttled stream recovers; the delays follow that policy).
+   */
   maxAttempts?: number;
   onProgress?: (sent: number) => void;
   sleep?: (ms: number) => Promise<void>;
   /** Cancels the request in flight (shutdown must not wait for a stream that stopped answering). */
   abortSignal?: AbortSignal;
 }
-
-const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /**
  * PutRecords in file order: one request at a time (so a later request never overtakes an
@@ -303,7 +293,7 @@ export async function putRecordsInOrder(
       }
       retried += failed.length;
       pending = failed;
-      await sleep(Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2));
+      await sleep(backoffDelay(attempt, BACKOFF.failedEntries));
     }
   }
   return { ids, retried, reorderedKeys: [...reordered] };
@@ -326,6 +316,11 @@ export interface ReplayRunOptions {
   cdkOut?: string;
   /** Default: 2 minutes plus 1 s per 200 records. */
   drainTimeoutMs?: number;
+  /** Each AWS request's limits (default LOCAL_TIMEOUTS). */
+  timeouts?: Partial<ClientTimeouts>;
+  /** Budget of the set-up steps, and what to say when it runs out (see startLocalPipeline). */
+  setupTimeoutMs?: number;
+  setupTimeoutHint?: string;
   stdin?: NodeJS.ReadableStream;
   /** Progress lines (`sent N/M, processed K`), about once a second. */
   progress?: (line: string) => void;
@@ -427,6 +422,9 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
     ...(opts.log ? { log: opts.log } : {}),
     ...(opts.debug ? { debug: opts.debug } : {}),
     ...(opts.chaos ? { chaos: opts.chaos } : {}),
+    ...(opts.timeouts ? { timeouts: opts.timeouts } : {}),
+    ...(opts.setupTimeoutMs !== undefined ? { setupTimeoutMs: opts.setupTimeoutMs } : {}),
+    ...(opts.setupTimeoutHint ? { setupTimeoutHint: opts.setupTimeoutHint } : {}),
   });
   opts.onStarted?.(pipeline);
 

@@ -25,8 +25,10 @@
 import { type BenchContext, BenchSuiteError, type Headline } from '../context.js';
 import { PRICE_SOURCES, PRICES, PRICES_AS_OF, PRICES_REGION, PRICES_STATUS } from '../prices.js';
 import { formatDollars } from '../report.js';
+import { type ScaleInputs, type ScaleRow, scaleModel } from '../scale.js';
 import { batchShape, COST_SCENARIOS, type CostScenario } from '../scenarios.js';
 import { round } from '../stats.js';
+import type { PeerCaseResult, PeerSuiteResult } from './peer.js';
 import type { PureCaseResult, PureSuiteResult } from './pure.js';
 import type { WriteCaseResult, WritesSuiteResult } from './writes.js';
 
@@ -44,6 +46,11 @@ export const COST_ASSUMPTIONS = {
   publishConcurrency: 16,
   /** The naive writer's request concurrency (bench/baseline.ts): generous to the baseline. */
   naiveConcurrency: 8,
+  /**
+   * The Powertools peer processes a batch's records in parallel (BatchProcessor's default);
+   * its requests are bounded by the SDK's HTTP agent, 50 sockets per client.
+   */
+  peerConcurrency: 50,
   /** Lambda's standard (shared-throughput) consumer of the stream. */
   streamConsumers: 1,
 } as const;
@@ -63,7 +70,7 @@ export interface CostRow {
   sensors: number;
   rateHz: number;
   esm: string;
-  design: 'windowpane' | 'naive';
+  design: 'windowpane' | 'naive' | 'powertools';
   batchSize: number;
   /** Seconds a shard takes to gather one batch: the delay batching adds before alerts. */
   batchFillSeconds: number;
@@ -96,6 +103,39 @@ export interface CostSuiteResult {
   assumptions: typeof COST_ASSUMPTIONS;
   recordBytes: number;
   rows: CostRow[];
+  /** The scale model (bench/scale.ts) from this run's measurements. */
+  scale: ScaleRow[];
+}
+
+/** The carried-state design's default tumbling window (/work design, section 7). */
+export const DESIGN_TUMBLING_WINDOW_SECONDS = 900;
+
+/** What the scale model takes from this run: the default-settings cases of each rate. */
+export function scaleInputs(
+  writes: WritesSuiteResult,
+  peer: PeerSuiteResult,
+  recordBytes: number,
+): ScaleInputs {
+  const inputs: ScaleInputs = {
+    recordBytes,
+    units: { today: {}, naive: {}, powertools: {} },
+    rates: {},
+    tumblingWindowSeconds: DESIGN_TUMBLING_WINDOW_SECONDS,
+  };
+  for (const scenario of COST_SCENARIOS.filter((s) => s.esm.label === 'default')) {
+    const key = String(scenario.rateHz);
+    const c = writes.cases.find((w) => w.group === 'cost' && w.scenario === scenario.id);
+    const p = peer.cases.find((x) => x.scenario === scenario.id);
+    if (!c || !p) continue;
+    inputs.units.today[key] = { write: c.ours.writeUnitsPerReading, read: c.ours.readUnitsPerReading };
+    inputs.units.naive[key] = { write: c.naive.writeRequests / c.records, read: 0 };
+    inputs.units.powertools[key] = { write: p.writeUnitsPerReading, read: p.readUnitsPerReading };
+    inputs.rates[key] = {
+      finals: (c.windowsFinalisedInRun + c.openWindowResultShare) / c.readings,
+      alerts: c.ours.snsPublishes / c.readings,
+    };
+  }
+  return inputs;
 }
 
 const GB = 2 ** 30;
@@ -184,6 +224,16 @@ function windowpaneIoMs(c: WriteCaseResult): number {
   );
 }
 
+/** The peer's records run in parallel, each its three writes in turn; publishes on their own client. */
+function peerIoMs(p: PeerCaseResult): number {
+  const a = COST_ASSUMPTIONS;
+  const per = (n: number) => n / p.batches;
+  return (
+    Math.ceil(per(p.writeRequests) / a.peerConcurrency) * a.roundTripMs.dynamodb +
+    Math.ceil(per(p.alerts) / a.peerConcurrency) * a.roundTripMs.sns
+  );
+}
+
 function naiveIoMs(c: WriteCaseResult): number {
   const a = COST_ASSUMPTIONS;
   const per = (n: number) => n / c.batches;
@@ -215,8 +265,9 @@ function breakdown(
 export async function runCostSuite(ctx: BenchContext): Promise<CostSuiteResult> {
   const pure = ctx.results.pure as PureSuiteResult | undefined;
   const writes = ctx.results.writes as WritesSuiteResult | undefined;
-  if (!pure || !writes)
-    throw new BenchSuiteError('the cost model needs the results of the pure and writes suites');
+  const peer = ctx.results.peer as PeerSuiteResult | undefined;
+  if (!pure || !writes || !peer)
+    throw new BenchSuiteError('the cost model needs the results of the pure, writes and peer suites');
   const rows: CostRow[] = [];
   let recordBytes = 0;
   for (const scenario of COST_SCENARIOS) {
@@ -276,10 +327,35 @@ export async function runCostSuite(ctx: BenchContext): Promise<CostSuiteResult> 
       lambda: naiveLambda.model,
       dollarsPerMillion: breakdown(kinesis, naiveLambda.dollars, naiveDynamo, naiveMessaging),
     });
-    const [ours, naive] = rows.slice(-2) as [CostRow, CostRow];
+
+    // The Powertools peer: its CPU per record from the peer suite (same batch for every size).
+    const p = peer.cases.find((x) => x.scenario === scenario.id);
+    if (!p) throw new BenchSuiteError(`the peer suite did not measure scenario ${scenario.id}`);
+    const peerMsPerRecord = peer.cpu.msPerBatch.peer / peer.cpu.batchSize;
+    const peerLambda = lambdaCost(
+      peerMsPerRecord * (p.records / p.batches),
+      peerIoMs(p),
+      p.records / p.batches,
+    );
+    const peerDynamo =
+      p.writeUnitsPerReading * d.writeRequestUnitsPerMillion +
+      p.readUnitsPerReading * d.readRequestUnitsPerMillion;
+    const peerMessaging = p.publishesPerReading * PRICES.sns.publishesPerMillion;
+    rows.push({
+      ...common,
+      design: 'powertools',
+      writeRequestsPerReading: p.writeRequestsPerReading,
+      writeUnitsPerReading: p.writeUnitsPerReading,
+      readUnitsPerReading: p.readUnitsPerReading,
+      publishesPerReading: p.publishesPerReading,
+      lambda: peerLambda.model,
+      dollarsPerMillion: breakdown(kinesis, peerLambda.dollars, peerDynamo, peerMessaging),
+    });
+    const [ours, naive, pt] = rows.slice(-3) as [CostRow, CostRow, CostRow];
     ctx.log(
       `cost: ${scenario.id}: windowpane ${formatDollars(ours.dollarsPerMillion.totalOnDemand)} / naive ` +
-        `${formatDollars(naive.dollarsPerMillion.totalOnDemand)} per million readings (Kinesis on-demand)`,
+        `${formatDollars(naive.dollarsPerMillion.totalOnDemand)} / Powertools ` +
+        `${formatDollars(pt.dollarsPerMillion.totalOnDemand)} per million readings (Kinesis on-demand)`,
     );
   }
   return {
@@ -293,6 +369,7 @@ export async function runCostSuite(ctx: BenchContext): Promise<CostSuiteResult> 
     assumptions: COST_ASSUMPTIONS,
     recordBytes,
     rows,
+    scale: scaleModel(scaleInputs(writes, peer, recordBytes)),
   };
 }
 
@@ -301,15 +378,21 @@ export function costHeadlines(r: CostSuiteResult): Headline[] {
   for (const scenario of COST_SCENARIOS) {
     const ours = r.rows.find((x) => x.scenario === scenario.id && x.design === 'windowpane');
     const naive = r.rows.find((x) => x.scenario === scenario.id && x.design === 'naive');
-    if (!ours || !naive) continue;
+    const pt = r.rows.find((x) => x.scenario === scenario.id && x.design === 'powertools');
+    if (!ours || !naive || !pt) continue;
     const o = ours.dollarsPerMillion;
     const n = naive.dollarsPerMillion;
+    const q = pt.dollarsPerMillion;
     out.push({
       suite: 'cost',
       metric: `$/M readings, ${scenario.sensors} sensors @ ${scenario.rateHz} Hz, ${scenario.esm.label} ESM (batch ${ours.batchSize})`,
       value: o.totalOnDemand,
       unit: 'USD',
-      display: `${formatDollars(o.totalOnDemand)} vs naive ${formatDollars(n.totalOnDemand)} (provisioned: ${formatDollars(o.totalProvisioned)} vs ${formatDollars(n.totalProvisioned)})`,
+      display:
+        `${formatDollars(o.totalOnDemand)} vs naive ${formatDollars(n.totalOnDemand)}, Powertools ${formatDollars(q.totalOnDemand)} ` +
+        `(provisioned: ${formatDollars(o.totalProvisioned)} vs ${formatDollars(n.totalProvisioned)}, ${formatDollars(q.totalProvisioned)})`,
+      target: '<= 1/2 of naive',
+      met: o.totalOnDemand <= n.totalOnDemand / 2 && o.totalProvisioned <= n.totalProvisioned / 2,
     });
   }
   return out;

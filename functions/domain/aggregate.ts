@@ -9,7 +9,32 @@
  * rounded once when a summary is taken: the summary is the correctly rounded value of
  * the exact sum, the same for every order. Squares are split exactly (Dekker's
  * product), so the variance also comes from exact sums.
+ *
+ * The numeric domain of metric values (docs/SEMANTICS.md, "Reading") is chosen so that
+ * none of this can overflow, underflow or fail a write: a value is 0 or has a magnitude in
+ * [MIN_METRIC_MAGNITUDE, MAX_METRIC_MAGNITUDE]. For any window of fewer than 2^53 values
+ * (the most a count can hold exactly):
+ * - |sum| <= 2^53 * 1e100 < 1e116 and n*Σx² <= 2^106 * 1e200 < 1e232: finite doubles, and
+ *   within DynamoDB's largest magnitude (< 1e126);
+ * - an exact sum of doubles is a multiple of the smallest ulp among them, ulp(1e-90) >
+ *   2^-352, so a nonzero sum exceeds 2^-352 and a nonzero mean exceeds 2^-405 > 1e-122;
+ *   n*Σx² - (Σx)² = Σ(xi - xj)² exceeds 2^-704 when nonzero, so a nonzero stddev exceeds
+ *   2^-405 too: all within DynamoDB's smallest magnitude (1e-130), and every Dekker error
+ *   term stays a normal double, so the products are exact;
+ * - doubles have at most 17 significant digits (DynamoDB keeps 38), so each number is
+ *   stored exactly once the document client writes doubles as they are (functions/lib/clients.ts).
  */
+
+/** The largest magnitude of a metric value (see the header). */
+export const MAX_METRIC_MAGNITUDE = 1e100;
+/** The smallest nonzero magnitude of a metric value; tinier values (subnormals) are refused. */
+export const MIN_METRIC_MAGNITUDE = 1e-90;
+
+/** True when `value` is in the numeric domain: 0 (or -0), or a magnitude in [1e-90, 1e100]. */
+export function isMetricValue(value: number): boolean {
+  const magnitude = Math.abs(value);
+  return magnitude === 0 || (magnitude >= MIN_METRIC_MAGNITUDE && magnitude <= MAX_METRIC_MAGNITUDE);
+}
 
 export interface Aggregate {
   count: number;
@@ -96,7 +121,7 @@ function addProductExact(partials: number[], a: number, b: number): void {
   if (err !== 0) addExact(partials, err);
 }
 
-/** Folds one value in. Mutates `agg` (callers own a private copy). */
+/** Folds one value in; `value` is in the numeric domain. Mutates `agg` (callers own a private copy). */
 export function addValue(agg: Aggregate, value: number): void {
   // -0 and 0 are the same reading; without this, min/max would keep whichever came first.
   const v = value === 0 ? 0 : value;

@@ -5,23 +5,40 @@
  * local cloud reads the same context, so deployed and local pipelines cannot drift.
  *
  * Every field has a validated default; `parseConfig({})` is the default configuration.
+ * The schema is strict: an unknown key is an error naming the key it probably meant, and
+ * every duration has a range (functions/domain/durations.ts), stated in its description
+ * and in the README's configuration table.
  */
 import { z } from 'zod';
+import {
+  DAY_MS,
+  durationMs,
+  HOUR_MS,
+  MAX_COOLDOWN_MS,
+  MAX_IDLE_TIMEOUT_MS,
+  MAX_SESSION_GAP_MS,
+  MAX_WINDOW_MS,
+  MIN_WINDOW_MS,
+  SECOND_MS,
+  ttlDays,
+} from './durations.js';
+import { ConfigError, parse, taggedUnion } from './parse.js';
 
-const positiveMs = z.number().int().positive();
+export { ConfigError };
 
-export const TumblingWindowSchema = z.object({
+const windowSizeMs = durationMs(MIN_WINDOW_MS, MAX_WINDOW_MS, 'window size, aligned to the epoch');
+
+export const TumblingWindowSchema = z.strictObject({
   type: z.literal('tumbling'),
-  /** Window size in ms; windows are aligned to the epoch. */
-  sizeMs: positiveMs,
+  sizeMs: windowSizeMs,
 });
 
 /** Hopping windows of size S every H, aligned to the epoch; S is a multiple of H. */
 export const SlidingWindowSchema = z
-  .object({
+  .strictObject({
     type: z.literal('sliding'),
-    sizeMs: positiveMs,
-    slideMs: positiveMs,
+    sizeMs: windowSizeMs,
+    slideMs: durationMs(MIN_WINDOW_MS, MAX_WINDOW_MS, 'distance between window starts; divides sizeMs'),
   })
   .refine((w) => w.sizeMs % w.slideMs === 0, {
     message: 'sizeMs must be a multiple of slideMs',
@@ -34,12 +51,16 @@ export const SlidingWindowSchema = z
   });
 
 /** Per-sensor session windows: a session closes after `gapMs` of event time without a reading. */
-export const SessionWindowSchema = z.object({
+export const SessionWindowSchema = z.strictObject({
   type: z.literal('session'),
-  gapMs: positiveMs,
+  gapMs: durationMs(MIN_WINDOW_MS, MAX_SESSION_GAP_MS, 'event time without a reading that ends a session'),
 });
 
-export const WindowSpecSchema = z.union([TumblingWindowSchema, SlidingWindowSchema, SessionWindowSchema]);
+export const WindowSpecSchema = taggedUnion('window', 'type', [
+  TumblingWindowSchema,
+  SlidingWindowSchema,
+  SessionWindowSchema,
+]);
 export type TumblingWindowSpec = z.infer<typeof TumblingWindowSchema>;
 export type SlidingWindowSpec = z.infer<typeof SlidingWindowSchema>;
 export type SessionWindowSpec = z.infer<typeof SessionWindowSchema>;
@@ -57,28 +78,32 @@ const ruleCommon = {
   metric: z.string().min(1),
   severity: SeveritySchema.default('warning'),
   /** Suppression bucket: at most one alert per (sensor, rule, floor(timestamp / cooldownMs)). */
-  cooldownMs: positiveMs.default(60_000),
+  cooldownMs: durationMs(
+    SECOND_MS,
+    MAX_COOLDOWN_MS,
+    'at most one alert per sensor and rule in each such bucket of event time',
+  ).default(60_000),
 };
 
 export const ThresholdRuleSchema = z
-  .object({
+  .strictObject({
     ...ruleCommon,
     type: z.literal('threshold'),
-    above: z.number().finite().optional(),
-    below: z.number().finite().optional(),
+    above: z.number().finite().describe('fires when a value is above this; any finite number').optional(),
+    below: z.number().finite().describe('fires when a value is below this; any finite number').optional(),
   })
   .refine((r) => r.above !== undefined || r.below !== undefined, {
     message: 'a threshold rule needs `above`, `below` or both',
   });
 
-export const DeltaRuleSchema = z.object({
+export const DeltaRuleSchema = z.strictObject({
   ...ruleCommon,
   type: z.literal('delta'),
   /** Fires when |value - previous| > maxDelta (previous: last valid reading in arrival order). */
-  maxDelta: z.number().finite().positive(),
+  maxDelta: z.number().finite().positive().describe('fires when |value - previous| exceeds this; above 0'),
 });
 
-export const RuleSchema = z.union([ThresholdRuleSchema, DeltaRuleSchema]);
+export const RuleSchema = taggedUnion('rule', 'type', [ThresholdRuleSchema, DeltaRuleSchema]);
 export type ThresholdRule = z.infer<typeof ThresholdRuleSchema>;
 export type DeltaRule = z.infer<typeof DeltaRuleSchema>;
 export type Rule = z.infer<typeof RuleSchema>;
@@ -114,7 +139,7 @@ export const DEFAULT_RULES: Rule[] = [
  * Lambda event source mapping settings, used verbatim by the CDK app and by the local
  * event source mapping. Ranges are Lambda's own limits for Kinesis sources.
  */
-export const EventSourceSchema = z.object({
+export const EventSourceSchema = z.strictObject({
   /**
    * Defaults favour cost over the last seconds of alert latency. DynamoDB writes track the
    * distinct sensors of a batch, so what matters is readings per sensor per batch: for a
@@ -122,33 +147,64 @@ export const EventSourceSchema = z.object({
    * batching window does (5 s: about 5 readings per 1 Hz sensor, ~1/5 of a per-reading
    * writer's requests; see bench/RESULTS.md). Alerts then arrive within about the window.
    */
-  batchSize: z.number().int().min(1).max(10_000).default(10_000),
-  maxBatchingWindowSeconds: z.number().int().min(0).max(300).default(5),
-  parallelizationFactor: z.number().int().min(1).max(10).default(1),
+  batchSize: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .describe('records per invocation; 1 to 10000')
+    .default(10_000),
+  maxBatchingWindowSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(300)
+    .describe('seconds Lambda gathers records before invoking; 0 to 300')
+    .default(5),
+  parallelizationFactor: z
+    .number()
+    .int()
+    .min(1)
+    .max(10)
+    .describe('concurrent batches per shard; 1 to 10')
+    .default(1),
   startingPosition: z.enum(['TRIM_HORIZON', 'LATEST']).default('TRIM_HORIZON'),
   bisectBatchOnFunctionError: z.boolean().default(true),
   /** -1 is Lambda's "retry until the record expires"; bounded by default. */
-  retryAttempts: z.number().int().min(-1).max(10_000).default(5),
+  retryAttempts: z
+    .number()
+    .int()
+    .min(-1)
+    .max(10_000)
+    .describe('retries of a failed batch; -1 (until the record expires) or 0 to 10000')
+    .default(5),
   /** -1 is "never too old"; otherwise 60 s to 7 days. */
   maxRecordAgeSeconds: z
     .number()
     .int()
     .refine((v) => v === -1 || (v >= 60 && v <= 604_800), 'maxRecordAgeSeconds is -1 or 60..604800')
+    .describe('age after which a record is sent to the on-failure queue; -1 (never) or 60 to 604800 s')
     .default(3_600),
 });
 export type EventSourceConfig = z.infer<typeof EventSourceSchema>;
 
 export const StreamSchema = z
-  .object({
+  .strictObject({
     mode: z.enum(['ON_DEMAND', 'PROVISIONED']).default('ON_DEMAND'),
     /** Used when mode is PROVISIONED (and by the local cloud, which has no on-demand mode). */
-    shardCount: z.number().int().min(1).max(500).default(2),
-    retentionHours: z.number().int().min(24).max(8_760).default(24),
+    shardCount: z.number().int().min(1).max(500).describe('shards when PROVISIONED; 1 to 500').default(2),
+    retentionHours: z
+      .number()
+      .int()
+      .min(24)
+      .max(8_760)
+      .describe("the stream's retention; 24 to 8760 h (Kinesis' limits)")
+      .default(24),
   })
   .default({ mode: 'ON_DEMAND', shardCount: 2, retentionHours: 24 });
 
 export const ConfigSchema = z
-  .object({
+  .strictObject({
     /** Metric fields read from each reading. */
     metrics: z
       .array(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, 'metric names are identifiers'))
@@ -158,23 +214,58 @@ export const ConfigSchema = z
       .array(WindowSpecSchema)
       .min(1)
       .default([{ type: 'tumbling', sizeMs: 60_000 }]),
-    allowedLatenessMs: z.number().int().min(0).default(10_000),
+    /**
+     * At most the stream's retention (checked below): a reading later than that cannot be
+     * redelivered from the stream, and every window it keeps open stays in state.
+     */
+    allowedLatenessMs: z
+      .number()
+      .int('must be whole milliseconds')
+      .min(0, 'must be at least 0 ms')
+      .describe("event time a window stays open after its end; ms, 0 to the stream's retention")
+      .default(10_000),
     /**
      * Processing time after which a silent sensor's open windows are flushed as final by
      * the idle sweeper (SEMANTICS.md: idle sensors).
      */
-    idleTimeoutMs: z.number().int().min(1_000).default(300_000),
+    idleTimeoutMs: durationMs(
+      SECOND_MS,
+      MAX_IDLE_TIMEOUT_MS,
+      "processing time of silence after which a sensor's open windows are flushed",
+    ).default(300_000),
     /** Also keep a sum of squares so final windows carry `stddev`. */
     stddev: z.boolean().default(true),
     rules: z.array(RuleSchema).default(DEFAULT_RULES),
-    /** Working state of a sensor silent for this long expires (DynamoDB TTL, best-effort). */
-    stateTtlDays: z.number().int().min(1).default(30),
-    /** Alert ledger entries (the "already published" marks) expire after this. */
-    ledgerTtlDays: z.number().int().min(1).default(30),
+    /**
+     * Working state of a sensor silent for this long expires (DynamoDB TTL, best-effort).
+     * At least the stream's retention (checked below): the state holds the sequence numbers
+     * that recognise a redelivered record, and a record can be redelivered while it is in
+     * the stream.
+     */
+    stateTtlDays: ttlDays("days of silence after which a sensor's state expires").default(30),
+    /** Alert ledger entries (the "already published" marks) expire after this; same bound. */
+    ledgerTtlDays: ttlDays('days an "already published" alert mark is kept').default(30),
     eventSource: EventSourceSchema.default(EventSourceSchema.parse({})),
     stream: StreamSchema,
   })
   .superRefine((c, ctx) => {
+    const retentionMs = c.stream.retentionHours * HOUR_MS;
+    if (c.allowedLatenessMs > retentionMs) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['allowedLatenessMs'],
+        message: `${c.allowedLatenessMs} ms is longer than the stream's retention (stream.retentionHours ${c.stream.retentionHours} = ${retentionMs} ms)`,
+      });
+    }
+    for (const key of ['stateTtlDays', 'ledgerTtlDays'] as const) {
+      if (c[key] * DAY_MS < retentionMs) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${c[key]} days is shorter than the stream's retention (stream.retentionHours ${c.stream.retentionHours}); a redelivered record could be applied twice`,
+        });
+      }
+    }
     const specs = new Set<string>();
     c.windows.forEach((w, i) => {
       const id = JSON.stringify(w);
@@ -205,22 +296,16 @@ export const ConfigSchema = z
 export type WindowpaneConfig = z.infer<typeof ConfigSchema>;
 export type WindowpaneConfigInput = z.input<typeof ConfigSchema>;
 
-export class ConfigError extends Error {
-  constructor(
-    message: string,
-    readonly issues: string[] = [],
-  ) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
-/** Parses and validates a configuration; every problem is named by its path. */
-export function parseConfig(input: unknown, source = 'configuration'): WindowpaneConfig {
-  const result = ConfigSchema.safeParse(input ?? {});
-  if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-  throw new ConfigError(`invalid ${source}: ${issues.join('; ')}`, issues);
+/**
+ * Parses and validates a configuration; every problem is named by its path (prefixed
+ * with `at`, e.g. the context key it was read from).
+ */
+export function parseConfig(
+  input: unknown,
+  source = 'configuration',
+  at: readonly (string | number)[] = [],
+): WindowpaneConfig {
+  return parse(ConfigSchema, input ?? {}, source, { at });
 }
 
 /** Parses a configuration given as JSON text (the `WINDOWPANE_CONFIG` variable). */

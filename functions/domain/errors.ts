@@ -9,3 +9,9 @@ export class WindowpaneError extends Error {
     this.name = new.target.name;
   }
 }
+
+/** An error in one line for a report or a message: `Name: message`, the name only when it says more than `Error`. */
+export function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return err.name && err.name !== 'Error' ? `${err.name}: ${err.message}` : err.message;
+}

@@ -8,6 +8,7 @@
  * `detail` a short human message naming the field and the problem. `detail` quotes at
  * most a short preview of the input, never the whole record.
  */
+import { isMetricValue, MAX_METRIC_MAGNITUDE, MIN_METRIC_MAGNITUDE } from './aggregate.js';
 
 export interface Reading {
   sensorId: string;
@@ -48,6 +49,12 @@ export interface Reading {
  *   MIN_TIMESTAMP_MS (2000-01-01T00:00:00Z), or more than MAX_FUTURE_SKEW_MS after the
  *   record's arrival in the stream (a clock far ahead would otherwise drag the sensor's
  *   watermark forward and make every later reading late).
+ * - `metric-out-of-range`: a configured metric is a finite number outside the numeric
+ *   domain: nonzero with a magnitude below MIN_METRIC_MAGNITUDE (1e-90, which includes
+ *   every subnormal) or above MAX_METRIC_MAGNITUDE (1e100). Within the domain no sum, mean
+ *   or standard deviation can overflow, and every number written fits DynamoDB
+ *   (functions/domain/aggregate.ts says why); outside it, one reading could block its
+ *   sensor's windows for good.
  */
 export type InvalidReason =
   | 'empty'
@@ -67,7 +74,8 @@ export type InvalidReason =
   | 'too-deep'
   | 'duplicate-key'
   | 'forbidden-key'
-  | 'timestamp-out-of-range';
+  | 'timestamp-out-of-range'
+  | 'metric-out-of-range';
 
 /** Every reason, for exhaustive tables and metric dimensions. */
 export const INVALID_REASONS: readonly InvalidReason[] = [
@@ -89,6 +97,7 @@ export const INVALID_REASONS: readonly InvalidReason[] = [
   'duplicate-key',
   'forbidden-key',
   'timestamp-out-of-range',
+  'metric-out-of-range',
 ];
 
 export type DecodeResult =
@@ -305,8 +314,16 @@ function validateFields(
       if (!Number.isFinite(value)) {
         return invalid('invalid-metric', `metric ${metric} is not finite (${value})`);
       }
+      if (!isMetricValue(value)) {
+        return invalid(
+          'metric-out-of-range',
+          `metric ${metric} is ${value}, outside the accepted range: 0, or a magnitude from ` +
+            `${MIN_METRIC_MAGNITUDE} to ${MAX_METRIC_MAGNITUDE}`,
+        );
+      }
       values ??= {};
-      setValue(values, metric, value);
+      // -0 is the same reading as 0; keeping it would only let it leak into outputs.
+      setValue(values, metric, value === 0 ? 0 : value);
     } else if (value !== undefined && Object.hasOwn(obj, metric)) {
       // Own, present and not a number (a numeric string, null, ...). Inherited members
       // such as `constructor` are not fields of the record and fall through as absent.

@@ -11,7 +11,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { type ClientOptions, createClients } from '../lib/clients.js';
 import type { HandlerEnv } from '../lib/env.js';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js';
+import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js';
 import { buildBatchDeps } from '../pipeline/deps.js';
 import { sweepIdleSensors } from '../pipeline/flush.js';
 import type { BatchReport } from '../pipeline/report.js';
@@ -28,10 +28,10 @@ export function buildSweeper(
   const deps = buildBatchDeps(env, createClients(clientOptions), logger);
   const sweep = async (_event: unknown, _context?: Context): Promise<BatchReport> => {
     const report = await sweepIdleSensors(deps, { nowMs: now(), idleTimeoutMs: env.config.idleTimeoutMs });
-    metrics.addMetric('IdleSensors', MetricUnit.Count, report.sensors);
-    metrics.addMetric('WindowsFinalised', MetricUnit.Count, report.windowsFinalised);
-    metrics.addMetric('WriteRequests', MetricUnit.Count, report.writeRequests);
-    metrics.addMetric('Conflicts', MetricUnit.Count, report.conflicts);
+    metrics.addMetric(METRIC.idleSensors, MetricUnit.Count, report.sensors);
+    metrics.addMetric(METRIC.windowsFinalised, MetricUnit.Count, report.windowsFinalised);
+    metrics.addMetric(METRIC.writeRequests, MetricUnit.Count, report.writeRequests);
+    metrics.addMetric(METRIC.conflicts, MetricUnit.Count, report.conflicts);
     logger.info('idle sweep done', { report });
     return report;
   };

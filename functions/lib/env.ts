@@ -1,21 +1,27 @@
 /**
- * The handler's environment, parsed once at cold start. A missing or malformed variable
- * fails the cold start with its name in the message, never as `undefined` mid-batch.
+ * The handler's environment, parsed once at cold start. A missing, malformed or misspelt
+ * variable fails the cold start with its name in the message, never as `undefined`
+ * mid-batch; `WINDOWPANE_CONFIG` is parsed as strictly as the `cdk.json` context.
  */
 import { z } from 'zod';
-import { ConfigError, parseConfigJson, type WindowpaneConfig } from '../domain/config.js';
+import { parseConfigJson, type WindowpaneConfig } from '../domain/config.js';
+import { nearMisses, parse } from '../domain/parse.js';
 import { ENV } from './resources.js';
 
-const HandlerEnvSchema = z.object({
-  [ENV.stateTable]: z.string().min(1),
-  [ENV.resultsTable]: z.string().min(1),
-  [ENV.alertLedgerTable]: z.string().min(1),
-  [ENV.alertTopicArn]: z.string().startsWith('arn:'),
-  [ENV.invalidQueueUrl]: z.url(),
-  [ENV.lateQueueUrl]: z.url(),
-  [ENV.resultsStream]: z.string().min(1).optional(),
-  [ENV.config]: z.string().optional(),
-});
+const HandlerEnvSchema = z
+  .looseObject({
+    [ENV.stateTable]: z.string().min(1),
+    [ENV.resultsTable]: z.string().min(1),
+    [ENV.alertLedgerTable]: z.string().min(1),
+    [ENV.alertTopicArn]: z.string().startsWith('arn:'),
+    [ENV.invalidQueueUrl]: z.url(),
+    [ENV.lateQueueUrl]: z.url(),
+    [ENV.resultsStream]: z.string().min(1).optional(),
+    [ENV.config]: z.string().optional(),
+  })
+  // The environment also holds Lambda's and the runtime's variables, so it cannot be a
+  // strict object; a misspelt windowpane variable is still an error, not a silent default.
+  .check(nearMisses(Object.values(ENV)));
 
 export interface HandlerEnv {
   stateTable: string;
@@ -29,12 +35,7 @@ export interface HandlerEnv {
 }
 
 export function parseHandlerEnv(env: NodeJS.ProcessEnv = process.env): HandlerEnv {
-  const result = HandlerEnvSchema.safeParse(env);
-  if (!result.success) {
-    const issues = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid handler environment: ${issues.join('; ')}`, issues);
-  }
-  const e = result.data;
+  const e = parse(HandlerEnvSchema, env, 'handler environment');
   return {
     stateTable: e[ENV.stateTable],
     resultsTable: e[ENV.resultsTable],

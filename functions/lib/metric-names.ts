@@ -1,9 +1,58 @@
 /**
- * The names windowpane's functions publish under, shared by the functions and the CDK
- * stack. Free of runtime dependencies, so infra can import it without the handler.
+ * The names windowpane's metrics are published under (Powertools EMF in the functions) and
+ * read under (the stack's alarms and dashboard). Both sides import this module, which has
+ * no runtime dependencies, so the CDK app does not pull the handler, middy or Powertools
+ * in for a few strings. Renaming a metric here renames it on both sides at once; removing
+ * one fails the typecheck of every alarm or widget that still reads it.
  */
 
-/** CloudWatch namespace of the functions' EMF metrics. */
+/** CloudWatch namespace of every custom metric (`POWERTOOLS_METRICS_NAMESPACE`). */
 export const METRICS_NAMESPACE = 'Windowpane';
-/** Powertools service name (the `service` dimension and log field). */
+
+/** Powertools service name of the window handler and the idle sweeper: the `service` dimension. */
 export const SERVICE_NAME = 'windowpane';
+
+/** Powertools service name of the shard scaler (it logs, it publishes no metrics). */
+export const SHARD_SCALER_SERVICE_NAME = 'windowpane-shard-scaler';
+
+/** Every custom metric, by what it counts. */
+export const METRIC = {
+  /** Valid readings folded into state. */
+  readings: 'Readings',
+  /** Records sent to the invalid-record queue. */
+  invalidRecords: 'InvalidRecords',
+  /** Readings whose window was already final (sent to the late-reading queue). */
+  lateReadings: 'LateReadings',
+  alertsPublished: 'AlertsPublished',
+  windowsFinalised: 'WindowsFinalised',
+  /** DynamoDB write requests (the main cost driver). */
+  writeRequests: 'WriteRequests',
+  /** Conditional-write conflicts (another invocation wrote the sensor first). */
+  conflicts: 'Conflicts',
+  /** Records recognised as already applied (a retried batch). */
+  duplicateRecords: 'DuplicateRecords',
+  /** Silent sensors whose open windows the idle sweeper flushed. */
+  idleSensors: 'IdleSensors',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+/** What the window handler publishes after every batch (functions/window-handler/build.ts). */
+export const WINDOW_HANDLER_METRICS = [
+  METRIC.readings,
+  METRIC.invalidRecords,
+  METRIC.lateReadings,
+  METRIC.alertsPublished,
+  METRIC.windowsFinalised,
+  METRIC.writeRequests,
+  METRIC.conflicts,
+  METRIC.duplicateRecords,
+] as const satisfies readonly MetricName[];
+
+/** What the idle sweeper publishes after every sweep (functions/idle-sweeper/build.ts). */
+export const IDLE_SWEEPER_METRICS = [
+  METRIC.idleSensors,
+  METRIC.windowsFinalised,
+  METRIC.writeRequests,
+  METRIC.conflicts,
+] as const satisfies readonly MetricName[];

@@ -46,5 +46,11 @@ export const ENV = {
   lateQueueUrl: 'LATE_QUEUE_URL',
   /** Optional output stream of final windows. */
   resultsStream: 'RESULTS_STREAM_NAME',
+  /**
+   * Set when the deployment has a Glue Schema Registry (windowpaneDeploy.avro): Glue-framed
+   * Avro readings are then decoded with writer schemas from Glue (GlueSchemaSource, by the
+   * record's schema version id; the registry's name is for logs and error details).
+   */
+  schemaRegistryName: 'GLUE_SCHEMA_REGISTRY_NAME',
   config: 'WINDOWPANE_CONFIG',
 } as const;

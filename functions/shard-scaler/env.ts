@@ -1,9 +1,10 @@
 /**
- * The shard scaler's environment, parsed once at cold start; a missing or malformed
- * variable fails the cold start with its name in the message.
+ * The shard scaler's environment, parsed once at cold start; a missing, malformed or
+ * misspelt variable fails the cold start with its name in the message, and the limits
+ * are as strict as the `cdk.json` context they come from.
  */
 import { z } from 'zod';
-import { ConfigError } from '../domain/config.js';
+import { nearMisses, parse } from '../domain/parse.js';
 import { type ScalingLimits, ScalingLimitsSchema, type SignalKind, SignalKindSchema } from './decide.js';
 
 /** Variable names shared by the CDK stack (which sets them) and the scaler (which reads them). */
@@ -31,19 +32,17 @@ function json(name: string) {
   });
 }
 
-const ScalerEnvSchema = z.object({
-  [SCALER_ENV.streamName]: z.string().min(1),
-  [SCALER_ENV.limits]: json(SCALER_ENV.limits).pipe(ScalingLimitsSchema),
-  [SCALER_ENV.signals]: json(SCALER_ENV.signals).pipe(z.record(z.string().min(1), SignalKindSchema)),
-});
+const ScalerEnvSchema = z
+  .looseObject({
+    [SCALER_ENV.streamName]: z.string().min(1),
+    [SCALER_ENV.limits]: json(SCALER_ENV.limits).pipe(ScalingLimitsSchema.strict()),
+    [SCALER_ENV.signals]: json(SCALER_ENV.signals).pipe(z.record(z.string().min(1), SignalKindSchema)),
+  })
+  // Open (Lambda adds its own variables), but a misspelt variable of ours is an error.
+  .check(nearMisses(Object.values(SCALER_ENV)));
 
 export function parseScalerEnv(env: NodeJS.ProcessEnv = process.env): ScalerEnv {
-  const result = ScalerEnvSchema.safeParse(env);
-  if (!result.success) {
-    const issues = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid shard scaler environment: ${issues.join('; ')}`, issues);
-  }
-  const e = result.data;
+  const e = parse(ScalerEnvSchema, env, 'shard scaler environment');
   return {
     streamName: e[SCALER_ENV.streamName],
     limits: e[SCALER_ENV.limits],

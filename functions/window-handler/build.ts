@@ -12,13 +12,10 @@ import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { type ClientOptions, createClients } from '../lib/clients.js';
 import type { HandlerEnv } from '../lib/env.js';
-import { METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js';
+import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js';
 import { type BatchDeps, buildBatchDeps } from '../pipeline/deps.js';
 import type { BatchReport } from '../pipeline/report.js';
 import { processBatch } from './process-batch.js';
-
-// infra/ still imports the two names from here; their home is lib/metric-names.ts.
-export { METRICS_NAMESPACE, SERVICE_NAME };
 
 export type WindowHandler = ((
   event: KinesisStreamEvent,
@@ -40,14 +37,14 @@ export function buildHandler(env: HandlerEnv, clientOptions: ClientOptions = {})
   const wrapped = middy(async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
     const { response, report } = await processBatch(deps, event);
     last = report;
-    metrics.addMetric('Readings', MetricUnit.Count, report.readings);
-    metrics.addMetric('InvalidRecords', MetricUnit.Count, report.invalid);
-    metrics.addMetric('LateReadings', MetricUnit.Count, report.late);
-    metrics.addMetric('AlertsPublished', MetricUnit.Count, report.alerts);
-    metrics.addMetric('WindowsFinalised', MetricUnit.Count, report.windowsFinalised);
-    metrics.addMetric('WriteRequests', MetricUnit.Count, report.writeRequests);
-    metrics.addMetric('Conflicts', MetricUnit.Count, report.conflicts);
-    metrics.addMetric('DuplicateRecords', MetricUnit.Count, report.duplicates);
+    metrics.addMetric(METRIC.readings, MetricUnit.Count, report.readings);
+    metrics.addMetric(METRIC.invalidRecords, MetricUnit.Count, report.invalid);
+    metrics.addMetric(METRIC.lateReadings, MetricUnit.Count, report.late);
+    metrics.addMetric(METRIC.alertsPublished, MetricUnit.Count, report.alerts);
+    metrics.addMetric(METRIC.windowsFinalised, MetricUnit.Count, report.windowsFinalised);
+    metrics.addMetric(METRIC.writeRequests, MetricUnit.Count, report.writeRequests);
+    metrics.addMetric(METRIC.conflicts, MetricUnit.Count, report.conflicts);
+    metrics.addMetric(METRIC.duplicateRecords, MetricUnit.Count, report.duplicates);
     logger.info('batch processed', { report, failed: response.batchItemFailures.length });
     return response;
   })

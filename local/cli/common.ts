@@ -3,8 +3,12 @@
  * and an EMF blob per batch, meant for CloudWatch) off the console, turning a failure into
  * one clear line and an exit status, and Ctrl-C / SIGTERM handling.
  */
+import { ConfigError } from '../../functions/domain/config.js';
+import { errorText } from '../../functions/domain/errors.js';
+import type { ClientOptions } from '../../functions/lib/clients.js';
 import { SHUTDOWN_GRACE_MS, stopAllEmulators } from '../cloud/emulators.js';
-import { USAGE_EXIT_CODE, UsageError } from './args.js';
+import { endpointTarget } from '../pipeline/target.js';
+import { USAGE_EXIT_CODE, UsageError } from './flags.js';
 
 /** Quiet defaults a user can still override from the environment. */
 export function quietHandlerOutput(env: NodeJS.ProcessEnv = process.env): void {
@@ -14,15 +18,26 @@ export function quietHandlerOutput(env: NodeJS.ProcessEnv = process.env): void {
   env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 }
 
+/**
+ * The endpoint a command runs against (`endpointTarget`); a bad `--endpoint` or
+ * AWS_ENDPOINT_URL* value is a usage error naming it (exit 2), like a bad flag.
+ */
+export function commandTarget(endpointFlag: string | undefined): ClientOptions | undefined {
+  try {
+    return endpointTarget(endpointFlag);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new UsageError(err.message);
+    throw err;
+  }
+}
+
 /** Prints `err` for a user (its message, not a stack) and returns the exit status. */
 export function reportFailure(command: string, err: unknown, helpHint: string): number {
   if (err instanceof UsageError) {
     process.stderr.write(`${command}: ${err.message}\n${helpHint}\n`);
     return USAGE_EXIT_CODE;
   }
-  const message = err instanceof Error ? err.message : String(err);
-  const name = err instanceof Error && err.name !== 'Error' ? `${err.name}: ` : '';
-  process.stderr.write(`${command}: ${name}${message}\n`);
+  process.stderr.write(`${command}: ${errorText(err)}\n`);
   if (process.env.WINDOWPANE_DEBUG && err instanceof Error && err.stack) {
     process.stderr.write(`${err.stack}\n`);
   }

@@ -15,7 +15,7 @@ import type { FinalWindow, LateReading } from '../../functions/domain/state.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
 import { RESULTS_TABLE } from '../../functions/lib/resources.js';
 import { drainQueue, findTable, readAlertsTap } from '../cloud/index.js';
-import type { BatchInfo, LocalPipeline } from '../pipeline.js';
+import type { BatchInfo, LocalPipeline } from '../pipeline/index.js';
 
 export interface WindowStats {
   metric: string;

@@ -4,7 +4,8 @@
  * Pure, so the rules are unit-tested directly; every problem is a `UsageError` (exit 2).
  */
 import { ENV } from '../../functions/lib/resources.js';
-import { parseFlags, parseIntegerFlag, UsageError } from './args.js';
+import { REQUEST_TIMEOUT_FLAG } from './args.js';
+import { type Flag, flag, formatFlagHelp, HELP_FLAG, parseFlags, propertyName, UsageError } from './flags.js';
 
 export type RecoverCommand = 'dlq list' | 'dlq redrive' | 'invalid list' | 'invalid redrive' | 'backfill';
 
@@ -57,6 +58,92 @@ export type BackfillFrom =
   | { kind: 'timestamp'; at: Date }
   | { kind: 'sequence'; shardId: string; sequenceNumber: string };
 
+/** Placeholders of the target flags in help and messages. */
+const TARGET_PLACEHOLDERS: Record<TargetFlag, string> = {
+  stream: 'NAME',
+  'dlq-url': 'URL',
+  'invalid-queue-url': 'URL',
+  'late-queue-url': 'URL',
+  'state-table': 'NAME',
+  'results-table': 'NAME',
+  'alert-ledger-table': 'NAME',
+  'alert-topic-arn': 'ARN',
+  'results-stream': 'NAME',
+};
+
+const TARGET_FLAG_SPECS = Object.fromEntries(
+  Object.entries(TARGET_FLAGS).map(([f, envName]) => [
+    f,
+    flag.string(
+      TARGET_PLACEHOLDERS[f as TargetFlag],
+      f === 'results-stream' ? `${envName} (optional)` : envName,
+    ),
+  ]),
+) as Record<TargetFlag, Flag<string, undefined>>;
+
+function parseTimestamp(text: string, name: string): Date {
+  // An ISO-8601 date-time with an explicit zone: a local-time reading would depend on the machine.
+  const ok = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text);
+  const at = new Date(text);
+  if (!ok || Number.isNaN(at.getTime())) {
+    throw new UsageError(
+      `flag --${name} must be an ISO-8601 time with a zone, e.g. 2026-01-01T00:00:00Z, got "${text}"`,
+    );
+  }
+  return at;
+}
+
+function parseSequenceStart(text: string, name: string): BackfillFrom {
+  const m = /^(shardId-\d+):(\d{1,129})$/.exec(text);
+  if (!m) {
+    throw new UsageError(
+      `flag --${name} must be SHARD:SEQ, e.g. shardId-000000000000:4963..., got "${text}"`,
+    );
+  }
+  return { kind: 'sequence', shardId: m[1]!, sequenceNumber: m[2]! };
+}
+
+/** The flags of the commands; COMMAND_FLAGS says which apply to which. */
+const COMMAND_FLAG_SPECS = {
+  apply: flag.boolean('make the changes (without it: a dry run)'),
+  reason: flag.string('REASON', 'invalid redrive: only records rejected for this reason'),
+  examples: flag.integer('N', 'invalid list: how many examples (default 5)', {
+    min: 0,
+    max: 100,
+    default: 5,
+  }),
+  'from-timestamp': flag.custom('ISO', 'backfill from this arrival time', parseTimestamp),
+  'from-sequence': flag.custom('SHARD:SEQ', 'backfill one shard from this record', parseSequenceStart),
+  'to-timestamp': flag.custom('ISO', 'backfill up to this arrival time', parseTimestamp),
+  'batch-size': flag.integer('N', 'backfill: records per handler invocation (default 500)', {
+    min: 1,
+    max: 10_000,
+    default: 500,
+  }),
+};
+
+/** Flags every command takes. */
+const COMMON_FLAG_SPECS = {
+  endpoint: flag.url(
+    'an AWS-compatible endpoint for every service (LocalStack,\n' +
+      'emulators); AWS_ENDPOINT_URL(_<SERVICE>) does the same',
+  ),
+  'request-timeout': REQUEST_TIMEOUT_FLAG,
+  json: flag.boolean('one JSON report on stdout instead of lines'),
+  help: HELP_FLAG,
+};
+
+const FLAGS = { ...COMMAND_FLAG_SPECS, ...TARGET_FLAG_SPECS, ...COMMON_FLAG_SPECS };
+
+/** Only flags that make sense for the command (a misplaced flag is a mistake worth naming). */
+const COMMAND_FLAGS: Record<RecoverCommand, readonly (keyof typeof COMMAND_FLAG_SPECS)[]> = {
+  'dlq list': [],
+  'dlq redrive': ['apply'],
+  'invalid list': ['examples'],
+  'invalid redrive': ['apply', 'reason'],
+  backfill: ['apply', 'from-timestamp', 'from-sequence', 'to-timestamp', 'batch-size'],
+};
+
 export interface RecoverOptions {
   help: boolean;
   command?: RecoverCommand;
@@ -70,124 +157,61 @@ export interface RecoverOptions {
   from?: BackfillFrom;
   to?: Date;
   batchSize: number;
+  /** Each AWS request's limit (default LOCAL_TIMEOUTS). */
+  requestTimeoutMs?: number;
   /** Target names given as flags, by environment variable name. */
   targets: Record<string, string>;
 }
 
-const FLAGS: Parameters<typeof parseFlags>[1] = {
-  apply: { kind: 'boolean' },
-  json: { kind: 'boolean' },
-  endpoint: { kind: 'value', value: 'URL' },
-  reason: { kind: 'value', value: 'REASON' },
-  examples: { kind: 'value', value: 'N' },
-  'from-timestamp': { kind: 'value', value: 'ISO' },
-  'from-sequence': { kind: 'value', value: 'SHARD:SEQ' },
-  'to-timestamp': { kind: 'value', value: 'ISO' },
-  'batch-size': { kind: 'value', value: 'N' },
-  help: { kind: 'boolean', short: 'h' },
-  ...Object.fromEntries(Object.keys(TARGET_FLAGS).map((f) => [f, { kind: 'value' as const, value: 'NAME' }])),
-};
-
-/** Only flags that make sense for the command (a misplaced flag is a mistake worth naming). */
-const COMMAND_FLAGS: Record<RecoverCommand, readonly string[]> = {
-  'dlq list': [],
-  'dlq redrive': ['apply'],
-  'invalid list': ['examples'],
-  'invalid redrive': ['apply', 'reason'],
-  backfill: ['apply', 'from-timestamp', 'from-sequence', 'to-timestamp', 'batch-size'],
-};
-const COMMON_FLAGS = new Set(['json', 'endpoint', 'help', ...Object.keys(TARGET_FLAGS)]);
-
-function parseTimestamp(flag: string, text: string): Date {
-  // An ISO-8601 date-time with an explicit zone: a local-time reading would depend on the machine.
-  const ok = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text);
-  const at = new Date(text);
-  if (!ok || Number.isNaN(at.getTime())) {
-    throw new UsageError(
-      `flag --${flag} must be an ISO-8601 time with a zone, e.g. 2026-01-01T00:00:00Z, got "${text}"`,
-    );
-  }
-  return at;
-}
-
 export function parseRecoverArgs(argv: readonly string[]): RecoverOptions {
-  const words: string[] = [];
-  let i = 0;
-  while (i < argv.length && !argv[i]!.startsWith('-') && words.length < 2) words.push(argv[i++]!);
-  const flags = parseFlags(argv.slice(i), FLAGS);
-  const value = (name: string) => flags.get(name) as string | undefined;
+  const { values, given, positionals } = parseFlags(argv, FLAGS, { allowPositionals: true });
+  const [first, second, extra] = positionals;
   const opts: RecoverOptions = {
-    help: flags.get('help') === true,
-    apply: flags.get('apply') === true,
-    json: flags.get('json') === true,
-    examples: 5,
-    batchSize: 500,
+    help: values.help,
+    apply: values.apply,
+    json: values.json,
+    examples: values.examples,
+    batchSize: values.batchSize,
     targets: {},
   };
-  if (opts.help && words.length === 0) return opts;
-  const name = words.join(' ');
+  if (opts.help && positionals.length === 0) return opts;
+  const name = [first, second].filter((w) => w !== undefined).join(' ');
   const command = COMMANDS.find((c) => c === name);
   if (!command) {
     throw new UsageError(
-      words.length === 0
+      positionals.length === 0
         ? `missing command: one of ${COMMANDS.join(', ')}`
         : `unknown command "${name}": one of ${COMMANDS.join(', ')}`,
     );
   }
+  if (extra !== undefined) throw new UsageError(`unexpected argument "${extra}" (flags start with --)`);
   opts.command = command;
   if (opts.help) return opts;
-  for (const flag of flags.keys()) {
-    if (!COMMON_FLAGS.has(flag) && !COMMAND_FLAGS[command].includes(flag)) {
-      throw new UsageError(`flag --${flag} does not apply to "${command}"`);
-    }
+  for (const f of given) {
+    const applies =
+      !Object.hasOwn(COMMAND_FLAG_SPECS, f) ||
+      COMMAND_FLAGS[command].includes(f as keyof typeof COMMAND_FLAG_SPECS);
+    if (!applies) throw new UsageError(`flag --${f} does not apply to "${command}"`);
   }
-  for (const [flag, envName] of Object.entries(TARGET_FLAGS)) {
-    const v = value(flag);
+  for (const [f, envName] of Object.entries(TARGET_FLAGS)) {
+    const v = values[propertyName(f as TargetFlag)];
     if (v !== undefined) opts.targets[envName] = v;
   }
-  const endpoint = value('endpoint');
-  if (endpoint !== undefined) {
-    let url: URL | undefined;
-    try {
-      url = new URL(endpoint);
-    } catch {
-      url = undefined;
-    }
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new UsageError(
-        `flag --endpoint must be an http(s) URL such as http://localhost:4566, got "${endpoint}"`,
-      );
-    }
-    opts.endpoint = endpoint;
-  }
-  const reason = value('reason');
-  if (reason !== undefined) opts.reason = reason;
-  const examples = value('examples');
-  if (examples !== undefined) opts.examples = parseIntegerFlag('examples', examples, { min: 0, max: 100 });
-  const batchSize = value('batch-size');
-  if (batchSize !== undefined)
-    opts.batchSize = parseIntegerFlag('batch-size', batchSize, { min: 1, max: 10_000 });
+  if (values.endpoint !== undefined) opts.endpoint = values.endpoint;
+  if (values.requestTimeout !== undefined) opts.requestTimeoutMs = values.requestTimeout;
+  if (values.reason !== undefined) opts.reason = values.reason;
 
   if (command === 'backfill') {
-    const ts = value('from-timestamp');
-    const seq = value('from-sequence');
+    const ts = values.fromTimestamp;
+    const seq = values.fromSequence;
     if ((ts === undefined) === (seq === undefined)) {
       throw new UsageError('backfill needs exactly one of --from-timestamp ISO or --from-sequence SHARD:SEQ');
     }
-    if (ts !== undefined) opts.from = { kind: 'timestamp', at: parseTimestamp('from-timestamp', ts) };
-    if (seq !== undefined) {
-      const m = /^(shardId-\d+):(\d{1,129})$/.exec(seq);
-      if (!m) {
-        throw new UsageError(
-          `flag --from-sequence must be SHARD:SEQ, e.g. shardId-000000000000:4963..., got "${seq}"`,
-        );
-      }
-      opts.from = { kind: 'sequence', shardId: m[1]!, sequenceNumber: m[2]! };
-    }
-    const to = value('to-timestamp');
+    opts.from = ts !== undefined ? { kind: 'timestamp', at: ts } : seq;
+    const to = values.toTimestamp;
     if (to !== undefined) {
-      opts.to = parseTimestamp('to-timestamp', to);
-      if (opts.from?.kind === 'timestamp' && opts.to.getTime() < opts.from.at.getTime()) {
+      opts.to = to;
+      if (ts !== undefined && to.getTime() < ts.getTime()) {
         throw new UsageError('flag --to-timestamp must not be before --from-timestamp');
       }
     }
@@ -217,6 +241,9 @@ export function resolveTargets(
   return out;
 }
 
+/** One column for the help's three flag tables. */
+const HELP_COLUMN = 29;
+
 export const RECOVER_HELP = `Usage: npm run recover -- <command> [flags]
 
 Inspect and redrive what the pipeline could not process, and re-process a stream range.
@@ -237,22 +264,14 @@ Commands:
                            already applied are duplicates, so results do not change
 
 Target (flag, else environment variable; the deployed function's names):
-  --stream NAME              STREAM_NAME
-  --dlq-url URL              DLQ_URL
-  --invalid-queue-url URL    ${ENV.invalidQueueUrl}
-  --late-queue-url URL       ${ENV.lateQueueUrl}
-  --state-table NAME         ${ENV.stateTable}
-  --results-table NAME       ${ENV.resultsTable}
-  --alert-ledger-table NAME  ${ENV.alertLedgerTable}
-  --alert-topic-arn ARN      ${ENV.alertTopicArn}
-  --results-stream NAME      ${ENV.resultsStream} (optional)
+${formatFlagHelp(TARGET_FLAG_SPECS, { minColumn: HELP_COLUMN })}
   ${ENV.config} (environment only) the handler's configuration; default: cdk.json
-  --endpoint URL             an AWS-compatible endpoint for every service (LocalStack,
-                             emulators); AWS_ENDPOINT_URL(_<SERVICE>) does the same
+
+Command flags:
+${formatFlagHelp(COMMAND_FLAG_SPECS, { minColumn: HELP_COLUMN })}
 
 Other flags:
-  --json                     one JSON report on stdout instead of lines
-  -h, --help                 this text
+${formatFlagHelp(COMMON_FLAG_SPECS, { minColumn: HELP_COLUMN })}
 
 Exit status: 0 done (or dry run), 1 something failed (messages are kept), 2 bad usage
 or missing target names.`;

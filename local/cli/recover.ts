@@ -1,16 +1,15 @@
 /**
  * `npm run recover -- <command>`: inspect and redrive the on-failure and invalid-record
- * queues, and backfill a stream range (the logic is in local/recovery.ts). Results go to
+ * queues, and backfill a stream range (the logic is in local/recovery/). Results go to
  * stdout (lines, or one JSON object with --json), notices to stderr; exit 0 ok, 1 failure,
  * 2 bad usage or missing target names.
  */
 import { ConfigError } from '../../functions/domain/config.js';
-import { createClients } from '../../functions/lib/clients.js';
+import { createClients, LOCAL_TIMEOUTS } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
 import { ENV } from '../../functions/lib/resources.js';
 import { buildHandler } from '../../functions/window-handler/build.js';
 import { loadProjectConfig } from '../config.js';
-import { endpointTarget } from '../pipeline.js';
 import {
   type BackfillReport,
   backfill,
@@ -23,15 +22,16 @@ import {
   listInvalid,
   redriveDlq,
   redriveInvalid,
-} from '../recovery.js';
-import { UsageError } from './args.js';
+} from '../recovery/index.js';
 import {
+  commandTarget,
   exitUnlessSignalled,
   handleShutdownSignals,
   quietHandlerOutput,
   reportFailure,
   signalShutdownStarted,
 } from './common.js';
+import { UsageError } from './flags.js';
 import {
   DLQ_URL_ENV,
   parseRecoverArgs,
@@ -134,7 +134,11 @@ async function main(): Promise<number> {
   const command = opts.command!;
   const names = resolveTargets(command, opts.targets, process.env);
   quietHandlerOutput();
-  const target = endpointTarget(opts.endpoint) ?? {};
+  // A command line tool may wait longer than a Lambda function for one answer.
+  const target = {
+    ...commandTarget(opts.endpoint),
+    timeouts: { ...LOCAL_TIMEOUTS, ...(opts.requestTimeoutMs ? { requestMs: opts.requestTimeoutMs } : {}) },
+  };
   const clients = createClients(target);
   handleShutdownSignals(async () => {
     // Held messages reappear by themselves when their visibility timeout ends.

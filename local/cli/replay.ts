@@ -5,10 +5,11 @@
  */
 import { uniquePrefix } from '../cloud/index.js';
 import { loadProjectConfig } from '../config.js';
-import { endpointTarget, type LocalPipeline } from '../pipeline.js';
+import type { LocalPipeline } from '../pipeline/index.js';
 import { formatSummary, runReplay } from '../replay.js';
 import { parseReplayArgs, REPLAY_HELP } from './args.js';
 import {
+  commandTarget,
   exitUnlessSignalled,
   handleShutdownSignals,
   quietHandlerOutput,
@@ -34,7 +35,7 @@ async function main(): Promise<number> {
   });
   const err = (line: string) => process.stderr.write(`${line}\n`);
   const { config, source } = loadProjectConfig();
-  const target = endpointTarget(opts.endpoint);
+  const target = commandTarget(opts.endpoint);
   if (opts.verbose) err(`configuration: ${source}`);
   if (target) {
     err(`endpoint: ${JSON.stringify(target.endpoints)} (region ${target.region}); no emulators are started`);
@@ -52,6 +53,9 @@ async function main(): Promise<number> {
     ...(prefix ? { prefix } : {}),
     ...(target ? { deleteResourcesOnStop: !opts.keepResources } : {}),
     ...(opts.drainTimeoutMs ? { drainTimeoutMs: opts.drainTimeoutMs } : {}),
+    ...(opts.setupTimeoutMs ? { setupTimeoutMs: opts.setupTimeoutMs } : {}),
+    setupTimeoutHint: '--setup-timeout sets the limit',
+    ...(opts.requestTimeoutMs ? { timeouts: { requestMs: opts.requestTimeoutMs } } : {}),
     ...(opts.chaosSeed !== undefined ? { chaos: { seed: opts.chaosSeed } } : {}),
     ...(opts.quiet ? {} : { progress: err }),
     log: err,

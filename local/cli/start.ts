@@ -7,9 +7,11 @@
  * same steps and exits 0. In every case kinesis-local is gone before the process exits.
  */
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
+import { sleep } from '../../functions/lib/retry.js';
 import { formatFaultCounter, reshardTo } from '../chaos/index.js';
 import { loadProjectConfig } from '../config.js';
-import { type LocalPipeline, startLocalPipeline } from '../pipeline.js';
+import { type LocalDashboard, serveLocalDashboard } from '../dashboard/live.js';
+import { type LocalPipeline, startLocalPipeline } from '../pipeline/index.js';
 import { putRecordsInOrder } from '../replay.js';
 import { createSimulator } from '../simulator.js';
 import { parseStartArgs, START_HELP, type StartOptions } from './args.js';
@@ -32,8 +34,6 @@ const STATUS_EVERY_MS = 5_000;
 const CURRENT_EVERY_MS = 15_000;
 /** Chaos mode reshards the stream up after this long, and back down after twice this. */
 const CHAOS_RESHARD_AFTER_MS = 30_000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The tumbling (or sliding) size the simulator shapes its disorder for. */
 function shapingWindowMs(config: WindowpaneConfig): number {
@@ -88,6 +88,10 @@ async function main(): Promise<number> {
     `${describeWindows(config)}, allowed lateness ${config.allowedLatenessMs / 1000} s`;
   out(header);
   out(`configuration: ${source}`);
+  const dashboard: LocalDashboard | undefined = opts.dashboard
+    ? await serveLocalDashboard({ label: header, open: opts.open, log: out })
+    : undefined;
+  if (dashboard) out(`dashboard: ${dashboard.url}`);
   out('starting the local cloud (kinesis-local, dynalite, fauxqs)...');
 
   let monitor: LiveMonitor | undefined;
@@ -95,7 +99,10 @@ async function main(): Promise<number> {
     config,
     log: out,
     ...(opts.verbose ? { debug: out } : {}),
-    onBatch: (info) => monitor?.onBatch(info),
+    onBatch: (info) => {
+      monitor?.onBatch(info);
+      dashboard?.onBatch(info);
+    },
     // As deployed: silent sensors' windows are flushed after idleTimeoutMs of processing time.
     idleSweep: true,
     ...(opts.chaosSeed !== undefined ? { chaos: { seed: opts.chaosSeed } } : {}),
@@ -108,6 +115,7 @@ async function main(): Promise<number> {
 
   const sensorIds = Array.from({ length: opts.sensors }, (_, i) => `sensor_${i + 1}`);
   monitor = new LiveMonitor(pipeline, sensorIds);
+  dashboard?.attach(pipeline, monitor);
   const startedAt = Date.now();
   const startMs =
     backfill.ms > 0 ? Math.floor((startedAt - backfill.ms) / windowMs) * windowMs : Math.floor(startedAt);
@@ -120,7 +128,14 @@ async function main(): Promise<number> {
     allowedLatenessMs: config.allowedLatenessMs,
   });
 
-  const live = new LiveRun(pipeline, monitor, simulator, { tty, header, startedAt, out });
+  const live = new LiveRun(pipeline, monitor, simulator, {
+    // With the dashboard, a terminal keeps its scrollback (the URL) and shows status lines.
+    mode: !tty ? 'lines' : dashboard ? 'status' : 'screen',
+    header,
+    startedAt,
+    out,
+    ...(dashboard ? { dashboard } : {}),
+  });
   run = live;
   if (backfill.capped) {
     out(
@@ -148,7 +163,9 @@ async function main(): Promise<number> {
 }
 
 interface RunView {
-  tty: boolean;
+  /** `screen`: redrawn in place; `lines`: one line per event; `status`: counters only. */
+  mode: 'screen' | 'lines' | 'status';
+  dashboard?: LocalDashboard;
   header: string;
   startedAt: number;
   out: (line: string) => void;
@@ -176,7 +193,7 @@ class LiveRun {
 
   start(): void {
     this.loops = [this.produce(), this.watch(), ...(this.pipeline.chaos ? [this.reshard()] : [])];
-    if (this.view.tty) {
+    if (this.view.mode === 'screen') {
       process.stdout.write(ANSI.hideCursor + ANSI.clearScreen);
       // A crash must not leave the terminal without a cursor.
       process.once('exit', () => process.stdout.write(ANSI.showCursor));
@@ -239,9 +256,10 @@ class LiveRun {
       while (!this.stopped) {
         const polled = Date.now();
         const events = await this.monitor.poll(polled);
-        if (!this.view.tty) {
+        this.view.dashboard?.observe(events, polled);
+        if (this.view.mode !== 'screen') {
           const t = this.since();
-          for (const e of events) this.view.out(formatEvent(e, t));
+          if (this.view.mode === 'lines') for (const e of events) this.view.out(formatEvent(e, t));
           if (polled - lastStatus >= STATUS_EVERY_MS) {
             lastStatus = polled;
             this.view.out(`[${elapsed(t)}] status  ${formatCounters(this.monitor.snapshot)}`);
@@ -249,7 +267,11 @@ class LiveRun {
               this.view.out(`[${elapsed(t)}] chaos   ${formatFaultCounter(this.pipeline.chaos)}`);
             }
           }
-          if (polled - lastCurrent >= CURRENT_EVERY_MS && this.monitor.snapshot.current.size > 0) {
+          if (
+            this.view.mode === 'lines' &&
+            polled - lastCurrent >= CURRENT_EVERY_MS &&
+            this.monitor.snapshot.current.size > 0
+          ) {
             lastCurrent = polled;
             for (const line of formatCurrent(this.monitor.snapshot, t)) this.view.out(line);
           }
@@ -284,9 +306,11 @@ class LiveRun {
         // (bounded) and read the sinks once more.
         await this.pipeline.mapping.drain({ timeoutMs: 5_000 }).catch(() => {});
         const events = await this.monitor.poll().catch(() => []);
-        if (!this.view.tty) for (const e of events) this.view.out(formatEvent(e, this.since()));
+        this.view.dashboard?.observe(events);
+        if (this.view.mode === 'lines') for (const e of events) this.view.out(formatEvent(e, this.since()));
       }
-      if (this.view.tty) {
+      await this.view.dashboard?.close();
+      if (this.view.mode === 'screen') {
         this.draw();
         process.stdout.write(`\n${ANSI.showCursor}`);
       }

@@ -32,6 +32,9 @@ import {
   TABLES,
   type TableDefinition,
 } from '../../functions/lib/resources.js';
+import { ResourcePlanError } from '../../infra/resource-plan.js';
+
+export { ResourcePlanError };
 
 export interface ResourcePlan {
   stream: { name: string; shardCount: number };
@@ -81,13 +84,6 @@ export interface ProvisionOptions {
   log?: (line: string) => void;
   /** Upper bound for the stream and each table to become ACTIVE. */
   activeTimeoutMs?: number;
-}
-
-export class ResourcePlanError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ResourcePlanError';
-  }
 }
 
 export class ProvisioningError extends Error {

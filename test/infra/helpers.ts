@@ -94,3 +94,18 @@ export function grantsOfRole(json: Built['json'], roleLogicalId: string): Record
 export function roleOfFunction(json: Built['json'], functionLogicalId: string): string {
   return resourceKey(json.Resources[functionLogicalId]!.Properties.Role);
 }
+
+/**
+ * A CloudFormation string expression as text: `Fn::Join` parts joined, a `Ref` as
+ * `${Name}`, a `Fn::GetAtt` as `${Id.Attr}`; for reading ARNs in assertions.
+ */
+export function joined(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, unknown>;
+  if (typeof v.Ref === 'string') return `\${${v.Ref}}`;
+  const getAtt = v['Fn::GetAtt'];
+  if (Array.isArray(getAtt)) return `\${${getAtt.join('.')}}`;
+  const join = v['Fn::Join'] as [string, unknown[]] | undefined;
+  if (join) return join[1].map(joined).join(join[0]);
+  throw new Error(`not a string expression: ${JSON.stringify(value)}`);
+}

@@ -49,6 +49,22 @@ describe('cdk-nag AwsSolutions', () => {
     expect(() => app.synth()).not.toThrow();
   });
 
+  it.each([
+    ['the schema registry (its one wildcard grant acknowledged)', { avro: { enabled: true } }],
+    ['IoT ingest off', { iot: { enabled: false } }],
+    [
+      'the lake (access-log bucket, Kinesis-sourced Firehose and folder grants acknowledged)',
+      { lake: { enabled: true, transitionToIaDays: 30 } },
+    ],
+  ])('passes with %s', (_name, deploy) => {
+    const base = cdkJsonContext();
+    const { app } = buildApp({
+      context: context({ windowpaneDeploy: { ...(base.windowpaneDeploy as object), ...deploy } }),
+      outdir: outdir(),
+    });
+    expect(() => app.synth()).not.toThrow();
+  });
+
   it('fails synth on an unacknowledged finding, naming the rule and the resource', () => {
     const { app, stack } = buildApp({ context: context(), outdir: outdir() });
     new sqs.Queue(stack, 'UnencryptedScratch', { encryption: sqs.QueueEncryption.UNENCRYPTED });

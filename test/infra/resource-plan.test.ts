@@ -5,6 +5,8 @@
  * settings and the handler's configuration.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/domain/config.js';
+import { WindowpaneError } from '../../functions/domain/errors.js';
 import { ENV, TABLES } from '../../functions/lib/resources.js';
 import {
   type ResourcePlan,
@@ -13,6 +15,8 @@ import {
   resourcePlanFromTemplate,
 } from '../../infra/resource-plan.js';
 import { LOGICAL_IDS } from '../../infra/windowpane-stack.js';
+import { ResourcePlanError as LocalResourcePlanError, planFromConfig } from '../../local/cloud/provision.js';
+import { planFromTemplatePlan } from '../../local/pipeline/plan.js';
 import { type Built, build } from './helpers.js';
 
 describe('resource plan of the default stack (cdk.json)', () => {
@@ -89,8 +93,13 @@ describe('resource plan of the default stack (cdk.json)', () => {
         LOGICAL_IDS.lateQueue,
         LOGICAL_IDS.lateDeadLetterQueue,
         LOGICAL_IDS.handlerFailureQueue,
+        // AWS-only (the IoT rules' error queue): planned as the template has it, with no
+        // role, so the local cloud, which provisions by role, leaves it out.
+        LOGICAL_IDS.iotErrorQueue,
       ].sort(),
     );
+    expect(byId[LOGICAL_IDS.iotErrorQueue]?.role).toBeUndefined();
+    expect(Object.values(plan.roles.queues)).not.toContain(LOGICAL_IDS.iotErrorQueue);
   });
 
   it('topics: the alert topic (role alerts) and the alarm topic, both encrypted', () => {
@@ -177,6 +186,39 @@ describe('resource plan follows the configuration', () => {
   });
 });
 
+describe('resource plan with the AWS-only ways in and out (IoT, schema registry, lake)', () => {
+  it('plans the same pipeline; the lake turns the results stream on; its Firehose subscription is not a queue', () => {
+    const built = build({ windowpaneDeploy: { avro: { enabled: true }, lake: { enabled: true } } });
+    try {
+      const plan = resourcePlanFromTemplate(built.json);
+      expect(plan.resultsStream?.logicalId).toBe(LOGICAL_IDS.resultsStream);
+      expect(plan.roles.queues).toEqual({
+        invalid: LOGICAL_IDS.invalidQueue,
+        late: LOGICAL_IDS.lateQueue,
+        handlerFailure: LOGICAL_IDS.handlerFailureQueue,
+      });
+      expect(plan.handler.environment[ENV.schemaRegistryName]).toEqual({ value: 'Windowpane' });
+      const alerts = plan.topics.find((t) => t.role === 'alerts');
+      expect(alerts?.subscriptions).toEqual([
+        {
+          protocol: 'firehose',
+          endpoint: { resource: LOGICAL_IDS.transitionsDeliveryStream },
+          rawMessageDelivery: true,
+        },
+      ]);
+      // The local plan from it: the pipeline's stream, tables, topic and queues only.
+      const local = planFromTemplatePlan(plan, built.settings.config, 'lk');
+      expect(local.queues).toMatchObject({
+        invalid: { name: `lk-${LOGICAL_IDS.invalidQueue}` },
+        dlq: { name: `lk-${LOGICAL_IDS.handlerFailureQueue}` },
+      });
+      expect(local.resultsStream?.name).toBe(`lk-${LOGICAL_IDS.resultsStream}`);
+    } finally {
+      built.cleanup();
+    }
+  });
+});
+
 describe('resource plan: malformed templates', () => {
   let json: Built['json'];
   beforeAll(() => {
@@ -210,6 +252,31 @@ describe('resource plan: malformed templates', () => {
   ])('%s -> ResourcePlanError', (_name, template, message) => {
     expect(() => resourcePlanFromTemplate(template())).toThrow(ResourcePlanError);
     expect(() => resourcePlanFromTemplate(template())).toThrow(message);
+  });
+});
+
+describe('ResourcePlanError', () => {
+  it('is one class, a WindowpaneError, whether the plan comes from a template or from the configuration', () => {
+    expect(LocalResourcePlanError).toBe(ResourcePlanError);
+    const fromTemplate = (() => {
+      try {
+        resourcePlanFromTemplate({});
+      } catch (err) {
+        return err;
+      }
+    })();
+    const fromConfig = (() => {
+      try {
+        planFromConfig(parseConfig({}), { prefix: 'has space' });
+      } catch (err) {
+        return err;
+      }
+    })();
+    for (const err of [fromTemplate, fromConfig]) {
+      expect(err).toBeInstanceOf(ResourcePlanError);
+      expect(err).toBeInstanceOf(WindowpaneError);
+      expect((err as Error).name).toBe('ResourcePlanError');
+    }
   });
 });
 

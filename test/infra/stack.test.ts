@@ -9,9 +9,9 @@ import path from 'node:path';
 import { Match } from 'aws-cdk-lib/assertions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig, type WindowpaneConfig } from '../../functions/domain/config.js';
+import { IDLE_SWEEPER_METRICS, WINDOW_HANDLER_METRICS } from '../../functions/lib/metric-names.js';
 import { ENV, TABLES } from '../../functions/lib/resources.js';
-import { HANDLER_METRICS } from '../../infra/observability.js';
-import { SHARD_SCALER_ACTIONS } from '../../infra/shard-scaling.js';
+import { ACCESS } from '../../infra/access.js';
 import { LOGICAL_IDS } from '../../infra/windowpane-stack.js';
 import { type Built, build, grantsOfRole, idsOf, roleOfFunction } from './helpers.js';
 
@@ -105,26 +105,25 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
           'logs:CreateLogStream',
           'logs:PutLogEvents',
         ],
-        // The event source mapping reads the stream with the function's role (CDK grantRead).
+        // The event source mapping reads the stream with the function's role: what the
+        // Lambda guide lists for a standard iterator (no fan-out consumer, no SubscribeToShard).
         [LOGICAL_IDS.stream]: [
           'kinesis:DescribeStream',
-          'kinesis:DescribeStreamConsumer',
           'kinesis:DescribeStreamSummary',
           'kinesis:GetRecords',
           'kinesis:GetShardIterator',
           'kinesis:ListShards',
-          'kinesis:ListStreams',
-          'kinesis:SubscribeToShard',
         ],
         WindowState: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem'],
-        WindowResults: ['dynamodb:BatchGetItem', 'dynamodb:PutItem'],
+        // No output stream here, so no read of which windows were already emitted.
+        WindowResults: ['dynamodb:PutItem'],
         AlertLedger: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
         [LOGICAL_IDS.alertTopic]: ['sns:Publish'],
         [LOGICAL_IDS.messagingKey]: ['kms:Decrypt', 'kms:GenerateDataKey'],
         [LOGICAL_IDS.invalidQueue]: ['sqs:SendMessage'],
         [LOGICAL_IDS.lateQueue]: ['sqs:SendMessage'],
-        // The mapping's on-failure destination (CDK SqsDlq grant).
-        [LOGICAL_IDS.handlerFailureQueue]: ['sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:SendMessage'],
+        // The mapping sends discarded batches' records to its on-failure destination.
+        [LOGICAL_IDS.handlerFailureQueue]: ['sqs:SendMessage'],
       });
     });
 
@@ -189,7 +188,8 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
 
     it('every queue is encrypted and retains messages for 14 days', () => {
       const queues = idsOf(built.json, 'AWS::SQS::Queue');
-      expect(queues.length).toBe(5);
+      // invalid, late (each with its DLQ), handler failure, IoT rule errors
+      expect(queues.length).toBe(6);
       for (const id of queues) {
         expect(built.json.Resources[id]!.Properties).toMatchObject({
           SqsManagedSseEnabled: true,
@@ -210,28 +210,59 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
       }
     });
 
-    it('every queue and topic denies requests without TLS', () => {
-      // Deny, for every principal, any request made without TLS.
-      const denyInsecure = (principal: unknown) =>
+    it('every queue and topic denies every action made without TLS', () => {
+      // Deny, for every principal, any action of the service on the resource without TLS.
+      const denyInsecure = (principal: unknown, action: string) =>
         Match.objectLike({
           Effect: 'Deny',
+          Action: action,
           Condition: { Bool: { 'aws:SecureTransport': 'false' } },
           Principal: principal,
         });
-      for (const [type, policyType, key, principal] of [
-        ['AWS::SQS::Queue', 'AWS::SQS::QueuePolicy', 'Queues', { AWS: '*' }],
-        ['AWS::SNS::Topic', 'AWS::SNS::TopicPolicy', 'Topics', '*'],
+      for (const [type, policyType, key, principal, action] of [
+        ['AWS::SQS::Queue', 'AWS::SQS::QueuePolicy', 'Queues', { AWS: '*' }, 'sqs:*'],
+        ['AWS::SNS::Topic', 'AWS::SNS::TopicPolicy', 'Topics', '*', 'sns:*'],
       ] as const) {
         for (const id of idsOf(built.json, type)) {
           built.template.hasResourceProperties(policyType, {
             [key]: [{ Ref: id }],
-            PolicyDocument: { Statement: Match.arrayWith([denyInsecure(principal)]) },
+            PolicyDocument: { Statement: Match.arrayWith([denyInsecure(principal, action)]) },
           });
         }
       }
     });
 
-    it('the alarm topic admits CloudWatch alarms of this account only, and its key lets them encrypt', () => {
+    it('topics, like the stream, tables, queues and key, are retained with the stack', () => {
+      for (const type of ['AWS::SNS::Topic', 'AWS::KMS::Key', 'AWS::SQS::Queue', 'AWS::Kinesis::Stream']) {
+        for (const id of idsOf(built.json, type)) {
+          expect({ id, policy: built.json.Resources[id]!.DeletionPolicy }).toEqual({ id, policy: 'Retain' });
+        }
+      }
+    });
+
+    // CloudWatch publishes for an alarm as its service principal; both the topic and the key
+    // admit it only for alarms of this account named with the stack's prefix.
+    const ofThisStacksAlarms = {
+      StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
+      ArnLike: {
+        'aws:SourceArn': {
+          'Fn::Join': [
+            '',
+            [
+              'arn:',
+              { Ref: 'AWS::Partition' },
+              ':cloudwatch:',
+              { Ref: 'AWS::Region' },
+              ':',
+              { Ref: 'AWS::AccountId' },
+              ':alarm:Windowpane-*',
+            ],
+          ],
+        },
+      },
+    };
+
+    it('the alarm topic admits CloudWatch alarms of this stack only, and its key serves only them', () => {
       built.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
         Topics: [{ Ref: LOGICAL_IDS.alarmTopic }],
         PolicyDocument: {
@@ -240,23 +271,37 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
               Effect: 'Allow',
               Principal: { Service: 'cloudwatch.amazonaws.com' },
               Action: 'sns:Publish',
-              Condition: Match.objectLike({
-                StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } },
-              }),
+              Condition: ofThisStacksAlarms,
             }),
           ]),
         },
       });
-      built.template.hasResourceProperties('AWS::KMS::Key', {
-        KeyPolicy: {
-          Statement: Match.arrayWith([
-            Match.objectLike({
-              Principal: { Service: 'cloudwatch.amazonaws.com' },
-              Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
-            }),
-          ]),
-        },
-      });
+      const keyStatements = built.json.Resources[LOGICAL_IDS.messagingKey]!.Properties.KeyPolicy
+        .Statement as {
+        Principal: unknown;
+        Action: unknown;
+        Condition?: unknown;
+      }[];
+      const forCloudWatch = keyStatements.filter(
+        (st) => JSON.stringify(st.Principal) === JSON.stringify({ Service: 'cloudwatch.amazonaws.com' }),
+      );
+      expect(forCloudWatch).toEqual([
+        expect.objectContaining({
+          Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+          Condition: ofThisStacksAlarms,
+        }),
+      ]);
+    });
+
+    it('every alarm notifying the alarm topic is named so that the topic admits it', () => {
+      const notifying = [
+        ...idsOf(built.json, 'AWS::CloudWatch::Alarm'),
+        ...idsOf(built.json, 'AWS::CloudWatch::CompositeAlarm'),
+      ]
+        .map((id) => built.json.Resources[id]!.Properties)
+        .filter((p) => JSON.stringify([p.AlarmActions, p.OKActions]).includes(LOGICAL_IDS.alarmTopic));
+      expect(notifying.length).toBeGreaterThanOrEqual(5);
+      for (const p of notifying) expect(p.AlarmName).toMatch(/^Windowpane-/);
     });
   });
 
@@ -345,8 +390,8 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
       const [id] = idsOf(built.json, 'AWS::CloudWatch::Dashboard');
       const body = JSON.stringify(built.json.Resources[id!]!.Properties.DashboardBody);
       for (const metric of [
-        ...HANDLER_METRICS,
-        'IdleSensors',
+        ...WINDOW_HANDLER_METRICS,
+        ...IDLE_SWEEPER_METRICS,
         'IteratorAge',
         'IncomingRecords',
         'ApproximateNumberOfMessagesVisible',
@@ -402,7 +447,7 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
       });
     });
 
-    it('may do what the handler does, plus scan the state table; nothing on the stream', () => {
+    it('may do what the handler does, plus scan the state table; nothing on the stream or the invalid queue', () => {
       const grants = grantsOfRole(built.json, roleOfFunction(built.json, sweeperId));
       const handlerGrants = grantsOfRole(built.json, roleOfFunction(built.json, handlerId));
       expect(grants.WindowState).toEqual([
@@ -416,11 +461,12 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
         'AlertLedger',
         LOGICAL_IDS.alertTopic,
         LOGICAL_IDS.messagingKey,
-        LOGICAL_IDS.invalidQueue,
         LOGICAL_IDS.lateQueue,
       ]) {
         expect(grants[id]).toEqual(handlerGrants[id]);
       }
+      // It sends no invalid records (it reads none), and no stream feeds it.
+      expect(grants[LOGICAL_IDS.invalidQueue]).toBeUndefined();
       expect(grants[LOGICAL_IDS.stream]).toBeUndefined();
       expect(grants[LOGICAL_IDS.handlerFailureQueue]).toBeUndefined();
     });
@@ -495,9 +541,10 @@ describe('windowpane stack: configuration reaches the template', () => {
       expect(built.json.Resources[handlerId]!.Properties.Environment.Variables[ENV.resultsStream]).toEqual({
         Ref: LOGICAL_IDS.resultsStream,
       });
-      expect(
-        grantsOfRole(built.json, roleOfFunction(built.json, handlerId))[LOGICAL_IDS.resultsStream],
-      ).toEqual(['kinesis:PutRecords']);
+      const grants = grantsOfRole(built.json, roleOfFunction(built.json, handlerId));
+      expect(grants[LOGICAL_IDS.resultsStream]).toEqual(['kinesis:PutRecords']);
+      // With an output stream, the handler first reads which windows were already emitted.
+      expect(grants.WindowResults).toEqual(['dynamodb:BatchGetItem', 'dynamodb:PutItem']);
       expect(Object.keys(built.template.findOutputs('ResultsStreamName'))).toEqual(['ResultsStreamName']);
     } finally {
       built.cleanup();
@@ -517,6 +564,9 @@ describe('windowpane stack: configuration reaches the template', () => {
       for (const def of TABLES) {
         expect(built.json.Resources[def.id]!.DeletionPolicy).toBe('Delete');
         expect(built.json.Resources[def.id]!.Properties.DeletionProtectionEnabled).toBe(false);
+      }
+      for (const id of [LOGICAL_IDS.alertTopic, LOGICAL_IDS.alarmTopic, LOGICAL_IDS.messagingKey]) {
+        expect(built.json.Resources[id]!.DeletionPolicy).toBe('Delete');
       }
       for (const id of idsOf(built.json, 'AWS::Logs::LogGroup')) {
         expect(built.json.Resources[id]!.Properties.RetentionInDays).toBe(7);
@@ -642,7 +692,7 @@ describe('windowpane stack: provisioned stream with shard scaling', () => {
     )!;
     expect(grants).toEqual({
       [logGroup]: ['logs:CreateLogStream', 'logs:PutLogEvents'],
-      [LOGICAL_IDS.stream]: [...SHARD_SCALER_ACTIONS].sort(),
+      [LOGICAL_IDS.stream]: ACCESS.shardScaler.code.flatMap((c) => c.actions).sort(),
     });
   });
 

@@ -23,7 +23,7 @@ const T0 = Date.UTC(2026, 0, 1);
 const text = (s: string) => Buffer.from(s);
 const json = (o: unknown) => text(JSON.stringify(o));
 
-/** Seventeen kinds of bad record, each with the reason it must be refused for. */
+/** Twenty-one kinds of bad record, each with the reason it must be refused for. */
 const POISON: { kind: string; data: Buffer; reason: string }[] = [
   { kind: 'not JSON', data: text('temperature=21'), reason: 'not-json' },
   { kind: 'not UTF-8', data: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), reason: 'not-utf8' },
@@ -86,6 +86,39 @@ const POISON: { kind: string; data: Buffer; reason: string }[] = [
     data: text(`{"sensorId":"a","timestamp":${T0},"temperature":1,"__proto__":{"admin":true}}`),
     reason: 'forbidden-key',
   },
+  // Two of these would overflow a sum to Infinity, and NaN once reloaded (issue 13).
+  {
+    kind: '1e308',
+    data: text(`{"sensorId":"a","timestamp":${T0},"temperature":1e308}`),
+    reason: 'metric-out-of-range',
+  },
+  {
+    kind: '1e308 again',
+    data: text(`{"sensorId":"a","timestamp":${T0 + 1},"temperature":1e308}`),
+    reason: 'metric-out-of-range',
+  },
+  // DynamoDB cannot store a magnitude below 1e-130.
+  {
+    kind: 'subnormal',
+    data: text(`{"sensorId":"a","timestamp":${T0},"temperature":5e-324}`),
+    reason: 'metric-out-of-range',
+  },
+  {
+    kind: 'tiny negative',
+    data: text(`{"sensorId":"a","timestamp":${T0},"temperature":-1e-200}`),
+    reason: 'metric-out-of-range',
+  },
+];
+
+/**
+ * Shapes that looked poisonous in issue 13 but are valid readings: 1e16 (beyond 2^53, which
+ * the SDK used to refuse to write) and -0. They are applied like any other reading.
+ */
+const VALID_EXTREMES = [
+  text(`{"sensorId":"c","timestamp":${T0},"temperature":1e16}`),
+  text(`{"sensorId":"c","timestamp":${T0 + 1},"temperature":-0}`),
+  text(`{"sensorId":"c","timestamp":${T0 + 2},"temperature":1e100}`),
+  text(`{"sensorId":"c","timestamp":${T0 + 3},"temperature":1e-90}`),
 ];
 
 let p: TestPipeline;
@@ -115,6 +148,7 @@ beforeAll(async () => {
       data: json({ sensorId: 'b', timestamp: T0 + i * 1000, temperature: 30 }),
     });
   }
+  for (const data of VALID_EXTREMES) records.push({ partitionKey: 'c', data });
   await putRecords(p.clients, p.streamName, records);
   const [shard] = await readAllRecords(p.clients, p.streamName);
   const res = await p.handler()(kinesisEvent(shard!.shardId, shard!.records, p.streamArn), lambdaContext());
@@ -147,15 +181,16 @@ describe('Poison records: each ends in the invalid sink with a specific reason a
     expect(invalid).toHaveLength(POISON.length);
   });
 
-  it('changes no sensor state: the valid readings of both sensors are all applied, nothing else', async () => {
+  it('changes no sensor state: the valid readings of every sensor are all applied, nothing else', async () => {
     const state = await scanAll(p.clients, p.tables.state);
-    expect(state.map((s) => s.sensorId).sort()).toEqual(['a', 'b']);
+    expect(state.map((s) => s.sensorId).sort()).toEqual(['a', 'b', 'c']);
     for (const item of state) {
       const body = JSON.parse(String(item.body)) as {
         windows: Record<string, { aggs: { temperature: { count: number } } }>;
       };
       const counts = Object.values(body.windows).map((w) => w.aggs.temperature.count);
-      expect(counts.reduce((x, y) => x + y, 0)).toBe(POISON.length);
+      const applied = item.sensorId === 'c' ? VALID_EXTREMES.length : POISON.length;
+      expect(counts.reduce((x, y) => x + y, 0)).toBe(applied);
     }
   });
 });

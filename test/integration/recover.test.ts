@@ -1,5 +1,5 @@
 /**
- * Recovery tools (local/recovery.ts, `npm run recover`) against the shared emulators: a
+ * Recovery tools (local/recovery/, `npm run recover`) against the shared emulators: a
  * real on-failure message from the local event source mapping redriven through the real
  * handler, invalid records put back on the stream, and a backfill over a range already
  * processed that changes nothing. The CLI is spawned once for its exit codes.
@@ -11,7 +11,7 @@ import { parseConfig } from '../../functions/domain/config.js';
 import { sdkEnv } from '../../local/cloud/index.js';
 import { REPO_ROOT } from '../../local/config.js';
 import { LocalEventSourceMapping } from '../../local/esm/index.js';
-import { backfill, listDlq, listInvalid, redriveDlq, redriveInvalid } from '../../local/recovery.js';
+import { backfill, listDlq, listInvalid, redriveDlq, redriveInvalid } from '../../local/recovery/index.js';
 import { esmSettings } from './esm-helpers.js';
 import {
   createTestPipeline,

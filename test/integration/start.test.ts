@@ -13,7 +13,7 @@ import { localClientOptions } from '../../functions/lib/clients.js';
 import { isProcessAlive } from '../../local/cloud/emulators.js';
 import { uniquePrefix } from '../../local/cloud/index.js';
 import { REPO_ROOT } from '../../local/config.js';
-import { startLocalPipeline } from '../../local/pipeline.js';
+import { startLocalPipeline } from '../../local/pipeline/index.js';
 
 interface Started {
   child: ChildProcess;

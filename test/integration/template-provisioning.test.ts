@@ -16,7 +16,7 @@ import { localClientOptions } from '../../functions/lib/clients.js';
 import { buildApp, cdkJsonContext } from '../../infra/build-app.js';
 import { uniquePrefix } from '../../local/cloud/index.js';
 import { loadProjectConfig } from '../../local/config.js';
-import { choosePlan, type LocalPipeline, startLocalPipeline } from '../../local/pipeline.js';
+import { choosePlan, type LocalPipeline, startLocalPipeline } from '../../local/pipeline/index.js';
 
 const endpoints = inject('endpoints');
 

@@ -21,7 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
 import { FAULT_KINDS, formatFaults } from '../../local/chaos/index.js';
 import { loadProjectConfig, REPO_ROOT } from '../../local/config.js';
-import type { LocalPipeline } from '../../local/pipeline.js';
+import type { LocalPipeline } from '../../local/pipeline/index.js';
 import { type ReplaySummary, runReplay } from '../../local/replay.js';
 import { type SimulatedRecord, simulate } from '../../local/simulator.js';
 import { type Expected, reference } from './reference.js';

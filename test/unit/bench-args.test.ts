@@ -2,8 +2,9 @@
  * The command line of `npm run bench`: flags, defaults, and errors that name the bad flag.
  */
 import { describe, expect, it } from 'vitest';
-import { BenchUsageError, DEFAULT_OUT, parseBenchArgs, SUITES } from '../../bench/args.js';
+import { DEFAULT_OUT, parseBenchArgs, SUITES } from '../../bench/args.js';
 import { BEGIN_MARKER, END_MARKER, mergeMarkdown } from '../../bench/markdown.js';
+import { UsageError } from '../../local/cli/flags.js';
 
 describe('parseBenchArgs', () => {
   it('runs every suite in full mode by default', () => {
@@ -28,24 +29,28 @@ describe('parseBenchArgs', () => {
   it('keeps --only suites in run order and adds what cost is computed from', () => {
     expect(parseBenchArgs(['--only', 'memory,pure']).suites).toEqual(['pure', 'memory']);
     const cost = parseBenchArgs(['--only=cost']);
-    expect(cost.suites).toEqual(['pure', 'writes', 'cost']);
-    expect(cost.addedDependencies).toEqual(['pure', 'writes']);
-    expect(parseBenchArgs(['--only', 'writes,cost,pure']).addedDependencies).toEqual([]);
+    expect(cost.suites).toEqual(['pure', 'writes', 'peer', 'cost']);
+    expect(cost.addedDependencies).toEqual(['pure', 'writes', 'peer']);
+    expect(parseBenchArgs(['--only', 'writes,cost,peer,pure']).addedDependencies).toEqual([]);
+    expect(parseBenchArgs(['--only', 'dashboard'])).toMatchObject({
+      suites: ['dashboard'],
+      addedDependencies: [],
+    });
   });
 
   it.each([
-    [['--fast'], /unknown option "--fast"/],
+    [['--fast'], /unknown flag --fast/],
     [['quick'], /unexpected argument "quick"/],
     [['--only', 'pure,speed'], /--only: unknown suite "speed"/],
-    [['--only'], /option --only needs a value/],
-    [['--only', '--quick'], /option --only needs a value/],
-    [['--only='], /option --only needs a value/],
+    [['--only'], /flag --only needs a value/],
+    [['--only', '--quick'], /flag --only needs a value/],
+    [['--only='], /flag --only needs a value/],
     [['--only', ' , '], /--only needs at least one suite/],
-    [['--out'], /option --out needs a value/],
+    [['--out'], /flag --out needs a value/],
     [['--out', 'report.txt'], /--out must name a \.json file/],
-    [['--quick=yes'], /option --quick takes no value/],
+    [['--quick=yes'], /flag --quick takes no value/],
   ])('rejects %j naming the problem', (argv, message) => {
-    expect(() => parseBenchArgs(argv)).toThrow(BenchUsageError);
+    expect(() => parseBenchArgs(argv)).toThrow(UsageError);
     expect(() => parseBenchArgs(argv)).toThrow(message);
   });
 });

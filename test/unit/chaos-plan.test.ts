@@ -14,7 +14,8 @@ import {
   reshardPoints,
   seededStream,
 } from '../../local/chaos/index.js';
-import { parseReplayArgs, parseStartArgs, UsageError } from '../../local/cli/args.js';
+import { parseReplayArgs, parseStartArgs } from '../../local/cli/args.js';
+import { UsageError } from '../../local/cli/flags.js';
 
 const draws = (plan: ChaosPlan, kind: keyof typeof DEFAULT_CHAOS_RATES, n: number) =>
   Array.from({ length: n }, () => plan.decide(kind));

@@ -7,15 +7,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULT_CONFIG } from '../../functions/domain/config.js';
-import {
-  parseDuration,
-  parseReplayArgs,
-  parseStartArgs,
-  START_DEFAULTS,
-  UsageError,
-} from '../../local/cli/args.js';
+import { parseReplayArgs, parseStartArgs, START_DEFAULTS } from '../../local/cli/args.js';
+import { parseDuration, UsageError } from '../../local/cli/flags.js';
 import { loadProjectConfig } from '../../local/config.js';
-import { endpointTarget } from '../../local/pipeline.js';
+import { endpointTarget } from '../../local/pipeline/index.js';
 
 function usageError(run: () => unknown): UsageError {
   try {
@@ -54,6 +49,8 @@ describe('parseStartArgs', () => {
       durationMs: 0,
       seed: START_DEFAULTS.seed,
       verbose: false,
+      dashboard: true,
+      open: false,
     });
   });
 
@@ -81,6 +78,8 @@ describe('parseStartArgs', () => {
       backfillMs: 0,
       seed: -7,
       verbose: true,
+      dashboard: true,
+      open: false,
     });
   });
 

@@ -303,6 +303,13 @@ const timestampCases: InvalidCase[] = [
   },
 ];
 
+/** The adjacent double of a positive `x`, above (+1) or below (-1). */
+function nextDouble(x: number, direction: 1 | -1): number {
+  const bits = new BigInt64Array(new Float64Array([x]).buffer);
+  bits[0] = bits[0]! + BigInt(direction);
+  return new Float64Array(bits.buffer)[0]!;
+}
+
 const metricCases: InvalidCase[] = [
   {
     name: 'no configured metric, other fields only',
@@ -345,6 +352,43 @@ const metricCases: InvalidCase[] = [
     record: `{"sensorId":"s","timestamp":${T0},"temperature":-1e999}`,
     reason: 'invalid-metric',
     detail: /temperature is not finite \(-Infinity\)/,
+  },
+  {
+    name: '1e308 (two of them would overflow a sum to Infinity)',
+    record: { ...base, temperature: 1e308 },
+    reason: 'metric-out-of-range',
+    detail:
+      /metric temperature is 1e\+308, outside the accepted range: 0, or a magnitude from 1e-90 to 1e\+100/,
+  },
+  {
+    name: 'the largest double, negative',
+    record: { ...base, temperature: -Number.MAX_VALUE },
+    reason: 'metric-out-of-range',
+    detail: /-1\.7976931348623157e\+308/,
+  },
+  {
+    name: 'the next double above 1e100',
+    record: { ...base, temperature: nextDouble(1e100, +1) },
+    reason: 'metric-out-of-range',
+    detail: new RegExp(`temperature is ${String(nextDouble(1e100, +1)).replace('+', '\\+')}`),
+  },
+  {
+    name: 'the smallest subnormal (DynamoDB underflows below 1e-130)',
+    record: `{"sensorId":"s","timestamp":${T0},"temperature":5e-324}`,
+    reason: 'metric-out-of-range',
+    detail: /5e-324/,
+  },
+  {
+    name: 'the smallest normal double',
+    record: { ...base, temperature: 2.2250738585072014e-308 },
+    reason: 'metric-out-of-range',
+    detail: /2\.2250738585072014e-308/,
+  },
+  {
+    name: 'the next double below 1e-90, negative',
+    record: { ...base, temperature: -nextDouble(1e-90, -1) },
+    reason: 'metric-out-of-range',
+    detail: new RegExp(`temperature is ${-nextDouble(1e-90, -1)}`),
   },
 ];
 
@@ -605,12 +649,34 @@ describe('Reading: metric fields are the configured metrics, each a finite numbe
     expect(Object.hasOwn(reading.values, 'temperature')).toBe(false);
   });
 
-  it.each([0, -0.5, -273.15, 1e300, Number.MAX_VALUE, 5e-324])(
-    'accepts the finite number %s',
+  it.each([0, -0.5, -273.15, 1e16, 2 ** 53 + 2, 1e100, -1e100, 1e-90, -1e-90, 12345.678e-80])(
+    'accepts the number %s, in the domain: 0 or a magnitude from 1e-90 to 1e100',
     (temperature) => {
       expect(expectValid(decode({ ...base, temperature })).values.temperature).toBe(temperature);
     },
   );
+
+  it('reads -0 as 0', () => {
+    const value = expectValid(decode(`{"sensorId":"s","timestamp":${T0},"temperature":-0}`)).values
+      .temperature;
+    expect(Object.is(value, 0)).toBe(true);
+    expect(
+      Object.is(expectValid(validateReading({ ...base, temperature: -0 }, METRICS)).values.temperature, 0),
+    ).toBe(true);
+  });
+
+  it('accepts exactly the domain, whatever the magnitude (property)', () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (temperature) => {
+        const result = decode({ ...base, temperature });
+        const magnitude = Math.abs(temperature);
+        const inDomain = magnitude === 0 || (magnitude >= 1e-90 && magnitude <= 1e100);
+        expect(result.ok).toBe(inDomain);
+        if (!result.ok) expect(result.reason).toBe('metric-out-of-range');
+      }),
+      { numRuns: 2_000 },
+    );
+  });
 
   it('names the offending metric when one of several is invalid', () => {
     expectInvalid(

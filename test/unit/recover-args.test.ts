@@ -1,13 +1,13 @@
 import type { Shard } from '@aws-sdk/client-kinesis';
 import { describe, expect, it } from 'vitest';
-import { UsageError } from '../../local/cli/args.js';
+import { UsageError } from '../../local/cli/flags.js';
 import {
   parseRecoverArgs,
   REQUIRED_TARGETS,
   resolveTargets,
   TARGET_FLAGS,
 } from '../../local/cli/recover-args.js';
-import { orderShards } from '../../local/recovery.js';
+import { orderShards } from '../../local/recovery/index.js';
 
 const usage = (argv: string[]) => () => parseRecoverArgs(argv);
 

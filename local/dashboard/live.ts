@@ -1,0 +1,65 @@
+/**
+ * The dashboard of `npm start`. It is served before the local cloud starts, so its URL is
+ * among the first lines printed; `attach` then hands it the pipeline and the console's
+ * monitor. The source is fed by the console's own poll loop (the monitor drains queues,
+ * so it keeps one reader).
+ *
+ *   const live = await serveLocalDashboard({ label, log });
+ *   ...start the pipeline, with onBatch: (info) => live.onBatch(info)...
+ *   live.attach(pipeline, monitor);
+ *   live.observe(await monitor.poll())         // after each poll of the console loop
+ *   await live.close();
+ */
+import type { LiveEvent, LiveMonitor } from '../cli/monitor.js';
+import type { BatchInfo, LocalPipeline } from '../pipeline/index.js';
+import { type Dashboard, startDashboard } from './index.js';
+import type { AlarmActions } from './model.js';
+import { openBrowser } from './open-browser.js';
+import { DeferredSource } from './sources/deferred.js';
+import { LocalPipelineSource } from './sources/local.js';
+
+export interface LocalDashboardOptions {
+  label: string;
+  port?: number;
+  open?: boolean;
+  actions?: AlarmActions;
+  log: (line: string) => void;
+}
+
+export interface LocalDashboard {
+  url: string;
+  dashboard: Dashboard;
+  attach(pipeline: LocalPipeline, monitor: LiveMonitor): void;
+  onBatch(info: BatchInfo): void;
+  observe(events: readonly LiveEvent[], now?: number): void;
+  close(): Promise<void>;
+}
+
+export async function serveLocalDashboard(opts: LocalDashboardOptions): Promise<LocalDashboard> {
+  const deferred = new DeferredSource(opts.label, ['windows', 'open', 'alerts', 'setAside', 'health']);
+  let source: LocalPipelineSource | undefined;
+  const dashboard = await startDashboard({
+    source: deferred,
+    ...(opts.port !== undefined ? { port: opts.port } : {}),
+    ...(opts.actions ? { actions: opts.actions } : {}),
+    log: opts.log,
+  });
+  if (opts.open) openBrowser(dashboard.url, opts.log);
+  return {
+    url: dashboard.url,
+    dashboard,
+    attach(pipeline, monitor) {
+      source = new LocalPipelineSource({
+        pipeline,
+        monitor,
+        poll: 'external',
+        label: opts.label,
+        log: opts.log,
+      });
+      deferred.resolve(source);
+    },
+    onBatch: (info) => source?.onBatch(info),
+    observe: (events, now) => source?.observe(events, now),
+    close: () => dashboard.close(),
+  };
+}

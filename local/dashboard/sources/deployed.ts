@@ -1,0 +1,165 @@
+/**
+ * A deployed stack (or any endpoint holding windowpane's resources) as a dashboard
+ * source, read with the user's AWS credentials on the server side only:
+ * - history: one scan of the results table for windows that ended within the horizon
+ *   (bounded by `maxInitialWindows`; a filtered scan reads the whole table, so its size,
+ *   not the horizon, is what it costs);
+ * - live: the output stream of final windows when the stack has one (read from "now",
+ *   opened before the scan so nothing falls between them), else the results table again
+ *   every `tablePollMs` for windows finalised since the previous read.
+ * Repeats (stream and scan overlap, at-least-once delivery) are harmless: the store keeps
+ * one point per window start.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
+import type { AwsClients } from '../../../functions/lib/clients.js';
+import { BACKOFF, type BackoffPolicy, backoffDelay } from '../../../functions/lib/retry.js';
+import type { DashboardSink, DashboardSource } from '../model.js';
+import { parseFinalWindow, ResultsStreamReader } from './results-stream.js';
+
+export interface DeployedResources {
+  resultsTable: string;
+  resultsStream?: string;
+}
+
+export interface DeployedSourceOptions {
+  clients: AwsClients;
+  resources: DeployedResources;
+  label: string;
+  horizonMs?: number;
+  maxInitialWindows?: number;
+  streamPollMs?: number;
+  tablePollMs?: number;
+  log?: (line: string) => void;
+}
+
+/** A failing read is retried with this, up to a few seconds apart, for as long as the page is up. */
+const READ_RETRY: BackoffPolicy = { ...BACKOFF.failedEntries, baseMs: 500, maxMs: 15_000 };
+/** Finalisation stamps come from the handler's clock; this much overlap covers skew and in-flight writes. */
+const TABLE_OVERLAP_MS = 30_000;
+
+export class DeployedSource implements DashboardSource {
+  readonly label: string;
+  readonly provides = ['windows'] as const;
+  private stopped = false;
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+  private badRecords = 0;
+
+  constructor(private readonly opts: DeployedSourceOptions) {
+    this.label = opts.label;
+  }
+
+  async start(sink: DashboardSink): Promise<void> {
+    const { clients, resources } = this.opts;
+    const log = this.opts.log ?? (() => {});
+    const horizonMs = this.opts.horizonMs ?? 24 * 3_600_000;
+    let reader: ResultsStreamReader | undefined;
+    if (resources.resultsStream) {
+      reader = new ResultsStreamReader({
+        kinesis: clients.kinesis,
+        streamName: resources.resultsStream,
+        onWindows: (windows) => sink.push(windows.map((window) => ({ kind: 'window', window }))),
+        onBadRecord: (reason) => {
+          if (this.badRecords++ < 10) log(`dashboard: skipped a results stream record: ${reason}`);
+        },
+      });
+      await reader.open();
+    }
+    const startedAt = Date.now();
+    const loaded = await this.scan(
+      sink,
+      { attribute: 'windowEnd', since: startedAt - horizonMs },
+      this.opts.maxInitialWindows ?? 2_000_000,
+    );
+    log(
+      `dashboard: ${loaded} final window(s) of the last ${horizonMs / 3_600_000} h from ${resources.resultsTable}; ` +
+        (reader
+          ? `following ${resources.resultsStream} (${reader.shards} shard(s))`
+          : `re-reading it every ${(this.opts.tablePollMs ?? 10_000) / 1000} s`),
+    );
+    this.loop = reader
+      ? this.follow(() => reader.poll(), this.opts.streamPollMs ?? 1_000)
+      : this.followTable(sink, startedAt);
+  }
+
+  private async followTable(sink: DashboardSink, from: number): Promise<void> {
+    let cursor = from;
+    await this.follow(async () => {
+      const readAt = Date.now();
+      const n = await this.scan(
+        sink,
+        { attribute: 'finalisedAt', since: cursor - TABLE_OVERLAP_MS },
+        Number.POSITIVE_INFINITY,
+      );
+      cursor = readAt;
+      return n;
+    }, this.opts.tablePollMs ?? 10_000);
+  }
+
+  private async follow(step: () => Promise<number>, everyMs: number): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        await step();
+        failures = 0;
+        await this.pause(everyMs);
+      } catch (err) {
+        failures++;
+        if (failures === 1 || failures % 20 === 0) {
+          this.opts.log?.(
+            `dashboard: reading ${this.label} failed (${failures}x): ${err instanceof Error ? err.message : String(err)}`,
+          );
+        }
+        await this.pause(backoffDelay(failures, READ_RETRY));
+      }
+    }
+  }
+
+  /** Windows whose `attribute` is at least `since`, pushed page by page; returns how many. */
+  private async scan(
+    sink: DashboardSink,
+    filter: { attribute: string; since: number },
+    max: number,
+  ): Promise<number> {
+    let pushed = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page: ScanCommandOutput = await this.opts.clients.doc.send(
+        new ScanCommand({
+          TableName: this.opts.resources.resultsTable,
+          FilterExpression: '#a >= :since',
+          ExpressionAttributeNames: { '#a': filter.attribute },
+          ExpressionAttributeValues: { ':since': filter.since },
+          ExclusiveStartKey: start,
+        }),
+      );
+      const windows = [];
+      for (const item of page.Items ?? []) {
+        const parsed = parseFinalWindow(item);
+        if ('window' in parsed) windows.push({ kind: 'window' as const, window: parsed.window });
+        else if (this.badRecords++ < 10)
+          this.opts.log?.(`dashboard: skipped a results table item: ${parsed.error}`);
+      }
+      sink.push(windows);
+      pushed += windows.length;
+      if (pushed >= max) {
+        this.opts.log?.(`dashboard: stopped the initial scan at ${pushed} windows (--max-windows)`);
+        break;
+      }
+      start = page.LastEvaluatedKey;
+    } while (start && !this.stopped);
+    return pushed;
+  }
+
+  /** Sleeps, but not past `stop()`. */
+  private pause(ms: number): Promise<void> {
+    return delay(ms, undefined, { signal: this.stopping.signal }).catch(() => {});
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopping.abort();
+    await this.loop;
+  }
+}

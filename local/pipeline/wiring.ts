@@ -1,0 +1,106 @@
+/**
+ * What runs on a local pipeline's resources: the real window handler (or chaos mode's
+ * wrapper of it) behind the local event source mapping, and the idle sweeper on a timer.
+ */
+import type { WindowpaneConfig } from '../../functions/domain/config.js';
+import { buildSweeper } from '../../functions/idle-sweeper/build.js';
+import type { AwsClients, ClientOptions } from '../../functions/lib/clients.js';
+import { type HandlerEnv, parseHandlerEnv } from '../../functions/lib/env.js';
+import { buildHandler, type WindowHandler } from '../../functions/window-handler/build.js';
+import {
+  ChaosHandler,
+  type ChaosOptions,
+  type ChaosRun,
+  chaosMappingSettings,
+  createChaosRun,
+} from '../chaos/index.js';
+import { handlerEnv, type ProvisionedResources } from '../cloud/index.js';
+import { type BatchInfo, LocalEventSourceMapping } from '../esm/index.js';
+import type { ChosenPlan } from './plan.js';
+
+/** What `wireHandler` needs of the pipeline's options. */
+export interface WiringOptions {
+  config: WindowpaneConfig;
+  prefix?: string;
+  chaos?: ChaosOptions;
+  onBatch?: (info: BatchInfo) => void;
+  log?: (line: string) => void;
+  debug?: (line: string) => void;
+}
+
+export interface Wiring {
+  env: HandlerEnv;
+  handler: WindowHandler;
+  mapping: LocalEventSourceMapping;
+  chaos?: ChaosRun;
+}
+
+/** The real handler (or chaos mode's wrapper of it) behind a mapping on the stream. */
+export function wireHandler(
+  opts: WiringOptions,
+  chosen: ChosenPlan,
+  clients: AwsClients,
+  clientOptions: ClientOptions,
+  resources: ProvisionedResources,
+): Wiring {
+  const log = opts.log ?? (() => {});
+  const debug = opts.debug ?? (() => {});
+  // The handler gets the environment a deployed function gets, parsed the same way.
+  const env = parseHandlerEnv(handlerEnv(resources, opts.config));
+  const handler = buildHandler(env, clientOptions);
+  let chaos: ChaosRun | undefined;
+  if (opts.chaos) {
+    chaos = createChaosRun(opts.chaos, (plan) => new ChaosHandler({ plan, env, clientOptions, log: debug }));
+    log(
+      `chaos mode: seed ${opts.chaos.seed}; the mapping retries without limit (retryAttempts -1, ` +
+        'maxRecordAgeSeconds -1), so no record reaches the on-failure queue',
+    );
+  }
+  const mapping = new LocalEventSourceMapping({
+    clients,
+    streamName: resources.stream.name,
+    settings: chaos ? chaosMappingSettings(chosen.settings) : chosen.settings,
+    handler: chaos ? chaos.handler.invoke : handler,
+    onFailureQueueUrl: resources.queues.dlq.url,
+    functionName: `${opts.prefix ?? 'windowpane'}-window-handler`,
+    ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
+    log: debug,
+  });
+  return { env, handler, mapping, ...(chaos ? { chaos } : {}) };
+}
+
+/**
+ * The idle sweeper on a timer, as the stack's schedule runs it: a second function on the
+ * same resources, built the first time it runs. `stop` waits for a sweep in progress.
+ */
+export function startIdleSweeper(
+  env: HandlerEnv,
+  clientOptions: ClientOptions,
+  intervalMs: number,
+  log: (line: string) => void,
+  debug: (line: string) => void,
+): { stop(): Promise<void> } {
+  let sweeper: ReturnType<typeof buildSweeper> | undefined;
+  let sweeping: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    sweeper ??= buildSweeper(env, clientOptions);
+    const fn = sweeper;
+    sweeping = sweeping
+      .then(() => fn.sweep(undefined))
+      .then((report) => {
+        if (report.windowsFinalised > 0) {
+          debug(
+            `idle sweep: flushed ${report.windowsFinalised} window(s) of ${report.sensors} idle sensor(s)`,
+          );
+        }
+      })
+      .catch((err: unknown) => log(`notice: idle sweep failed: ${(err as Error).message ?? String(err)}`));
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await sweeping;
+    },
+  };
+}

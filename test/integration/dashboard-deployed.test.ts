@@ -1,0 +1,263 @@
+/**
+ * The dashboard's deployed-stack source on the emulators: the real handler writes final
+ * windows to the results table and the output stream, and the source shows the day's
+ * history from the table and new windows from the stream; without a stream it re-reads
+ * the table. `--stack` resolution reads CloudFormation outputs on moto_server.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer, type Socket } from 'node:net';
+import { CreateStackCommand } from '@aws-sdk/client-cloudformation';
+import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { DEFAULT_CONFIG } from '../../functions/domain/config.js';
+import {
+  createCloudFormationClient,
+  LOCAL_TIMEOUTS,
+  localClientOptions,
+} from '../../functions/lib/clients.js';
+import { uniquePrefix } from '../../local/cloud/index.js';
+import { DeployedSource } from '../../local/dashboard/sources/deployed.js';
+import {
+  resourcesFromPrefix,
+  resourcesFromStack,
+  StackOutputsError,
+} from '../../local/dashboard/sources/locate.js';
+import { DashboardStore } from '../../local/dashboard/store.js';
+import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline/index.js';
+import { putRecordsInOrder } from '../../local/replay.js';
+import { simulate } from '../../local/simulator.js';
+
+const MINUTE = 60_000;
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Puts `minutes` of a 3-sensor fleet through the pipeline and closes every window. */
+async function produce(pipeline: LocalPipeline, startMs: number, minutes: number): Promise<void> {
+  const records = [
+    ...simulate({
+      sensors: 3,
+      rateHz: 0.2,
+      seed: 5,
+      startMs,
+      durationMs: minutes * MINUTE,
+      malformedRate: 0,
+      lateRate: 0,
+    }),
+  ];
+  await putRecordsInOrder(
+    pipeline.clients.kinesis,
+    pipeline.resources.stream.name,
+    records.map((r, i) => ({ line: i + 1, partitionKey: r.partitionKey, data: r.data })),
+  );
+  await pipeline.mapping.drain({ timeoutMs: 30_000 });
+  await pipeline.flush();
+}
+
+describe('dashboard deployed-stack source', () => {
+  let pipeline: LocalPipeline;
+  const prefix = uniquePrefix('dash');
+
+  beforeAll(async () => {
+    const config = {
+      ...DEFAULT_CONFIG,
+      eventSource: { ...DEFAULT_CONFIG.eventSource, maxBatchingWindowSeconds: 0 },
+    };
+    pipeline = await startLocalPipeline({
+      config,
+      target: localClientOptions(inject('endpoints')),
+      prefix,
+      resourceSource: 'config',
+    });
+  });
+  afterAll(async () => {
+    await pipeline?.stop();
+  });
+
+  it('shows the history from the results table, then new windows from the output stream', async () => {
+    const now = Date.now();
+    const dayStart = Math.floor(now / MINUTE) * MINUTE - 30 * MINUTE;
+    await produce(pipeline, dayStart, 3);
+    const resources = await resourcesFromPrefix(pipeline.clients, prefix);
+    expect(resources).toEqual({
+      resultsTable: `${prefix}-WindowResults`,
+      resultsStream: `${prefix}-final-windows`,
+    });
+
+    const log: string[] = [];
+    const store = new DashboardStore();
+    const source = new DeployedSource({
+      clients: pipeline.clients,
+      resources,
+      label: 'test',
+      streamPollMs: 200,
+      log: (l) => log.push(l),
+    });
+    await source.start(store);
+    try {
+      // History: 3 sensors x 3 minutes, from the table.
+      expect(store.snapshot().counts.windows).toBe(9);
+      expect(
+        store
+          .snapshot()
+          .sensors.map((s) => s.id)
+          .sort(),
+      ).toEqual(['sensor_1', 'sensor_2', 'sensor_3']);
+      expect(log.join('\n')).toContain(`following ${prefix}-final-windows`);
+      // A record that is not a final window is skipped with its reason.
+      await pipeline.clients.kinesis.send(
+        new PutRecordsCommand({
+          StreamName: resources.resultsStream,
+          Records: [{ PartitionKey: 'x', Data: Buffer.from('{"sensorId":"x"}') }],
+        }),
+      );
+      // Live: windows closed from now on arrive through the stream.
+      await produce(pipeline, dayStart + 10 * MINUTE, 2);
+      await until('the streamed windows', () => (store.snapshot().counts.windows >= 15 ? true : undefined));
+      const [series] = store.sensorSeries('sensor_2', { points: 100 });
+      expect(series?.columns.t).toHaveLength(5);
+      expect(series?.columns.t.at(-1)).toBe(dayStart + 11 * MINUTE);
+      await until('the skipped record', () =>
+        log.some((l) => l.includes('skipped a results stream record')) ? true : undefined,
+      );
+      expect(log.find((l) => l.includes('skipped'))).toMatch(/windowKey|windowStart/);
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('without an output stream, re-reads the table for windows finalised since', async () => {
+    const resources = { resultsTable: `${prefix}-WindowResults` };
+    const store = new DashboardStore();
+    const source = new DeployedSource({
+      clients: pipeline.clients,
+      resources,
+      label: 'table only',
+      tablePollMs: 200,
+    });
+    await source.start(store);
+    try {
+      const before = store.snapshot().counts.windows;
+      expect(before).toBeGreaterThan(0);
+      await produce(pipeline, Math.floor(Date.now() / MINUTE) * MINUTE - 5 * MINUTE, 1);
+      await until('the re-read windows', () =>
+        store.sensorSeries('sensor_1', { points: 100 })[0]!.columns.t.length > 5 ? true : undefined,
+      );
+    } finally {
+      await source.stop();
+    }
+  });
+});
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('dashboard --stack: resources from CloudFormation outputs (moto_server)', () => {
+  let moto: ChildProcess | undefined;
+  let endpoint = '';
+
+  beforeAll(async () => {
+    const port = await freePort();
+    endpoint = `http://127.0.0.1:${port}`;
+    moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const up = await fetch(`${endpoint}/moto-api/`).then(
+        () => true,
+        () => false,
+      );
+      if (up) break;
+      if (Date.now() > deadline) throw new Error('moto_server did not start');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  });
+  afterAll(() => {
+    moto?.kill('SIGTERM');
+  });
+
+  // As `npm run dashboard` builds it: the local commands' timeouts (moto's CreateStack
+  // takes seconds on a loaded machine; a timed-out one is retried and meets its own stack).
+  const options = () => ({
+    timeouts: LOCAL_TIMEOUTS,
+    region: 'us-east-1',
+    endpoints: { cloudformation: endpoint },
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+
+  function template(outputs: Record<string, string>) {
+    return JSON.stringify({
+      Resources: { Topic: { Type: 'AWS::SNS::Topic' } },
+      Outputs: Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, { Value: v }])),
+    });
+  }
+
+  it('reads the results table and stream names from the stack outputs, and names what is missing', async () => {
+    const cfn = createCloudFormationClient(options());
+    try {
+      await cfn.send(
+        new CreateStackCommand({
+          StackName: 'Windowpane',
+          TemplateBody: template({
+            ResultsTableName: 'Windowpane-Results-1',
+            ResultsStreamName: 'Windowpane-Out-1',
+            StreamName: 'in',
+          }),
+        }),
+      );
+      await cfn.send(new CreateStackCommand({ StackName: 'Other', TemplateBody: template({ Foo: 'bar' }) }));
+      expect(await resourcesFromStack(cfn, 'Windowpane')).toEqual({
+        resultsTable: 'Windowpane-Results-1',
+        resultsStream: 'Windowpane-Out-1',
+      });
+      await expect(resourcesFromStack(cfn, 'Other')).rejects.toThrow(
+        /stack Other has no output ResultsTableName.*outputs: Foo/,
+      );
+      await expect(resourcesFromStack(cfn, 'Missing')).rejects.toBeInstanceOf(StackOutputsError);
+      await expect(resourcesFromStack(cfn, 'Missing')).rejects.toThrow(/cannot describe stack Missing/);
+    } finally {
+      cfn.destroy();
+    }
+  });
+
+  it('gives up on a CloudFormation endpoint that never answers, naming the call and endpoint', async () => {
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const cfn = createCloudFormationClient({
+      ...options(),
+      endpoints: { cloudformation: url },
+      timeouts: { requestMs: 300 },
+      maxAttempts: 1,
+    });
+    try {
+      const found = resourcesFromStack(cfn, 'Windowpane');
+      await expect(found).rejects.toBeInstanceOf(StackOutputsError);
+      await expect(found).rejects.toThrow(
+        `cannot describe stack Windowpane: CloudFormation DescribeStacks to ${url} got no answer`,
+      );
+    } finally {
+      cfn.destroy();
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  });
+});

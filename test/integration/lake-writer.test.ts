@@ -1,0 +1,204 @@
+/**
+ * The local lake sink (local/lake): final windows appended to a LakeWriter come back from
+ * DuckDB, reading the Hive-partitioned Parquet folder, equal to the replay's
+ * windows.jsonl row for row; flushes by size, by time and on close lose nothing, and a
+ * failed write keeps its rows for the next one.
+ */
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FinalWindow } from '../../functions/domain/state.js';
+import { LakeClosedError, LakeWriteError, LakeWriter } from '../../local/lake/lake-writer.js';
+import { WINDOWS_TABLE } from '../../local/lake/tables.js';
+import type { WindowLine } from '../../local/window-lines.js';
+
+const GOLDEN = path.resolve(import.meta.dirname, '../golden');
+const DAY = 86_400_000;
+
+async function goldenLines(name: string): Promise<WindowLine[]> {
+  const text = await readFile(path.join(GOLDEN, name, 'windows.jsonl'), 'utf8');
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as WindowLine);
+}
+
+/** The final windows the lines were made from (local/window-lines.ts's windowLines, inverted). */
+function finalWindowsOf(lines: readonly WindowLine[]): FinalWindow[] {
+  const byWindow = new Map<string, FinalWindow>();
+  for (const {
+    sensorId,
+    metric,
+    windowType,
+    windowSizeMs,
+    windowSlideMs,
+    windowGapMs,
+    windowStart,
+    windowEnd,
+    ...s
+  } of lines) {
+    const key = JSON.stringify([
+      sensorId,
+      windowType,
+      windowSizeMs,
+      windowSlideMs,
+      windowGapMs,
+      windowStart,
+      windowEnd,
+    ]);
+    let final = byWindow.get(key);
+    if (!final) {
+      final = { sensorId, windowKey: key, windowType, windowSizeMs, windowStart, windowEnd, metrics: {} };
+      if (windowSlideMs !== undefined) final.windowSlideMs = windowSlideMs;
+      if (windowGapMs !== undefined) final.windowGapMs = windowGapMs;
+      byWindow.set(key, final);
+    }
+    final.metrics[metric] = s;
+  }
+  return [...byWindow.values()];
+}
+
+function window(sensorId: string, windowStart: number, value: number): FinalWindow {
+  return {
+    sensorId,
+    windowKey: `t60000:${windowStart}`,
+    windowType: 'tumbling',
+    windowSizeMs: 60_000,
+    windowStart,
+    windowEnd: windowStart + 60_000,
+    metrics: { temperature: { count: 1, sum: value, min: value, max: value, mean: value, stddev: null } },
+  };
+}
+
+async function query(sql: string): Promise<Record<string, unknown>[]> {
+  const db = await DuckDBInstance.create(':memory:');
+  const connection = await db.connect();
+  try {
+    return (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
+  } finally {
+    connection.closeSync();
+    db.closeSync();
+  }
+}
+
+/** Every row of the lake's windows table, as windows.jsonl writes it (absent, not null). */
+async function lakeLines(dir: string): Promise<Record<string, unknown>[]> {
+  const rows = await query(
+    `SELECT * EXCLUDE (dt), CAST(dt AS VARCHAR) AS dt FROM read_parquet('${dir}/windows/*/*.parquet', hive_partitioning = true)
+     ORDER BY sensorId, windowType, windowStart, windowEnd, metric`,
+  );
+  return rows.map((row) => {
+    const { dt: _dt, ...rest } = row;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(rest)) {
+      if (v === null && k !== 'stddev') continue;
+      // BIGINT columns come back as strings from getRowObjectsJson; the values are safe integers.
+      out[k] = typeof v === 'string' && /^-?\d+$/.test(v) && k !== 'sensorId' ? Number(v) : v;
+    }
+    return out;
+  });
+}
+
+const sortKey = (l: object) => {
+  const r = l as Record<string, unknown>;
+  return JSON.stringify([r.sensorId, r.windowType, r.windowStart, r.windowEnd, r.metric]);
+};
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'windowpane-lake-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('lake sink: DuckDB reads back exactly windows.jsonl', () => {
+  it.each(['small', 'multi'])('golden %s: every line, every value, in Parquet', async (name) => {
+    const lines = await goldenLines(name);
+    const writer = new LakeWriter({ dir, table: WINDOWS_TABLE, maxRows: 40 });
+    for (const final of finalWindowsOf(lines)) await writer.append(final);
+    await writer.close();
+    expect(writer.stats.rowsWritten).toBe(lines.length);
+    const expected = [...lines].sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
+    const actual = (await lakeLines(dir)).sort((a, b) => (sortKey(a) < sortKey(b) ? -1 : 1));
+    // stddev is written as null where windows.jsonl has null or leaves it out (stddev off).
+    expect(actual).toEqual(expected.map((l) => ({ ...l, stddev: l.stddev ?? null })));
+  });
+
+  it('partitions by the UTC date of windowStart, Hive style', async () => {
+    const t0 = Date.parse('2026-03-01T23:59:00Z');
+    const writer = new LakeWriter({ dir, table: WINDOWS_TABLE, runId: 'run1' });
+    await writer.append(window('a', t0, 1)); // ends after midnight: still 2026-03-01
+    await writer.append(window('a', t0 + 60_000, 2));
+    await writer.append(window('b', t0 + 2 * DAY, 3));
+    await writer.close();
+    expect((await readdir(path.join(dir, 'windows'))).sort()).toEqual([
+      'dt=2026-03-01',
+      'dt=2026-03-02',
+      'dt=2026-03-03',
+    ]);
+    expect(await readdir(path.join(dir, 'windows', 'dt=2026-03-01'))).toEqual(['part-run1-00000.parquet']);
+    const rows = await query(
+      `SELECT CAST(dt AS VARCHAR) AS dt, count(*)::INTEGER AS n,
+              count(*) FILTER (WHERE strftime(epoch_ms(windowStart), '%Y-%m-%d') <> CAST(dt AS VARCHAR))::INTEGER AS wrong
+       FROM read_parquet('${dir}/windows/*/*.parquet', hive_partitioning = true) GROUP BY dt ORDER BY dt`,
+    );
+    expect(rows).toEqual([
+      { dt: '2026-03-01', n: 1, wrong: 0 },
+      { dt: '2026-03-02', n: 1, wrong: 0 },
+      { dt: '2026-03-03', n: 1, wrong: 0 },
+    ]);
+  });
+});
+
+describe('lake sink: flushed on size, on time and on close, nothing lost', () => {
+  const t0 = Date.parse('2026-01-01T00:00:00Z');
+
+  it('writes a file each time the buffer reaches maxRows', async () => {
+    const writer = new LakeWriter({ dir, table: WINDOWS_TABLE, maxRows: 10 });
+    for (let i = 0; i < 25; i++) await writer.append(window('a', t0 + i * 60_000, i));
+    expect(writer.stats).toEqual({ rowsWritten: 20, filesWritten: 2, rowsBuffered: 5 });
+    await writer.close();
+    expect(writer.stats).toEqual({ rowsWritten: 25, filesWritten: 3, rowsBuffered: 0 });
+    expect(
+      await query(`SELECT sum(count)::INTEGER AS n FROM read_parquet('${dir}/windows/*/*.parquet')`),
+    ).toEqual([{ n: 25 }]);
+  });
+
+  it('writes buffered rows maxAgeMs after the first of them', async () => {
+    const writer = new LakeWriter({ dir, table: WINDOWS_TABLE, maxAgeMs: 50 });
+    await writer.append(window('a', t0, 1));
+    expect(writer.stats.filesWritten).toBe(0);
+    const deadline = Date.now() + 5_000;
+    while (writer.stats.filesWritten === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(writer.stats).toEqual({ rowsWritten: 1, filesWritten: 1, rowsBuffered: 0 });
+    await writer.close();
+    expect(writer.stats.filesWritten).toBe(1);
+  });
+
+  it('a failed write keeps its rows and says so; the next write delivers them', async () => {
+    // A plain file where the table folder must go: mkdir fails until it is removed.
+    await writeFile(path.join(dir, 'windows'), 'in the way');
+    const writer = new LakeWriter({ dir, table: WINDOWS_TABLE, maxRows: 3 });
+    await writer.append(window('a', t0, 1));
+    await writer.append(window('a', t0 + 60_000, 2));
+    await expect(writer.append(window('a', t0 + 120_000, 3))).rejects.toThrow(LakeWriteError);
+    expect(writer.stats).toEqual({ rowsWritten: 0, filesWritten: 0, rowsBuffered: 3 });
+    await expect(writer.flush()).rejects.toThrow(/3 rows not written/);
+    await rm(path.join(dir, 'windows'));
+    await writer.close();
+    expect(writer.stats).toEqual({ rowsWritten: 3, filesWritten: 1, rowsBuffered: 0 });
+    await expect(writer.append(window('a', t0, 9))).rejects.toThrow(LakeClosedError);
+    // No temporary file is left behind, and readers see only whole files.
+    const files = await readdir(path.join(dir, 'windows', 'dt=2026-01-01'));
+    expect(files.every((f) => f.endsWith('.parquet') && !f.startsWith('.'))).toBe(true);
+  });
+
+  it('close with nothing buffered writes nothing', async () => {
+    const writer = new LakeWriter({ dir, table: WINDOWS_TABLE });
+    await writer.close();
+    expect(await readdir(dir)).toEqual([]);
+  });
+});

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { DashboardStore, windowDefOf } from '../../local/dashboard/store.js';
+import { alert as fixtureAlert, finalWindow as fixtureWindow } from '../browser/fleet.js';
+
+const finalWindow = (sensorId: string, start: number, mean = 20) => fixtureWindow(sensorId, start, mean);
+const alert = (sensorId: string, n: number) => fixtureAlert(sensorId, `a${n}`, n);
+
+describe('dashboard store', () => {
+  it('labels window definitions by type and size', () => {
+    expect(windowDefOf(finalWindow('s', 0)).label).toBe('tumbling 1 min');
+    expect(
+      windowDefOf({
+        ...finalWindow('s', 0),
+        windowType: 'sliding',
+        windowSizeMs: 300_000,
+        windowSlideMs: 60_000,
+      }),
+    ).toMatchObject({ id: 'sliding:300000:60000', label: 'sliding 5 min every 1 min' });
+    expect(windowDefOf({ ...finalWindow('s', 0), windowType: 'session', windowGapMs: 30_000 }).label).toBe(
+      'session, gap 30 s',
+    );
+  });
+
+  it('journals each change once: an update carries what is new since the previous one', () => {
+    const store = new DashboardStore();
+    expect(store.takeUpdate()).toBeUndefined();
+    store.push([
+      { kind: 'window', window: finalWindow('sensor_1', 0) },
+      { kind: 'alert', alert: alert('sensor_1', 1) },
+    ]);
+    const first = store.takeUpdate()!;
+    expect(first.seq).toBe(1);
+    expect(first.windows).toEqual([['sensor_1', 'tumbling:60000', 'temperature', 0, 20, 18, 22, 60]]);
+    expect(first.alerts.map((a) => a.alertId)).toEqual(['a1']);
+    expect(store.takeUpdate()).toBeUndefined();
+    store.push([{ kind: 'window', window: finalWindow('sensor_1', 60_000, 25) }]);
+    expect(store.takeUpdate()!.windows).toHaveLength(1);
+    const snap = store.snapshot();
+    expect(snap.seq).toBe(2);
+    expect(snap.sensors).toEqual([{ id: 'sensor_1', alerts: 1, last: { t: 60_000, mean: 25 } }]);
+  });
+
+  it('serves a sensor series downsampled to the points asked for', () => {
+    const store = new DashboardStore();
+    store.push(
+      Array.from({ length: 1_440 }, (_, i) => ({
+        kind: 'window' as const,
+        window: finalWindow('s', i * 60_000),
+      })),
+    );
+    const [series] = store.sensorSeries('s', { points: 200 });
+    expect(series?.defId).toBe('tumbling:60000');
+    expect(series?.columns.t.length).toBeLessThanOrEqual(200);
+    expect(series?.columns.t.length).toBeGreaterThan(150);
+    expect(store.sensorSeries('unknown', { points: 200 })).toEqual([]);
+  });
+
+  it('stays within its memory budget: series that do not fit are counted, not created', () => {
+    // 1-minute windows over a day: 1,440 points, 34,560 bytes reserved per series.
+    const store = new DashboardStore({ memoryBudgetBytes: 100_000 });
+    store.push(['a', 'b', 'c', 'd'].map((id) => ({ kind: 'window' as const, window: finalWindow(id, 0) })));
+    const { counts } = store.snapshot();
+    expect(counts.series).toBe(2);
+    expect(counts.seriesDropped).toBe(2);
+    expect(counts.reservedBytes).toBeLessThanOrEqual(100_000);
+  });
+
+  it('keeps only the newest alerts, late/invalid records and health samples', () => {
+    const store = new DashboardStore({ recentAlerts: 3, healthSamples: 2 });
+    store.push(Array.from({ length: 10 }, (_, i) => ({ kind: 'alert' as const, alert: alert('s', i) })));
+    for (let i = 0; i < 5; i++) {
+      store.push([
+        { kind: 'health', health: { at: i, throughput: i, iteratorAgeMs: 0, batchSizes: [], counters: {} } },
+      ]);
+    }
+    const snap = store.snapshot();
+    expect(snap.alerts.map((a) => a.alertId)).toEqual(['a7', 'a8', 'a9']);
+    expect(snap.health.map((h) => h.at)).toEqual([3, 4]);
+  });
+
+  it('tells the clients to reload when more windows arrive between broadcasts than it journals', () => {
+    const store = new DashboardStore({ maxJournalWindows: 5 });
+    store.push(
+      Array.from({ length: 10 }, (_, i) => ({
+        kind: 'window' as const,
+        window: finalWindow('s', i * 60_000),
+      })),
+    );
+    const update = store.takeUpdate()!;
+    expect(update.resync).toBe(true);
+    expect(update.windows).toEqual([]);
+    // Nothing is lost from the store itself.
+    expect(store.sensorSeries('s', { points: 100 })[0]?.columns.t).toHaveLength(10);
+  });
+
+  it('keeps one entry per alarm, its newest state', () => {
+    const store = new DashboardStore();
+    store.push([
+      { kind: 'alarm', alarm: { id: 'x', sensorId: 's', rule: 'r', state: 'ACTIVE', since: 1 } },
+      {
+        kind: 'alarm',
+        alarm: { id: 'x', sensorId: 's', rule: 'r', state: 'ACKNOWLEDGED', since: 2, by: 'ann' },
+      },
+    ]);
+    expect(store.snapshot().alarms).toEqual([
+      { id: 'x', sensorId: 's', rule: 'r', state: 'ACKNOWLEDGED', since: 2, by: 'ann' },
+    ]);
+    expect(store.takeUpdate()!.alarms).toHaveLength(1);
+  });
+});
