@@ -381,6 +381,11 @@ export interface ReplaySummary {
   alertMessages: number;
   /** One entry per extra copy of an alert the tap received (SNS is at-least-once). */
   repeatedAlertIds: string[];
+  /**
+   * One entry per extra publish of an alert: a copy with an SNS MessageId not seen before
+   * for its alertId (the rest of `repeatedAlertIds` are one publish delivered twice).
+   */
+  republishedAlertIds: string[];
   /** Chaos mode's figures. */
   chaos?: ChaosSummary;
 }
@@ -397,6 +402,16 @@ function repeats(ids: readonly string[]): string[] {
     else seen.add(id);
   }
   return extra;
+}
+
+function republished(alerts: readonly Alert[], messageIds: readonly string[]): string[] {
+  const publishes = new Map<string, Set<string>>();
+  alerts.forEach((a, i) => {
+    const ids = publishes.get(a.alertId) ?? new Set<string>();
+    ids.add(messageIds[i] ?? '');
+    publishes.set(a.alertId, ids);
+  });
+  return [...publishes].flatMap(([alertId, ids]) => Array<string>(ids.size - 1).fill(alertId));
 }
 
 function jsonl(items: readonly unknown[]): string {
@@ -510,6 +525,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
       outputs,
       alertMessages: collected.alertMessages.length,
       repeatedAlertIds: repeats(collected.alertMessages.map((a) => a.alertId)),
+      republishedAlertIds: republished(collected.alertMessages, collected.alertMessageIds),
       ...(pipeline.chaos ? { chaos: pipeline.chaos.summary(pipeline.mapping.stats()) } : {}),
     };
   } finally {

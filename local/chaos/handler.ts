@@ -67,8 +67,23 @@ const DYNAMODB_WRITES = new Set([
   'BatchWriteItemCommand',
 ]);
 
-/** Why an alert could be published twice. */
-export type AtRiskCause = 'snsResponseLost' | 'crash' | 'timeout' | 'failed';
+/**
+ * Why an alert could be published twice. `sdkRetry`: SNS accepted the publish on the SDK's
+ * second or later attempt; an earlier attempt failed without a usable answer (a timeout, a
+ * reset, a 5xx) and may have been accepted too, as a lost response is.
+ */
+export type AtRiskCause = 'snsResponseLost' | 'crash' | 'timeout' | 'failed' | 'sdkRetry';
+
+/** One publish SNS accepted, as the harness saw it (the evidence behind a repeat). */
+export interface PublishSeen {
+  container: number;
+  invocation: number;
+  /** The SDK's attempts for this publish (more than one: see `sdkRetry`). */
+  attempts: number;
+  calm: boolean;
+  /** What the handler was told: the answer, a lost response, or a crash. */
+  outcome: 'answered' | 'responseLost' | 'afterCrash';
+}
 
 export interface ChaosHandlerStats {
   /** Invocations by the mapping. */
@@ -90,6 +105,9 @@ export interface ChaosHandlerStats {
 }
 
 interface Container {
+  id: number;
+  /** The harness's number of the invocation it runs now. */
+  invocation: number;
   handler: WindowHandler;
   clients: { destroy(): void }[];
   dead: boolean;
@@ -133,6 +151,8 @@ export class ChaosHandler {
   };
   /** alertId -> why it may have been published more than once. */
   readonly alertsAtRisk = new Map<string, Set<AtRiskCause>>();
+  /** alertId -> every publish of it SNS accepted. */
+  readonly publishes = new Map<string, PublishSeen[]>();
   private readonly idle: Container[] = [];
   private readonly zombies = new Set<Promise<unknown>>();
   private readonly attempts = new Map<string, number>();
@@ -209,6 +229,7 @@ export class ChaosHandler {
     delete c.crashAtWrite;
     if (!how.calm && plan.decide('handlerCrash')) c.crashAtWrite = plan.pick('handlerCrash', 0, 24);
     this.stats.handlerInvocations++;
+    c.invocation = this.stats.handlerInvocations;
     const reportBefore = c.handler.lastReport();
     // A fresh copy, as Lambda deserializes each invocation's event.
     const copy: KinesisStreamEvent = {
@@ -303,6 +324,8 @@ export class ChaosHandler {
   private build(): Container {
     this.stats.containers++;
     const container = {
+      id: this.stats.containers,
+      invocation: 0,
       clients: [] as { destroy(): void }[],
       dead: false,
       calm: false,
@@ -365,24 +388,45 @@ export class ChaosHandler {
         if (c.dead) {
           // SNS accepted it while another request of this container set off the crash: the
           // crash fell between this publish and its ledger write, so its retry may repeat it.
-          if (alertId) c.published.push(alertId);
+          if (alertId) {
+            c.published.push(alertId);
+            this.seen(c, alertId, result, 'afterCrash');
+          }
           throw new ChaosCrashError();
         }
         if (plan.decide('snsResponseLost')) {
           plan.injected('snsResponseLost');
-          if (alertId) c.lostResponses.push(alertId);
+          if (alertId) {
+            c.lostResponses.push(alertId);
+            this.seen(c, alertId, result, 'responseLost');
+          }
           throw new ChaosResponseLostError();
         }
-        if (alertId) c.published.push(alertId);
+        if (alertId) {
+          c.published.push(alertId);
+          this.seen(c, alertId, result, 'answered');
+        }
         return result;
       }
       const result = await next(args);
       if (service === 'sns' && command === 'PublishCommand') {
         const alertId = alertIdOf(args.input.Message);
-        if (alertId) c.published.push(alertId);
+        if (alertId) {
+          c.published.push(alertId);
+          this.seen(c, alertId, result, 'answered');
+        }
       }
       return result;
     };
+  }
+
+  private seen(c: Container, alertId: string, result: unknown, outcome: PublishSeen['outcome']): void {
+    const attempts =
+      (result as { output?: { $metadata?: { attempts?: number } } }).output?.$metadata?.attempts ?? 1;
+    const log = this.publishes.get(alertId) ?? [];
+    log.push({ container: c.id, invocation: c.invocation, attempts, calm: c.calm, outcome });
+    this.publishes.set(alertId, log);
+    if (attempts > 1) this.markAtRisk([alertId], 'sdkRetry');
   }
 
   private innerMiddleware(): Middleware {

@@ -49,7 +49,13 @@ export function createChaosRun(opts: ChaosOptions, handler: (plan: ChaosPlan) =>
     plan,
     handler: h,
     summary(mapping) {
-      const atRisk: Record<AtRiskCause, number> = { snsResponseLost: 0, crash: 0, timeout: 0, failed: 0 };
+      const atRisk: Record<AtRiskCause, number> = {
+        snsResponseLost: 0,
+        crash: 0,
+        timeout: 0,
+        failed: 0,
+        sdkRetry: 0,
+      };
       for (const causes of h.alertsAtRisk.values()) for (const c of causes) atRisk[c]++;
       const s = h.stats;
       return {

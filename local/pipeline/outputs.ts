@@ -32,6 +32,12 @@ export interface PipelineOutputs {
   failures: DrainedMessage[];
   /** Every alert message the tap received, repeats included (SNS is at-least-once). */
   alertMessages: Alert[];
+  /**
+   * The SNS MessageId of each of `alertMessages`, in the same order: two copies of one
+   * alertId with one MessageId are one publish the queue delivered twice; with two
+   * MessageIds they are two publishes.
+   */
+  alertMessageIds: string[];
 }
 
 export async function scanAll(
@@ -119,5 +125,6 @@ export async function collectOutputs(
     ),
     failures,
     alertMessages: alerts,
+    alertMessageIds: envelopes.map((e) => e.MessageId),
   };
 }
