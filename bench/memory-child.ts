@@ -15,7 +15,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { createClients, localClientOptions } from '../functions/lib/clients.js';
 import { parseHandlerEnv } from '../functions/lib/env.js';
-import { buildBatchDeps } from '../functions/window-handler/build.js';
+import { buildBatchDeps } from '../functions/pipeline/deps.js';
 import { processBatch } from '../functions/window-handler/process-batch.js';
 import type { EmulatorEndpoints } from '../local/cloud/emulators.js';
 import { fleetRecords, toEvents } from './data.js';

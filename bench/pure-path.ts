@@ -10,15 +10,16 @@
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
-import {
-  foldSensorRecords,
-  newSensorState,
-  type SensorRecord,
-  type SensorState,
-} from '../functions/domain/fold.js';
-import { type BatchReport, decodeBatch } from '../functions/window-handler/process-batch.js';
+import { foldSensorRecords } from '../functions/domain/fold.js';
+import { newSensorState, type SensorRecord, type SensorState } from '../functions/domain/state.js';
+import type { BatchReport } from '../functions/pipeline/report.js';
+import { decodeBatch } from '../functions/window-handler/decode-batch.js';
 
-/** Readings folded per commit, as processBatch's default `maxRecordsPerCommit`. */
+/**
+ * Readings folded per commit, as processBatch's default (DEFAULT_RECORDS_PER_COMMIT in
+ * functions/pipeline/deps.ts, not imported: that module loads the AWS SDK, whose heap
+ * would tax this measurement's garbage collection).
+ */
 const RECORDS_PER_COMMIT = 2_000;
 
 /** The handler's own counters for the work it does before any I/O. */

@@ -23,7 +23,7 @@ import {
   type QuantileSketch,
   sketchSpec,
 } from '../functions/domain/sketch/sketch.js';
-import { decodeBatch } from '../functions/window-handler/process-batch.js';
+import { decodeBatch } from '../functions/window-handler/decode-batch.js';
 import { fleetRecords, toEvents } from './data.js';
 import { foldHistory, runPurePathWithStateJson, stateBody } from './pure-path.js';
 import { collectGarbage, median, round } from './stats.js';

@@ -20,7 +20,7 @@
  */
 import type { AggregateSummary } from '../functions/domain/aggregate.js';
 import { WindowpaneError } from '../functions/domain/errors.js';
-import type { FinalWindow } from '../functions/domain/fold.js';
+import type { FinalWindow } from '../functions/domain/state.js';
 import { type LakeColumn, type LakeColumnType, WINDOWS_TABLE } from '../local/lake/tables.js';
 
 export class LakeTableError extends WindowpaneError {}

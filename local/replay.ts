@@ -33,8 +33,8 @@ import {
 } from '@aws-sdk/client-kinesis';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
 import { WindowpaneError } from '../functions/domain/errors.js';
-import type { LateReading, WindowLine } from '../functions/domain/fold.js';
 import type { Alert } from '../functions/domain/rules.js';
+import type { LateReading } from '../functions/domain/state.js';
 import type { ClientOptions, ClientTimeouts } from '../functions/lib/clients.js';
 import type { InvalidRecordMessage } from '../functions/lib/effects.js';
 import { BACKOFF, backoffDelay, sleep as defaultSleep } from '../functions/lib/retry.js';
@@ -49,6 +49,7 @@ import {
 } from './chaos/index.js';
 import type { StackTarget } from './deploy/stack-target.js';
 import { type LocalPipeline, startLocalPipeline } from './pipeline/index.js';
+import type { WindowLine } from './window-lines.js';
 
 /** The input cannot be read, or holds a line too large for a Kinesis record. */
 export class ReplayInputError extends WindowpaneError {}

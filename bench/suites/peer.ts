@@ -21,7 +21,7 @@ import type { KinesisStreamEvent } from 'aws-lambda';
 import { DEFAULT_CONFIG, parseConfig, type WindowpaneConfig } from '../../functions/domain/config.js';
 import { type AwsClients, createClients, localClientOptions } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
-import { buildBatchDeps } from '../../functions/window-handler/build.js';
+import { buildBatchDeps } from '../../functions/pipeline/deps.js';
 import { processBatch } from '../../functions/window-handler/process-batch.js';
 import type { EmulatorEndpoints } from '../../local/cloud/emulators.js';
 import { provisionLocalCloud, uniquePrefix } from '../../local/cloud/index.js';

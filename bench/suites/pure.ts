@@ -17,7 +17,7 @@
  */
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { DEFAULT_CONFIG, type WindowpaneConfig } from '../../functions/domain/config.js';
-import type { SensorState } from '../../functions/domain/fold.js';
+import type { SensorState } from '../../functions/domain/state.js';
 import { cloneNaiveState, type NaiveState, naiveProcessBatch, newNaiveState } from '../baseline.js';
 import type { BenchContext, Headline } from '../context.js';
 import { distinctPartitionKeys, fleetRecords, toEvents } from '../data.js';

@@ -12,8 +12,9 @@ import type { Context } from 'aws-lambda';
 import { type ClientOptions, createClients } from '../lib/clients.js';
 import type { HandlerEnv } from '../lib/env.js';
 import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js';
-import { buildBatchDeps } from '../window-handler/build.js';
-import { type BatchReport, sweepIdleSensors } from '../window-handler/process-batch.js';
+import { buildBatchDeps } from '../pipeline/deps.js';
+import { sweepIdleSensors } from '../pipeline/flush.js';
+import type { BatchReport } from '../pipeline/report.js';
 
 export function buildSweeper(
   env: HandlerEnv,

@@ -37,17 +37,15 @@ import {
   type DynamoDBDocumentClient,
   PutCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { FinalWindow, LateReading, Outbox } from '../domain/fold.js';
+import { WindowpaneError } from '../domain/errors.js';
 import type { Alert } from '../domain/rules.js';
+import type { FinalWindow, LateReading, Outbox } from '../domain/state.js';
+import { batchGetAll, batchWriteAll, type WriteCounter } from './dynamo-batch.js';
 import { runPool } from './pool.js';
-import { sleep, type WriteCounter } from './state-store.js';
+import { BACKOFF, backoffDelay, sleep } from './retry.js';
 
-export class DeliveryError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'DeliveryError';
-  }
-}
+/** An effect could not be delivered; the batch is reported failed and retried. */
+export class DeliveryError extends WindowpaneError {}
 
 export interface EffectTargets {
   resultsTable: string;
@@ -96,21 +94,51 @@ export interface InvalidRecordMessage {
 
 /** SQS's message size limit (256 KiB on most implementations) minus envelope headroom. */
 const MAX_SQS_BODY_BYTES = 250_000;
+/** SendMessageBatch takes at most 10 entries (SQS limit). */
+const SQS_BATCH_MAX_ENTRIES = 10;
+/** Bytes a queue entry costs beyond its body (id, attributes), when filling a batch. */
+const SQS_ENTRY_OVERHEAD_BYTES = 200;
+/** Room kept for the invalid-record message's other fields when its data is truncated. */
+const INVALID_MESSAGE_FIELDS_BYTES = 2_000;
+/** PutRecords takes at most 500 records (Kinesis limit). */
+const PUT_RECORDS_MAX = 500;
+/** SNS publishes in flight at once during the alert phase. */
+export const ALERT_PUBLISH_CONCURRENCY = 16;
+const SECONDS_PER_DAY = 86_400;
+
+export interface EffectDeliveryOptions {
+  doc: DynamoDBDocumentClient;
+  sns: SNSClient;
+  sqs: SQSClient;
+  /** Needed when `targets.resultsStreamName` is set. */
+  kinesis?: KinesisClient;
+  targets: EffectTargets;
+  /** Counts DynamoDB write requests; shared with the state store for the batch report. */
+  counter?: WriteCounter;
+  /** Processing time (epoch ms): `finalisedAt` of results, `publishedAt` of ledger entries. */
+  now?: () => number;
+}
 
 export class EffectDelivery {
-  constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly sns: SNSClient,
-    private readonly sqs: SQSClient,
-    private readonly targets: EffectTargets,
-    private readonly counter: WriteCounter,
-    private readonly now: () => number = Date.now,
-    /** Needed when `targets.resultsStreamName` is set. */
-    private readonly kinesis?: KinesisClient,
-  ) {
-    if (targets.resultsStreamName && !kinesis) {
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly sns: SNSClient;
+  private readonly sqs: SQSClient;
+  private readonly kinesis: KinesisClient | undefined;
+  private readonly targets: EffectTargets;
+  private readonly counter: WriteCounter;
+  private readonly now: () => number;
+
+  constructor(options: EffectDeliveryOptions) {
+    if (options.targets.resultsStreamName && !options.kinesis) {
       throw new DeliveryError('a results stream is configured but no Kinesis client was given');
     }
+    this.doc = options.doc;
+    this.sns = options.sns;
+    this.sqs = options.sqs;
+    this.kinesis = options.kinesis;
+    this.targets = options.targets;
+    this.counter = options.counter ?? { writes: 0 };
+    this.now = options.now ?? Date.now;
   }
 
   /** Final windows and late readings of an outbox (alerts go through `deliverAlerts`). */
@@ -140,7 +168,7 @@ export class EffectDelivery {
     }
     const publishedNow: { alert: Alert; messageId: string }[] = [];
     let failure: unknown;
-    await runPool([...toPublish.values()], 16, async (alert) => {
+    await runPool([...toPublish.values()], ALERT_PUBLISH_CONCURRENCY, async (alert) => {
       try {
         const out = await this.sns.send(
           new PublishCommand({
@@ -167,32 +195,25 @@ export class EffectDelivery {
 
   private async recordPublished(entries: readonly { alert: Alert; messageId: string }[]): Promise<void> {
     const now = this.now();
-    for (let i = 0; i < entries.length; i += 25) {
-      let requests: { PutRequest: { Item: Record<string, unknown> } }[] = entries
-        .slice(i, i + 25)
-        .map(({ alert, messageId }) => ({
-          PutRequest: {
-            Item: {
-              alertId: alert.alertId,
-              sensorId: alert.sensorId,
-              rule: alert.rule,
-              cooldownBucket: alert.cooldownBucket,
-              messageId,
-              publishedAt: now,
-              expiresAt: Math.floor(now / 1000) + this.targets.ledgerTtlDays * 86_400,
-            },
+    const table = this.targets.alertLedgerTable;
+    await batchWriteAll(this.doc, {
+      table,
+      requests: entries.map(({ alert, messageId }) => ({
+        PutRequest: {
+          Item: {
+            alertId: alert.alertId,
+            sensorId: alert.sensorId,
+            rule: alert.rule,
+            cooldownBucket: alert.cooldownBucket,
+            messageId,
+            publishedAt: now,
+            expiresAt: Math.floor(now / 1000) + this.targets.ledgerTtlDays * SECONDS_PER_DAY,
           },
-        }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 8) throw new DeliveryError('alert ledger writes left items unprocessed');
-        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
-        this.counter.writes++;
-        const out = await this.doc.send(
-          new BatchWriteCommand({ RequestItems: { [this.targets.alertLedgerTable]: requests } }),
-        );
-        requests = (out.UnprocessedItems?.[this.targets.alertLedgerTable] ?? []) as typeof requests;
-      }
-    }
+        },
+      })),
+      command: (requests) => new BatchWriteCommand({ RequestItems: { [table]: requests } }),
+      counter: this.counter,
+    });
   }
 
   /**
@@ -231,32 +252,23 @@ export class EffectDelivery {
   }
 
   private async existingResults(results: readonly FinalWindow[]): Promise<Set<string>> {
-    const found = new Set<string>();
     const table = this.targets.resultsTable;
-    for (let i = 0; i < results.length; i += 100) {
-      let keys: Record<string, unknown>[] = results
-        .slice(i, i + 100)
-        .map((r) => ({ sensorId: r.sensorId, windowKey: r.windowKey }));
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt > 8) throw new DeliveryError('results reads left keys unprocessed');
-        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
-        const out = await this.doc.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [table]: {
-                Keys: keys,
-                ConsistentRead: true,
-                ProjectionExpression: '#s, #w',
-                ExpressionAttributeNames: { '#s': 'sensorId', '#w': 'windowKey' },
-              },
+    const items = await batchGetAll(this.doc, {
+      table,
+      keys: results.map((r) => ({ sensorId: r.sensorId, windowKey: r.windowKey })),
+      command: (keys) =>
+        new BatchGetCommand({
+          RequestItems: {
+            [table]: {
+              Keys: keys,
+              ConsistentRead: true,
+              ProjectionExpression: '#s, #w',
+              ExpressionAttributeNames: { '#s': 'sensorId', '#w': 'windowKey' },
             },
-          }),
-        );
-        for (const item of out.Responses?.[table] ?? []) found.add(`${item.sensorId}#${item.windowKey}`);
-        keys = (out.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-      }
-    }
-    return found;
+          },
+        }),
+    });
+    return new Set(items.map((item) => `${item.sensorId}#${item.windowKey}`));
   }
 
   /**
@@ -269,9 +281,10 @@ export class EffectDelivery {
       PartitionKey: r.sensorId,
       Data: Buffer.from(JSON.stringify({ resultId: resultId(r), ...r })),
     }));
+    const policy = BACKOFF.failedEntries;
     let failedTries = 0; // consecutive tries that left records unsent
     while (pending.length > 0) {
-      const chunk = pending.slice(0, 500);
+      const chunk = pending.slice(0, PUT_RECORDS_MAX);
       const out = await kinesis.send(
         new PutRecordsCommand({ StreamName: this.targets.resultsStreamName, Records: chunk }),
       );
@@ -282,40 +295,23 @@ export class EffectDelivery {
         continue;
       }
       pending = pending.slice(firstFailed);
-      if (++failedTries > 8)
+      if (++failedTries >= policy.maxAttempts)
         throw new DeliveryError(`results stream rejected records after ${failedTries} tries`);
-      await sleep(Math.min(2_000, 50 * 2 ** failedTries) * (0.5 + Math.random() / 2));
+      await sleep(backoffDelay(failedTries, policy));
     }
   }
 
   private async publishedAlertIds(ids: readonly string[]): Promise<Set<string>> {
-    const found = new Set<string>();
-    const unique = [...new Set(ids)];
-    for (let i = 0; i < unique.length; i += 100) {
-      let keys: Record<string, unknown>[] = unique.slice(i, i + 100).map((alertId) => ({ alertId }));
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt > 8) throw new DeliveryError('alert ledger reads left keys unprocessed');
-        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
-        const out = await this.doc.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.targets.alertLedgerTable]: {
-                Keys: keys,
-                ConsistentRead: true,
-                ProjectionExpression: 'alertId',
-              },
-            },
-          }),
-        );
-        for (const item of out.Responses?.[this.targets.alertLedgerTable] ?? [])
-          found.add(String(item.alertId));
-        keys =
-          (out.UnprocessedKeys?.[this.targets.alertLedgerTable]?.Keys as
-            | Record<string, unknown>[]
-            | undefined) ?? [];
-      }
-    }
-    return found;
+    const table = this.targets.alertLedgerTable;
+    const items = await batchGetAll(this.doc, {
+      table,
+      keys: [...new Set(ids)].map((alertId) => ({ alertId })),
+      command: (keys) =>
+        new BatchGetCommand({
+          RequestItems: { [table]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'alertId' } },
+        }),
+    });
+    return new Set(items.map((item) => String(item.alertId)));
   }
 
   private async sendLate(late: readonly LateReading[], counts: DeliveryCounts): Promise<void> {
@@ -343,7 +339,7 @@ export class EffectDelivery {
 /** Keeps the message under the queue's size limit; the bytes' hash still identifies them. */
 function fitInvalidMessage(message: InvalidRecordMessage): InvalidRecordMessage {
   if (JSON.stringify(message).length <= MAX_SQS_BODY_BYTES) return message;
-  const keep = Math.floor(((MAX_SQS_BODY_BYTES - 2_000) * 3) / 4);
+  const keep = Math.floor(((MAX_SQS_BODY_BYTES - INVALID_MESSAGE_FIELDS_BYTES) * 3) / 4);
   const bytes = Buffer.from(message.data, 'base64');
   return {
     ...message,
@@ -373,8 +369,11 @@ export async function sendJsonMessages(
   let group: OutgoingMessage[] = [];
   let groupBytes = 0;
   for (const m of messages) {
-    const bytes = JSON.stringify(m.body).length + 200;
-    if (group.length === 10 || (group.length > 0 && groupBytes + bytes > MAX_SQS_BODY_BYTES)) {
+    const bytes = JSON.stringify(m.body).length + SQS_ENTRY_OVERHEAD_BYTES;
+    if (
+      group.length === SQS_BATCH_MAX_ENTRIES ||
+      (group.length > 0 && groupBytes + bytes > MAX_SQS_BODY_BYTES)
+    ) {
       groups.push(group);
       group = [];
       groupBytes = 0;
@@ -383,6 +382,8 @@ export async function sendJsonMessages(
     groupBytes += bytes;
   }
   if (group.length > 0) groups.push(group);
+
+  const policy = BACKOFF.failedEntries;
 
   for (const g of groups) {
     let pending = g.map((m, i) => ({
@@ -393,8 +394,8 @@ export async function sendJsonMessages(
         ...(m.sensorId ? { sensorId: { DataType: 'String', StringValue: m.sensorId.slice(0, 256) } } : {}),
       },
     }));
-    for (let attempt = 0; pending.length > 0; attempt++) {
-      if (attempt > 0) await sleep(Math.min(2_000, 50 * 2 ** attempt) * (0.5 + Math.random() / 2));
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      if (attempt > 1) await sleep(backoffDelay(attempt - 1, policy));
       const out = await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: pending }));
       const failed = new Set((out.Failed ?? []).map((f) => f.Id));
       const senderFault = (out.Failed ?? []).find((f) => f.SenderFault);
@@ -404,10 +405,8 @@ export async function sendJsonMessages(
         );
       }
       pending = pending.filter((e) => failed.has(e.Id));
-      if (pending.length > 0 && attempt >= 5) {
-        throw new DeliveryError(
-          `queue ${queueUrl} failed ${pending.length} messages after ${attempt + 1} tries`,
-        );
+      if (pending.length > 0 && attempt >= policy.maxAttempts) {
+        throw new DeliveryError(`queue ${queueUrl} failed ${pending.length} messages after ${attempt} tries`);
       }
     }
   }

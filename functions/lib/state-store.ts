@@ -9,6 +9,11 @@
  * into. The top-level `lastSequence` attribute (fixed-width, see sequence.ts) shows the
  * last applied record and is part of the condition, as a second guard that the fence
  * the fold used is the one stored.
+ *
+ * A failed condition asks for the item as stored (`ReturnValuesOnConditionCheckFailure:
+ * ALL_OLD`, honoured by DynamoDB and moto), so the writer that lost can fold again from
+ * the state that won without a second read; where the item does not come back (dynalite
+ * ignores the parameter), the caller reads it.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
@@ -18,31 +23,42 @@ import {
   PutCommand,
   ScanCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { newSensorState, type SensorState } from '../domain/fold.js';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { WindowpaneError } from '../domain/errors.js';
 import { padSequence } from '../domain/sequence.js';
+import { newSensorState, type SensorState } from '../domain/state.js';
+import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
 
-export class StateConflictError extends Error {
-  constructor(
-    readonly sensorId: string,
-    readonly expectedVersion: number,
-  ) {
-    super(`state of sensor "${sensorId}" changed since version ${expectedVersion} was read`);
-    this.name = 'StateConflictError';
+/** The stored item is no longer at the version that was read: someone else wrote first. */
+export class StateConflictError extends WindowpaneError {
+  readonly sensorId: string;
+  readonly expectedVersion: number;
+  /** The state as stored when the condition failed, when the database returned it. */
+  readonly current: SensorState | undefined;
+
+  constructor(options: { sensorId: string; expectedVersion: number; current?: SensorState }) {
+    super(`state of sensor "${options.sensorId}" changed since version ${options.expectedVersion} was read`);
+    this.sensorId = options.sensorId;
+    this.expectedVersion = options.expectedVersion;
+    this.current = options.current;
   }
 }
 
-export class StateItemTooLargeError extends Error {
-  constructor(
-    readonly sensorId: string,
-    readonly bytes: number,
-  ) {
-    super(`state of sensor "${sensorId}" would be ${bytes} bytes, over the item limit`);
-    this.name = 'StateItemTooLargeError';
+export class StateItemTooLargeError extends WindowpaneError {
+  readonly sensorId: string;
+  readonly bytes: number;
+
+  constructor(options: { sensorId: string; bytes: number }) {
+    super(`state of sensor "${options.sensorId}" would be ${options.bytes} bytes, over the item limit`);
+    this.sensorId = options.sensorId;
+    this.bytes = options.bytes;
   }
 }
 
 /** DynamoDB's item limit is 400 KB; keep a margin for attribute names and overhead. */
 export const MAX_STATE_BYTES = 380_000;
+
+const SECONDS_PER_DAY = 86_400;
 
 interface StateItem {
   sensorId: string;
@@ -56,18 +72,31 @@ interface StateItem {
   expiresAt: number;
 }
 
-export interface WriteCounter {
-  writes: number;
+export interface WindowStateStoreOptions {
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  /** Days after its last commit that an item expires (DynamoDB TTL on `expiresAt`). */
+  ttlDays: number;
+  /** Counts the conditional puts; shared with the effect delivery for the batch report. */
+  counter?: WriteCounter;
+  /** Processing time (epoch ms) of a commit. */
+  now?: () => number;
 }
 
 export class WindowStateStore {
-  constructor(
-    private readonly doc: DynamoDBDocumentClient,
-    private readonly tableName: string,
-    private readonly ttlDays: number,
-    private readonly counter: WriteCounter = { writes: 0 },
-    private readonly now: () => number = Date.now,
-  ) {}
+  private readonly doc: DynamoDBDocumentClient;
+  private readonly tableName: string;
+  private readonly ttlDays: number;
+  private readonly counter: WriteCounter;
+  private readonly now: () => number;
+
+  constructor(options: WindowStateStoreOptions) {
+    this.doc = options.doc;
+    this.tableName = options.tableName;
+    this.ttlDays = options.ttlDays;
+    this.counter = options.counter ?? { writes: 0 };
+    this.now = options.now ?? Date.now;
+  }
 
   async load(sensorId: string): Promise<SensorState> {
     const out = await this.doc.send(
@@ -76,24 +105,18 @@ export class WindowStateStore {
     return out.Item ? fromItem(out.Item as StateItem) : newSensorState(sensorId);
   }
 
-  /** Strongly consistent reads of many sensors (BatchGetItem, 100 keys a call). */
+  /** Strongly consistent reads of many sensors (BatchGetItem); unknown sensors start empty. */
   async loadMany(sensorIds: readonly string[]): Promise<Map<string, SensorState>> {
     const states = new Map<string, SensorState>();
-    for (let i = 0; i < sensorIds.length; i += 100) {
-      let keys: Record<string, unknown>[] = sensorIds.slice(i, i + 100).map((sensorId) => ({ sensorId }));
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt > 0) await sleep(Math.min(1000, 25 * 2 ** attempt) * Math.random());
-        if (attempt > 8)
-          throw new Error(`BatchGetItem on ${this.tableName} left keys unprocessed after ${attempt} tries`);
-        const out = await this.doc.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
-        );
-        for (const item of out.Responses?.[this.tableName] ?? []) {
-          const state = fromItem(item as StateItem);
-          states.set(state.sensorId, state);
-        }
-        keys = (out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined) ?? [];
-      }
+    const items = await batchGetAll(this.doc, {
+      table: this.tableName,
+      keys: sensorIds.map((sensorId) => ({ sensorId })),
+      command: (keys) =>
+        new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+    });
+    for (const item of items) {
+      const state = fromItem(item as unknown as StateItem);
+      states.set(state.sensorId, state);
     }
     for (const id of sensorIds) if (!states.has(id)) states.set(id, newSensorState(id));
     return states;
@@ -108,7 +131,8 @@ export class WindowStateStore {
     const committed: SensorState = { ...next, version };
     const { sensorId: _s, version: _v, updatedAt: _u, ...rest } = committed;
     const body = JSON.stringify(rest);
-    if (body.length > MAX_STATE_BYTES) throw new StateItemTooLargeError(next.sensorId, body.length);
+    if (body.length > MAX_STATE_BYTES)
+      throw new StateItemTooLargeError({ sensorId: next.sensorId, bytes: body.length });
     const now = this.now();
     const item: StateItem = {
       sensorId: next.sensorId,
@@ -117,7 +141,7 @@ export class WindowStateStore {
       body,
       updatedAt: now,
       openWindows: Object.keys(next.windows).length,
-      expiresAt: Math.floor(now / 1000) + this.ttlDays * 86_400,
+      expiresAt: Math.floor(now / 1000) + this.ttlDays * SECONDS_PER_DAY,
     };
     this.counter.writes++;
     try {
@@ -125,6 +149,7 @@ export class WindowStateStore {
         new PutCommand({
           TableName: this.tableName,
           Item: item,
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           ...(previous.version === 0
             ? { ConditionExpression: 'attribute_not_exists(sensorId)' }
             : {
@@ -138,9 +163,14 @@ export class WindowStateStore {
         }),
       );
     } catch (err) {
-      if (err instanceof ConditionalCheckFailedException)
-        throw new StateConflictError(next.sensorId, previous.version);
-      throw err;
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      // The document client does not unmarshall errors: the item comes back in wire form.
+      const current = err.Item ? fromItem(unmarshall(err.Item) as StateItem) : undefined;
+      throw new StateConflictError({
+        sensorId: next.sensorId,
+        expectedVersion: previous.version,
+        ...(current ? { current } : {}),
+      });
     }
     return { ...committed, updatedAt: now };
   }
@@ -205,8 +235,4 @@ function fromItem(item: StateItem): SensorState {
     version: Number(item.version),
     updatedAt: Number(item.updatedAt),
   };
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -10,40 +10,12 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { type AwsClients, type ClientOptions, createClients } from '../lib/clients.js';
-import { EffectDelivery } from '../lib/effects.js';
+import { type ClientOptions, createClients } from '../lib/clients.js';
 import type { HandlerEnv } from '../lib/env.js';
 import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js';
-import { WindowStateStore, type WriteCounter } from '../lib/state-store.js';
-import { type BatchDeps, type BatchReport, processBatch } from './process-batch.js';
-
-export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Logger): BatchDeps {
-  const counter: WriteCounter = { writes: 0 };
-  return {
-    config: env.config,
-    counter,
-    delivered: new Map(),
-    store: new WindowStateStore(clients.doc, env.stateTable, env.config.stateTtlDays, counter),
-    effects: new EffectDelivery(
-      clients.doc,
-      clients.sns,
-      clients.sqs,
-      {
-        resultsTable: env.resultsTable,
-        alertLedgerTable: env.alertLedgerTable,
-        alertTopicArn: env.alertTopicArn,
-        lateQueueUrl: env.lateQueueUrl,
-        invalidQueueUrl: env.invalidQueueUrl,
-        ledgerTtlDays: env.config.ledgerTtlDays,
-        ...(env.resultsStreamName ? { resultsStreamName: env.resultsStreamName } : {}),
-      },
-      counter,
-      Date.now,
-      clients.kinesis,
-    ),
-    ...(logger ? { logger } : {}),
-  };
-}
+import { type BatchDeps, buildBatchDeps } from '../pipeline/deps.js';
+import type { BatchReport } from '../pipeline/report.js';
+import { processBatch } from './process-batch.js';
 
 export type WindowHandler = ((
   event: KinesisStreamEvent,

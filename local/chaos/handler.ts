@@ -34,8 +34,8 @@ import { InternalErrorException } from '@aws-sdk/client-sns';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { ClientOptions } from '../../functions/lib/clients.js';
 import type { HandlerEnv } from '../../functions/lib/env.js';
+import type { BatchReport } from '../../functions/pipeline/report.js';
 import { buildHandler, type WindowHandler } from '../../functions/window-handler/build.js';
-import type { BatchReport } from '../../functions/window-handler/process-batch.js';
 import type { ChaosPlan } from './plan.js';
 
 export class ChaosCrashError extends Error {

@@ -10,8 +10,8 @@
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { summarize } from '../../functions/domain/aggregate.js';
-import type { FinalWindow, LateReading } from '../../functions/domain/fold.js';
 import type { Alert } from '../../functions/domain/rules.js';
+import type { FinalWindow, LateReading } from '../../functions/domain/state.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
 import { RESULTS_TABLE } from '../../functions/lib/resources.js';
 import { drainQueue, findTable, readAlertsTap } from '../cloud/index.js';

@@ -2,8 +2,9 @@
  * Text of the live console: one line per event for logs and pipes, and a full screen
  * redrawn in place for a terminal. Pure formatting over a `LiveSnapshot`.
  */
-import type { FinalWindow } from '../../functions/domain/fold.js';
+
 import type { Alert } from '../../functions/domain/rules.js';
+import type { FinalWindow } from '../../functions/domain/state.js';
 import type { LiveEvent, LiveSnapshot, WindowStats } from './monitor.js';
 
 /** Event time as local wall-clock time (the simulator's event time is "now"). */

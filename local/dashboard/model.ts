@@ -7,8 +7,9 @@
  * Sources run on the server only: AWS clients and credentials never reach the page, which
  * receives the bounded, downsampled view the store keeps (store.ts).
  */
-import type { FinalWindow, LateReading } from '../../functions/domain/fold.js';
+
 import type { Alert } from '../../functions/domain/rules.js';
+import type { FinalWindow, LateReading } from '../../functions/domain/state.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
 import type { WindowStats } from '../cli/monitor.js';
 

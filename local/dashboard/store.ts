@@ -9,8 +9,9 @@
  * - the journal: at most `maxJournalWindows` windows between two broadcasts, beyond which
  *   the clients are told to reload instead.
  */
-import type { FinalWindow } from '../../functions/domain/fold.js';
+
 import type { Alert } from '../../functions/domain/rules.js';
+import type { FinalWindow } from '../../functions/domain/state.js';
 import { describeAlert } from '../cli/view.js';
 import type { AlarmView, DashboardEvent, DashboardSink, HealthSample, OpenWindowView } from './model.js';
 import { BYTES_PER_POINT, type SeriesColumns, WindowSeries } from './series.js';

@@ -4,13 +4,14 @@
  * transitions later), each one entry here, so the writer knows none of them.
  *
  * The windows table has exactly the fields of a `windows.jsonl` line (one row per metric
- * of a final window, fold.ts's windowLines), so a query over the lake and the replay's
+ * of a final window, local/window-lines.ts), so a query over the lake and the replay's
  * output agree row for row. Epoch milliseconds stay INT64, as in the JSON, and the same
  * columns are what the Firehose path's Glue table declares (step 2). Rows are
  * partitioned by the UTC date of `windowStart`: event time, so a replay of the same input
  * writes the same partitions whenever it runs.
  */
-import { type FinalWindow, windowLines } from '../../functions/domain/fold.js';
+import type { FinalWindow } from '../../functions/domain/state.js';
+import { windowLines } from '../window-lines.js';
 
 export type LakeColumnType = 'STRING' | 'INT64' | 'DOUBLE';
 

@@ -23,8 +23,9 @@ import {
   destroyClients,
 } from '../../functions/lib/clients.js';
 import { STATE_TABLE } from '../../functions/lib/resources.js';
+import { flushOpenWindows } from '../../functions/pipeline/flush.js';
+import type { BatchReport } from '../../functions/pipeline/report.js';
 import type { WindowHandler } from '../../functions/window-handler/build.js';
-import { type BatchReport, flushOpenWindows } from '../../functions/window-handler/process-batch.js';
 import type { ChaosOptions, ChaosRun } from '../chaos/index.js';
 import {
   type EmulatorEndpoints,

@@ -4,13 +4,8 @@
  * (once per alertId), late and invalid records (once per id), on-failure messages.
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import {
-  type FinalWindow,
-  type LateReading,
-  type WindowLine,
-  windowLines,
-} from '../../functions/domain/fold.js';
 import type { Alert } from '../../functions/domain/rules.js';
+import type { FinalWindow, LateReading } from '../../functions/domain/state.js';
 import type { AwsClients } from '../../functions/lib/clients.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
 import { RESULTS_TABLE } from '../../functions/lib/resources.js';
@@ -22,6 +17,7 @@ import {
   type ProvisionedResources,
   readAlertsTap,
 } from '../cloud/index.js';
+import { type WindowLine, windowLines } from '../window-lines.js';
 
 export interface PipelineOutputs {
   /** One line per (final window, metric), sorted by sensorId, windowStart, metric. */

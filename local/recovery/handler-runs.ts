@@ -13,8 +13,8 @@ import {
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { AwsClients } from '../../functions/lib/clients.js';
 import { BACKOFF, backoffDelay, sleep } from '../../functions/lib/retry.js';
+import type { BatchReport } from '../../functions/pipeline/report.js';
 import type { WindowHandler } from '../../functions/window-handler/build.js';
-import type { BatchReport } from '../../functions/window-handler/process-batch.js';
 import {
   type FunctionIdentity,
   invocationContext,

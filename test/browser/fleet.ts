@@ -1,6 +1,7 @@
 /** Synthetic dashboard events for the tests and the benchmark: a fleet's final windows. */
-import type { FinalWindow } from '../../functions/domain/fold.js';
+
 import type { Alert } from '../../functions/domain/rules.js';
+import type { FinalWindow } from '../../functions/domain/state.js';
 import type { DashboardEvent } from '../../local/dashboard/model.js';
 
 export const MINUTE = 60_000;

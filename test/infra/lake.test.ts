@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FinalWindow } from '../../functions/domain/fold.js';
+import type { FinalWindow } from '../../functions/domain/state.js';
 import { ENV } from '../../functions/lib/resources.js';
 import {
   datePartitionQuery,

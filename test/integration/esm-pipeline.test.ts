@@ -8,8 +8,8 @@
 import type { Context, KinesisStreamEvent } from 'aws-lambda';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
+import { flushOpenWindows } from '../../functions/pipeline/flush.js';
 import type { WindowHandler } from '../../functions/window-handler/build.js';
-import { flushOpenWindows } from '../../functions/window-handler/process-batch.js';
 import { LocalEventSourceMapping, type MappingHandler, type MappingStats } from '../../local/esm/index.js';
 import {
   createTestPipeline,

@@ -6,7 +6,7 @@
 import type { _Record } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
-import { flushOpenWindows } from '../../functions/window-handler/process-batch.js';
+import { flushOpenWindows } from '../../functions/pipeline/flush.js';
 import {
   createTestPipeline,
   FaultProbe,

@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { FinalWindow, WindowLine } from '../../functions/domain/fold.js';
+import type { FinalWindow } from '../../functions/domain/state.js';
 import { LakeClosedError, LakeWriteError, LakeWriter } from '../../local/lake/lake-writer.js';
 import { WINDOWS_TABLE } from '../../local/lake/tables.js';
+import type { WindowLine } from '../../local/window-lines.js';
 
 const GOLDEN = path.resolve(import.meta.dirname, '../golden');
 const DAY = 86_400_000;
@@ -24,7 +25,7 @@ async function goldenLines(name: string): Promise<WindowLine[]> {
     .map((l) => JSON.parse(l) as WindowLine);
 }
 
-/** The final windows the lines were made from (fold.ts's windowLines, inverted). */
+/** The final windows the lines were made from (local/window-lines.ts's windowLines, inverted). */
 function finalWindowsOf(lines: readonly WindowLine[]): FinalWindow[] {
   const byWindow = new Map<string, FinalWindow>();
   for (const {

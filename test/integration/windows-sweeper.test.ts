@@ -8,12 +8,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
 import { createClients, localClientOptions } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
-import { buildBatchDeps } from '../../functions/window-handler/build.js';
-import {
-  type BatchDeps,
-  processBatch,
-  sweepIdleSensors,
-} from '../../functions/window-handler/process-batch.js';
+import { type BatchDeps, buildBatchDeps } from '../../functions/pipeline/deps.js';
+import { sweepIdleSensors } from '../../functions/pipeline/flush.js';
+import { processBatch } from '../../functions/window-handler/process-batch.js';
 import { drainQueue, provisionLocalCloud, uniquePrefix } from '../../local/cloud/index.js';
 import { kinesisEvent, putRecords, readAllRecords, scanAll } from './pipeline-helpers.js';
 

@@ -1,14 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
-import {
-  flushSensor,
-  foldSensorRecords,
-  newSensorState,
-  type Outbox,
-  type SensorRecord,
-  type SensorState,
-} from '../../functions/domain/fold.js';
+import { foldSensorRecords } from '../../functions/domain/fold.js';
 import {
   checkSequence,
   compareSequence,
@@ -17,6 +10,13 @@ import {
   shardIdOfEventId,
   unpadSequence,
 } from '../../functions/domain/sequence.js';
+import {
+  newSensorState,
+  type Outbox,
+  type SensorRecord,
+  type SensorState,
+} from '../../functions/domain/state.js';
+import { flushSensor } from '../../functions/domain/windows/finalise.js';
 import { record } from './factories.js';
 
 const config = parseConfig({});

@@ -1,6 +1,7 @@
 /** Factories for readings and sensor records used by the unit tests. */
-import type { SensorRecord } from '../../functions/domain/fold.js';
+
 import { checkSequence } from '../../functions/domain/sequence.js';
+import type { SensorRecord } from '../../functions/domain/state.js';
 
 export function record(
   sensorId: string,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_RULES, parseConfig } from '../../functions/domain/config.js';
-import { foldSensorRecords, newSensorState } from '../../functions/domain/fold.js';
+import { foldSensorRecords } from '../../functions/domain/fold.js';
 import { alertIdOf, ruleFires } from '../../functions/domain/rules.js';
+import { newSensorState } from '../../functions/domain/state.js';
 import { record } from './factories.js';
 
 const config = parseConfig({});

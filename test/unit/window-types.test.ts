@@ -2,15 +2,11 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { summarize } from '../../functions/domain/aggregate.js';
 import { parseConfig, type WindowSpec } from '../../functions/domain/config.js';
-import {
-  type FinalWindow,
-  flushSensor,
-  foldSensorRecords,
-  newSensorState,
-  type SensorState,
-  windowLines,
-} from '../../functions/domain/fold.js';
-import { assignSliding } from '../../functions/domain/window.js';
+import { foldSensorRecords } from '../../functions/domain/fold.js';
+import { type FinalWindow, newSensorState, type SensorState } from '../../functions/domain/state.js';
+import { assignSliding } from '../../functions/domain/windows/assign.js';
+import { flushSensor } from '../../functions/domain/windows/finalise.js';
+import { windowLines } from '../../local/window-lines.js';
 import { record } from './factories.js';
 
 const sliding: WindowSpec = { type: 'sliding', sizeMs: 60_000, slideMs: 20_000 };

@@ -8,8 +8,10 @@ import {
   summarize,
 } from '../../functions/domain/aggregate.js';
 import { parseConfig } from '../../functions/domain/config.js';
-import { foldSensorRecords, newSensorState, windowLines } from '../../functions/domain/fold.js';
-import { assignTumbling, isFinal, windowKey } from '../../functions/domain/window.js';
+import { foldSensorRecords } from '../../functions/domain/fold.js';
+import { newSensorState } from '../../functions/domain/state.js';
+import { assignTumbling, isFinal, windowKey } from '../../functions/domain/windows/assign.js';
+import { windowLines } from '../../local/window-lines.js';
 import { record } from './factories.js';
 
 describe('Windows: tumbling windows of size S are aligned to the epoch, end exclusive', () => {

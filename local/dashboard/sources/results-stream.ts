@@ -15,7 +15,7 @@ import {
   type Shard,
 } from '@aws-sdk/client-kinesis';
 import { z } from 'zod';
-import type { FinalWindow } from '../../../functions/domain/fold.js';
+import type { FinalWindow } from '../../../functions/domain/state.js';
 
 const summary = z
   .object({ count: z.number(), mean: z.number(), min: z.number(), max: z.number() })

@@ -1,9 +1,9 @@
 /**
  * Event-time window assignment and finality (docs/SEMANTICS.md "Windows" and "Event time,
  * lateness, finality"). Pure arithmetic on epoch milliseconds. Session windows depend on
- * the other readings of the sensor, so they are assigned (and merged) in fold.ts.
+ * the other readings of the sensor, so they are assigned (and merged) in sessions.ts.
  */
-import type { SlidingWindowSpec, TumblingWindowSpec, WindowSpec } from './config.js';
+import type { SlidingWindowSpec, TumblingWindowSpec, WindowSpec } from '../config.js';
 
 export interface WindowBounds {
   /** Inclusive start, epoch ms. */

@@ -1,0 +1,79 @@
+/**
+ * What the pipeline's use cases need, built once per cold start (or per local pipeline)
+ * and shared by both functions: the stream handler (functions/window-handler) and the
+ * idle sweeper (functions/idle-sweeper). Their shared use cases live in this folder,
+ * functions/pipeline/, between the wiring of each function and the AWS adapters of
+ * functions/lib, so neither function imports from the other's folder.
+ */
+import type { WindowpaneConfig } from '../domain/config.js';
+import type { AwsClients } from '../lib/clients.js';
+import type { WriteCounter } from '../lib/dynamo-batch.js';
+import { EffectDelivery } from '../lib/effects.js';
+import type { HandlerEnv } from '../lib/env.js';
+import { BACKOFF } from '../lib/retry.js';
+import { WindowStateStore } from '../lib/state-store.js';
+import { DeliveryTracker } from './delivery-tracker.js';
+
+export interface BatchLogger {
+  debug(message: string, ...extra: Record<string, unknown>[]): void;
+  warn(message: string, ...extra: Record<string, unknown>[]): void;
+  error(message: string, ...extra: Record<string, unknown>[]): void;
+}
+
+/** Conditional-write attempts per sensor before the sensor is reported failed. */
+export const DEFAULT_COMMIT_ATTEMPTS = BACKOFF.conflict.maxAttempts;
+/** Sensors processed at once (bounds concurrent requests). */
+export const DEFAULT_SENSOR_CONCURRENCY = 8;
+/** Readings folded per commit, which bounds the outbox inside the item. */
+export const DEFAULT_RECORDS_PER_COMMIT = 2_000;
+
+export interface BatchDeps {
+  config: WindowpaneConfig;
+  store: WindowStateStore;
+  effects: EffectDelivery;
+  /** DynamoDB write requests, shared with the store and the effect delivery. */
+  counter: WriteCounter;
+  /** Which parts of which outbox this process has delivered. */
+  delivered: DeliveryTracker;
+  logger?: BatchLogger;
+  /** Default DEFAULT_COMMIT_ATTEMPTS. */
+  maxCommitAttempts?: number;
+  /** Default DEFAULT_SENSOR_CONCURRENCY. */
+  concurrency?: number;
+  /** Default DEFAULT_RECORDS_PER_COMMIT. */
+  maxRecordsPerCommit?: number;
+}
+
+export const silentLogger: BatchLogger = { debug() {}, warn() {}, error() {} };
+
+export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: BatchLogger): BatchDeps {
+  const counter: WriteCounter = { writes: 0 };
+  return {
+    config: env.config,
+    counter,
+    delivered: new DeliveryTracker(),
+    store: new WindowStateStore({
+      doc: clients.doc,
+      tableName: env.stateTable,
+      ttlDays: env.config.stateTtlDays,
+      counter,
+    }),
+    effects: new EffectDelivery({
+      doc: clients.doc,
+      sns: clients.sns,
+      sqs: clients.sqs,
+      kinesis: clients.kinesis,
+      targets: {
+        resultsTable: env.resultsTable,
+        alertLedgerTable: env.alertLedgerTable,
+        alertTopicArn: env.alertTopicArn,
+        lateQueueUrl: env.lateQueueUrl,
+        invalidQueueUrl: env.invalidQueueUrl,
+        ledgerTtlDays: env.config.ledgerTtlDays,
+        ...(env.resultsStreamName ? { resultsStreamName: env.resultsStreamName } : {}),
+      },
+      counter,
+    }),
+    ...(logger ? { logger } : {}),
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * Flushing open windows: at the end of a replay (every sensor) and in the idle sweeper
+ * (sensors silent for longer than the idle timeout). Each window is emitted as final
+ * exactly once, through the same fenced commit and delivery as a stream batch.
+ */
+import type { SensorState } from '../domain/state.js';
+import { unchangedFold } from '../domain/state.js';
+import { flushSensor } from '../domain/windows/finalise.js';
+import { emptyCounts } from '../lib/effects.js';
+import { runPool } from '../lib/pool.js';
+import { deliverAlertPhase } from './alert-phase.js';
+import { commitAndDeliver } from './commit.js';
+import { type BatchDeps, DEFAULT_SENSOR_CONCURRENCY } from './deps.js';
+import { addDeliveryCounts, type BatchReport, newReport } from './report.js';
+
+/** Closes every open window of the given sensors (end of a replay). */
+export function flushOpenWindows(deps: BatchDeps, sensorIds: readonly string[]): Promise<BatchReport> {
+  return flushWhere(deps, sensorIds, () => true);
+}
+
+/**
+ * The idle sweeper: flushes the open windows of sensors whose state was last committed
+ * more than `idleTimeoutMs` ago (processing time). It uses the same conditional write as
+ * the stream handler, and re-checks idleness on every state it folds, so it cannot race
+ * the handler into a double emission: whoever commits second re-reads. If the handler
+ * won, the sensor is no longer idle and nothing is flushed; if the sweeper won, the
+ * handler's readings for the flushed windows are late.
+ */
+export async function sweepIdleSensors(
+  deps: BatchDeps,
+  opts: { nowMs: number; idleTimeoutMs: number },
+): Promise<BatchReport> {
+  const cutoff = opts.nowMs - opts.idleTimeoutMs;
+  const idle = await deps.store.listIdleSensors(cutoff);
+  return flushWhere(deps, idle, (s) => s.updatedAt !== undefined && s.updatedAt < cutoff);
+}
+
+async function flushWhere(
+  deps: BatchDeps,
+  sensorIds: readonly string[],
+  shouldFlush: (state: SensorState) => boolean,
+): Promise<BatchReport> {
+  const writesBefore = deps.counter.writes;
+  const report = newReport(0, sensorIds.length);
+  const states = await deps.store.loadMany(sensorIds);
+  const counts = emptyCounts();
+  const withAlerts: SensorState[] = [];
+  await runPool([...states.values()], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (state) => {
+    if (state.version === 0) return;
+    const after = await commitAndDeliver(deps, state, report, counts, (s) =>
+      Object.keys(s.windows).length > 0 && shouldFlush(s) ? flushSensor(s) : unchangedFold(s),
+    );
+    if (deps.delivered.needsAlerts(after)) withAlerts.push(after);
+  });
+  await deliverAlertPhase(deps, withAlerts, counts);
+  addDeliveryCounts(report, counts);
+  report.writeRequests = deps.counter.writes - writesBefore;
+  return report;
+}

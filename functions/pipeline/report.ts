@@ -1,0 +1,44 @@
+/**
+ * What one batch or flush did, counted as it happens: the handler logs it and publishes
+ * its metrics from it, the local tools and the benchmarks read it.
+ */
+import type { DeliveryCounts } from '../lib/effects.js';
+
+export interface BatchReport {
+  records: number;
+  readings: number;
+  duplicates: number;
+  invalid: number;
+  late: number;
+  alerts: number;
+  windowsFinalised: number;
+  sensors: number;
+  writeRequests: number;
+  conflicts: number;
+  failedSensors: number;
+  /** Distinct DynamoDB items written: sensors committed + results + ledger entries. */
+  itemsWritten: number;
+}
+
+export function newReport(records: number, sensors: number): BatchReport {
+  return {
+    records,
+    readings: 0,
+    duplicates: 0,
+    invalid: 0,
+    late: 0,
+    alerts: 0,
+    windowsFinalised: 0,
+    sensors,
+    writeRequests: 0,
+    conflicts: 0,
+    failedSensors: 0,
+    itemsWritten: 0,
+  };
+}
+
+export function addDeliveryCounts(report: BatchReport, counts: DeliveryCounts): void {
+  report.windowsFinalised += counts.results;
+  report.alerts += counts.alertsPublished;
+  report.late += counts.late;
+}
