@@ -127,6 +127,11 @@ export function registerChild(child: ChildProcess, opts: { group?: boolean } = {
   child.once('exit', () => children.delete(child));
 }
 
+/** Says this process is about to stop `child` another way than `killAndWait` (a graceful signal). */
+export function expectExit(child: ChildProcess): void {
+  stopping.add(child);
+}
+
 /** True once this process has set out to stop `child` (its exit is no surprise). */
 export function isStopping(child: ChildProcess): boolean {
   return stopping.has(child) || shuttingDown;
