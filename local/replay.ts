@@ -454,9 +454,11 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
   opts.onStarted?.(pipeline);
 
   let sent = 0;
+  // Records on the stream: an aggregate (--format kpl) is one record of many lines.
+  let toSend = records.length;
   const timer = opts.progress
     ? setInterval(() => {
-        opts.progress?.(`sent ${sent}/${records.length}, processed ${pipeline.mapping.stats().records}`);
+        opts.progress?.(`sent ${sent}/${toSend}, processed ${pipeline.mapping.stats().records}`);
       }, opts.progressIntervalMs ?? 1_000)
     : undefined;
   try {
@@ -468,6 +470,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
         ? new AvroReadingEncoder({ registry: pipeline.schemaRegistry, metrics: opts.config.metrics })
         : undefined,
     );
+    toSend = encoded.length;
     const result = await sendRecords(
       pipeline,
       encoded,
