@@ -1,8 +1,82 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+import { findMotoServer, MOTO_INSTALL_HINT } from './local/cloud/moto-locate.js';
 
-// Three projects: pure unit tests (no I/O), integration tests against the embedded
-// emulators (one globalSetup starts them on free ports and stops them), and CDK
-// template assertions (slow because NodejsFunction bundles with esbuild).
+// The projects: pure unit tests (no I/O); integration tests against the embedded emulators
+// (one globalSetup starts them on free ports and stops them); the suites that matter run a
+// second time against moto_server (integration-moto); the chaos proof; CDK template
+// assertions (slow because NodejsFunction bundles with esbuild).
+
+const INTEGRATION_ENV = { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' };
+
+/**
+ * The suites run on moto too: moto_server's own lifecycle, shard lineage (where moto
+ * deviates: local/chaos/reshard.ts), the pipeline, handler, poison, replay and recovery
+ * suites. Left out: the embedded emulators' lifecycle (cloud.test.ts), the ESM's own
+ * mechanics (esm-mapping, esm-failures, esm-resharding: backend-independent logic, and
+ * moto cannot reshard), start.test.ts (`npm start` runs its own emulators), and the
+ * template-provisioning, shard-scaler, sweeper and benchmark tests (their AWS calls are
+ * the ones the selected suites make; CI time is kept for those).
+ */
+// These need moto_server itself: integration-moto only.
+const MOTO_ONLY = ['test/integration/moto-server.test.ts', 'test/integration/backends.test.ts'];
+
+const MOTO_SUITES = [
+  ...MOTO_ONLY,
+  'test/integration/esm-lineage.test.ts',
+  'test/integration/esm-pipeline.test.ts',
+  'test/integration/handler.test.ts',
+  'test/integration/poison.test.ts',
+  'test/integration/replay.test.ts',
+  'test/integration/recover.test.ts',
+  'test/integration/golden.test.ts',
+];
+
+/**
+ * integration-moto and deploy-moto, when moto_server is installed. Missing, it is left out with a line
+ * saying how to install it; with CI=true a missing moto fails the run instead.
+ */
+function motoProject(): TestProjectInlineConfiguration[] {
+  if (!findMotoServer()) {
+    const install = `install it with ${MOTO_INSTALL_HINT}`;
+    if (process.env.CI === 'true') {
+      throw new Error(
+        `moto_server not found on PATH; CI=true requires it for integration-moto and deploy-moto (${install})`,
+      );
+    }
+    console.warn(
+      `windowpane: moto_server not found on PATH: integration-moto and deploy-moto are skipped (${install})`,
+    );
+    return [];
+  }
+  return [
+    {
+      test: {
+        name: 'integration-moto',
+        include: MOTO_SUITES,
+        environment: 'node',
+        globalSetup: ['test/integration/global-setup-moto.ts'],
+        env: INTEGRATION_ENV,
+        testTimeout: 90_000,
+        hookTimeout: 60_000,
+        fileParallelism: false,
+      },
+    },
+    {
+      test: {
+        // The CDK template deployed to moto's CloudFormation (synth with bundling, then the
+        // CDK CLI): a minute or two, so a project of its own (`npm run test:deploy`).
+        name: 'deploy-moto',
+        include: ['test/deploy/**/*.test.ts'],
+        environment: 'node',
+        globalSetup: ['test/integration/global-setup-moto.ts'],
+        env: INTEGRATION_ENV,
+        testTimeout: 120_000,
+        hookTimeout: 600_000,
+      },
+    },
+  ];
+}
+
 export default defineConfig({
   test: {
     projects: [
@@ -17,10 +91,11 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: MOTO_ONLY,
           environment: 'node',
           globalSetup: ['test/integration/global-setup.ts'],
           // Handler logs and EMF metrics would drown the test output; errors still print.
-          env: { POWERTOOLS_LOG_LEVEL: 'ERROR', POWERTOOLS_METRICS_DISABLED: 'true' },
+          env: INTEGRATION_ENV,
           testTimeout: 60_000,
           hookTimeout: 60_000,
           // The emulators are shared by every integration file; each test uses its own
@@ -28,6 +103,7 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      ...motoProject(),
       {
         test: {
           // The chaos proof (local/chaos): replays of 100k+ readings under injected faults.
@@ -40,8 +116,10 @@ export default defineConfig({
             POWERTOOLS_METRICS_DISABLED: 'true',
             AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
           },
-          testTimeout: 900_000,
-          hookTimeout: 900_000,
+          // Alone it takes about 5 minutes; in CI beside the other projects on 2 cores it
+          // took 13. The limit is for a hang, not a measure.
+          testTimeout: 1_800_000,
+          hookTimeout: 1_800_000,
           fileParallelism: false,
         },
       },

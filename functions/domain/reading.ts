@@ -456,7 +456,9 @@ function classifyParseFailure(text: string, err: unknown): DecodeResult {
     const where = token.key === undefined ? `at offset ${token.offset}` : `in field ${preview(token.key)}`;
     return invalid('non-finite-number', `bare ${token.word} ${where}: JSON has no NaN or Infinity`);
   }
-  const message = err instanceof Error ? err.message : String(err);
+  // V8 in Node 22+ appends " (line L column C)" to the message Node 20 gives; without it
+  // the detail, an output, is the same on every supported runtime (and Lambda's).
+  const message = (err instanceof Error ? err.message : String(err)).replace(/ \(line \d+ column \d+\)$/, '');
   return invalid('not-json', `not JSON: ${truncate(message, 120)}`);
 }
 

@@ -164,6 +164,11 @@ const REPLAY_FLAGS = {
     check: checkPrefix,
   }),
   'keep-resources': flag.boolean('with --endpoint: keep the stream, tables, topic and queues'),
+  stack: flag.string(
+    'NAME',
+    'with --endpoint: run on the resources of this deployed stack\n' +
+      '(its outputs) with its bundled handler (npm run deploy:moto)',
+  ),
   'drain-timeout': flag.duration(
     'how long processing may take after the last record was sent\n(default: 2 min plus 1 s per 200 records)',
     { placeholder: 'DUR', positive: true },
@@ -228,6 +233,16 @@ export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     throw new UsageError('missing --input FILE (or --stdin to read standard input)');
   }
   if (out === undefined) throw new UsageError('missing --out DIR (where the four JSONL files are written)');
+  if (opts.stack !== undefined && opts.endpoint === undefined && !endpointFromEnvironment(env)) {
+    throw new UsageError(
+      'flag --stack needs --endpoint URL (or AWS_ENDPOINT_URL): where the stack is deployed',
+    );
+  }
+  if (opts.stack !== undefined && (opts.chaosSeed !== undefined || opts.prefix !== undefined)) {
+    throw new UsageError(
+      `flag --stack runs the deployed resources and handler as they are: it cannot be combined with --${opts.chaosSeed !== undefined ? 'chaos' : 'prefix'}`,
+    );
+  }
   if (opts.keepResources && opts.endpoint === undefined && !endpointFromEnvironment(env)) {
     // The embedded emulators keep their data in memory: there is nothing to keep.
     throw new UsageError(

@@ -5,6 +5,7 @@
  */
 import { uniquePrefix } from '../cloud/index.js';
 import { loadProjectConfig } from '../config.js';
+import { resolveReplayStack } from '../deploy/stack-target.js';
 import type { LocalPipeline } from '../pipeline/index.js';
 import { formatSummary, runReplay } from '../replay.js';
 import { parseReplayArgs, REPLAY_HELP } from './args.js';
@@ -34,22 +35,27 @@ async function main(): Promise<number> {
     await pipeline?.stop();
   });
   const err = (line: string) => process.stderr.write(`${line}\n`);
-  const { config, source } = loadProjectConfig();
+  const project = loadProjectConfig();
   const target = commandTarget(opts.endpoint);
+  // --stack: the deployed stack's resources and configuration (args.ts requires a target).
+  const stack = opts.stack && target ? await resolveReplayStack(target, opts.stack) : undefined;
+  const config = stack?.config ?? project.config;
+  const source = stack ? `stack ${stack.stackName}` : project.source;
   if (opts.verbose) err(`configuration: ${source}`);
   if (target) {
     err(`endpoint: ${JSON.stringify(target.endpoints)} (region ${target.region}); no emulators are started`);
   }
   if (opts.input === '-' && process.stdin.isTTY) err('reading readings from the terminal; end with Ctrl-D');
   // On a shared endpoint a fixed name would find the previous run's records on the stream.
-  const prefix = opts.prefix ?? (target ? uniquePrefix('replay') : undefined);
-  if (target) err(`resource prefix: ${prefix}${opts.keepResources ? ' (kept after the run)' : ''}`);
+  const prefix = opts.prefix ?? (target && !stack ? uniquePrefix('replay') : undefined);
+  if (prefix) err(`resource prefix: ${prefix}${opts.keepResources ? ' (kept after the run)' : ''}`);
 
   const summary = await runReplay({
     input: opts.input!,
     outDir: opts.outDir!,
     config,
     ...(target ? { target } : {}),
+    ...(stack ? { stack } : {}),
     ...(prefix ? { prefix } : {}),
     ...(target ? { deleteResourcesOnStop: !opts.keepResources } : {}),
     ...(opts.drainTimeoutMs ? { drainTimeoutMs: opts.drainTimeoutMs } : {}),

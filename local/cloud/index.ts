@@ -18,6 +18,7 @@ import { type EmulatorEndpoints, type StartEmulatorsOptions, startEmulators } fr
 import { handlerEnv, type ProvisionedResources, planFromConfig, provisionResources } from './provision.js';
 
 export * from './emulators.js';
+export * from './moto.js';
 export * from './provision.js';
 
 /** One pipeline's resources on running emulators, with clients to reach them. */

@@ -246,7 +246,8 @@ async function createTable(
   return { name: table.name, arn, def, ttl };
 }
 
-async function createQueue(clients: AwsClients, name: string): Promise<ProvisionedQueue> {
+/** Creates (or finds, by name) a queue; returns its URL and ARN. */
+export async function createQueue(clients: AwsClients, name: string): Promise<ProvisionedQueue> {
   const { QueueUrl: url } = await clients.sqs.send(new CreateQueueCommand({ QueueName: name }));
   if (!url) throw new ProvisioningError(`CreateQueue ${name} returned no QueueUrl`);
   const { Attributes } = await clients.sqs.send(
@@ -278,29 +279,39 @@ export async function provisionResources(
   ]);
   if (!topicArn) throw new ProvisioningError(`CreateTopic ${plan.topic.name} returned no TopicArn`);
 
-  // Envelope delivery (RawMessageDelivery false): the tap sees alerts exactly as an SNS
-  // subscriber does, MessageAttributes included. (No queue policy: the emulators and
-  // LocalStack do not enforce one; on AWS the CDK stack owns the subscriptions.)
-  const { SubscriptionArn } = await clients.sns.send(
-    new SubscribeCommand({
-      TopicArn: topicArn,
-      Protocol: 'sqs',
-      Endpoint: alertsTap.arn,
-      Attributes: { RawMessageDelivery: 'false' },
-      ReturnSubscriptionArn: true,
-    }),
-  );
-  if (!SubscriptionArn)
-    throw new ProvisioningError(`Subscribe ${alertsTap.name} returned no SubscriptionArn`);
-
+  const alertsTapSubscriptionArn = await subscribeAlertsTap(clients, topicArn, alertsTap);
   return {
     stream,
     ...(resultsStream ? { resultsStream } : {}),
     tables,
     topic: { name: plan.topic.name, arn: topicArn },
     queues: { invalid, late, dlq, alertsTap },
-    alertsTapSubscriptionArn: SubscriptionArn,
+    alertsTapSubscriptionArn,
   };
+}
+
+/**
+ * Subscribes `queue` to the alert topic with envelope delivery (RawMessageDelivery false):
+ * the tap sees alerts exactly as an SNS subscriber does, MessageAttributes included. (No
+ * queue policy: the emulators, moto and LocalStack do not enforce one; on AWS the CDK
+ * stack owns the subscriptions.) Returns the subscription ARN.
+ */
+export async function subscribeAlertsTap(
+  clients: AwsClients,
+  topicArn: string,
+  queue: ProvisionedQueue,
+): Promise<string> {
+  const { SubscriptionArn } = await clients.sns.send(
+    new SubscribeCommand({
+      TopicArn: topicArn,
+      Protocol: 'sqs',
+      Endpoint: queue.arn,
+      Attributes: { RawMessageDelivery: 'false' },
+      ReturnSubscriptionArn: true,
+    }),
+  );
+  if (!SubscriptionArn) throw new ProvisioningError(`Subscribe ${queue.name} returned no SubscriptionArn`);
+  return SubscriptionArn;
 }
 
 /** The provisioned table built from `def` (matched by its id). */

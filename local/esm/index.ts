@@ -3,6 +3,7 @@
  * Lambda's batching, retry, bisect, partial-failure, on-failure and resharding rules.
  */
 export * from './mapping.js';
+export * from './policy.js';
 export * from './progress.js';
 export * from './records.js';
 export * from './response.js';

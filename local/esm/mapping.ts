@@ -15,7 +15,8 @@
  * - Batching. A batch holds up to `batchSize` records of one shard and stays under the 6 MB
  *   invocation payload. With `maxBatchingWindowSeconds` > 0 a lane waits, from the arrival
  *   (here: the read) of its oldest queued record, up to that long for a full batch; a
- *   closed shard read to its end flushes at once, since nothing more can come.
+ *   closed shard read to its end flushes at once, since nothing more can come, and so does
+ *   a shard read to its tip after the producer said it is done (`inputComplete()`).
  * - Starting position. Shards present at `start()` begin at `startingPosition`; shards
  *   that appear later (children of a reshard) begin at TRIM_HORIZON, or the records put
  *   between the reshard and their discovery would be lost.
@@ -40,49 +41,46 @@
  * - Discarding sends Lambda's invocation record (`OnFailureMessage`) to the SQS queue,
  *   retrying until it is accepted, then skips the records. Without a queue the records are
  *   skipped with a log line, as Lambda does without a destination.
- * - Resharding. Shards are listed every `shardRefreshMs`. A child shard is read only once
- *   all its parents are drained: read until GetRecords returned no NextShardIterator
- *   (kinesis-local reports a closed shard's EndingSequenceNumber as 2^63-1, so that value
- *   is never compared against) and every record of theirs is done.
+ * - Resharding, by the documented contract (ListShards, GetRecords API references). Shards
+ *   are listed every `shardRefreshMs`; a child names its parents (ParentShardId,
+ *   AdjacentParentShardId) and is read only once all of them are drained: read until
+ *   GetRecords returned no NextShardIterator, and every record of theirs done. A parent's
+ *   EndingSequenceNumber only says it is closed; its value is never compared against
+ *   (kinesis-local reports 2^63-1). A parent listed closed that GetRecords does not end
+ *   within `closedShardGraceMs` at its tip makes drain() fail with UnendedParentShardError
+ *   naming it, instead of waiting for the drain timeout (moto 5 never ends closed shards).
  * - Kinesis errors. Throttling (ProvisionedThroughputExceeded, LimitExceeded) and any other
  *   read error are retried with backoff; an expired iterator is renewed after the last
  *   record read, so nothing is skipped or read twice.
+ *
+ * Where things are: shard-worker.ts reads a shard, lane-runner.ts invokes a lane's
+ * batches, policy.ts decides retry, bisect or discard, lane.ts cuts batches.
  */
-import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import {
-  DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  type GetRecordsCommandOutput,
-  GetShardIteratorCommand,
-  type GetShardIteratorCommandInput,
-  ListShardsCommand,
-  type Shard,
-} from '@aws-sdk/client-kinesis';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import type {
-  Context,
-  KinesisStreamBatchResponse,
-  KinesisStreamEvent,
-  KinesisStreamRecord,
-} from 'aws-lambda';
+import { DescribeStreamSummaryCommand, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
+import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { EventSourceConfig } from '../../functions/domain/config.js';
 import type { AwsClients } from '../../functions/lib/clients.js';
-import { ShardProgress, Signal } from './progress.js';
 import {
-  executionRoleArn,
-  type FunctionIdentity,
-  invocationContext,
-  lambdaRecordBytes,
-  laneOf,
-  MAX_PAYLOAD_BYTES,
-  type OnFailureCondition,
-  onFailureMessage,
-  parseStreamArn,
-  type RecordSource,
-  toLambdaRecord,
-} from './records.js';
-import { classifyResponse, type InvocationOutcome } from './response.js';
+  DrainTimeoutError,
+  MappingStateError,
+  MappingStoppedSignal,
+  UnendedParentShardError,
+} from './errors.js';
+import { batchRetryPolicy } from './policy.js';
+import { Signal } from './progress.js';
+import { MAX_PAYLOAD_BYTES, parseStreamArn } from './records.js';
+import {
+  type Counters,
+  callBackoffMs,
+  errorName,
+  errorText,
+  type Runtime,
+  THROTTLING_ERRORS,
+} from './runtime.js';
+import { ShardWorker } from './shard-worker.js';
+
+export { DrainTimeoutError, MappingStateError, UnendedParentShardError } from './errors.js';
 
 export interface BatchInfo {
   shardId: string;
@@ -142,11 +140,16 @@ export interface LocalMappingOptions {
   idlePollMs?: number;
   /** How often shards are listed to follow resharding (default 1000 ms). */
   shardRefreshMs?: number;
+  /**
+   * How long a parent shard listed closed may sit idle at its tip, still handed a
+   * NextShardIterator, before drain() fails with UnendedParentShardError (default 5000 ms).
+   */
+  closedShardGraceMs?: number;
   /** The function's timeout: a longer invocation fails as "Task timed out" (default 60 s, the stack's). */
   timeoutSeconds?: number;
   /** Reported in the Context (default 512, the stack's). */
   memoryLimitInMB?: number;
-  /** First retry delay of a failed batch, doubled per retry up to `retryMaxDelayMs` (default 100 ms). */
+  /** About the first retry delay of a failed batch, doubled per retry up to `retryMaxDelayMs` (default 100 ms). */
   retryBaseDelayMs?: number;
   /** Default 2000 ms. */
   retryMaxDelayMs?: number;
@@ -157,583 +160,6 @@ export interface LocalMappingOptions {
   maxPayloadBytes?: number;
   onBatch?: (info: BatchInfo) => void;
   log?: (line: string) => void;
-}
-
-export class DrainTimeoutError extends Error {
-  constructor(
-    timeoutMs: number,
-    readonly stats: MappingStats,
-  ) {
-    const shards = stats.shards.map((s) => `${s.shardId}=${s.state}`).join(', ');
-    super(
-      `the event source mapping did not drain within ${timeoutMs} ms ` +
-        `(in flight ${stats.inFlight}, shards ${shards}, processed ${stats.records}, errors ${stats.errors})`,
-    );
-    this.name = 'DrainTimeoutError';
-  }
-}
-
-export class MappingStateError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'MappingStateError';
-  }
-}
-
-/** Thrown inside a lane to unwind it when the mapping stops mid-step. */
-class MappingStoppedSignal extends Error {
-  constructor() {
-    super('the event source mapping is stopping');
-    this.name = 'MappingStoppedSignal';
-  }
-}
-
-const THROTTLING_ERRORS = new Set([
-  'ProvisionedThroughputExceededException',
-  'LimitExceededException',
-  'ThrottlingException',
-  'KMSThrottlingException',
-]);
-
-function errorName(err: unknown): string {
-  return err instanceof Error ? err.name : typeof err;
-}
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-}
-
-/** Waits `ms`, or less if the mapping stops; never rejects. */
-function pause(ms: number, abort: AbortSignal): Promise<void> {
-  return new Signal().wait(ms, abort);
-}
-
-/** Exponential backoff with jitter for Kinesis and SQS calls. */
-function callBackoffMs(failures: number): number {
-  const ceiling = Math.min(2_000, 50 * 2 ** Math.min(failures, 10));
-  return ceiling / 2 + Math.random() * (ceiling / 2);
-}
-
-interface QueuedRecord {
-  /** Position in the shard (ShardProgress). */
-  position: number;
-  record: KinesisStreamRecord;
-  arrivalMs: number;
-  bytes: number;
-  readAt: number;
-}
-
-/** Records that are invoked together, and what they went through. */
-interface PendingBatch {
-  records: QueuedRecord[];
-  /** Retries so far (bisected halves inherit the count of the batch they came from). */
-  retries: number;
-  /** Invocations that carried these records (the on-failure message's approximateInvokeCount). */
-  invokes: number;
-  bisected: boolean;
-  lastRequestId?: string;
-  lastThrew: boolean;
-}
-
-class Lane {
-  private items: QueuedRecord[] = [];
-  private head = 0;
-  private queuedBytes = 0;
-  /** The batch in progress first; bisected halves follow in order. */
-  readonly pending: PendingBatch[] = [];
-  readonly signal = new Signal();
-  inFlight = false;
-
-  get size(): number {
-    return this.items.length - this.head;
-  }
-
-  get oldestReadAt(): number {
-    return this.items[this.head]?.readAt ?? Date.now();
-  }
-
-  get idle(): boolean {
-    return this.size === 0 && this.pending.length === 0 && !this.inFlight;
-  }
-
-  isFull(batchSize: number, maxBytes: number): boolean {
-    return this.size >= batchSize || this.queuedBytes >= maxBytes;
-  }
-
-  push(record: QueuedRecord): void {
-    this.items.push(record);
-    this.queuedBytes += record.bytes;
-  }
-
-  /** The next batch: up to `max` records, at most `maxBytes` as an event, at least one record. */
-  take(max: number, maxBytes: number): QueuedRecord[] {
-    const batch: QueuedRecord[] = [];
-    // `{"Records":[...]}` around the records.
-    let bytes = 14;
-    while (this.head < this.items.length && batch.length < max) {
-      const next = this.items[this.head]!;
-      if (batch.length > 0 && bytes + next.bytes > maxBytes) break;
-      batch.push(next);
-      bytes += next.bytes;
-      this.queuedBytes -= next.bytes;
-      this.head++;
-    }
-    if (this.head > 4096 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return batch;
-  }
-}
-
-/** Everything in MappingStats but the per-shard view, which is computed on demand. */
-type Counters = Omit<MappingStats, 'shards'>;
-
-/** What the shard workers share with the mapping. */
-interface Runtime {
-  readonly opts: LocalMappingOptions;
-  readonly settings: EventSourceConfig;
-  readonly stats: Counters;
-  readonly abort: AbortSignal;
-  readonly idlePollMs: number;
-  readonly timeoutMs: number;
-  readonly retryBaseDelayMs: number;
-  readonly retryMaxDelayMs: number;
-  readonly maxPayloadBytes: number;
-  readonly streamArn: string;
-  readonly fn: FunctionIdentity;
-  /** Notified whenever a shard is drained (children wait on it). */
-  readonly shardDrained: Signal;
-  stopping(): boolean;
-  log(line: string): void;
-  /** A parent is done when it is drained, or unknown (trimmed from the stream). */
-  isShardDone(shardId: string): boolean;
-  onShardEnded(shardId: string): void;
-  onShardDrained(shardId: string): void;
-  fail(err: unknown): void;
-}
-
-type ShardState = MappingStats['shards'][number]['state'];
-
-class ShardWorker {
-  state: ShardState = 'waiting-for-parents';
-  /** Start time of the latest GetRecords that found the shard at its tip. */
-  tipAt = 0;
-  millisBehindLatest = 0;
-  readonly progress = new ShardProgress();
-  private readonly lanes: Lane[];
-  private readonly readerWake = new Signal();
-  private readonly space = new Signal();
-  private readonly source: RecordSource;
-  private readonly maxBuffered: number;
-  private iterator: string | undefined;
-  private lastReadSequence: string | undefined;
-  private ended = false;
-  private finished: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly rt: Runtime,
-    readonly shardId: string,
-    readonly parents: readonly string[],
-    private readonly startType: 'TRIM_HORIZON' | 'LATEST',
-  ) {
-    const n = rt.settings.parallelizationFactor;
-    this.lanes = Array.from({ length: n }, () => new Lane());
-    this.source = {
-      shardId,
-      streamArn: rt.streamArn,
-      region: rt.fn.region,
-      invokeIdentityArn: executionRoleArn(rt.fn),
-    };
-    // Read ahead at most a few rounds of batches for every lane.
-    this.maxBuffered = Math.max(1_000, 2 * rt.settings.batchSize * n);
-  }
-
-  start(): void {
-    this.finished = this.run().catch((err) => this.rt.fail(err));
-  }
-
-  get done(): Promise<void> {
-    return this.finished;
-  }
-
-  /** Nothing queued, pending or in flight. */
-  get idle(): boolean {
-    return this.progress.pending === 0 && this.lanes.every((l) => l.idle);
-  }
-
-  /** Polls now (drain: a tip seen before the drain began does not count). */
-  wake(): void {
-    this.readerWake.notify();
-  }
-
-  private async run(): Promise<void> {
-    while (!this.rt.stopping() && !this.parents.every((p) => this.rt.isShardDone(p))) {
-      await this.rt.shardDrained.wait(undefined, this.rt.abort);
-    }
-    if (this.rt.stopping()) return;
-    this.state = 'active';
-    const lanes = this.lanes.map((lane) => this.laneLoop(lane));
-    try {
-      await this.readLoop();
-    } catch (err) {
-      // A bug, not a Kinesis error (those are retried): fail the drain, keep the lanes
-      // running until stop() so nothing already read is half-processed.
-      this.rt.fail(err);
-    }
-    for (const lane of this.lanes) lane.signal.notify();
-    await Promise.all(lanes);
-    if (!this.rt.stopping() && this.ended && this.idle) {
-      this.state = 'drained';
-      this.rt.onShardDrained(this.shardId);
-    }
-  }
-
-  // -- reading ---------------------------------------------------------------------------
-
-  private async readLoop(): Promise<void> {
-    const { settings } = this.rt;
-    // Pages larger than a batch: one GetRecords costs kinesis-local ~30 ms whatever its
-    // size, and the lanes cut batches from what was read anyway.
-    const limit = Math.min(10_000, Math.max(1_000, settings.batchSize * settings.parallelizationFactor));
-    let failures = 0;
-    while (!this.rt.stopping() && !this.ended) {
-      if (this.progress.pending >= this.maxBuffered) {
-        await this.space.wait(undefined, this.rt.abort);
-        continue;
-      }
-      if (this.iterator === undefined) {
-        this.iterator = await this.newIterator();
-        if (this.iterator === undefined) break;
-      }
-      const startedAt = Date.now();
-      let page: GetRecordsCommandOutput;
-      try {
-        page = await this.rt.opts.clients.kinesis.send(
-          new GetRecordsCommand({ ShardIterator: this.iterator, Limit: limit }),
-          { abortSignal: this.rt.abort },
-        );
-        failures = 0;
-      } catch (err) {
-        if (this.rt.stopping()) break;
-        const name = errorName(err);
-        if (name === 'ExpiredIteratorException') {
-          // Renewed after the last record read: nothing skipped, nothing read twice.
-          this.rt.log(`${this.shardId}: shard iterator expired, renewing it`);
-          this.iterator = undefined;
-          continue;
-        }
-        if (name === 'ResourceNotFoundException') {
-          this.rt.log(`${this.shardId}: shard no longer exists (${errorText(err)}); stopped reading it`);
-          this.ended = true;
-          break;
-        }
-        failures++;
-        if (THROTTLING_ERRORS.has(name)) this.rt.stats.throttles++;
-        else this.rt.log(`${this.shardId}: GetRecords failed (${errorText(err)}), retrying`);
-        await this.readerWake.wait(callBackoffMs(failures), this.rt.abort);
-        continue;
-      }
-      const records = page.Records ?? [];
-      if (records.length > 0) this.enqueue(records);
-      this.millisBehindLatest = page.MillisBehindLatest ?? 0;
-      if (this.millisBehindLatest > this.rt.stats.maxMillisBehindLatest) {
-        this.rt.stats.maxMillisBehindLatest = this.millisBehindLatest;
-      }
-      if (!page.NextShardIterator) {
-        // A closed shard read to its end: its children may start once it is drained.
-        this.ended = true;
-        this.rt.onShardEnded(this.shardId);
-        break;
-      }
-      this.iterator = page.NextShardIterator;
-      if (records.length === 0 && this.millisBehindLatest === 0) {
-        this.tipAt = startedAt;
-        await this.readerWake.wait(this.rt.idlePollMs, this.rt.abort);
-      }
-    }
-  }
-
-  private async newIterator(): Promise<string | undefined> {
-    const position: Pick<GetShardIteratorCommandInput, 'ShardIteratorType' | 'StartingSequenceNumber'> = this
-      .lastReadSequence
-      ? { ShardIteratorType: 'AFTER_SEQUENCE_NUMBER', StartingSequenceNumber: this.lastReadSequence }
-      : { ShardIteratorType: this.startType };
-    for (let failures = 1; !this.rt.stopping(); failures++) {
-      try {
-        const out = await this.rt.opts.clients.kinesis.send(
-          new GetShardIteratorCommand({
-            StreamName: this.rt.opts.streamName,
-            ShardId: this.shardId,
-            ...position,
-          }),
-          { abortSignal: this.rt.abort },
-        );
-        if (!out.ShardIterator) {
-          this.rt.log(`${this.shardId}: GetShardIterator returned no iterator; treating the shard as ended`);
-          this.ended = true;
-          return undefined;
-        }
-        return out.ShardIterator;
-      } catch (err) {
-        if (this.rt.stopping()) return undefined;
-        const name = errorName(err);
-        if (name === 'ResourceNotFoundException') {
-          this.rt.log(`${this.shardId}: shard no longer exists (${errorText(err)}); stopped reading it`);
-          this.ended = true;
-          return undefined;
-        }
-        if (THROTTLING_ERRORS.has(name)) this.rt.stats.throttles++;
-        else this.rt.log(`${this.shardId}: GetShardIterator failed (${errorText(err)}), retrying`);
-        await this.readerWake.wait(callBackoffMs(failures), this.rt.abort);
-      }
-    }
-    return undefined;
-  }
-
-  private enqueue(records: NonNullable<GetRecordsCommandOutput['Records']>): void {
-    const n = this.lanes.length;
-    const now = Date.now();
-    const touched = new Set<Lane>();
-    for (const r of records) {
-      const record = toLambdaRecord(r, this.source);
-      const lane = this.lanes[laneOf(record.kinesis.partitionKey, n)]!;
-      lane.push({
-        position: this.progress.add(record.kinesis.sequenceNumber),
-        record,
-        arrivalMs: r.ApproximateArrivalTimestamp?.getTime() ?? now,
-        bytes: lambdaRecordBytes(record),
-        readAt: now,
-      });
-      touched.add(lane);
-      this.lastReadSequence = record.kinesis.sequenceNumber;
-    }
-    for (const lane of touched) lane.signal.notify();
-  }
-
-  // -- invoking --------------------------------------------------------------------------
-
-  private async laneLoop(lane: Lane): Promise<void> {
-    const { settings } = this.rt;
-    const windowMs = settings.maxBatchingWindowSeconds * 1000;
-    try {
-      while (!this.rt.stopping()) {
-        if (lane.pending.length > 0) {
-          await this.step(lane);
-          this.space.notify();
-          continue;
-        }
-        if (lane.size === 0) {
-          if (this.ended) return;
-          await lane.signal.wait(undefined, this.rt.abort);
-          continue;
-        }
-        if (windowMs > 0 && !this.ended && !lane.isFull(settings.batchSize, this.rt.maxPayloadBytes)) {
-          const wait = lane.oldestReadAt + windowMs - Date.now();
-          if (wait > 0) {
-            await lane.signal.wait(wait, this.rt.abort);
-            continue;
-          }
-        }
-        lane.pending.push({
-          records: lane.take(settings.batchSize, this.rt.maxPayloadBytes),
-          retries: 0,
-          invokes: 0,
-          bisected: false,
-          lastThrew: false,
-        });
-      }
-    } catch (err) {
-      if (err instanceof MappingStoppedSignal) return;
-      // A bug: make drain() fail with it rather than wait for a lane that is gone.
-      this.rt.fail(err);
-    }
-  }
-
-  /** One step of the lane's current batch: discard what is too old, or invoke and settle. */
-  private async step(lane: Lane): Promise<void> {
-    const { settings } = this.rt;
-    const batch = lane.pending[0]!;
-
-    if (settings.maxRecordAgeSeconds >= 0) {
-      const cutoff = Date.now() - settings.maxRecordAgeSeconds * 1000;
-      const expired = batch.records.filter((r) => r.arrivalMs < cutoff);
-      if (expired.length > 0) {
-        await this.discard(batch, expired, 'RecordAgeExceeded');
-        batch.records = batch.records.filter((r) => r.arrivalMs >= cutoff);
-        if (batch.records.length === 0) lane.pending.shift();
-        return;
-      }
-    }
-
-    const outcome = await this.invoke(lane, batch);
-    const n = batch.records.length;
-    switch (outcome.kind) {
-      case 'ok':
-        this.complete(batch.records);
-        this.rt.stats.records += n;
-        lane.pending.shift();
-        return;
-      case 'partial': {
-        this.rt.stats.errors++;
-        const done = batch.records.slice(0, outcome.firstFailedIndex);
-        this.complete(done);
-        this.rt.stats.records += done.length;
-        batch.records = batch.records.slice(outcome.firstFailedIndex);
-        await this.retryOrDiscard(lane, batch);
-        return;
-      }
-      case 'error':
-        this.rt.stats.errors++;
-        this.rt.log(
-          `${this.shardId}: batch of ${n} failed (attempt ${batch.retries + 1}${batch.bisected ? ', bisected' : ''}): ${outcome.message}`,
-        );
-        if (settings.bisectBatchOnFunctionError && n > 1) {
-          const mid = Math.ceil(n / 2);
-          const half = (records: QueuedRecord[]): PendingBatch => ({ ...batch, records, bisected: true });
-          lane.pending.splice(0, 1, half(batch.records.slice(0, mid)), half(batch.records.slice(mid)));
-          this.rt.stats.bisects++;
-          return;
-        }
-        await this.retryOrDiscard(lane, batch);
-        return;
-    }
-  }
-
-  private async retryOrDiscard(lane: Lane, batch: PendingBatch): Promise<void> {
-    const { settings } = this.rt;
-    batch.retries++;
-    if (settings.retryAttempts >= 0 && batch.retries > settings.retryAttempts) {
-      await this.discard(batch, batch.records, 'RetryAttemptsExhausted');
-      lane.pending.shift();
-      return;
-    }
-    this.rt.stats.retries++;
-    const delay = Math.min(this.rt.retryMaxDelayMs, this.rt.retryBaseDelayMs * 2 ** (batch.retries - 1));
-    await pause(delay, this.rt.abort);
-  }
-
-  private async invoke(lane: Lane, batch: PendingBatch): Promise<InvocationOutcome> {
-    const { rt } = this;
-    const requestId = randomUUID();
-    // A fresh event per invocation, as Lambda deserializes one: the handler may mutate it.
-    const event: KinesisStreamEvent = {
-      Records: batch.records.map(({ record }) => ({ ...record, kinesis: { ...record.kinesis } })),
-    };
-    const context = invocationContext(rt.fn, requestId);
-    batch.invokes++;
-    batch.lastRequestId = requestId;
-    lane.inFlight = true;
-    rt.stats.inFlight++;
-    rt.stats.batches++;
-    const started = performance.now();
-    let outcome: InvocationOutcome;
-    try {
-      const response = await withTimeout(
-        Promise.resolve().then(() => rt.opts.handler(event, context)),
-        rt.timeoutMs,
-      );
-      outcome = classifyResponse(
-        batch.records.map((r) => r.record),
-        response,
-      );
-    } catch (err) {
-      outcome = { kind: 'error', functionError: true, message: errorText(err) };
-    } finally {
-      lane.inFlight = false;
-      rt.stats.inFlight--;
-    }
-    batch.lastThrew = outcome.kind === 'error' && outcome.functionError;
-    this.report({
-      shardId: this.shardId,
-      records: batch.records.length,
-      firstSequence: batch.records[0]!.record.kinesis.sequenceNumber,
-      lastSequence: batch.records[batch.records.length - 1]!.record.kinesis.sequenceNumber,
-      durationMs: performance.now() - started,
-      outcome: outcome.kind,
-      failedItems:
-        outcome.kind === 'ok' ? 0 : outcome.kind === 'partial' ? outcome.failedItems : batch.records.length,
-      attempt: batch.retries + 1,
-      millisBehindLatest: this.millisBehindLatest,
-      bisected: batch.bisected,
-    });
-    return outcome;
-  }
-
-  private report(info: BatchInfo): void {
-    try {
-      this.rt.opts.onBatch?.(info);
-    } catch (err) {
-      this.rt.log(`onBatch callback failed: ${errorText(err)}`);
-    }
-  }
-
-  /** Sends the on-failure message (retrying until accepted), then skips the records. */
-  private async discard(
-    batch: PendingBatch,
-    records: QueuedRecord[],
-    condition: OnFailureCondition,
-  ): Promise<void> {
-    const { rt } = this;
-    const first = records[0]!.record.kinesis.sequenceNumber;
-    const last = records[records.length - 1]!.record.kinesis.sequenceNumber;
-    const queueUrl = rt.opts.onFailureQueueUrl;
-    if (queueUrl) {
-      const message = onFailureMessage(rt.fn, {
-        shardId: this.shardId,
-        streamArn: rt.streamArn,
-        records: records.map((r) => r.record),
-        condition,
-        requestId: batch.lastRequestId ?? randomUUID(),
-        invokeCount: batch.invokes,
-        functionError: batch.lastThrew,
-      });
-      for (let failures = 1; ; failures++) {
-        if (rt.stopping()) throw new MappingStoppedSignal();
-        try {
-          await rt.opts.clients.sqs.send(
-            new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(message) }),
-            { abortSignal: rt.abort },
-          );
-          break;
-        } catch (err) {
-          if (rt.stopping()) throw new MappingStoppedSignal();
-          rt.log(`${this.shardId}: on-failure destination unavailable (${errorText(err)}), retrying`);
-          await pause(callBackoffMs(failures), rt.abort);
-        }
-      }
-      rt.stats.sentToDlq += records.length;
-      rt.log(`${this.shardId}: ${records.length} record(s) ${first}..${last} sent to the DLQ (${condition})`);
-    } else {
-      rt.log(
-        `${this.shardId}: ${records.length} record(s) ${first}..${last} discarded (${condition}); no on-failure destination`,
-      );
-    }
-    rt.stats.discarded += records.length;
-    if (condition === 'RecordAgeExceeded') rt.stats.expired += records.length;
-    this.complete(records);
-  }
-
-  private complete(records: readonly QueuedRecord[]): void {
-    for (const r of records) this.progress.complete(r.position);
-  }
-}
-
-class InvocationTimeoutError extends Error {
-  constructor(ms: number) {
-    super(`Task timed out after ${(ms / 1000).toFixed(2)} seconds`);
-    this.name = 'InvocationTimeoutError';
-  }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new InvocationTimeoutError(ms)), ms);
-  });
-  // A timed-out invocation may still settle later; its outcome is ignored, never unhandled.
-  work.catch(() => undefined);
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
 }
 
 export class LocalEventSourceMapping {
@@ -762,8 +188,11 @@ export class LocalEventSourceMapping {
   /** Start time of the latest successful ListShards. */
   private listedAt = 0;
   private runtime: Runtime | undefined;
+  private readonly closedShardGraceMs: number;
+  private inputCompletedAt: number | undefined;
 
   constructor(private readonly opts: LocalMappingOptions) {
+    this.closedShardGraceMs = opts.closedShardGraceMs ?? 5_000;
     // Every wait and SDK call listens on the one abort signal.
     setMaxListeners(100_000, this.controller.signal);
   }
@@ -798,9 +227,24 @@ export class LocalEventSourceMapping {
       } else {
         quietSince = undefined;
       }
-      if (now - since >= timeoutMs) throw new DrainTimeoutError(timeoutMs, this.stats());
+      const timedOut = now - since >= timeoutMs;
+      const stuck = this.unendedParent(now, timedOut ? 0 : this.closedShardGraceMs);
+      if (stuck) throw stuck;
+      if (timedOut) throw new DrainTimeoutError(timeoutMs, this.stats());
       await new Promise<void>((resolve) => setTimeout(resolve, 10));
     }
+  }
+
+  /**
+   * The producer is done: nothing more will be put on the stream. A lane then invokes as
+   * soon as its shard has been read to its tip, instead of waiting out
+   * `maxBatchingWindowSeconds` for records that will not come (a replay's last batch).
+   * Batch size and payload limits still apply; records put later are still delivered,
+   * without the batching window.
+   */
+  inputComplete(): void {
+    this.inputCompletedAt ??= Date.now();
+    for (const w of this.workers.values()) w.wake();
   }
 
   /** Stops polling and waits for in-flight invocations; idempotent. */
@@ -823,6 +267,28 @@ export class LocalEventSourceMapping {
         ...(w.progress.checkpoint ? { checkpoint: w.progress.checkpoint } : {}),
       })),
     };
+  }
+
+  /**
+   * A parent that children wait for, listed closed, idle at its tip for `graceMs`, and
+   * still not ended by GetRecords: the drain can never complete, so say so, naming it.
+   */
+  private unendedParent(now: number, graceMs: number): UnendedParentShardError | undefined {
+    const waiting = [...this.workers.values()].filter((w) => w.state === 'waiting-for-parents');
+    for (const w of this.workers.values()) {
+      const since = w.openAfterCloseSince;
+      if (w.state !== 'active' || since === undefined || !w.idle || now - since < graceMs) continue;
+      const children = waiting.filter((c) => c.parents.includes(w.shardId)).map((c) => c.shardId);
+      if (children.length === 0) continue;
+      return new UnendedParentShardError({
+        streamName: this.opts.streamName,
+        shardId: w.shardId,
+        endingSequenceNumber: w.endingSequenceNumber ?? '',
+        children,
+        waitedMs: now - since,
+      });
+    }
+    return undefined;
   }
 
   private isDrained(since: number): boolean {
@@ -861,8 +327,7 @@ export class LocalEventSourceMapping {
       abort: this.controller.signal,
       idlePollMs: this.opts.idlePollMs ?? 200,
       timeoutMs: (this.opts.timeoutSeconds ?? 60) * 1000,
-      retryBaseDelayMs: this.opts.retryBaseDelayMs ?? 100,
-      retryMaxDelayMs: this.opts.retryMaxDelayMs ?? 2_000,
+      batchRetry: batchRetryPolicy(this.opts.retryBaseDelayMs ?? 100, this.opts.retryMaxDelayMs ?? 2_000),
       maxPayloadBytes: this.opts.maxPayloadBytes ?? MAX_PAYLOAD_BYTES,
       streamArn,
       fn: {
@@ -875,6 +340,7 @@ export class LocalEventSourceMapping {
       },
       shardDrained: this.shardDrained,
       stopping: () => this.stopping,
+      inputCompleteAt: () => this.inputCompletedAt,
       log: (line) => this.log(line),
       isShardDone: (id) => {
         const w = this.workers.get(id);
@@ -954,7 +420,12 @@ export class LocalEventSourceMapping {
     const added: ShardWorker[] = [];
     for (const shard of shards) {
       const id = shard.ShardId;
-      if (!id || this.workers.has(id)) continue;
+      if (!id) continue;
+      const known = this.workers.get(id);
+      if (known) {
+        known.updateListing(shard);
+        continue;
+      }
       const parents = [shard.ParentShardId, shard.AdjacentParentShardId].filter(
         (p): p is string => typeof p === 'string' && p !== '',
       );
@@ -964,6 +435,7 @@ export class LocalEventSourceMapping {
         parents,
         initial ? this.opts.settings.startingPosition : 'TRIM_HORIZON',
       );
+      worker.updateListing(shard);
       this.workers.set(id, worker);
       added.push(worker);
       if (!initial) this.log(`discovered shard ${id} (parents: ${parents.join(', ') || 'none'})`);

@@ -33,6 +33,8 @@ import {
   type ProvisionedResources,
   provisionResources,
 } from '../cloud/index.js';
+import { clientEnv, loadBundledHandler } from '../deploy/bundle.js';
+import type { StackTarget } from '../deploy/stack-target.js';
 import type { BatchInfo, LocalEventSourceMapping, MappingStats } from '../esm/index.js';
 import type { LocalSchemaRegistry } from '../registry/local-schema-registry.js';
 import { DEFAULT_SETUP_TIMEOUT_MS, SetupDeadline } from './deadline.js';
@@ -80,6 +82,11 @@ export interface LocalPipelineOptions {
    * seed) with unbounded retries and no record age limit; see local/chaos/README.md.
    */
   chaos?: ChaosOptions;
+  /**
+   * A deployed stack on `target` (`--stack`): its resources, deployed settings and bundled
+   * handler are used; nothing is provisioned and none of its resources is deleted.
+   */
+  stack?: StackTarget;
   /** Lines the user should see: where resources came from, notices. */
   log?: (line: string) => void;
   /** Details: emulator start-up, the mapping's own log. */
@@ -118,12 +125,11 @@ export interface LocalPipeline {
 export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<LocalPipeline> {
   const log = opts.log ?? (() => {});
   const debug = opts.debug ?? (() => {});
-  const chosen = choosePlan(
-    opts.config,
-    opts.prefix ?? 'windowpane',
-    opts.resourceSource ?? 'auto',
-    opts.cdkOut,
-  );
+  const { stack } = opts;
+  if (stack) opts = { ...opts, config: stack.config };
+  const chosen = stack
+    ? stack.chosen
+    : choosePlan(opts.config, opts.prefix ?? 'windowpane', opts.resourceSource ?? 'auto', opts.cdkOut);
   log(chosen.source);
 
   const cloud = await startCloud(opts.target, opts.timeouts, debug);
@@ -142,13 +148,24 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
       onTimeout: () => destroyClients(clients),
       ...(opts.setupTimeoutHint ? { hint: opts.setupTimeoutHint } : {}),
     });
-    resources = await deadline.step(SETUP_STEPS.provision, () =>
-      provisionResources(clients, chosen.plan, { log }),
-    );
+    resources = stack
+      ? stack.resources
+      : await deadline.step(SETUP_STEPS.provision, () =>
+          provisionResources(clients, (chosen as ChosenPlan).plan, { log }),
+        );
     await deadline.step(SETUP_STEPS.openStream, () =>
       openStream(clients, resources.stream.name, chosen.settings.startingPosition),
     );
-    wiring = wireHandler(opts, chosen, clients, cloud.clientOptions, resources);
+    const invoke = stack
+      ? await loadBundledHandler(stack.handlerBundle, resources, stack.config, clientEnv(cloud.clientOptions))
+      : undefined;
+    wiring = wireHandler(
+      { ...opts, ...(invoke ? { invoke } : {}) },
+      chosen,
+      clients,
+      cloud.clientOptions,
+      resources,
+    );
     wiring.mapping.start();
   } catch (err) {
     await release();
@@ -178,7 +195,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
 /** The handle of a started pipeline: its parts, and flush, collect and one stop. */
 function runningPipeline(parts: {
   opts: LocalPipelineOptions;
-  chosen: ChosenPlan;
+  chosen: Pick<ChosenPlan, 'source'>;
   cloud: LocalCloudHandle;
   clients: AwsClients;
   resources: ProvisionedResources;
@@ -188,7 +205,8 @@ function runningPipeline(parts: {
 }): LocalPipeline {
   const { opts, cloud, clients, resources, wiring, release, sweeper } = parts;
   const { handler, mapping, chaos } = wiring;
-  const deleteOnStop = opts.deleteResourcesOnStop ?? opts.target !== undefined;
+  // A deployed stack's resources are never the pipeline's to delete.
+  const deleteOnStop = !opts.stack && (opts.deleteResourcesOnStop ?? opts.target !== undefined);
   let stopping: Promise<void> | undefined;
   return {
     mode: opts.target ? 'endpoint' : 'embedded',
@@ -226,6 +244,7 @@ function runningPipeline(parts: {
         await swept;
         try {
           if (deleteOnStop) await deleteResources(clients, resources, opts.log ?? (() => {}));
+          await opts.stack?.release();
         } finally {
           await release();
         }

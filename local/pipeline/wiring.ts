@@ -18,7 +18,7 @@ import {
   createChaosRun,
 } from '../chaos/index.js';
 import { handlerEnv, type ProvisionedResources } from '../cloud/index.js';
-import { type BatchInfo, LocalEventSourceMapping } from '../esm/index.js';
+import { type BatchInfo, LocalEventSourceMapping, type MappingHandler } from '../esm/index.js';
 import { LocalSchemaRegistry } from '../registry/local-schema-registry.js';
 import type { ChosenPlan } from './plan.js';
 
@@ -28,6 +28,8 @@ export interface WiringOptions {
   prefix?: string;
   chaos?: ChaosOptions;
   onBatch?: (info: BatchInfo) => void;
+  /** What the mapping invokes instead of the handler built from source (a deployed bundle). */
+  invoke?: MappingHandler;
   log?: (line: string) => void;
   debug?: (line: string) => void;
 }
@@ -44,7 +46,7 @@ export interface Wiring {
 /** The real handler (or chaos mode's wrapper of it) behind a mapping on the stream. */
 export function wireHandler(
   opts: WiringOptions,
-  chosen: ChosenPlan,
+  chosen: Pick<ChosenPlan, 'settings'>,
   clients: AwsClients,
   clientOptions: ClientOptions,
   resources: ProvisionedResources,
@@ -72,7 +74,7 @@ export function wireHandler(
     clients,
     streamName: resources.stream.name,
     settings: chaos ? chaosMappingSettings(chosen.settings) : chosen.settings,
-    handler: chaos ? chaos.handler.invoke : handler,
+    handler: chaos ? chaos.handler.invoke : (opts.invoke ?? handler),
     onFailureQueueUrl: resources.queues.dlq.url,
     functionName: `${opts.prefix ?? 'windowpane'}-window-handler`,
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),

@@ -35,31 +35,54 @@ function packageName(specifier: string): string {
   return specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
 }
 
-/** Runtime module specifiers of one file (static imports, re-exports, literal dynamic imports). */
-export function runtimeImports(file: string): string[] {
+/** One import of a file: its specifier, and whether it vanishes at compile time. */
+export interface ModuleImport {
+  specifier: string;
+  typeOnly: boolean;
+}
+
+/** Every module specifier of one file (imports, re-exports, literal dynamic imports). */
+export function moduleImports(file: string): ModuleImport[] {
   const source = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
-  const specifiers: string[] = [];
+  const found: ModuleImport[] = [];
   const visit = (node: ts.Node) => {
     if (
       (ts.isImportDeclaration(node) || ts.isExportDeclaration(node)) &&
       node.moduleSpecifier &&
-      ts.isStringLiteral(node.moduleSpecifier) &&
-      !isTypeOnly(node)
+      ts.isStringLiteral(node.moduleSpecifier)
     ) {
-      specifiers.push(node.moduleSpecifier.text);
+      found.push({ specifier: node.moduleSpecifier.text, typeOnly: isTypeOnly(node) });
     } else if (
       ts.isCallExpression(node) &&
       node.expression.kind === ts.SyntaxKind.ImportKeyword &&
       node.arguments[0] &&
       ts.isStringLiteral(node.arguments[0])
     ) {
-      specifiers.push(node.arguments[0].text);
+      found.push({ specifier: node.arguments[0].text, typeOnly: false });
     }
     ts.forEachChild(node, visit);
   };
   visit(source);
-  return specifiers;
+  return found;
 }
+
+/** Runtime module specifiers of one file (static imports, re-exports, literal dynamic imports). */
+export function runtimeImports(file: string): string[] {
+  return moduleImports(file)
+    .filter((i) => !i.typeOnly)
+    .map((i) => i.specifier);
+}
+
+/** A relative specifier of `fromFile` (repository-relative) as a repository-relative `.ts` path. */
+export function resolveLocal(fromFile: string, specifier: string): string {
+  // NodeNext: sources import `./x.js` for `./x.ts`.
+  const target = path
+    .resolve(path.dirname(path.join(REPO_ROOT, fromFile)), specifier)
+    .replace(/\.js$/, '.ts');
+  return path.relative(REPO_ROOT, target);
+}
+
+export { packageName };
 
 /** Follows the runtime imports of `entries` (paths relative to the repository root). */
 export function importGraph(...entries: string[]): ImportGraph {
@@ -73,9 +96,7 @@ export function importGraph(...entries: string[]): ImportGraph {
     const absolute = path.join(REPO_ROOT, relative);
     for (const specifier of runtimeImports(absolute)) {
       if (specifier.startsWith('.')) {
-        // NodeNext: sources import `./x.js` for `./x.ts`.
-        const target = path.resolve(path.dirname(absolute), specifier).replace(/\.js$/, '.ts');
-        pending.push(path.relative(REPO_ROOT, target));
+        pending.push(resolveLocal(relative, specifier));
       } else if (!specifier.startsWith('node:')) {
         const name = packageName(specifier);
         if (!packages.has(name)) packages.set(name, new Set());

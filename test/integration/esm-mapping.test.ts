@@ -174,6 +174,29 @@ describe('LocalEventSourceMapping: delivery when the handler never fails', () =>
     expect(second.startedAt - first.startedAt).toBeGreaterThanOrEqual(900);
   });
 
+  it('once told the producer is done, invokes as soon as the shard is read to its tip, not after the window', async () => {
+    const s = await stream(1, 'esm-input-complete');
+    const recorder = new Recorder();
+    const m = mapping(s, recorder, {
+      settings: esmSettings({ batchSize: 100, maxBatchingWindowSeconds: 20 }),
+    });
+    m.start();
+    await putRecords(
+      s.clients,
+      s.streamName,
+      range(0, 5).map((n) => tagged('a', n)),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The window holds the partial batch back...
+    expect(recorder.invocations).toHaveLength(0);
+    const told = performance.now();
+    m.inputComplete();
+    // ...until the mapping is told nothing more is coming: far sooner than the 20 s window.
+    await m.drain({ timeoutMs: 10_000 });
+    expect(recorder.batches()).toEqual([['a#0', 'a#1', 'a#2', 'a#3', 'a#4']]);
+    expect(recorder.invocations[0]!.startedAt - told).toBeLessThan(5_000);
+  });
+
   it('cuts batches at the payload limit: each invocation as large as fits, never larger', async () => {
     const s = await stream(1, 'esm-payload');
     // kinesis-local moves about 1 MB/s, so the 6 MB limit is exercised at a smaller scale:

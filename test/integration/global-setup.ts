@@ -3,16 +3,11 @@
  * and hands their endpoints to every test file (`inject('endpoints')`). Each file provisions
  * its own resources under a unique prefix (`provisionLocalCloud` / `provisionResources`), so
  * files never see each other's data. Teardown stops the emulators; the process handlers in
- * local/cloud/emulators.ts kill kinesis-local even if vitest is interrupted.
+ * local/cloud/processes.ts kill kinesis-local even if vitest is interrupted.
  */
 import type { TestProject } from 'vitest/node';
-import { type EmulatorEndpoints, startEmulators } from '../../local/cloud/emulators.js';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    endpoints: EmulatorEndpoints;
-  }
-}
+import { startEmulators } from '../../local/cloud/emulators.js';
+import './backend.js';
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const started = Date.now();
@@ -21,6 +16,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     console.log(`emulators started in ${Date.now() - started} ms`, emulators.endpoints);
   }
   project.provide('endpoints', emulators.endpoints);
+  project.provide('backend', 'embedded');
   return async () => {
     await emulators.stop();
   };
