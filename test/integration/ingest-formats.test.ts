@@ -1,7 +1,8 @@
 /**
  * One input, three wire formats (issue 12): `npm run replay` of the golden small input
  * sent as JSON, as Glue-framed Avro through the local registry stand-in, and packed into
- * KPL aggregates (aws-kinesis-agg's aggregator) gives the same four files; the lake
+ * KPL aggregates (aws-kinesis-agg's aggregator) gives the same four files, the KPL one
+ * also under chaos mode (faults, redeliveries, a reshard); the lake
  * written with `--lake` reads back in DuckDB equal to windows.jsonl.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -20,10 +21,11 @@ const endpoints = inject('endpoints');
 const GOLDEN = path.join(REPO_ROOT, 'test', 'golden', 'small');
 const dirs: string[] = [];
 let config: WindowpaneConfig;
-const runs = new Map<ReplayFormat, { summary: ReplaySummary; files: Record<string, string> }>();
+const runs = new Map<string, { summary: ReplaySummary; files: Record<string, string> }>();
 let lakeDir: string;
 
-async function replay(format: ReplayFormat, lake?: string) {
+async function replay(format: ReplayFormat, opts: { lake?: string; chaosSeed?: number } = {}) {
+  const name = opts.chaosSeed === undefined ? format : `${format}-chaos`;
   const outDir = await mkdtemp(path.join(tmpdir(), `windowpane-format-${format}-`));
   dirs.push(outDir);
   const summary = await runReplay({
@@ -34,11 +36,12 @@ async function replay(format: ReplayFormat, lake?: string) {
     prefix: uniquePrefix(`fmt-${format}`),
     resourceSource: 'config',
     format,
-    ...(lake ? { lakeDir: lake } : {}),
+    ...(opts.lake ? { lakeDir: opts.lake } : {}),
+    ...(opts.chaosSeed === undefined ? {} : { chaos: { seed: opts.chaosSeed } }),
   });
   const files: Record<string, string> = {};
   for (const [k, f] of Object.entries(OUTPUT_FILES)) files[k] = await readFile(path.join(outDir, f), 'utf8');
-  runs.set(format, { summary, files });
+  runs.set(name, { summary, files });
 }
 
 beforeAll(async () => {
@@ -46,9 +49,11 @@ beforeAll(async () => {
   lakeDir = await mkdtemp(path.join(tmpdir(), 'windowpane-format-lake-'));
   dirs.push(lakeDir);
   // One after the other: kinesis-local is CPU-bound, and the machine is shared.
-  await replay('json', lakeDir);
+  await replay('json', { lake: lakeDir });
   await replay('avro');
   await replay('kpl');
+  // Faults, redeliveries of aggregates and a reshard up and down.
+  await replay('kpl', { chaosSeed: 7 });
 }, 600_000);
 
 afterAll(async () => {
@@ -84,6 +89,13 @@ describe('replay formats: the outputs do not depend on the wire format', () => {
     });
     expect(withoutIndex).toEqual(lines(json.files.invalid!).map((l) => JSON.parse(l)));
     expect(lines(kpl.files.invalid!).some((l) => 'subIndex' in JSON.parse(l))).toBe(true);
+  });
+
+  it('KPL under chaos (redelivered aggregates, a reshard) = the clean KPL replay, file for file', () => {
+    const [kpl, chaos] = [runs.get('kpl')!, runs.get('kpl-chaos')!];
+    expect(chaos.summary.discarded).toBe(0);
+    expect(chaos.summary.chaos!.totalFaults).toBeGreaterThan(2);
+    for (const k of Object.keys(OUTPUT_FILES)) expect(chaos.files[k], k).toBe(kpl.files[k]);
   });
 });
 
