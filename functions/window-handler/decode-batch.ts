@@ -91,6 +91,7 @@ function unpackBatch(event: KinesisStreamEvent): UnpackedBatch {
       payloads.push({ record, shardId, data, format });
       continue;
     }
+    // De-aggregation reads no metrics and no schemas: the user records are decoded below.
     const unpacked = format.decode(data, { metrics: [] }, {});
     if (!unpacked.ok) {
       invalid.push(invalidMessage({ record, shardId, data, format }, unpacked.reason, unpacked.detail));
