@@ -4,14 +4,14 @@
  * and records always give the same new state and the same effects, which is what makes a
  * retried batch harmless.
  *
- * This module composes the parts: duplicate detection by sequence number (here), window
+ * This module composes the parts: duplicate detection by record position (here), window
  * placement (windows/fixed.ts, windows/sessions.ts), rules (alerting.ts), late readings,
  * the watermark, and finalisation (windows/finalise.ts). The state and effect types are
  * in state.ts.
  */
 import { compileRules, evaluateRules, type RulesByMetric } from './alerting.js';
 import type { WindowpaneConfig } from './config.js';
-import { compareSequence } from './sequence.js';
+import { formatPosition, isAppliedAt } from './record-position.js';
 import { cloneState, emptyOutbox, type FoldResult, type SensorRecord, type SensorState } from './state.js';
 import { takeFinalWindows } from './windows/finalise.js';
 import { foldIntoFixed } from './windows/fixed.js';
@@ -51,8 +51,9 @@ function planOf(config: WindowpaneConfig): FoldPlan {
 
 /**
  * Folds `records` (one sensor, arrival order) into a copy of `state`. Records whose
- * sequence number is not above the last applied one of their shard are duplicates
- * (a retried or redelivered batch) and change nothing.
+ * position (sequence number, then KPL sub-index: record-position.ts) is not after the
+ * last applied one of their shard are duplicates (a retried or redelivered batch) and
+ * change nothing.
  */
 export function foldSensorRecords(
   state: SensorState,
@@ -70,12 +71,16 @@ export function foldSensorRecords(
 
   for (const record of records) {
     const lastApplied = appliedByShard.get(record.shardId);
-    if (lastApplied !== undefined && compareSequence(record.sequence, lastApplied) <= 0) {
+    const subIndex = record.subIndex ?? 0;
+    if (lastApplied !== undefined && isAppliedAt(record.sequence, subIndex, lastApplied)) {
       duplicates++;
       continue;
     }
     applied++;
     const { reading } = record;
+    // Sub-records of one aggregate share its sequence number: the sub-index tells them apart.
+    const recordPosition =
+      subIndex === 0 ? record.sequence : formatPosition({ sequence: record.sequence, subIndex });
     const ts = reading.timestamp;
 
     // Lateness is per window (as in Flink): the reading is left out of every window that
@@ -93,7 +98,7 @@ export function foldSensorRecords(
 
     if (missed !== undefined) {
       effects.late.push({
-        id: `${record.shardId}:${record.sequence}`,
+        id: `${record.shardId}:${recordPosition}`,
         sensorId: reading.sensorId,
         timestamp: ts,
         values: reading.values,
@@ -107,7 +112,7 @@ export function foldSensorRecords(
     if (placement.accepted && (next.watermark === null || ts > next.watermark)) next.watermark = ts;
 
     appliedByShard.delete(record.shardId);
-    appliedByShard.set(record.shardId, record.sequence);
+    appliedByShard.set(record.shardId, recordPosition);
   }
 
   if (applied > 0) {

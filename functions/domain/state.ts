@@ -18,6 +18,11 @@ export interface SensorRecord {
   shardId: string;
   /** Kinesis sequence number (decimal string, see sequence.ts). */
   sequence: string;
+  /**
+   * Index of the user record in its KPL aggregate (record-position.ts); absent for a
+   * record that is not an aggregate (sub-index 0).
+   */
+  subIndex?: number;
   reading: Reading;
 }
 
@@ -85,7 +90,10 @@ export interface SensorState {
   watermark: number | null;
   /** Every window ending at or before this was closed by a flush. */
   flushedThrough: number | null;
-  /** Last applied sequence number per shard, least recently used shard first. */
+  /**
+   * Last applied position per shard, least recently used shard first: a sequence number,
+   * or `<sequenceNumber>.<subIndex>` after a user record of a KPL aggregate (record-position.ts).
+   */
   applied: Record<string, string>;
   windows: Record<string, OpenWindow>;
   /** Previous value per metric, in arrival order (for delta rules). */

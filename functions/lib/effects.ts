@@ -83,6 +83,11 @@ export interface InvalidRecordMessage {
   partitionKey: string;
   shardId: string;
   sequenceNumber: string;
+  /**
+   * For a user record of a KPL aggregate: its index there (`id` ends `.<subIndex>` above
+   * 0), and `data` and `partitionKey` are the user record's own.
+   */
+  subIndex?: number;
   approximateArrivalTimestamp?: number;
   /** The record's original bytes, base64. */
   data: string;

@@ -6,6 +6,7 @@
  * functions/lib, so neither function imports from the other's folder.
  */
 import type { WindowpaneConfig } from '../domain/config.js';
+import type { AvroReadingDecoder } from '../ingest/avro-reading.js';
 import type { AwsClients } from '../lib/clients.js';
 import type { WriteCounter } from '../lib/dynamo-batch.js';
 import { EffectDelivery } from '../lib/effects.js';
@@ -36,6 +37,8 @@ export interface BatchDeps {
   /** Which parts of which outbox this process has delivered. */
   delivered: DeliveryTracker;
   logger?: BatchLogger;
+  /** Decodes Avro readings (writer schemas from a SchemaSource); absent: Avro records are invalid. */
+  avro?: AvroReadingDecoder;
   /** Default DEFAULT_COMMIT_ATTEMPTS. */
   maxCommitAttempts?: number;
   /** Default DEFAULT_SENSOR_CONCURRENCY. */

@@ -1,11 +1,12 @@
 /**
- * One Kinesis batch, end to end: decode every record, send invalid ones to their queue,
+ * One Kinesis batch, end to end: decode every record (any input format, KPL aggregates
+ * unpacked: decode-batch.ts), send invalid ones to their queue,
  * and for each sensor fold, commit with one conditional write and deliver final windows
  * and late readings (functions/pipeline/commit.ts). Alerts of every committed sensor are
  * published afterwards, in one phase (functions/pipeline/alert-phase.ts). Sensors are
  * independent: one that fails is reported in `batchItemFailures` from its first record,
  * so Lambda retries from there and the others' already-applied records are recognised
- * as duplicates by their sequence numbers.
+ * as duplicates by their positions (sequence number and KPL sub-index).
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { foldSensorRecords } from '../domain/fold.js';
@@ -21,7 +22,7 @@ import {
   silentLogger,
 } from '../pipeline/deps.js';
 import { addDeliveryCounts, type BatchReport, newReport } from '../pipeline/report.js';
-import { decodeBatch, type SensorGroup } from './decode-batch.js';
+import { decodeBatchWithSchemas, type SensorGroup } from './decode-batch.js';
 
 export interface BatchOutcome {
   response: KinesisStreamBatchResponse;
@@ -37,7 +38,8 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   const logger = deps.logger ?? silentLogger;
   const writesBefore = deps.counter.writes;
   const failures: string[] = [];
-  const { groups, invalid } = decodeBatch(event, deps.config.metrics);
+  // A schema source that cannot be asked throws here: the whole batch is retried.
+  const { groups, invalid } = await decodeBatchWithSchemas(event, deps.config.metrics, deps.avro);
   const report = newReport(event.Records.length, groups.size);
 
   const invalidSent = invalid.length > 0 ? deps.effects.sendInvalid(invalid) : Promise.resolve();

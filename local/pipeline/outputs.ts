@@ -22,6 +22,8 @@ import { type WindowLine, windowLines } from '../window-lines.js';
 export interface PipelineOutputs {
   /** One line per (final window, metric), sorted by sensorId, windowStart, metric. */
   windows: WindowLine[];
+  /** The final windows as stored (the results table's items), in scan order. */
+  finalWindows: FinalWindow[];
   /** Alert bodies as delivered through SNS, once per alertId, sorted by timestamp, sensorId, rule. */
   alerts: Alert[];
   /** Late readings, once per id (arrival order not implied). */
@@ -111,8 +113,10 @@ export async function collectOutputs(
       throw new AlertsTapFormatError(`alert message ${e.MessageId} is not JSON: ${e.Message}`);
     }
   });
+  const finalWindows = items as unknown as FinalWindow[];
   return {
-    windows: items.flatMap((item) => windowLines(item as unknown as FinalWindow)).sort(compareWindowLines),
+    windows: finalWindows.flatMap((item) => windowLines(item)).sort(compareWindowLines),
+    finalWindows,
     // SNS and SQS are at-least-once: a repeat carries the same id.
     alerts: dedupe(alerts, (a) => a.alertId).sort(compareAlerts),
     late: dedupe(
