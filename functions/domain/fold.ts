@@ -9,8 +9,9 @@
  * the watermark, and finalisation (windows/finalise.ts). The state and effect types are
  * in state.ts.
  */
-import { compileRules, evaluateRules, type RulesByMetric } from './alerting.js';
+import { evaluateRules } from './alerting.js';
 import type { WindowpaneConfig } from './config.js';
+import { RuleSet } from './rule-set.js';
 import { compareSequence } from './sequence.js';
 import { cloneState, emptyOutbox, type FoldResult, type SensorRecord, type SensorState } from './state.js';
 import { takeFinalWindows } from './windows/finalise.js';
@@ -30,7 +31,8 @@ const MAX_REMEMBERED_SHARDS = 16;
 /** A config compiled for the fold, once per config object: a batch folds many sensors. */
 interface FoldPlan {
   windows: readonly WindowDefinition[];
-  rules: RulesByMetric;
+  /** The configured rules, when the caller gives no rule set (replay, tests). */
+  rules: RuleSet;
   ctx: PlacementContext;
 }
 
@@ -41,7 +43,7 @@ function planOf(config: WindowpaneConfig): FoldPlan {
   if (!plan) {
     plan = {
       windows: compileWindows(config),
-      rules: compileRules(config),
+      rules: new RuleSet({ rules: config.rules }),
       ctx: { allowedLatenessMs: config.allowedLatenessMs, withSquares: config.stddev },
     };
     plans.set(config, plan);
@@ -50,7 +52,8 @@ function planOf(config: WindowpaneConfig): FoldPlan {
 }
 
 /**
- * Folds `records` (one sensor, arrival order) into a copy of `state`. Records whose
+ * Folds `records` (one sensor, arrival order) into a copy of `state`, with the rules
+ * `ruleSet` resolves for the sensor (default: the configured ones). Records whose
  * sequence number is not above the last applied one of their shard are duplicates
  * (a retried or redelivered batch) and change nothing.
  */
@@ -58,10 +61,13 @@ export function foldSensorRecords(
   state: SensorState,
   records: readonly SensorRecord[],
   config: WindowpaneConfig,
+  ruleSet?: RuleSet,
 ): FoldResult {
   const next = cloneState(state);
   const effects = emptyOutbox();
-  const { windows, rules, ctx } = planOf(config);
+  const plan = planOf(config);
+  const { windows, ctx } = plan;
+  const rules = (ruleSet ?? plan.rules).resolve(state.sensorId);
   const placement: Placement = { accepted: false, missed: undefined };
   // Last applied sequence number per shard; a Map keeps least-recently-used order cheaply.
   const appliedByShard = new Map(Object.entries(next.applied));
@@ -89,7 +95,7 @@ export function foldSensorRecords(
     const missed = placement.missed;
 
     // Rules run on every valid reading, late ones included, in arrival order.
-    evaluateRules(next, rules, reading, missed !== undefined, effects.alerts);
+    evaluateRules(next, rules.alertsByMetric, reading, missed !== undefined, effects.alerts);
 
     if (missed !== undefined) {
       effects.late.push({

@@ -3,6 +3,7 @@
  * redrawn in place for a terminal. Pure formatting over a `LiveSnapshot`.
  */
 
+import { kindOf } from '../../functions/domain/rules/registry.js';
 import type { Alert } from '../../functions/domain/rules.js';
 import type { FinalWindow } from '../../functions/domain/state.js';
 import type { LiveEvent, LiveSnapshot, WindowStats } from './monitor.js';
@@ -30,14 +31,7 @@ export function describeFinalWindow(w: FinalWindow): string {
 }
 
 export function describeAlert(a: Alert): string {
-  const cause =
-    a.ruleType === 'delta' && a.previous !== undefined
-      ? ` (from ${num(a.previous)}, max change ${a.maxDelta})`
-      : a.above !== undefined && a.value > a.above
-        ? ` (above ${a.above})`
-        : a.below !== undefined
-          ? ` (below ${a.below})`
-          : '';
+  const cause = kindOf(a.ruleType).describeAlert(a);
   return `${a.severity} ${a.rule} ${a.sensorId} ${a.metric} ${num(a.value)}${cause} at ${clock(a.timestamp)}${a.late ? ' (late reading)' : ''}`;
 }
 
