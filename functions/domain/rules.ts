@@ -5,7 +5,7 @@
  * its module of rules/kinds/; this module holds the alert body and its id.
  */
 import { createHash } from 'node:crypto';
-import type { Severity } from './rules/common.js';
+import { type Severity, versionOf } from './rules/common.js';
 import { kindOf, type Rule } from './rules/registry.js';
 
 export interface Alert {
@@ -13,6 +13,8 @@ export interface Alert {
   alertId: string;
   sensorId: string;
   rule: string;
+  /** The rule's version (A-R3): the table row's, or 0 for a configured rule without one. */
+  ruleVersion: number;
   ruleType: Rule['type'];
   severity: Severity;
   metric: string;
@@ -62,6 +64,7 @@ export function buildAlert(
     alertId: alertIdOf(sensorId, rule.name, bucket),
     sensorId,
     rule: rule.name,
+    ruleVersion: versionOf(rule),
     ruleType: rule.type,
     severity: rule.severity,
     metric: rule.metric,

@@ -175,8 +175,10 @@ export class EffectDelivery {
             TopicArn: this.targets.alertTopicArn,
             Message: JSON.stringify(alert),
             MessageAttributes: {
+              kind: { DataType: 'String', StringValue: 'alert' },
               sensorId: { DataType: 'String', StringValue: alert.sensorId },
               rule: { DataType: 'String', StringValue: alert.rule },
+              ruleVersion: { DataType: 'String', StringValue: String(alert.ruleVersion) },
               severity: { DataType: 'String', StringValue: alert.severity },
             },
           }),

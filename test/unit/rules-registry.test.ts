@@ -36,7 +36,10 @@ describe('A-R1 Rules: one registered module per kind', () => {
   });
 });
 
-/** The alert body exactly as rules.ts built it before the registry (fields in this order). */
+/**
+ * The alert body as rules.ts built it before the registry (fields in this order), plus
+ * `ruleVersion` after `rule` (A-R3).
+ */
 function legacyAlert(
   rule: Rule,
   sensorId: string,
@@ -51,6 +54,7 @@ function legacyAlert(
     alertId: base.alertId,
     sensorId,
     rule: rule.name,
+    ruleVersion: rule.version ?? 0,
     ruleType: rule.type,
     severity: rule.severity,
     metric: rule.metric,
@@ -72,7 +76,7 @@ function legacyAlert(
 
 const finite = fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true });
 
-describe('alerts-unchanged: threshold and delta alert bodies are byte-identical to the pre-registry ones', () => {
+describe('alerts-unchanged: threshold and delta alert bodies are the pre-registry ones plus ruleVersion', () => {
   it('threshold and delta, arbitrary bounds and readings', () => {
     const rule = fc.oneof(
       fc.record({ above: fc.option(finite, { nil: undefined }), below: finite }).map(
