@@ -9,6 +9,8 @@
  * the watermark, and finalisation (windows/finalise.ts). The state and effect types are
  * in state.ts.
  */
+import { evaluateAlarms, removeGoneAlarms } from './alarms/evaluate.js';
+import type { Transition } from './alarms/transition.js';
 import { evaluateRules } from './alerting.js';
 import type { WindowpaneConfig } from './config.js';
 import { RuleSet } from './rule-set.js';
@@ -73,6 +75,8 @@ export function foldSensorRecords(
   const appliedByShard = new Map(Object.entries(next.applied));
   let applied = 0;
   let duplicates = 0;
+  const transitions: Transition[] = [];
+  let lastAt = 0;
 
   for (const record of records) {
     const lastApplied = appliedByShard.get(record.shardId);
@@ -94,8 +98,11 @@ export function foldSensorRecords(
     }
     const missed = placement.missed;
 
-    // Rules run on every valid reading, late ones included, in arrival order.
+    // Alert-mode rules run on every valid reading, late ones included, in arrival order;
+    // alarm-mode rules after them, in name order and in event-time order (A-E1, A-E2).
     evaluateRules(next, rules.alertsByMetric, reading, missed !== undefined, effects.alerts);
+    if (rules.alarms.length > 0 || next.alarms) evaluateAlarms(next, rules, record, transitions);
+    lastAt = record.arrivalMs ?? ts;
 
     if (missed !== undefined) {
       effects.late.push({
@@ -119,6 +126,8 @@ export function foldSensorRecords(
   if (applied > 0) {
     next.applied = Object.fromEntries(appliedByShard);
     pruneShards(next);
+    if (next.alarms || next.rs) removeGoneAlarms(next, rules, lastAt, transitions);
+    if (transitions.length > 0) effects.transitions = transitions;
     effects.results.push(...takeFinalWindows(next, config.allowedLatenessMs, false));
   }
   next.outbox = effects;

@@ -9,7 +9,7 @@
  * every sensor shares one compiled list.
  */
 import { modeOf, type Scope, scopeKey, scopeOf } from './rules/common.js';
-import type { Rule } from './rules/registry.js';
+import { kindOf, type Rule } from './rules/registry.js';
 
 /** A sensor resolves at most this many rules, the first by name (A-R2). */
 export const DEFAULT_MAX_RULES_PER_SENSOR = 32;
@@ -55,7 +55,7 @@ export function compileResolved(rules: readonly Rule[]): ResolvedRules {
   const alertsByMetric = new Map<string, Rule[]>();
   const alarms: Rule[] = [];
   for (const rule of rules) {
-    if (modeOf(rule) === 'alarm') {
+    if (modeOf(rule, kindOf(rule.type).defaultMode) === 'alarm') {
       alarms.push(rule);
       continue;
     }

@@ -61,6 +61,7 @@ export function decodeBatch(event: KinesisStreamEvent, metrics: readonly string[
       shardId,
       sequence: checkSequence(kinesis.sequenceNumber),
       reading: decoded.reading,
+      arrivalMs: kinesis.approximateArrivalTimestamp * 1000,
     });
   }
   return { groups, invalid };

@@ -4,6 +4,8 @@
  * alarm-mode rule.
  */
 
+import type { Severity } from '../rules/common.js';
+
 /** The states of AWS IoT Events alarms. */
 export const ALARM_STATES = [
   'NORMAL',
@@ -50,6 +52,10 @@ export interface AlarmEntry {
   su?: number;
   /** The last applied action ids (at most ACTION_IDS_KEPT). */
   ac?: string[];
+  /** The rule as of the last transition (version if not 0, type, severity): RULE_REMOVED names it. */
+  ver?: number;
+  ty?: string;
+  sv?: Severity;
 }
 
 /** Applied action ids remembered per alarm: a retried request is then harmless. */

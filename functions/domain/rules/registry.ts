@@ -16,7 +16,8 @@ export const RuleSchema = taggedUnion('rule', 'type', [ThresholdRuleSchema, Delt
 export type Rule = z.infer<typeof RuleSchema>;
 export type RuleType = Rule['type'];
 
-const RULE_KINDS: { readonly [T in RuleType]: RuleKind<Extract<Rule, { type: T }>> } = {
+// biome-ignore lint/suspicious/noExplicitAny: each kind's state type is its own.
+const RULE_KINDS: { readonly [T in RuleType]: RuleKind<Extract<Rule, { type: T }>, any> } = {
   threshold,
   delta,
 };
