@@ -3,6 +3,7 @@
  * redrawn in place for a terminal. Pure formatting over a `LiveSnapshot`.
  */
 
+import type { Transition } from '../../functions/domain/alarms/transition.js';
 import { kindOf } from '../../functions/domain/rules/registry.js';
 import type { Alert } from '../../functions/domain/rules.js';
 import type { FinalWindow } from '../../functions/domain/state.js';
@@ -35,6 +36,12 @@ export function describeAlert(a: Alert): string {
   return `${a.severity} ${a.rule} ${a.sensorId} ${a.metric} ${num(a.value)}${cause} at ${clock(a.timestamp)}${a.late ? ' (late reading)' : ''}`;
 }
 
+export function describeTransition(t: Transition): string {
+  const value = t.value === null ? '' : ` ${t.metric ?? ''} ${num(t.value)}`;
+  const who = t.by ? ` by ${t.by}${t.note ? ` (${t.note})` : ''}` : '';
+  return `${t.severity} ${t.alarmId} ${t.transition} ${t.from} -> ${t.state}${value} at ${clock(t.at)}${who}`;
+}
+
 function preview(base64: string): string {
   const text = Buffer.from(base64, 'base64').toString('utf8').replace(/\s+/g, ' ');
   return JSON.stringify(text.length > 50 ? `${text.slice(0, 50)}...` : text);
@@ -48,6 +55,8 @@ export function formatEvent(e: LiveEvent, sinceStartMs: number): string {
       return `${t} window  ${describeFinalWindow(e.window)}`;
     case 'alert':
       return `${t} alert   ${describeAlert(e.alert)}`;
+    case 'alarm':
+      return `${t} alarm   ${describeTransition(e.transition)}`;
     case 'late':
       return `${t} late    ${e.late.sensorId} reading at ${clock(e.late.timestamp)}: window ${range(e.late.windowStart, e.late.windowEnd)} was already final`;
     case 'invalid':

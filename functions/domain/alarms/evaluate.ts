@@ -30,8 +30,10 @@ export function evaluateAlarms(
   if (resolved.alarms.length === 0) return;
   const { reading } = record;
   const t = reading.timestamp;
-  const alarms = (state.alarms ??= {});
-  const memory = (state.rs ??= {});
+  state.alarms ??= {};
+  state.rs ??= {};
+  const alarms = state.alarms;
+  const memory = state.rs;
   for (const rule of resolved.alarms) {
     const value = reading.values[rule.metric];
     if (value === undefined) continue;
