@@ -146,6 +146,32 @@ export const StreamSchema = z
   })
   .default({ mode: 'ON_DEMAND', shardCount: 2, retentionHours: 24 });
 
+/** Rules at runtime (docs/SEMANTICS.md A-R4): how a handler follows the rules table. */
+export const AlarmsConfigSchema = z
+  .strictObject({
+    rulesRefreshMs: durationMs(
+      SECOND_MS,
+      HOUR_MS,
+      "how often a handler reads the rules table's revision",
+    ).default(30_000),
+    rulesFullReloadMs: durationMs(
+      SECOND_MS,
+      DAY_MS,
+      'a full reload of the rules table even without a revision change',
+    ).default(300_000),
+    maxRulesPerSensor: z
+      .number()
+      .int()
+      .min(1)
+      .max(128)
+      .describe('rules one sensor resolves, the first by name; 1 to 128')
+      .default(32),
+  })
+  .refine((a) => a.rulesFullReloadMs >= a.rulesRefreshMs, {
+    message: 'rulesFullReloadMs must be at least rulesRefreshMs',
+    path: ['rulesFullReloadMs'],
+  });
+
 export const ConfigSchema = z
   .strictObject({
     /** Metric fields read from each reading. */
@@ -188,6 +214,7 @@ export const ConfigSchema = z
     stateTtlDays: ttlDays("days of silence after which a sensor's state expires").default(30),
     /** Alert ledger entries (the "already published" marks) expire after this; same bound. */
     ledgerTtlDays: ttlDays('days an "already published" alert mark is kept').default(30),
+    alarms: AlarmsConfigSchema.default(AlarmsConfigSchema.parse({})),
     eventSource: EventSourceSchema.default(EventSourceSchema.parse({})),
     stream: StreamSchema,
   })

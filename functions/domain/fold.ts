@@ -45,7 +45,7 @@ function planOf(config: WindowpaneConfig): FoldPlan {
   if (!plan) {
     plan = {
       windows: compileWindows(config),
-      rules: new RuleSet({ rules: config.rules }),
+      rules: new RuleSet({ rules: config.rules, maxRulesPerSensor: config.alarms.maxRulesPerSensor }),
       ctx: { allowedLatenessMs: config.allowedLatenessMs, withSquares: config.stddev },
     };
     plans.set(config, plan);

@@ -21,7 +21,7 @@ export const DeltaRuleSchema = z
           .number()
           .finite()
           .min(0)
-          .describe('normal when |value - previous| is at most this; 0 or more'),
+          .describe('normal when |value - previous| is at most this; 0 to maxDelta'),
       })
       .optional(),
   })

@@ -16,8 +16,16 @@ export const ThresholdRuleSchema = z
     /** Alarm mode: the bounds a value must be back within to count as normal (hysteresis). */
     clear: z
       .strictObject({
-        below: z.number().finite().describe('normal when below this (with `above`)').optional(),
-        above: z.number().finite().describe('normal when above this (with `below`)').optional(),
+        below: z
+          .number()
+          .finite()
+          .describe('normal when below this; any finite number up to `above`')
+          .optional(),
+        above: z
+          .number()
+          .finite()
+          .describe('normal when above this; any finite number from `below`')
+          .optional(),
       })
       .optional(),
   })
