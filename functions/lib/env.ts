@@ -17,6 +17,7 @@ const HandlerEnvSchema = z
     [ENV.invalidQueueUrl]: z.url(),
     [ENV.lateQueueUrl]: z.url(),
     [ENV.resultsStream]: z.string().min(1).optional(),
+    [ENV.rulesTable]: z.string().min(1).optional(),
     [ENV.config]: z.string().optional(),
   })
   // The environment also holds Lambda's and the runtime's variables, so it cannot be a
@@ -31,6 +32,8 @@ export interface HandlerEnv {
   invalidQueueUrl: string;
   lateQueueUrl: string;
   resultsStreamName?: string;
+  /** The rules table; absent: the configured rules only. */
+  rulesTable?: string;
   config: WindowpaneConfig;
 }
 
@@ -44,6 +47,7 @@ export function parseHandlerEnv(env: NodeJS.ProcessEnv = process.env): HandlerEn
     invalidQueueUrl: e[ENV.invalidQueueUrl],
     lateQueueUrl: e[ENV.lateQueueUrl],
     ...(e[ENV.resultsStream] ? { resultsStreamName: e[ENV.resultsStream] } : {}),
+    ...(e[ENV.rulesTable] ? { rulesTable: e[ENV.rulesTable] } : {}),
     config: parseConfigJson(e[ENV.config]),
   };
 }

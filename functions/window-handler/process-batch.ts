@@ -9,6 +9,7 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { foldSensorRecords } from '../domain/fold.js';
+import type { RuleSet } from '../domain/rule-set.js';
 import type { SensorState } from '../domain/state.js';
 import { type DeliveryCounts, emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
@@ -39,6 +40,13 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   const failures: string[] = [];
   const { groups, invalid } = decodeBatch(event, deps.config.metrics);
   const report = newReport(event.Records.length, groups.size);
+  // A-R4: rules as of this batch. A failed first load throws: the batch is retried.
+  if (deps.rules) {
+    const refreshed = await deps.rules.refreshIfDue(Date.now());
+    report.rulesInvalid = refreshed.invalid;
+    report.rulesRefreshFailed = refreshed.failed ? 1 : 0;
+  }
+  const ruleSet = deps.rules?.current();
 
   const invalidSent = invalid.length > 0 ? deps.effects.sendInvalid(invalid) : Promise.resolve();
   const states = await deps.store.loadMany([...groups.keys()]);
@@ -56,7 +64,7 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   // Phase 1: fold, commit, and deliver windows and late readings, sensor by sensor.
   await runPool([...groups.values()], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (group) => {
     try {
-      const state = await applySensor(deps, group, states.get(group.sensorId)!, report, counts);
+      const state = await applySensor(deps, group, states.get(group.sensorId)!, report, counts, ruleSet);
       if (deps.delivered.needsAlerts(state)) pendingAlerts.push({ group, state });
     } catch (err) {
       failed(group, err, 'sensor failed');
@@ -97,13 +105,14 @@ async function applySensor(
   loaded: SensorState,
   report: BatchReport,
   counts: DeliveryCounts,
+  ruleSet?: RuleSet,
 ): Promise<SensorState> {
   const chunk = deps.maxRecordsPerCommit ?? DEFAULT_RECORDS_PER_COMMIT;
   let state = loaded;
   for (let i = 0; i < group.records.length; i += chunk) {
     const records = group.records.slice(i, i + chunk);
     state = await commitAndDeliver(deps, state, report, counts, (s) =>
-      foldSensorRecords(s, records, deps.config),
+      foldSensorRecords(s, records, deps.config, ruleSet),
     );
   }
   return state;
