@@ -39,7 +39,8 @@ export interface TransitionDraft {
   actionId?: string;
 }
 
-export interface Transition {
+/** The published message: the draft, who and where; buildTransition fixes the field order. */
+export interface Transition extends TransitionDraft {
   transitionId: string;
   alarmId: string;
   sensorId: string;
@@ -49,20 +50,6 @@ export interface Transition {
   severity: Severity;
   metric: string | null;
   seq: number;
-  transition: TransitionName;
-  from: AlarmState;
-  state: AlarmState;
-  at: number;
-  clock: 'event' | 'processing';
-  since: number | null;
-  value: number | null;
-  peak: number | null;
-  peakAt: number | null;
-  reactivated?: true;
-  snoozedUntil?: number;
-  by?: string;
-  note?: string;
-  actionId?: string;
   /** `<shardId>:<sequenceNumber>` of the record that caused it. */
   recordId?: string;
   /** The kind's fields (threshold: above/below; delta: previous/maxDelta). */
