@@ -21,6 +21,9 @@
  * - late.jsonl / invalid.jsonl: the queue bodies, once per id, identified by `line` (the
  *   1-based line in the input, known from PutRecords' answers) instead of their stream
  *   position, sorted by line: file order.
+ * - alarms.jsonl: alarm transitions, once per transitionId, with the `line` of the reading
+ *   that caused them instead of its stream position, by line, rule, seq; empty when no
+ *   rule is in mode alarm.
  */
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -31,6 +34,7 @@ import {
   type PutRecordsCommandOutput,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
+import type { Transition } from '../functions/domain/alarms/transition.js';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
 import { WindowpaneError } from '../functions/domain/errors.js';
 import type { Alert } from '../functions/domain/rules.js';
@@ -77,6 +81,7 @@ export const OUTPUT_FILES = {
   alerts: 'alerts.jsonl',
   late: 'late.jsonl',
   invalid: 'invalid.jsonl',
+  alarms: 'alarms.jsonl',
 } as const;
 
 /** Splits input bytes into records, as described in the module header. */
@@ -363,11 +368,15 @@ export interface InvalidLine
   line: number;
 }
 
+/** A transition as `alarms.jsonl` has it: `line` first, without `recordId`. */
+export type AlarmLine = { line: number } & Omit<Transition, 'recordId'>;
+
 export interface ReplayOutputs {
   windows: WindowLine[];
   alerts: Alert[];
   late: LateLine[];
   invalid: InvalidLine[];
+  alarms: AlarmLine[];
 }
 
 export interface ReplaySummary {
@@ -380,6 +389,8 @@ export interface ReplaySummary {
   windows: number;
   windowLines: number;
   alerts: number;
+  /** Alarm transitions (alarms.jsonl lines). */
+  alarms: number;
   late: number;
   invalid: number;
   /** Records the mapping gave up on (sent to its on-failure queue): outputs are incomplete. */
@@ -520,12 +531,21 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
           }),
         )
         .sort(byLine),
+      alarms: collected.transitions
+        .map(({ recordId, ...rest }): AlarmLine => {
+          // Replay has no actions or sweeps: every transition was caused by a record.
+          if (recordId === undefined)
+            throw new ReplaySendError(`transition ${rest.transitionId} has no record that caused it`);
+          return { line: lineFor(recordId), ...rest };
+        })
+        .sort((a, b) => a.line - b.line || (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0) || a.seq - b.seq),
     };
     await Promise.all([
       writeFile(path.join(opts.outDir, OUTPUT_FILES.windows), jsonl(outputs.windows)),
       writeFile(path.join(opts.outDir, OUTPUT_FILES.alerts), jsonl(outputs.alerts)),
       writeFile(path.join(opts.outDir, OUTPUT_FILES.late), jsonl(outputs.late)),
       writeFile(path.join(opts.outDir, OUTPUT_FILES.invalid), jsonl(outputs.invalid)),
+      writeFile(path.join(opts.outDir, OUTPUT_FILES.alarms), jsonl(outputs.alarms)),
     ]).catch((err: Error) => {
       throw new OutputDirError(`cannot write outputs to ${opts.outDir}: ${err.message}`);
     });
@@ -543,6 +563,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
       windows: windows.size,
       windowLines: outputs.windows.length,
       alerts: outputs.alerts.length,
+      alarms: outputs.alarms.length,
       late: outputs.late.length,
       invalid: outputs.invalid.length,
       discarded,
@@ -626,7 +647,7 @@ export function formatSummary(s: ReplaySummary): string[] {
   const rate = s.wallMs > 0 ? Math.round((s.records / s.wallMs) * 1000) : s.records;
   const lines = [
     `replayed ${s.records} records from ${s.source} in ${secs(s.wallMs)} (${rate} records/s; sending took ${secs(s.sendMs)})`,
-    `  readings ${s.readings}, windows ${s.windows} (${s.windowLines} lines), alerts ${s.alerts}, late ${s.late}, invalid ${s.invalid}`,
+    `  readings ${s.readings}, windows ${s.windows} (${s.windowLines} lines), alerts ${s.alerts}, alarms ${s.alarms}, late ${s.late}, invalid ${s.invalid}`,
     `  wrote ${Object.values(OUTPUT_FILES)
       .map((f) => path.join(s.outDir, f))
       .join(', ')}`,

@@ -9,9 +9,12 @@
  * the watermark, and finalisation (windows/finalise.ts). The state and effect types are
  * in state.ts.
  */
-import { compileRules, evaluateRules, type RulesByMetric } from './alerting.js';
+import { evaluateAlarms, removeGoneAlarms } from './alarms/evaluate.js';
+import type { Transition } from './alarms/transition.js';
+import { evaluateRules } from './alerting.js';
 import type { WindowpaneConfig } from './config.js';
 import { formatPosition, isAppliedAt } from './record-position.js';
+import { RuleSet } from './rule-set.js';
 import { cloneState, emptyOutbox, type FoldResult, type SensorRecord, type SensorState } from './state.js';
 import { takeFinalWindows } from './windows/finalise.js';
 import { foldIntoFixed } from './windows/fixed.js';
@@ -30,7 +33,8 @@ const MAX_REMEMBERED_SHARDS = 16;
 /** A config compiled for the fold, once per config object: a batch folds many sensors. */
 interface FoldPlan {
   windows: readonly WindowDefinition[];
-  rules: RulesByMetric;
+  /** The configured rules, when the caller gives no rule set (replay, tests). */
+  rules: RuleSet;
   ctx: PlacementContext;
 }
 
@@ -41,7 +45,7 @@ function planOf(config: WindowpaneConfig): FoldPlan {
   if (!plan) {
     plan = {
       windows: compileWindows(config),
-      rules: compileRules(config),
+      rules: new RuleSet({ rules: config.rules, maxRulesPerSensor: config.alarms.maxRulesPerSensor }),
       ctx: { allowedLatenessMs: config.allowedLatenessMs, withSquares: config.stddev },
     };
     plans.set(config, plan);
@@ -50,7 +54,8 @@ function planOf(config: WindowpaneConfig): FoldPlan {
 }
 
 /**
- * Folds `records` (one sensor, arrival order) into a copy of `state`. Records whose
+ * Folds `records` (one sensor, arrival order) into a copy of `state`, with the rules
+ * `ruleSet` resolves for the sensor (default: the configured ones). Records whose
  * position (sequence number, then KPL sub-index: record-position.ts) is not after the
  * last applied one of their shard are duplicates (a retried or redelivered batch) and
  * change nothing.
@@ -59,15 +64,20 @@ export function foldSensorRecords(
   state: SensorState,
   records: readonly SensorRecord[],
   config: WindowpaneConfig,
+  ruleSet?: RuleSet,
 ): FoldResult {
   const next = cloneState(state);
   const effects = emptyOutbox();
-  const { windows, rules, ctx } = planOf(config);
+  const plan = planOf(config);
+  const { windows, ctx } = plan;
+  const rules = (ruleSet ?? plan.rules).resolve(state.sensorId);
   const placement: Placement = { accepted: false, missed: undefined };
   // Last applied sequence number per shard; a Map keeps least-recently-used order cheaply.
   const appliedByShard = new Map(Object.entries(next.applied));
   let applied = 0;
   let duplicates = 0;
+  const transitions: Transition[] = [];
+  let lastAt = 0;
 
   for (const record of records) {
     const lastApplied = appliedByShard.get(record.shardId);
@@ -93,8 +103,11 @@ export function foldSensorRecords(
     }
     const missed = placement.missed;
 
-    // Rules run on every valid reading, late ones included, in arrival order.
-    evaluateRules(next, rules, reading, missed !== undefined, effects.alerts);
+    // Alert-mode rules run on every valid reading, late ones included, in arrival order;
+    // alarm-mode rules after them, in name order and in event-time order (A-E1, A-E2).
+    evaluateRules(next, rules.alertsByMetric, reading, missed !== undefined, effects.alerts);
+    if (rules.alarms.length > 0 || next.alarms) evaluateAlarms(next, rules, record, transitions);
+    lastAt = record.arrivalMs ?? ts;
 
     if (missed !== undefined) {
       effects.late.push({
@@ -118,6 +131,8 @@ export function foldSensorRecords(
   if (applied > 0) {
     next.applied = Object.fromEntries(appliedByShard);
     pruneShards(next);
+    if (next.alarms || next.rs) removeGoneAlarms(next, rules, lastAt, transitions);
+    if (transitions.length > 0) effects.transitions = transitions;
     effects.results.push(...takeFinalWindows(next, config.allowedLatenessMs, false));
   }
   next.outbox = effects;

@@ -18,6 +18,7 @@ const HandlerEnvSchema = z
     [ENV.lateQueueUrl]: z.url(),
     [ENV.resultsStream]: z.string().min(1).optional(),
     [ENV.schemaRegistryName]: z.string().min(1).optional(),
+    [ENV.rulesTable]: z.string().min(1).optional(),
     [ENV.config]: z.string().optional(),
   })
   // The environment also holds Lambda's and the runtime's variables, so it cannot be a
@@ -34,6 +35,8 @@ export interface HandlerEnv {
   resultsStreamName?: string;
   /** Set when the deployment has a Glue Schema Registry: Avro writer schemas come from Glue. */
   schemaRegistryName?: string;
+  /** The rules table; absent: the configured rules only. */
+  rulesTable?: string;
   config: WindowpaneConfig;
 }
 
@@ -48,6 +51,7 @@ export function parseHandlerEnv(env: NodeJS.ProcessEnv = process.env): HandlerEn
     lateQueueUrl: e[ENV.lateQueueUrl],
     ...(e[ENV.resultsStream] ? { resultsStreamName: e[ENV.resultsStream] } : {}),
     ...(e[ENV.schemaRegistryName] ? { schemaRegistryName: e[ENV.schemaRegistryName] } : {}),
+    ...(e[ENV.rulesTable] ? { rulesTable: e[ENV.rulesTable] } : {}),
     config: parseConfigJson(e[ENV.config]),
   };
 }

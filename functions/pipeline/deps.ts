@@ -12,6 +12,8 @@ import type { WriteCounter } from '../lib/dynamo-batch.js';
 import { EffectDelivery } from '../lib/effects.js';
 import type { HandlerEnv } from '../lib/env.js';
 import { BACKOFF } from '../lib/retry.js';
+import { type RuleSource, TableRuleSource } from '../lib/rule-source.js';
+import { RulesTable } from '../lib/rules-table.js';
 import { WindowStateStore } from '../lib/state-store.js';
 import { DeliveryTracker } from './delivery-tracker.js';
 
@@ -36,6 +38,8 @@ export interface BatchDeps {
   counter: WriteCounter;
   /** Which parts of which outbox this process has delivered. */
   delivered: DeliveryTracker;
+  /** Rules at runtime (the rules table); absent: the configured rules. */
+  rules?: RuleSource;
   logger?: BatchLogger;
   /** Decodes Avro readings (writer schemas from a SchemaSource); absent: Avro records are invalid. */
   avro?: AvroReadingDecoder;
@@ -77,6 +81,15 @@ export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Ba
       },
       counter,
     }),
+    ...(env.rulesTable
+      ? {
+          rules: new TableRuleSource({
+            table: new RulesTable({ doc: clients.doc, tableName: env.rulesTable }),
+            config: env.config,
+            ...(logger ? { logger } : {}),
+          }),
+        }
+      : {}),
     ...(logger ? { logger } : {}),
   };
 }

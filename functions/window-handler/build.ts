@@ -66,6 +66,11 @@ export function buildHandler(
     metrics.addMetric(METRIC.writeRequests, MetricUnit.Count, report.writeRequests);
     metrics.addMetric(METRIC.conflicts, MetricUnit.Count, report.conflicts);
     metrics.addMetric(METRIC.duplicateRecords, MetricUnit.Count, report.duplicates);
+    if (deps.rules) {
+      metrics.addMetric(METRIC.alarmTransitions, MetricUnit.Count, report.transitions);
+      metrics.addMetric(METRIC.rulesInvalid, MetricUnit.Count, report.rulesInvalid);
+      metrics.addMetric(METRIC.rulesRefreshFailed, MetricUnit.Count, report.rulesRefreshFailed);
+    }
     logger.info('batch processed', { report, failed: response.batchItemFailures.length });
     return response;
   })

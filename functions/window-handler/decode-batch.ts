@@ -144,6 +144,7 @@ function decodeUnpacked(unpacked: UnpackedBatch, ctx: FormatContext): DecodedBat
       shardId: payload.shardId,
       sequence: checkSequence(kinesis.sequenceNumber),
       reading: decoded.reading,
+      arrivalMs: kinesis.approximateArrivalTimestamp * 1000,
     };
     if (payload.user !== undefined && payload.user.subIndex > 0)
       sensorRecord.subIndex = payload.user.subIndex;

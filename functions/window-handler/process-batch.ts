@@ -10,6 +10,7 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { foldSensorRecords } from '../domain/fold.js';
+import type { RuleSet } from '../domain/rule-set.js';
 import type { SensorState } from '../domain/state.js';
 import { type DeliveryCounts, emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
@@ -41,6 +42,13 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   // A schema source that cannot be asked throws here: the whole batch is retried.
   const { groups, invalid } = await decodeBatchWithSchemas(event, deps.config.metrics, deps.avro);
   const report = newReport(event.Records.length, groups.size);
+  // A-R4: rules as of this batch. A failed first load throws: the batch is retried.
+  if (deps.rules) {
+    const refreshed = await deps.rules.refreshIfDue(Date.now());
+    report.rulesInvalid = refreshed.invalid;
+    report.rulesRefreshFailed = refreshed.failed ? 1 : 0;
+  }
+  const ruleSet = deps.rules?.current();
 
   const invalidSent = invalid.length > 0 ? deps.effects.sendInvalid(invalid) : Promise.resolve();
   const states = await deps.store.loadMany([...groups.keys()]);
@@ -58,7 +66,7 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   // Phase 1: fold, commit, and deliver windows and late readings, sensor by sensor.
   await runPool([...groups.values()], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (group) => {
     try {
-      const state = await applySensor(deps, group, states.get(group.sensorId)!, report, counts);
+      const state = await applySensor(deps, group, states.get(group.sensorId)!, report, counts, ruleSet);
       if (deps.delivered.needsAlerts(state)) pendingAlerts.push({ group, state });
     } catch (err) {
       failed(group, err, 'sensor failed');
@@ -99,13 +107,14 @@ async function applySensor(
   loaded: SensorState,
   report: BatchReport,
   counts: DeliveryCounts,
+  ruleSet?: RuleSet,
 ): Promise<SensorState> {
   const chunk = deps.maxRecordsPerCommit ?? DEFAULT_RECORDS_PER_COMMIT;
   let state = loaded;
   for (let i = 0; i < group.records.length; i += chunk) {
     const records = group.records.slice(i, i + chunk);
     state = await commitAndDeliver(deps, state, report, counts, (s) =>
-      foldSensorRecords(s, records, deps.config),
+      foldSensorRecords(s, records, deps.config, ruleSet),
     );
   }
   return state;
