@@ -85,6 +85,9 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           environment: 'node',
+          // Pure but CPU-bound: the simulator's 4,000-record comparison took 5.8 s beside the
+          // emulator projects on 2 cores, past vitest's default 5 s. A limit for a hang.
+          testTimeout: 30_000,
         },
       },
       {
