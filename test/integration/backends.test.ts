@@ -1,26 +1,31 @@
 /**
  * The difference report: one input replayed on both backends in the same run, the embedded
  * emulators (kinesis-local, dynalite, fauxqs) and moto_server, must give the same four
- * output files byte for byte, clean and under `--chaos`. Small batches make many
+ * output files byte for byte, clean and under `--chaos`. The input and configuration are
+ * the golden `alarms` case's (alert rules and alarm-mode rules), so the alarm transitions
+ * are compared too. Small batches make many
  * invocations, so chaos meets many of them. On moto the chaos run leaves out the reshard
  * (moto cannot reshard as Kinesis documents: local/chaos/reshard.ts) and keeps every other
  * fault; the outputs must not show it.
  */
+
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import type { WindowpaneConfig } from '../../functions/domain/config.js';
+import { parseConfig, type WindowpaneConfig } from '../../functions/domain/config.js';
 import { localClientOptions } from '../../functions/lib/clients.js';
 import { uniquePrefix } from '../../local/cloud/index.js';
-import { loadProjectConfig, REPO_ROOT } from '../../local/config.js';
+import { REPO_ROOT } from '../../local/config.js';
 import { OUTPUT_FILES, type ReplaySummary, runReplay } from '../../local/replay.js';
 
-const INPUT = path.join(REPO_ROOT, 'events', 'readings-small.jsonl');
+const GOLDEN = path.join(REPO_ROOT, 'test', 'golden');
+const INPUT = path.join(GOLDEN, 'small', 'input.jsonl');
 const CHAOS_SEED = 5;
 const endpoints = inject('endpoints');
 
-const base = loadProjectConfig().config;
+const base = parseConfig(JSON.parse(readFileSync(path.join(GOLDEN, 'alarms', 'config.json'), 'utf8')));
 const config: WindowpaneConfig = { ...base, eventSource: { ...base.eventSource, batchSize: 10 } };
 
 const dirs: string[] = [];

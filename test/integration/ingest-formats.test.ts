@@ -66,7 +66,9 @@ describe('replay formats: the outputs do not depend on the wire format', () => {
   it('the JSON replay is the recorded golden output (the baseline is right)', async () => {
     const json = runs.get('json')!;
     for (const [k, f] of Object.entries(OUTPUT_FILES)) {
-      expect(json.files[k], f).toBe(await readFile(path.join(GOLDEN, f), 'utf8'));
+      // The sample's rules are alert rules only: no alarm transitions, and none recorded.
+      const want = f === OUTPUT_FILES.alarms ? '' : await readFile(path.join(GOLDEN, f), 'utf8');
+      expect(json.files[k], f).toBe(want);
     }
     expect(json.summary.windows).toBeGreaterThan(0);
     expect(json.summary.alerts).toBeGreaterThan(0);
