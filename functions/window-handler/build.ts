@@ -45,6 +45,7 @@ export function buildHandler(env: HandlerEnv, clientOptions: ClientOptions = {})
     metrics.addMetric(METRIC.writeRequests, MetricUnit.Count, report.writeRequests);
     metrics.addMetric(METRIC.conflicts, MetricUnit.Count, report.conflicts);
     metrics.addMetric(METRIC.duplicateRecords, MetricUnit.Count, report.duplicates);
+    metrics.addMetric(METRIC.windowsFinalisedEarly, MetricUnit.Count, report.windowsFinalisedEarly);
     logger.info('batch processed', { report, failed: response.batchItemFailures.length });
     return response;
   })
