@@ -104,6 +104,8 @@ const INVALID_MESSAGE_FIELDS_BYTES = 2_000;
 const PUT_RECORDS_MAX = 500;
 /** SNS publishes in flight at once during the alert phase. */
 export const ALERT_PUBLISH_CONCURRENCY = 16;
+/** Conditional puts of final windows in flight at once, per delivery. */
+export const RESULT_PUT_CONCURRENCY = 16;
 const SECONDS_PER_DAY = 86_400;
 
 export interface EffectDeliveryOptions {
@@ -233,7 +235,9 @@ export class EffectDelivery {
       counts.resultsAlreadyPresent += results.length - pending.length;
       await this.streamResults(pending);
     }
-    for (const result of pending) {
+    // Each put is conditional on its own key, so their order does not matter; a sensor's
+    // backlog closes hundreds of windows a commit (SEMANTICS.md "Bounds" B2).
+    await runPool(pending, RESULT_PUT_CONCURRENCY, async (result) => {
       this.counter.writes++;
       try {
         await this.doc.send(
@@ -248,7 +252,7 @@ export class EffectDelivery {
         if (!(err instanceof ConditionalCheckFailedException)) throw err;
         counts.resultsAlreadyPresent++;
       }
-    }
+    });
   }
 
   private async existingResults(results: readonly FinalWindow[]): Promise<Set<string>> {

@@ -84,6 +84,8 @@ export interface WindowStateStoreOptions {
   counter?: WriteCounter;
   /** Processing time (epoch ms) of a commit. */
   now?: () => number;
+  /** The largest body committed; default MAX_STATE_BYTES (lower only to test the refusal). */
+  maxBodyBytes?: number;
 }
 
 export class WindowStateStore {
@@ -92,6 +94,7 @@ export class WindowStateStore {
   private readonly ttlDays: number;
   private readonly counter: WriteCounter;
   private readonly now: () => number;
+  private readonly maxBodyBytes: number;
 
   constructor(options: WindowStateStoreOptions) {
     this.doc = options.doc;
@@ -99,6 +102,7 @@ export class WindowStateStore {
     this.ttlDays = options.ttlDays;
     this.counter = options.counter ?? { writes: 0 };
     this.now = options.now ?? Date.now;
+    this.maxBodyBytes = options.maxBodyBytes ?? MAX_STATE_BYTES;
   }
 
   async load(sensorId: string): Promise<SensorState> {
@@ -134,7 +138,7 @@ export class WindowStateStore {
     const committed: SensorState = { ...next, version };
     const body = stateBody(committed);
     const bytes = bodyBytes(body);
-    if (bytes > MAX_STATE_BYTES) throw new StateItemTooLargeError({ sensorId: next.sensorId, bytes });
+    if (bytes > this.maxBodyBytes) throw new StateItemTooLargeError({ sensorId: next.sensorId, bytes });
     const now = this.now();
     const item: StateItem = {
       sensorId: next.sensorId,

@@ -162,6 +162,13 @@ const REPLAY_FLAGS = {
       "the four files are the same as a clean run's",
     SEED_RANGE,
   ),
+  'retry-attempts': flag.integer(
+    'N',
+    'with --chaos: the mapping retries a failed batch N times, then\n' +
+      'sends it to the on-failure queue (default: without limit);\n' +
+      'npm run recover -- dlq redrive brings it back',
+    { min: 0, max: 10_000 },
+  ),
   quiet: flag.boolean('no progress lines', { short: 'q' }),
   verbose: flag.boolean('emulator and provisioning details'),
   help: HELP_FLAG,
@@ -181,13 +188,15 @@ function endpointFromEnvironment(env: NodeJS.ProcessEnv): boolean {
  */
 export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
   const { values } = parseFlags(argv, REPLAY_FLAGS);
-  const { input, stdin, out, drainTimeout, setupTimeout, requestTimeout, chaos, ...rest } = values;
+  const { input, stdin, out, drainTimeout, setupTimeout, requestTimeout, chaos, retryAttempts, ...rest } =
+    values;
   const opts = {
     ...rest,
     drainTimeoutMs: drainTimeout,
     setupTimeoutMs: setupTimeout,
     requestTimeoutMs: requestTimeout,
     chaosSeed: chaos,
+    chaosRetryAttempts: retryAttempts,
     input: stdin ? '-' : input,
     outDir: out,
   };
@@ -197,6 +206,11 @@ export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     throw new UsageError('missing --input FILE (or --stdin to read standard input)');
   }
   if (out === undefined) throw new UsageError('missing --out DIR (where the four JSONL files are written)');
+  if (retryAttempts !== undefined && chaos === undefined) {
+    throw new UsageError(
+      'flag --retry-attempts needs --chaos SEED: without chaos the mapping uses eventSource.retryAttempts',
+    );
+  }
   if (opts.keepResources && opts.endpoint === undefined && !endpointFromEnvironment(env)) {
     // The embedded emulators keep their data in memory: there is nothing to keep.
     throw new UsageError(

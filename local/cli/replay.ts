@@ -56,7 +56,14 @@ async function main(): Promise<number> {
     ...(opts.setupTimeoutMs ? { setupTimeoutMs: opts.setupTimeoutMs } : {}),
     setupTimeoutHint: '--setup-timeout sets the limit',
     ...(opts.requestTimeoutMs ? { timeouts: { requestMs: opts.requestTimeoutMs } } : {}),
-    ...(opts.chaosSeed !== undefined ? { chaos: { seed: opts.chaosSeed } } : {}),
+    ...(opts.chaosSeed !== undefined
+      ? {
+          chaos: {
+            seed: opts.chaosSeed,
+            ...(opts.chaosRetryAttempts !== undefined ? { retryAttempts: opts.chaosRetryAttempts } : {}),
+          },
+        }
+      : {}),
     ...(opts.quiet ? {} : { progress: err }),
     log: err,
     ...(opts.verbose ? { debug: err } : {}),
