@@ -23,7 +23,7 @@ import {
   type SensorState,
 } from '../../functions/domain/state.js';
 import { flushSensor } from '../../functions/domain/windows/finalise.js';
-import { record } from './factories.js';
+import { effectIds, record, withoutOutbox } from './factories.js';
 
 const T0 = Date.UTC(2026, 0, 1);
 const MINUTE = 60_000;
@@ -61,19 +61,6 @@ const batchArb = fc
       return record('s', t, s.v, 1_000 + i);
     });
   });
-
-function withoutOutbox(state: SensorState) {
-  const { outbox: _o, ...rest } = state;
-  return rest;
-}
-
-function effectIds(outboxes: Outbox[]) {
-  return {
-    results: outboxes.flatMap((o) => o.results.map((r) => JSON.stringify(r))).sort(),
-    alerts: outboxes.flatMap((o) => o.alerts.map((a) => JSON.stringify(a))).sort(),
-    late: outboxes.flatMap((o) => o.late.map((l) => JSON.stringify(l))).sort(),
-  };
-}
 
 /** What applySensor does, without the store: sized folds until every record is applied. */
 function foldInSizedCommits(
