@@ -261,6 +261,7 @@ export class Observability extends Construct {
         left: [
           m(METRIC.windowsFinalised, 'Windows finalised'),
           m(METRIC.idleSensors, 'Idle sensors flushed'),
+          m(METRIC.windowsFinalisedEarly, 'Finalised early (maxOpenWindows)'),
         ],
         right: [m(METRIC.alertsPublished, 'Alerts published')],
       }),

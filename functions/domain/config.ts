@@ -11,6 +11,12 @@
  */
 import { z } from 'zod';
 import {
+  DEFAULT_MAX_OPEN_WINDOWS,
+  MAX_OPEN_WINDOWS_LIMIT,
+  maxOpenWindowsFor,
+  openWindowAllowanceBytes,
+} from './bounds.js';
+import {
   DAY_MS,
   durationMs,
   HOUR_MS,
@@ -202,6 +208,20 @@ export const ConfigSchema = z
       MAX_IDLE_TIMEOUT_MS,
       "processing time of silence after which a sensor's open windows are flushed",
     ).default(300_000),
+    /**
+     * Open windows and sessions (of every definition) one sensor may hold; past it, the
+     * oldest are finalised early (SEMANTICS.md "Bounds" B3). With the metrics, it must fit
+     * in a state item (checked below).
+     */
+    maxOpenWindows: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_OPEN_WINDOWS_LIMIT)
+      .describe(
+        `open windows and sessions per sensor before the oldest are finalised early; 1 to ${MAX_OPEN_WINDOWS_LIMIT}, and fitting in the state item with the metrics`,
+      )
+      .default(DEFAULT_MAX_OPEN_WINDOWS),
     /** Also keep a sum of squares so final windows carry `stddev`. */
     stddev: z.boolean().default(true),
     rules: z.array(RuleSchema).default(DEFAULT_RULES),
@@ -235,6 +255,14 @@ export const ConfigSchema = z
           message: `${c[key]} days is shorter than the stream's retention (stream.retentionHours ${c.stream.retentionHours}); a redelivered record could be applied twice`,
         });
       }
+    }
+    const fits = maxOpenWindowsFor(c.metrics, c.stddev);
+    if (c.maxOpenWindows > fits) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['maxOpenWindows'],
+        message: `${c.maxOpenWindows} open windows of ${c.metrics.length} metric(s) (about ${openWindowAllowanceBytes(c.metrics, c.stddev)} bytes each, open and final) do not fit in a sensor's state item; at most ${fits}`,
+      });
     }
     const specs = new Set<string>();
     c.windows.forEach((w, i) => {

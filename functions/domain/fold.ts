@@ -15,7 +15,14 @@ import { evaluateRules } from './alerting.js';
 import type { WindowpaneConfig } from './config.js';
 import { formatPosition, isAppliedAt } from './record-position.js';
 import { RuleSet } from './rule-set.js';
-import { cloneState, emptyOutbox, type FoldResult, type SensorRecord, type SensorState } from './state.js';
+import {
+  cloneState,
+  emptyOutbox,
+  type FinalWindow,
+  type FoldResult,
+  type SensorRecord,
+  type SensorState,
+} from './state.js';
 import { takeFinalWindows } from './windows/finalise.js';
 import { foldIntoFixed } from './windows/fixed.js';
 import {
@@ -36,6 +43,7 @@ interface FoldPlan {
   /** The configured rules, when the caller gives no rule set (replay, tests). */
   rules: RuleSet;
   ctx: PlacementContext;
+  maxOpenWindows: number;
 }
 
 const plans = new WeakMap<WindowpaneConfig, FoldPlan>();
@@ -47,6 +55,7 @@ function planOf(config: WindowpaneConfig): FoldPlan {
       windows: compileWindows(config),
       rules: new RuleSet({ rules: config.rules, maxRulesPerSensor: config.alarms.maxRulesPerSensor }),
       ctx: { allowedLatenessMs: config.allowedLatenessMs, withSquares: config.stddev },
+      maxOpenWindows: config.maxOpenWindows,
     };
     plans.set(config, plan);
   }
@@ -69,9 +78,11 @@ export function foldSensorRecords(
   const next = cloneState(state);
   const effects = emptyOutbox();
   const plan = planOf(config);
-  const { windows, ctx } = plan;
+  const { windows, ctx, maxOpenWindows } = plan;
   const rules = (ruleSet ?? plan.rules).resolve(state.sensorId);
-  const placement: Placement = { accepted: false, missed: undefined };
+  const placement: Placement = { accepted: false, missed: undefined, opened: 0 };
+  let openWindows = Object.keys(next.windows).length;
+  let finalisedEarly = 0;
   // Last applied sequence number per shard; a Map keeps least-recently-used order cheaply.
   const appliedByShard = new Map(Object.entries(next.applied));
   let applied = 0;
@@ -124,6 +135,13 @@ export function foldSensorRecords(
     }
     if (placement.accepted && (next.watermark === null || ts > next.watermark)) next.watermark = ts;
 
+    openWindows += placement.opened;
+    if (openWindows > maxOpenWindows) {
+      const limited = enforceOpenWindowLimit(next, maxOpenWindows, ctx.allowedLatenessMs, effects.results);
+      openWindows = limited.open;
+      finalisedEarly += limited.early;
+    }
+
     appliedByShard.delete(record.shardId);
     appliedByShard.set(record.shardId, recordPosition);
   }
@@ -136,7 +154,37 @@ export function foldSensorRecords(
     effects.results.push(...takeFinalWindows(next, config.allowedLatenessMs, false));
   }
   next.outbox = effects;
-  return { state: next, applied, duplicates, effects };
+  return { state: next, applied, duplicates, effects, finalisedEarly };
+}
+
+/**
+ * Brings a sensor back to at most `limit` open windows (docs/SEMANTICS.md, Bounds B3):
+ * windows already final leave first (their result is due anyway), then, while too many
+ * remain, the oldest are closed as a flush would close them, through the earliest end
+ * among them (`flushedThrough`), so a later reading for them is late, not a second result.
+ * Only windows that were still open count, so where a batch or a commit was cut does not
+ * change what is finalised early.
+ */
+function enforceOpenWindowLimit(
+  state: SensorState,
+  limit: number,
+  allowedLatenessMs: number,
+  results: FinalWindow[],
+): { open: number; early: number } {
+  results.push(...takeFinalWindows(state, allowedLatenessMs, false));
+  let open = Object.keys(state.windows).length;
+  let early = 0;
+  while (open > limit) {
+    let oldestEnd = Number.POSITIVE_INFINITY;
+    for (const key in state.windows) oldestEnd = Math.min(oldestEnd, state.windows[key]!.end);
+    state.flushedThrough =
+      state.flushedThrough === null ? oldestEnd : Math.max(state.flushedThrough, oldestEnd);
+    const closed = takeFinalWindows(state, allowedLatenessMs, false);
+    results.push(...closed);
+    early += closed.length;
+    open -= closed.length;
+  }
+  return { open, early };
 }
 
 function pruneShards(state: SensorState): void {

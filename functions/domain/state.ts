@@ -141,6 +141,8 @@ export interface FoldResult {
   duplicates: number;
   /** Effects of this fold only (also in `state.outbox`). */
   effects: Outbox;
+  /** Open windows closed early because the sensor reached `maxOpenWindows` (bounds.ts). */
+  finalisedEarly: number;
 }
 
 export function emptyOutbox(): Outbox {
@@ -172,7 +174,7 @@ export function isOutboxEmpty(outbox: Outbox): boolean {
 
 /** "Nothing to do": the state as it is, no records applied, no effects. */
 export function unchangedFold(state: SensorState): FoldResult {
-  return { state, applied: 0, duplicates: 0, effects: emptyOutbox() };
+  return { state, applied: 0, duplicates: 0, effects: emptyOutbox(), finalisedEarly: 0 };
 }
 
 /**

@@ -37,6 +37,7 @@ import { WindowpaneError } from '../domain/errors.js';
 import type { Alert } from '../domain/rules.js';
 import type { FinalWindow, LateReading, Outbox } from '../domain/state.js';
 import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
+import { runPool } from './pool.js';
 import { alertMessage, publishOnce, transitionMessage } from './publish-once.js';
 import { BACKOFF, backoffDelay, sleep } from './retry.js';
 
@@ -114,6 +115,8 @@ const INVALID_MESSAGE_FIELDS_BYTES = 2_000;
 const PUT_RECORDS_MAX = 500;
 
 export { ALERT_PUBLISH_CONCURRENCY } from './publish-once.js';
+/** Conditional puts of final windows in flight at once, per delivery. */
+export const RESULT_PUT_CONCURRENCY = 16;
 
 export interface EffectDeliveryOptions {
   doc: DynamoDBDocumentClient;
@@ -208,7 +211,9 @@ export class EffectDelivery {
       counts.resultsAlreadyPresent += results.length - pending.length;
       await this.streamResults(pending);
     }
-    for (const result of pending) {
+    // Each put is conditional on its own key, so their order does not matter; a sensor's
+    // backlog closes hundreds of windows a commit (SEMANTICS.md "Bounds" B2).
+    await runPool(pending, RESULT_PUT_CONCURRENCY, async (result) => {
       this.counter.writes++;
       try {
         await this.doc.send(
@@ -223,7 +228,7 @@ export class EffectDelivery {
         if (!(err instanceof ConditionalCheckFailedException)) throw err;
         counts.resultsAlreadyPresent++;
       }
-    }
+    });
   }
 
   private async existingResults(results: readonly FinalWindow[]): Promise<Set<string>> {

@@ -31,6 +31,8 @@ export const METRIC = {
   conflicts: 'Conflicts',
   /** Records recognised as already applied (a retried batch). */
   duplicateRecords: 'DuplicateRecords',
+  /** Open windows finalised early because their sensor reached `maxOpenWindows` (SEMANTICS.md B3). */
+  windowsFinalisedEarly: 'WindowsFinalisedEarly',
   /** Silent sensors whose open windows the idle sweeper flushed. */
   idleSensors: 'IdleSensors',
   /** Alarm transitions published (docs/SEMANTICS.md A-M1). */
@@ -63,6 +65,7 @@ export const WINDOW_HANDLER_METRICS = [
   METRIC.writeRequests,
   METRIC.conflicts,
   METRIC.duplicateRecords,
+  METRIC.windowsFinalisedEarly,
 ] as const satisfies readonly MetricName[];
 
 /** What the idle sweeper publishes after every sweep (functions/idle-sweeper/build.ts). */

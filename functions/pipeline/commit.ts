@@ -6,6 +6,7 @@
  * does so, else read again), on which the records already applied are recognised as
  * duplicates by their sequence numbers.
  */
+import { OpenWindowLimitError } from '../domain/bounds.js';
 import { type FoldResult, isOutboxEmpty, type SensorState } from '../domain/state.js';
 import type { DeliveryCounts } from '../lib/effects.js';
 import { BACKOFF, backoffDelay, sleep } from '../lib/retry.js';
@@ -43,6 +44,7 @@ export async function commitAndDeliver(
       report.readings += result.applied;
       report.duplicates += result.duplicates;
       report.itemsWritten++;
+      if (result.finalisedEarly > 0) reportOpenWindowLimit(deps, committed, result.finalisedEarly, report);
       await ensureDelivered(deps, committed, counts, false);
       return committed;
     } catch (err) {
@@ -52,6 +54,25 @@ export async function commitAndDeliver(
       state = err.current ?? (await deps.store.load(state.sensorId));
     }
   }
+}
+
+/** SEMANTICS.md "Bounds" B3: counted (the WindowsFinalisedEarly metric) and logged per sensor. */
+function reportOpenWindowLimit(
+  deps: BatchDeps,
+  state: SensorState,
+  early: number,
+  report: BatchReport,
+): void {
+  report.windowsFinalisedEarly += early;
+  const err = new OpenWindowLimitError({
+    sensorId: state.sensorId,
+    limit: deps.config.maxOpenWindows,
+    finalisedEarly: early,
+  });
+  deps.logger?.warn(err.message, {
+    sensorId: state.sensorId,
+    error: { name: err.name, message: err.message },
+  });
 }
 
 /** Delivers the parts of `state.outbox` this process has not delivered yet. */

@@ -27,7 +27,7 @@ export interface BatchLogger {
 export const DEFAULT_COMMIT_ATTEMPTS = BACKOFF.conflict.maxAttempts;
 /** Sensors processed at once (bounds concurrent requests). */
 export const DEFAULT_SENSOR_CONCURRENCY = 8;
-/** Readings folded per commit, which bounds the outbox inside the item. */
+/** Readings folded per commit at most; the item's size bounds it too (domain/sized-fold.ts). */
 export const DEFAULT_RECORDS_PER_COMMIT = 2_000;
 
 export interface BatchDeps {
@@ -49,6 +49,8 @@ export interface BatchDeps {
   concurrency?: number;
   /** Default DEFAULT_RECORDS_PER_COMMIT. */
   maxRecordsPerCommit?: number;
+  /** Body size a commit aims for; default COMMIT_TARGET_BYTES (domain/bounds.ts). */
+  commitTargetBytes?: number;
 }
 
 export const silentLogger: BatchLogger = { debug() {}, warn() {}, error() {} };

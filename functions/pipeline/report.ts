@@ -16,6 +16,8 @@ export interface BatchReport {
   writeRequests: number;
   conflicts: number;
   failedSensors: number;
+  /** Open windows closed early because their sensor reached `maxOpenWindows`. */
+  windowsFinalisedEarly: number;
   /** Distinct DynamoDB items written: sensors committed + results + ledger entries. */
   itemsWritten: number;
   /** Alarm transitions published. */
@@ -39,6 +41,7 @@ export function newReport(records: number, sensors: number): BatchReport {
     writeRequests: 0,
     conflicts: 0,
     failedSensors: 0,
+    windowsFinalisedEarly: 0,
     itemsWritten: 0,
     transitions: 0,
     rulesInvalid: 0,

@@ -71,6 +71,7 @@ export function buildHandler(
       metrics.addMetric(METRIC.rulesInvalid, MetricUnit.Count, report.rulesInvalid);
       metrics.addMetric(METRIC.rulesRefreshFailed, MetricUnit.Count, report.rulesRefreshFailed);
     }
+    metrics.addMetric(METRIC.windowsFinalisedEarly, MetricUnit.Count, report.windowsFinalisedEarly);
     logger.info('batch processed', { report, failed: response.batchItemFailures.length });
     return response;
   })

@@ -9,8 +9,8 @@
  * as duplicates by their positions (sequence number and KPL sub-index).
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { foldSensorRecords } from '../domain/fold.js';
 import type { RuleSet } from '../domain/rule-set.js';
+import { foldWithinBudget } from '../domain/sized-fold.js';
 import type { SensorState } from '../domain/state.js';
 import { type DeliveryCounts, emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
@@ -100,7 +100,11 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   return { response: { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) }, report };
 }
 
-/** Folds and commits one sensor's records in chunks of `maxRecordsPerCommit`. */
+/**
+ * Folds and commits one sensor's records, at most `maxRecordsPerCommit` at a time and as
+ * many as keep the state item within its commit target (SEMANTICS.md "Bounds" B1), each
+ * commit's outbox delivered before the next fold.
+ */
 async function applySensor(
   deps: BatchDeps,
   group: SensorGroup,
@@ -111,11 +115,16 @@ async function applySensor(
 ): Promise<SensorState> {
   const chunk = deps.maxRecordsPerCommit ?? DEFAULT_RECORDS_PER_COMMIT;
   let state = loaded;
-  for (let i = 0; i < group.records.length; i += chunk) {
+  for (let i = 0; i < group.records.length; ) {
     const records = group.records.slice(i, i + chunk);
-    state = await commitAndDeliver(deps, state, report, counts, (s) =>
-      foldSensorRecords(s, records, deps.config, ruleSet),
-    );
+    // Set by the fold of the attempt that committed (a conflict folds again from the winner).
+    let consumed = records.length;
+    state = await commitAndDeliver(deps, state, report, counts, (s) => {
+      const sized = foldWithinBudget(s, records, deps.config, deps.commitTargetBytes, ruleSet);
+      consumed = sized.consumed;
+      return sized.result;
+    });
+    i += consumed;
   }
   return state;
 }

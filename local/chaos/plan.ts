@@ -12,6 +12,8 @@
  * Rates are bounded (each below 0.5) and every fault is transient; with the mapping's
  * retries unbounded in chaos mode (see `chaosMappingSettings`) and at most
  * `maxChaoticAttempts` faulty invocations per batch, every record is eventually processed.
+ * With bounded retries (`retryAttempts` below `maxChaoticAttempts`) some batches are
+ * discarded to the on-failure queue instead, for `npm run recover` to bring back.
  */
 import type { EventSourceConfig } from '../../functions/domain/config.js';
 
@@ -104,11 +106,18 @@ export interface ChaosPlanOptions {
   rates?: Partial<ChaosRates>;
   /** Faulty invocations of one batch (by its first record) before it runs undisturbed (default 3). */
   maxChaoticAttempts?: number;
+  /**
+   * Bounded retries (`--retry-attempts N`): the mapping retries a failed batch at most N
+   * times, then sends it to the on-failure queue, as a deployed stack does. Unset: without
+   * limit (`chaosMappingSettings`). 0 to 10,000, the config's range.
+   */
+  retryAttempts?: number;
 }
 
 export class ChaosPlan {
   readonly rates: ChaosRates;
   readonly maxChaoticAttempts: number;
+  readonly retryAttempts: number | undefined;
   private readonly streams = new Map<string, () => number>();
   private readonly counts: FaultCounts = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as FaultCounts;
 
@@ -126,6 +135,11 @@ export class ChaosPlan {
       }
     }
     this.maxChaoticAttempts = opts.maxChaoticAttempts ?? 3;
+    const retries = opts.retryAttempts;
+    if (retries !== undefined && !(Number.isInteger(retries) && retries >= 0 && retries <= 10_000)) {
+      throw new ChaosPlanError(`chaos retryAttempts must be a whole number from 0 to 10000, got ${retries}`);
+    }
+    this.retryAttempts = retries;
   }
 
   private stream(label: string): () => number {
@@ -162,13 +176,15 @@ export class ChaosPlan {
 }
 
 /**
- * The mapping settings chaos mode runs with: retries unbounded and no record age limit, as
- * Lambda allows (-1). Chaos faults are transient, so a bounded retry count could only
- * turn them into records sent to the on-failure queue, and then the outputs would differ
- * from a clean run's: that would test the retry budget, not the pipeline.
+ * The mapping settings chaos mode runs with: by default retries unbounded and no record
+ * age limit, as Lambda allows (-1). Chaos faults are transient, so a bounded retry count
+ * can only turn them into records sent to the on-failure queue, and then the outputs
+ * differ from a clean run's until `npm run recover` brings them back: that is what the
+ * bounded variant (`retryAttempts`) is for. The record age limit stays off either way, so
+ * only the retry count decides what is discarded.
  */
-export function chaosMappingSettings(settings: EventSourceConfig): EventSourceConfig {
-  return { ...settings, retryAttempts: -1, maxRecordAgeSeconds: -1 };
+export function chaosMappingSettings(settings: EventSourceConfig, retryAttempts?: number): EventSourceConfig {
+  return { ...settings, retryAttempts: retryAttempts ?? -1, maxRecordAgeSeconds: -1 };
 }
 
 /** One line per kind, for summaries: `dynamodbThrottle 12, dynamodb5xx 4, ...`. */

@@ -197,6 +197,13 @@ const REPLAY_FLAGS = {
     'DIR',
     'also write the final windows as Parquet, partitioned by\ndate, under DIR/windows/dt=YYYY-MM-DD/',
   ),
+  'retry-attempts': flag.integer(
+    'N',
+    'with --chaos: the mapping retries a failed batch N times, then\n' +
+      'sends it to the on-failure queue (default: without limit);\n' +
+      'npm run recover -- dlq redrive brings it back',
+    { min: 0, max: 10_000 },
+  ),
   quiet: flag.boolean('no progress lines', { short: 'q' }),
   verbose: flag.boolean('emulator and provisioning details'),
   help: HELP_FLAG,
@@ -216,13 +223,25 @@ function endpointFromEnvironment(env: NodeJS.ProcessEnv): boolean {
  */
 export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
   const { values } = parseFlags(argv, REPLAY_FLAGS);
-  const { input, stdin, out, drainTimeout, setupTimeout, requestTimeout, chaos, lake, ...rest } = values;
+  const {
+    input,
+    stdin,
+    out,
+    drainTimeout,
+    setupTimeout,
+    requestTimeout,
+    chaos,
+    retryAttempts,
+    lake,
+    ...rest
+  } = values;
   const opts = {
     ...rest,
     drainTimeoutMs: drainTimeout,
     setupTimeoutMs: setupTimeout,
     requestTimeoutMs: requestTimeout,
     chaosSeed: chaos,
+    chaosRetryAttempts: retryAttempts,
     input: stdin ? '-' : input,
     outDir: out,
     lakeDir: lake,
@@ -241,6 +260,11 @@ export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
   if (opts.stack !== undefined && (opts.chaosSeed !== undefined || opts.prefix !== undefined)) {
     throw new UsageError(
       `flag --stack runs the deployed resources and handler as they are: it cannot be combined with --${opts.chaosSeed !== undefined ? 'chaos' : 'prefix'}`,
+    );
+  }
+  if (retryAttempts !== undefined && chaos === undefined) {
+    throw new UsageError(
+      'flag --retry-attempts needs --chaos SEED: without chaos the mapping uses eventSource.retryAttempts',
     );
   }
   if (opts.keepResources && opts.endpoint === undefined && !endpointFromEnvironment(env)) {

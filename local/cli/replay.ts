@@ -62,7 +62,14 @@ async function main(): Promise<number> {
     ...(opts.setupTimeoutMs ? { setupTimeoutMs: opts.setupTimeoutMs } : {}),
     setupTimeoutHint: '--setup-timeout sets the limit',
     ...(opts.requestTimeoutMs ? { timeouts: { requestMs: opts.requestTimeoutMs } } : {}),
-    ...(opts.chaosSeed !== undefined ? { chaos: { seed: opts.chaosSeed } } : {}),
+    ...(opts.chaosSeed !== undefined
+      ? {
+          chaos: {
+            seed: opts.chaosSeed,
+            ...(opts.chaosRetryAttempts !== undefined ? { retryAttempts: opts.chaosRetryAttempts } : {}),
+          },
+        }
+      : {}),
     format: opts.format,
     ...(opts.lakeDir ? { lakeDir: opts.lakeDir } : {}),
     ...(opts.quiet ? {} : { progress: err }),

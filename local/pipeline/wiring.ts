@@ -65,15 +65,19 @@ export function wireHandler(
       opts.chaos,
       (plan) => new ChaosHandler({ plan, env, clientOptions, schemaSource: schemaRegistry, log: debug }),
     );
+    const retries = opts.chaos.retryAttempts;
     log(
-      `chaos mode: seed ${opts.chaos.seed}; the mapping retries without limit (retryAttempts -1, ` +
-        'maxRecordAgeSeconds -1), so no record reaches the on-failure queue',
+      retries === undefined
+        ? `chaos mode: seed ${opts.chaos.seed}; the mapping retries without limit (retryAttempts -1, ` +
+            'maxRecordAgeSeconds -1), so no record reaches the on-failure queue'
+        : `chaos mode: seed ${opts.chaos.seed}; the mapping retries a failed batch ${retries} time(s), ` +
+            'then sends it to the on-failure queue (npm run recover -- dlq redrive brings it back)',
     );
   }
   const mapping = new LocalEventSourceMapping({
     clients,
     streamName: resources.stream.name,
-    settings: chaos ? chaosMappingSettings(chosen.settings) : chosen.settings,
+    settings: chaos ? chaosMappingSettings(chosen.settings, opts.chaos?.retryAttempts) : chosen.settings,
     handler: chaos ? chaos.handler.invoke : (opts.invoke ?? handler),
     onFailureQueueUrl: resources.queues.dlq.url,
     functionName: `${opts.prefix ?? 'windowpane'}-window-handler`,

@@ -159,3 +159,15 @@ export function reference(lines: Buffer[], cfg: WindowpaneConfig): Expected {
   );
   return expected;
 }
+
+/** Each expected window as `[sensorId, windowStart, count, sum, min, max]` (values exact in doubles). */
+export function windowRows(expected: Expected): [string, number, number, number, number, number][] {
+  return expected.windows.map((w) => [
+    w.sensorId,
+    w.windowStart,
+    w.values.length,
+    w.values.reduce((a, b) => a + b, 0),
+    Math.min(...w.values),
+    Math.max(...w.values),
+  ]);
+}

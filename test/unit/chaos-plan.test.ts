@@ -1,6 +1,7 @@
 /**
  * The chaos plan: a seed fixes every decision stream, kinds do not disturb each other,
- * rates hold, and the settings chaos mode gives the mapping can never discard a record.
+ * rates hold, and the settings chaos mode gives the mapping never discard a record unless
+ * retries are bounded on purpose (`--retry-attempts N`).
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
@@ -103,6 +104,22 @@ describe('chaos mode settings', () => {
     });
   });
 
+  it('with bounded retries (--retry-attempts N), retries a failed batch N times and still never expires records', () => {
+    const settings = parseConfig({ eventSource: { retryAttempts: 5, maxRecordAgeSeconds: 60 } }).eventSource;
+    expect(chaosMappingSettings(settings, 0)).toEqual({
+      ...settings,
+      retryAttempts: 0,
+      maxRecordAgeSeconds: -1,
+    });
+    expect(chaosMappingSettings(settings, 3).retryAttempts).toBe(3);
+    expect(new ChaosPlan(1, { retryAttempts: 2 }).retryAttempts).toBe(2);
+    expect(new ChaosPlan(1).retryAttempts).toBeUndefined();
+    expect(() => new ChaosPlan(1, { retryAttempts: -1 })).toThrow(
+      /retryAttempts must be a whole number from 0/,
+    );
+    expect(() => new ChaosPlan(1, { retryAttempts: 1.5 })).toThrow(ChaosPlanError);
+  });
+
   it('reshards after a third and two thirds of the records', () => {
     expect(reshardPoints(100_000)).toEqual([33_333, 66_666]);
     expect(reshardPoints(3)).toEqual([1, 2]);
@@ -113,6 +130,14 @@ describe('chaos mode settings', () => {
     expect(parseReplayArgs(['--input', 'f', '--out', 'd']).chaosSeed).toBeUndefined();
     expect(parseStartArgs(['--chaos', '123']).chaosSeed).toBe(123);
     expect(() => parseReplayArgs(['--input', 'f', '--out', 'd', '--chaos', 'x'])).toThrow(UsageError);
+    const bounded = parseReplayArgs(['--input', 'f', '--out', 'd', '--chaos', '7', '--retry-attempts', '1']);
+    expect(bounded.chaosRetryAttempts).toBe(1);
+    expect(() => parseReplayArgs(['--input', 'f', '--out', 'd', '--retry-attempts', '1'])).toThrow(
+      /--retry-attempts needs --chaos/,
+    );
+    expect(() =>
+      parseReplayArgs(['--input', 'f', '--out', 'd', '--chaos', '7', '--retry-attempts', '-1']),
+    ).toThrow(UsageError);
     expect(() => parseStartArgs(['--chaos'])).toThrow(/--chaos/);
   });
 });

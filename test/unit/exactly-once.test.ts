@@ -10,14 +10,9 @@ import {
   shardIdOfEventId,
   unpadSequence,
 } from '../../functions/domain/sequence.js';
-import {
-  newSensorState,
-  type Outbox,
-  type SensorRecord,
-  type SensorState,
-} from '../../functions/domain/state.js';
+import { newSensorState, type Outbox, type SensorRecord } from '../../functions/domain/state.js';
 import { flushSensor } from '../../functions/domain/windows/finalise.js';
-import { record } from './factories.js';
+import { effectIds, record, withoutOutbox } from './factories.js';
 
 const config = parseConfig({});
 
@@ -37,19 +32,6 @@ const batchArb = fc
       return record('s', t, s.v, 1_000 + i);
     });
   });
-
-function withoutOutbox(state: SensorState) {
-  const { outbox: _o, ...rest } = state;
-  return rest;
-}
-
-function effectIds(outboxes: Outbox[]) {
-  return {
-    results: outboxes.flatMap((o) => o.results.map((r) => JSON.stringify(r))).sort(),
-    alerts: outboxes.flatMap((o) => o.alerts.map((a) => JSON.stringify(a))).sort(),
-    late: outboxes.flatMap((o) => o.late.map((l) => JSON.stringify(l))).sort(),
-  };
-}
 
 describe('Delivery guarantees: every effect is applied exactly once, whether a batch ran once or five times', () => {
   it('replaying any prefix of a batch then the whole batch gives the same state as one clean run (property)', () => {

@@ -1,7 +1,7 @@
 /** Factories for readings and sensor records used by the unit tests. */
 
 import { checkSequence } from '../../functions/domain/sequence.js';
-import type { SensorRecord } from '../../functions/domain/state.js';
+import type { Outbox, SensorRecord, SensorState } from '../../functions/domain/state.js';
 
 export function record(
   sensorId: string,
@@ -14,5 +14,20 @@ export function record(
     shardId,
     sequence: checkSequence(String(sequence)),
     reading: { sensorId, timestamp, values: { temperature } },
+  };
+}
+
+/** A state without its outbox: what two ways of folding the same records must agree on. */
+export function withoutOutbox(state: SensorState) {
+  const { outbox: _o, ...rest } = state;
+  return rest;
+}
+
+/** The effects of several folds as sorted sets, to compare with those of one fold. */
+export function effectIds(outboxes: Outbox[]) {
+  return {
+    results: outboxes.flatMap((o) => o.results.map((r) => JSON.stringify(r))).sort(),
+    alerts: outboxes.flatMap((o) => o.alerts.map((a) => JSON.stringify(a))).sort(),
+    late: outboxes.flatMap((o) => o.late.map((l) => JSON.stringify(l))).sort(),
   };
 }

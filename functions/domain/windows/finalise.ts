@@ -48,5 +48,5 @@ export function flushSensor(state: SensorState): FoldResult {
   }
   const effects: Outbox = { results, alerts: [], late: [] };
   next.outbox = effects;
-  return { state: next, applied: 0, duplicates: 0, effects };
+  return { state: next, applied: 0, duplicates: 0, effects, finalisedEarly: 0 };
 }

@@ -46,6 +46,7 @@ export function foldIntoFixed(
       };
       if (spec.type === 'sliding') open.windowSlideMs = spec.slideMs;
       state.windows[key] = open;
+      placement.opened++;
     }
     addToWindow(open, reading.values, ctx.withSquares);
     placement.accepted = true;

@@ -39,6 +39,8 @@ export interface Placement {
   accepted: boolean;
   /** The windows it was left out of because they were already final. */
   missed: MissedWindow[] | undefined;
+  /** Change in the number of open windows (new ones minus sessions merged away). */
+  opened: number;
 }
 
 /** What every window type needs besides the state and the reading. */
@@ -62,6 +64,7 @@ export function compileWindows(config: WindowpaneConfig): WindowDefinition[] {
 export function resetPlacement(placement: Placement): void {
   placement.accepted = false;
   placement.missed = undefined;
+  placement.opened = 0;
 }
 
 export function addMissed(placement: Placement, missed: MissedWindow): void {

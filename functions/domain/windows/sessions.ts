@@ -33,6 +33,10 @@ export function foldIntoSession(
   for (const key in state.windows) {
     const w = state.windows[key]!;
     if (w.spec !== id || !(ts < w.end && w.start < ts + gapMs)) continue;
+    // A final session is no longer open (it may wait in state for the end of the fold):
+    // merging into it would reopen a window whose result is due, and make the outcome
+    // depend on where a batch or a commit was cut.
+    if (isFinal(w.end, state.watermark, ctx.allowedLatenessMs, state.flushedThrough)) continue;
     merging.push(key);
     if (w.start < bounds.start) bounds.start = w.start;
     if (w.end > bounds.end) bounds.end = w.end;
@@ -69,5 +73,6 @@ export function foldIntoSession(
   }
   addToWindow(session, reading.values, ctx.withSquares);
   state.windows[windowKey(id, bounds.start)] = session;
+  placement.opened += 1 - merging.length;
   placement.accepted = true;
 }
