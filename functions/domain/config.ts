@@ -23,6 +23,12 @@ import {
   ttlDays,
 } from './durations.js';
 import { ConfigError, parse, taggedUnion } from './parse.js';
+import {
+  PercentileAccuracySchema,
+  PercentileMaxBucketsSchema,
+  PercentilesSchema,
+  percentileIssues,
+} from './percentile-config.js';
 
 export { ConfigError };
 
@@ -235,6 +241,10 @@ export const ConfigSchema = z
     ).default(300_000),
     /** Also keep a sum of squares so final windows carry `stddev`. */
     stddev: z.boolean().default(true),
+    /** Quantiles each final window reports per metric (percentile-config.ts); off by default. */
+    percentiles: PercentilesSchema,
+    percentileAccuracy: PercentileAccuracySchema,
+    percentileMaxBuckets: PercentileMaxBucketsSchema,
     rules: z.array(RuleSchema).default(DEFAULT_RULES),
     /**
      * Working state of a sensor silent for this long expires (DynamoDB TTL, best-effort).
@@ -266,6 +276,7 @@ export const ConfigSchema = z
         });
       }
     }
+    for (const issue of percentileIssues(c)) ctx.addIssue({ code: 'custom', ...issue });
     const specs = new Set<string>();
     c.windows.forEach((w, i) => {
       const id = JSON.stringify(w);
