@@ -11,6 +11,7 @@
  */
 import { compileRules, evaluateRules, type RulesByMetric } from './alerting.js';
 import type { WindowpaneConfig } from './config.js';
+import { percentilePlan } from './percentile-config.js';
 import { compareSequence } from './sequence.js';
 import { cloneState, emptyOutbox, type FoldResult, type SensorRecord, type SensorState } from './state.js';
 import { takeFinalWindows } from './windows/finalise.js';
@@ -42,7 +43,11 @@ function planOf(config: WindowpaneConfig): FoldPlan {
     plan = {
       windows: compileWindows(config),
       rules: compileRules(config),
-      ctx: { allowedLatenessMs: config.allowedLatenessMs, withSquares: config.stddev },
+      ctx: {
+        allowedLatenessMs: config.allowedLatenessMs,
+        withSquares: config.stddev,
+        percentiles: percentilePlan(config),
+      },
     };
     plans.set(config, plan);
   }
@@ -113,7 +118,7 @@ export function foldSensorRecords(
   if (applied > 0) {
     next.applied = Object.fromEntries(appliedByShard);
     pruneShards(next);
-    effects.results.push(...takeFinalWindows(next, config.allowedLatenessMs, false));
+    effects.results.push(...takeFinalWindows(next, config.allowedLatenessMs, false, percentilePlan(config)));
   }
   next.outbox = effects;
   return { state: next, applied, duplicates, effects };

@@ -26,6 +26,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { WindowpaneError } from '../domain/errors.js';
 import { padSequence } from '../domain/sequence.js';
+import { reviveSketches } from '../domain/sketch/stored.js';
 import { newSensorState, type SensorState } from '../domain/state.js';
 import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
 
@@ -229,6 +230,7 @@ function latestSequence(state: SensorState): string {
 
 function fromItem(item: StateItem): SensorState {
   const rest = JSON.parse(item.body) as Omit<SensorState, 'sensorId' | 'version'>;
+  reviveSketches(rest.windows);
   return {
     ...rest,
     sensorId: item.sensorId,

@@ -47,7 +47,7 @@ export function foldIntoFixed(
       if (spec.type === 'sliding') open.windowSlideMs = spec.slideMs;
       state.windows[key] = open;
     }
-    addToWindow(open, reading.values, ctx.withSquares);
+    addToWindow(open, reading.values, ctx);
     placement.accepted = true;
   }
 }
