@@ -4,31 +4,39 @@
  * bytes + 2 per occupied bucket, x 4/3 as base64url), because the item has a size budget
  * and a sketch as plain JSON costs about four times that.
  *
- * `storable` gives a sketch a `toJSON` that returns its text, so `JSON.stringify` of a
+ * A stored sketch has a `toJSON` (on its class, so not an own property: comparisons and
+ * spreads see only the sketch's data) that returns its text, so `JSON.stringify` of a
  * whole state writes the text where the sketch is, with no second walk over the state;
- * `reviveSketches` turns the texts of a parsed body back into sketches. The property is
- * not enumerable, so comparisons and spreads see only the sketch's data.
+ * `reviveSketches` turns the texts of a parsed body back into sketches.
  */
 import type { Aggregate } from '../aggregate.js';
 import { decodeSketch, encodeSketch } from './codec.js';
-import { cloneSketch, newSketch, type QuantileSketch, type SketchSpec } from './sketch.js';
+import type { QuantileSketch, SketchSpec } from './sketch.js';
 
-function sketchText(this: QuantileSketch): string {
-  return encodeSketch(this);
+/** A sketch whose JSON form is its text; otherwise plain sketch data. */
+class StoredSketch implements QuantileSketch {
+  constructor(
+    readonly spec: SketchSpec,
+    public keys: number[],
+    public counts: number[],
+  ) {}
+
+  toJSON(): string {
+    return encodeSketch(this);
+  }
 }
 
-/** `sketch`, whose JSON form is now its text. */
+/** `sketch`'s data as a sketch whose JSON form is its text (the arrays are shared, not copied). */
 export function storable(sketch: QuantileSketch): QuantileSketch {
-  Object.defineProperty(sketch, 'toJSON', { value: sketchText });
-  return sketch;
+  return new StoredSketch(sketch.spec, sketch.keys, sketch.counts);
 }
 
 export function newStorableSketch(spec: SketchSpec): QuantileSketch {
-  return storable(newSketch(spec));
+  return new StoredSketch(spec, [], []);
 }
 
 export function cloneStorableSketch(sketch: QuantileSketch): QuantileSketch {
-  return storable(cloneSketch(sketch));
+  return new StoredSketch(sketch.spec, sketch.keys.slice(), sketch.counts.slice());
 }
 
 /** What a parsed state body holds where an aggregate had a sketch: its text. */
