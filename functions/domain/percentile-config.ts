@@ -79,6 +79,11 @@ export function percentileIssues(c: PercentileSettings): { path: (string | numbe
     }));
 }
 
+/** True for an output name `percentileName` can give: `p0` to `p100`, `p99_9`, `p99_9999`. */
+export function isPercentileName(name: string): boolean {
+  return /^p(100|[1-9]?[0-9])(_[0-9]{1,4})?$/.test(name) && !/_[0-9]*0$/.test(name);
+}
+
 /** The quantiles one metric reports, ascending, with their output names (`p50`, `p99_9`). */
 export interface MetricPercentiles {
   quantiles: readonly number[];

@@ -16,7 +16,7 @@ import {
   windowsColumns,
 } from '../../infra/lake-tables.js';
 import { LOGICAL_IDS } from '../../infra/logical-ids.js';
-import { partitionDate, WINDOWS_TABLE } from '../../local/lake/tables.js';
+import { partitionDate, WINDOWS_TABLE, windowsTable } from '../../local/lake/tables.js';
 import { type Built, build, idsOf, joined } from './helpers.js';
 
 const T0 = Date.parse('2026-03-01T23:59:30Z');
@@ -79,6 +79,14 @@ describe('lake tables: the Glue columns', () => {
       ),
     );
     expect(flattened).toEqual(WINDOWS_TABLE.rows(final));
+  });
+
+  it('configured percentiles are double fields of the metrics map, after stddev', () => {
+    const columns = Object.fromEntries(
+      windowsColumns(windowsTable(['p50', 'p99_9']).columns).map((c) => [c.name, c.type]),
+    );
+    expect(columns.metrics).toMatch(/,stddev:double,p50:double,p99_9:double>>$/);
+    expect(windowsColumns(windowsTable().columns)).toEqual(windowsColumns());
   });
 
   it('a local column the Glue table cannot place fails synth, naming it', () => {

@@ -16,6 +16,8 @@ import {
 } from '../../functions/domain/aggregate.js';
 import { parseConfig } from '../../functions/domain/config.js';
 import { foldSensorRecords } from '../../functions/domain/fold.js';
+import { isPercentileName } from '../../functions/domain/percentile-config.js';
+import { percentileName } from '../../functions/domain/sketch/estimate.js';
 import { sketchSpec } from '../../functions/domain/sketch/sketch.js';
 import { newStorableSketch } from '../../functions/domain/sketch/stored.js';
 import { type FinalWindow, newSensorState } from '../../functions/domain/state.js';
@@ -173,5 +175,16 @@ describe('Windows, percentiles: where they appear', () => {
       config,
     );
     expect(folded.effects.results.map((f) => f.metrics.temperature!.p50)).toEqual([7]);
+  });
+});
+
+describe('Windows, percentiles: output names', () => {
+  it('isPercentileName accepts exactly what percentileName gives', () => {
+    const names = [0, 0.001, 0.5, 0.9, 0.99, 0.999, 0.9999, 0.999999, 1].map(percentileName);
+    expect(names).toEqual(['p0', 'p0_1', 'p50', 'p90', 'p99', 'p99_9', 'p99_99', 'p99_9999', 'p100']);
+    for (const n of names) expect(isPercentileName(n), n).toBe(true);
+    for (const n of ['p', 'p101', 'p050', 'p99_90', 'p99_', 'p99_12345', 'mean', 'P50']) {
+      expect(isPercentileName(n), n).toBe(false);
+    }
   });
 });
