@@ -16,3 +16,13 @@ export function record(
     reading: { sensorId, timestamp, values: { temperature } },
   };
 }
+
+/** A record of a reading with several metrics. */
+export function recordOf(
+  sensorId: string,
+  timestamp: number,
+  values: Record<string, number>,
+  sequence: number | string,
+): SensorRecord {
+  return { ...record(sensorId, timestamp, 0, sequence), reading: { sensorId, timestamp, values } };
+}

@@ -23,7 +23,7 @@ import { newStorableSketch } from '../../functions/domain/sketch/stored.js';
 import { type FinalWindow, newSensorState } from '../../functions/domain/state.js';
 import { flushSensor } from '../../functions/domain/windows/finalise.js';
 import { windowLines } from '../../local/window-lines.js';
-import { record } from './factories.js';
+import { record, recordOf } from './factories.js';
 
 fc.configureGlobal({ interruptAfterTimeLimit: 20_000 });
 
@@ -152,12 +152,7 @@ describe('Windows, percentiles: where they appear', () => {
     });
     const folded = foldSensorRecords(
       newSensorState('s'),
-      [
-        {
-          ...record('s', 1, 0, 1),
-          reading: { sensorId: 's', timestamp: 1, values: { temperature: 20, humidity: 40 } },
-        },
-      ],
+      [recordOf('s', 1, { temperature: 20, humidity: 40 }, 1)],
       config,
     );
     const { metrics } = flushSensor(folded.state, config).effects.results[0]!;

@@ -23,7 +23,7 @@ import { type QuantileSketch, sketchCount, sketchSpec } from '../../functions/do
 import { newStorableSketch, reviveSketches } from '../../functions/domain/sketch/stored.js';
 import { newSensorState, type SensorState } from '../../functions/domain/state.js';
 import { flushSensor } from '../../functions/domain/windows/finalise.js';
-import { record } from './factories.js';
+import { record, recordOf } from './factories.js';
 import { sketchOf } from './sketch-values.js';
 
 fc.configureGlobal({ interruptAfterTimeLimit: 20_000 });
@@ -75,12 +75,7 @@ describe('Windows, percentiles: off by default, the state is what it was', () =>
     });
     const r = foldSensorRecords(
       newSensorState('s'),
-      [
-        {
-          ...record('s', 1_000, 20, 1),
-          reading: { sensorId: 's', timestamp: 1_000, values: { temperature: 20, humidity: 40 } },
-        },
-      ],
+      [recordOf('s', 1_000, { temperature: 20, humidity: 40 }, 1)],
       config,
     );
     const aggs = Object.values(r.state.windows)[0]!.aggs;
