@@ -20,6 +20,8 @@ export type RulesByMetric = ReadonlyMap<string, readonly Rule[]>;
 export function compileRules(config: WindowpaneConfig): RulesByMetric {
   const byMetric = new Map<string, Rule[]>();
   for (const rule of config.rules) {
+    // Rules on a window statistic run on final windows (window-rules.ts), not on readings.
+    if (rule.type === 'threshold' && rule.statistic !== undefined) continue;
     const list = byMetric.get(rule.metric) ?? [];
     list.push(rule);
     byMetric.set(rule.metric, list);
@@ -56,7 +58,7 @@ export function evaluateRules(
 }
 
 /** True when `bucket` had not fired for the rule yet; it is remembered from now on. */
-function claimBucket(state: SensorState, rule: string, bucket: number): boolean {
+export function claimBucket(state: SensorState, rule: string, bucket: number): boolean {
   let fired = state.fired[rule];
   if (!fired) {
     fired = [];

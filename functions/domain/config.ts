@@ -29,6 +29,7 @@ import {
   PercentilesSchema,
   percentileIssues,
 } from './percentile-config.js';
+import { windowRuleIssues } from './window-rules.js';
 
 export { ConfigError };
 
@@ -97,6 +98,8 @@ export const ThresholdRuleSchema = z
     type: z.literal('threshold'),
     above: z.number().finite().describe('fires when a value is above this; any finite number').optional(),
     below: z.number().finite().describe('fires when a value is below this; any finite number').optional(),
+    /** Evaluate on each final window's statistic (`p99`, `mean`, ...) instead of each reading. */
+    statistic: z.string().min(1).optional(),
   })
   .refine((r) => r.above !== undefined || r.below !== undefined, {
     message: 'a threshold rule needs `above`, `below` or both',
@@ -276,7 +279,8 @@ export const ConfigSchema = z
         });
       }
     }
-    for (const issue of percentileIssues(c)) ctx.addIssue({ code: 'custom', ...issue });
+    for (const issue of [...percentileIssues(c), ...windowRuleIssues(c)])
+      ctx.addIssue({ code: 'custom', ...issue });
     const specs = new Set<string>();
     c.windows.forEach((w, i) => {
       const id = JSON.stringify(w);

@@ -14,6 +14,7 @@ import type { WindowpaneConfig } from './config.js';
 import { percentilePlan } from './percentile-config.js';
 import { compareSequence } from './sequence.js';
 import { cloneState, emptyOutbox, type FoldResult, type SensorRecord, type SensorState } from './state.js';
+import { evaluateWindowRules, windowRulesOf } from './window-rules.js';
 import { takeFinalWindows } from './windows/finalise.js';
 import { foldIntoFixed } from './windows/fixed.js';
 import {
@@ -118,7 +119,9 @@ export function foldSensorRecords(
   if (applied > 0) {
     next.applied = Object.fromEntries(appliedByShard);
     pruneShards(next);
-    effects.results.push(...takeFinalWindows(next, config.allowedLatenessMs, false, percentilePlan(config)));
+    const finals = takeFinalWindows(next, config.allowedLatenessMs, false, percentilePlan(config));
+    evaluateWindowRules(next, windowRulesOf(config), finals, effects.alerts);
+    effects.results.push(...finals);
   }
   next.outbox = effects;
   return { state: next, applied, duplicates, effects };

@@ -79,6 +79,14 @@ export function percentileIssues(c: PercentileSettings): { path: (string | numbe
     }));
 }
 
+/** The output names of `metric`'s configured percentiles, ascending (none when off). */
+export function percentileNamesOf(c: Pick<PercentileSettings, 'percentiles'>, metric: string): string[] {
+  const p = c.percentiles;
+  const list =
+    p === undefined ? undefined : Array.isArray(p) ? p : (p as Record<string, readonly number[]>)[metric];
+  return list === undefined ? [] : [...list].sort((a, b) => a - b).map(percentileName);
+}
+
 /** True for an output name `percentileName` can give: `p0` to `p100`, `p99_9`, `p99_9999`. */
 export function isPercentileName(name: string): boolean {
   return /^p(100|[1-9]?[0-9])(_[0-9]{1,4})?$/.test(name) && !/_[0-9]*0$/.test(name);

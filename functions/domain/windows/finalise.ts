@@ -6,7 +6,9 @@
 import { type AggregateSummary, summarize } from '../aggregate.js';
 import type { WindowpaneConfig } from '../config.js';
 import { type PercentilePlan, percentilePlan } from '../percentile-config.js';
+import type { Alert } from '../rules.js';
 import { cloneState, type FinalWindow, type FoldResult, type Outbox, type SensorState } from '../state.js';
+import { evaluateWindowRules, windowRulesOf } from '../window-rules.js';
 import { isFinal } from './assign.js';
 
 /**
@@ -47,7 +49,8 @@ export function takeFinalWindows(
 /**
  * Closes every open window of the sensor (end of a replay, or an idle sensor): they are
  * emitted as final, and any later reading for a window ending at or before the latest
- * closed end is late. `config` names the percentiles to report (none without it).
+ * closed end is late. `config` names the percentiles to report and the window rules to
+ * run on the windows it closes (neither without it).
  */
 export function flushSensor(state: SensorState, config?: WindowpaneConfig): FoldResult {
   const next = cloneState(state);
@@ -55,7 +58,9 @@ export function flushSensor(state: SensorState, config?: WindowpaneConfig): Fold
   for (const r of results) {
     if (next.flushedThrough === null || r.windowEnd > next.flushedThrough) next.flushedThrough = r.windowEnd;
   }
-  const effects: Outbox = { results, alerts: [], late: [] };
+  const alerts: Alert[] = [];
+  if (config) evaluateWindowRules(next, windowRulesOf(config), results, alerts);
+  const effects: Outbox = { results, alerts, late: [] };
   next.outbox = effects;
   return { state: next, applied: 0, duplicates: 0, effects };
 }
