@@ -4,8 +4,9 @@
  * on the real emulators with percentiles on. Every windows.jsonl line carries its
  * percentiles, each within the stated error of the exact nearest-rank percentile of the
  * window's readings; with them taken out, each line is byte-identical to the recorded
- * golden line (percentiles change nothing else); and the output stream's records carry
- * the same percentiles as the results table.
+ * golden line (percentiles change nothing else); the output stream's records carry the
+ * same percentiles as the results table; and a rule on the windows' p99 alerts, through
+ * SNS, once per sensor and cooldown bucket of the windows whose p99 is above its bound.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -58,7 +59,14 @@ describe('percentiles on: a replay of the golden multi input', () => {
 
   beforeAll(async () => {
     const recorded = JSON.parse(await readFile(path.join(CASE, 'config.json'), 'utf8'));
-    config = parseConfig({ ...recorded, percentiles: QUANTILES });
+    config = parseConfig({
+      ...recorded,
+      percentiles: QUANTILES,
+      rules: [
+        ...recorded.rules,
+        { name: 'p99-hot', type: 'threshold', metric: 'temperature', statistic: 'p99', above: 30 },
+      ],
+    });
     dir = await mkdtemp(path.join(tmpdir(), 'windowpane-percentiles-'));
     summary = await runReplay({
       input: path.join(CASE, 'input.jsonl'),
@@ -138,6 +146,25 @@ describe('percentiles on: a replay of the golden multi input', () => {
     expect(problems).toEqual([]);
     expect(new Set(lines.map((l) => l.windowType))).toEqual(new Set(['tumbling', 'sliding', 'session']));
     expect(checked).toBeGreaterThan(1_000);
+  });
+
+  it('a threshold rule on p99 alerts once per (sensor, cooldown bucket) of the windows whose p99 is above it', async () => {
+    const alerts = (await jsonl<Record<string, unknown>>(path.join(dir, 'alerts.jsonl'))).filter(
+      (a) => a.rule === 'p99-hot',
+    );
+    const want = [
+      ...new Set(
+        lines
+          .filter((l) => (l.p99 as number) > 30)
+          .map((l) => `${l.sensorId}|${Math.floor(l.windowStart / 60_000)}`),
+      ),
+    ];
+    expect(want.length).toBeGreaterThan(0);
+    expect(alerts.map((a) => `${a.sensorId}|${a.cooldownBucket}`).sort()).toEqual(want.sort());
+    for (const a of alerts) {
+      expect(a).toMatchObject({ statistic: 'p99', ruleType: 'threshold', above: 30 });
+      expect(a.value as number).toBeGreaterThan(30);
+    }
   });
 
   it('the output stream carries the same percentiles as the results table', async () => {
