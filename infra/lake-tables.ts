@@ -22,7 +22,7 @@ import type { AggregateSummary } from '../functions/domain/aggregate.js';
 import { WindowpaneError } from '../functions/domain/errors.js';
 import { isPercentileName } from '../functions/domain/percentile-config.js';
 import type { FinalWindow } from '../functions/domain/state.js';
-import { type LakeColumn, type LakeColumnType, WINDOWS_TABLE } from '../local/lake/tables.js';
+import { type LakeColumn, type LakeColumnType, WINDOWS_TABLE, windowsTable } from '../local/lake/tables.js';
 
 export class LakeTableError extends WindowpaneError {}
 
@@ -104,13 +104,19 @@ export function windowsColumns(local: readonly LakeColumn[] = WINDOWS_TABLE.colu
   ];
 }
 
-export const WINDOWS_LAKE_TABLE: LakeTableSpec = {
-  name: WINDOWS_TABLE.name,
-  columns: windowsColumns(),
-  partitionQuery: datePartitionQuery('windowStart'),
-  description:
-    'windowpane final windows, one row per window (metrics: map of metric -> aggregates), partitioned by the UTC date of windowStart',
-};
+/** The windows table, with a field of the metrics map per configured percentile (`p50`, `p99`). */
+export function windowsLakeTable(percentileNames: readonly string[] = []): LakeTableSpec {
+  return {
+    name: WINDOWS_TABLE.name,
+    columns: windowsColumns(windowsTable(percentileNames).columns),
+    partitionQuery: datePartitionQuery('windowStart'),
+    description:
+      'windowpane final windows, one row per window (metrics: map of metric -> aggregates), partitioned by the UTC date of windowStart',
+  };
+}
+
+/** The windows table without percentiles (the default configuration). */
+export const WINDOWS_LAKE_TABLE: LakeTableSpec = windowsLakeTable();
 
 export const TRANSITIONS_LAKE_TABLE: LakeTableSpec = {
   name: 'transitions',

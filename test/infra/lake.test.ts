@@ -119,6 +119,29 @@ describe('lake tables: the Glue columns', () => {
   });
 });
 
+describe('lake on, with percentiles configured', () => {
+  it('the Glue windows table has a double field per percentile in the metrics map', () => {
+    const built = build({
+      windowpane: { percentiles: [0.5, 0.99] },
+      windowpaneDeploy: { lake: { enabled: true } },
+    });
+    try {
+      const [id] = idsOf(built.json, 'AWS::Glue::Table').filter(
+        (i) => built.json.Resources[i]!.Properties.TableInput.Name === 'windows',
+      );
+      const columns = built.json.Resources[id!]!.Properties.TableInput.StorageDescriptor.Columns as {
+        Name: string;
+        Type: string;
+      }[];
+      expect(columns.find((c) => c.Name === 'metrics')?.Type).toMatch(
+        /,stddev:double,p50:double,p99:double>>$/,
+      );
+    } finally {
+      built.cleanup();
+    }
+  });
+});
+
 describe('lake on', () => {
   let built: Built;
   beforeAll(() => {
