@@ -15,6 +15,7 @@
 import { type DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { Rule, WindowpaneConfig } from '../functions/domain/config.js';
+import { kindOf } from '../functions/domain/rules/registry.js';
 import { runPool } from '../functions/lib/pool.js';
 
 export interface NaiveReading {
@@ -99,15 +100,7 @@ export function naiveRules(
   alerts: NaiveAlert[],
 ): void {
   for (const rule of rules) {
-    let fires: boolean;
-    if (rule.type === 'threshold') {
-      fires =
-        (rule.above !== undefined && reading.value > rule.above) ||
-        (rule.below !== undefined && reading.value < rule.below);
-    } else {
-      fires = previous !== undefined && Math.abs(reading.value - previous) > rule.maxDelta;
-    }
-    if (fires) {
+    if (kindOf(rule.type).fires(rule, reading.value, previous)) {
       alerts.push({
         sensorId: reading.sensorId,
         rule: rule.name,

@@ -157,10 +157,6 @@ export const ACCESS = {
         actions: ['glue:GetSchemaVersion'],
         sentBy: 'GlueSchemaSource.lookup',
         onlyWith: 'schemaRegistry',
-        pending: {
-          module: 'functions/lib/glue-schema-source.ts',
-          until: 'the decoder registry of issue 12 step 2 (ingest) builds a GlueSchemaSource in the handler',
-        },
       },
     ],
     service: [EVENT_SOURCE_MAPPING_ACCESS, ON_FAILURE_DESTINATION_ACCESS, PUBLISH_KEY_ACCESS],

@@ -13,24 +13,12 @@ import type { RemovalPolicy } from 'aws-cdk-lib';
 import * as glue from 'aws-cdk-lib/aws-glue';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { Construct } from 'constructs';
+import { READINGS_SCHEMA_NAME, readingAvroSchema } from '../functions/ingest/reading-schema.js';
 import type { Grantable } from './access.js';
 import type { AvroSettings } from './ingest-settings.js';
 
-/** The schema producers write readings with; its name inside the registry. */
-export const READINGS_SCHEMA_NAME = 'readings';
-
-/** Avro `record` of a reading with these metrics (the shape the ingest tests register). */
-export function readingAvroSchema(metrics: readonly string[]): Record<string, unknown> {
-  return {
-    type: 'record',
-    name: 'SensorReading',
-    fields: [
-      { name: 'sensorId', type: 'string' },
-      { name: 'timestamp', type: 'long' },
-      ...metrics.map((name) => ({ name, type: 'double' })),
-    ],
-  };
-}
+// One definition for the stack, the local registry stand-in and the producers' encoder.
+export { READINGS_SCHEMA_NAME, readingAvroSchema } from '../functions/ingest/reading-schema.js';
 
 export interface SchemaRegistryProps {
   registryName: string;

@@ -21,6 +21,9 @@
  * - late.jsonl / invalid.jsonl: the queue bodies, once per id, identified by `line` (the
  *   1-based line in the input, known from PutRecords' answers) instead of their stream
  *   position, sorted by line: file order.
+ * - alarms.jsonl: alarm transitions, once per transitionId, with the `line` of the reading
+ *   that caused them instead of its stream position, by line, rule, seq; empty when no
+ *   rule is in mode alarm.
  */
 import { constants as fsConstants } from 'node:fs';
 import { access, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -31,10 +34,11 @@ import {
   type PutRecordsCommandOutput,
   type PutRecordsRequestEntry,
 } from '@aws-sdk/client-kinesis';
+import type { Transition } from '../functions/domain/alarms/transition.js';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
 import { WindowpaneError } from '../functions/domain/errors.js';
 import type { Alert } from '../functions/domain/rules.js';
-import type { LateReading } from '../functions/domain/state.js';
+import type { FinalWindow, LateReading } from '../functions/domain/state.js';
 import type { ClientOptions, ClientTimeouts } from '../functions/lib/clients.js';
 import type { InvalidRecordMessage } from '../functions/lib/effects.js';
 import { BACKOFF, backoffDelay, sleep as defaultSleep } from '../functions/lib/retry.js';
@@ -48,7 +52,11 @@ import {
   reshardTo,
 } from './chaos/index.js';
 import type { StackTarget } from './deploy/stack-target.js';
+import { LakeWriter } from './lake/lake-writer.js';
+import { WINDOWS_TABLE } from './lake/tables.js';
 import { type LocalPipeline, startLocalPipeline } from './pipeline/index.js';
+import { AvroReadingEncoder } from './registry/avro-producer.js';
+import { encodeRecords, lineIndex, type ReplayFormat } from './replay-formats.js';
 import type { WindowLine } from './window-lines.js';
 
 /** The input cannot be read, or holds a line too large for a Kinesis record. */
@@ -73,6 +81,7 @@ export const OUTPUT_FILES = {
   alerts: 'alerts.jsonl',
   late: 'late.jsonl',
   invalid: 'invalid.jsonl',
+  alarms: 'alarms.jsonl',
 } as const;
 
 /** Splits input bytes into records, as described in the module header. */
@@ -339,6 +348,10 @@ export interface ReplayRunOptions {
    * twice its shard count after a third of the records and back after two thirds.
    */
   chaos?: ChaosOptions;
+  /** The wire format the lines are sent in (replay-formats.ts; default json). */
+  format?: ReplayFormat;
+  /** Also write the final windows as partitioned Parquet under this folder (local/lake). */
+  lakeDir?: string;
 }
 
 /**
@@ -355,11 +368,15 @@ export interface InvalidLine
   line: number;
 }
 
+/** A transition as `alarms.jsonl` has it: `line` first, without `recordId`. */
+export type AlarmLine = { line: number } & Omit<Transition, 'recordId'>;
+
 export interface ReplayOutputs {
   windows: WindowLine[];
   alerts: Alert[];
   late: LateLine[];
   invalid: InvalidLine[];
+  alarms: AlarmLine[];
 }
 
 export interface ReplaySummary {
@@ -372,6 +389,8 @@ export interface ReplaySummary {
   windows: number;
   windowLines: number;
   alerts: number;
+  /** Alarm transitions (alarms.jsonl lines). */
+  alarms: number;
   late: number;
   invalid: number;
   /** Records the mapping gave up on (sent to its on-failure queue): outputs are incomplete. */
@@ -393,6 +412,8 @@ export interface ReplaySummary {
   republishedAlertIds: string[];
   /** Chaos mode's figures. */
   chaos?: ChaosSummary;
+  /** With `lakeDir`: the Parquet files and rows written. */
+  lake?: { dir: string; files: number; rows: number };
 }
 
 function byLine<T extends { line: number }>(a: T, b: T): number {
@@ -450,16 +471,26 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
   opts.onStarted?.(pipeline);
 
   let sent = 0;
+  // Records on the stream: an aggregate (--format kpl) is one record of many lines.
+  let toSend = records.length;
   const timer = opts.progress
     ? setInterval(() => {
-        opts.progress?.(`sent ${sent}/${records.length}, processed ${pipeline.mapping.stats().records}`);
+        opts.progress?.(`sent ${sent}/${toSend}, processed ${pipeline.mapping.stats().records}`);
       }, opts.progressIntervalMs ?? 1_000)
     : undefined;
   try {
     const sendStarted = Date.now();
+    const encoded = encodeRecords(
+      records,
+      opts.format ?? 'json',
+      opts.format === 'avro'
+        ? new AvroReadingEncoder({ registry: pipeline.schemaRegistry, metrics: opts.config.metrics })
+        : undefined,
+    );
+    toSend = encoded.length;
     const result = await sendRecords(
       pipeline,
-      records,
+      encoded,
       (n) => {
         sent = n;
       },
@@ -475,7 +506,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
 
     // The queues identify records by stream position (what consumers dedupe by); the
     // files identify them by input line, so two runs of one file give identical files.
-    const lineOf = new Map(result.ids.map((id, i) => [id, i + 1]));
+    const lineOf = lineIndex(encoded, result.ids);
     const lineFor = (id: string): number => {
       const line = lineOf.get(id);
       if (line === undefined)
@@ -500,16 +531,26 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
           }),
         )
         .sort(byLine),
+      alarms: collected.transitions
+        .map(({ recordId, ...rest }): AlarmLine => {
+          // Replay has no actions or sweeps: every transition was caused by a record.
+          if (recordId === undefined)
+            throw new ReplaySendError(`transition ${rest.transitionId} has no record that caused it`);
+          return { line: lineFor(recordId), ...rest };
+        })
+        .sort((a, b) => a.line - b.line || (a.rule < b.rule ? -1 : a.rule > b.rule ? 1 : 0) || a.seq - b.seq),
     };
     await Promise.all([
       writeFile(path.join(opts.outDir, OUTPUT_FILES.windows), jsonl(outputs.windows)),
       writeFile(path.join(opts.outDir, OUTPUT_FILES.alerts), jsonl(outputs.alerts)),
       writeFile(path.join(opts.outDir, OUTPUT_FILES.late), jsonl(outputs.late)),
       writeFile(path.join(opts.outDir, OUTPUT_FILES.invalid), jsonl(outputs.invalid)),
+      writeFile(path.join(opts.outDir, OUTPUT_FILES.alarms), jsonl(outputs.alarms)),
     ]).catch((err: Error) => {
       throw new OutputDirError(`cannot write outputs to ${opts.outDir}: ${err.message}`);
     });
 
+    const lake = opts.lakeDir ? await writeLake(opts.lakeDir, collected.finalWindows) : undefined;
     const windows = new Set(
       outputs.windows.map((w) => `${w.sensorId}|${w.windowType}|${w.windowSizeMs}|${w.windowStart}`),
     );
@@ -522,6 +563,7 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
       windows: windows.size,
       windowLines: outputs.windows.length,
       alerts: outputs.alerts.length,
+      alarms: outputs.alarms.length,
       late: outputs.late.length,
       invalid: outputs.invalid.length,
       discarded,
@@ -535,11 +577,23 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
       repeatedAlertIds: repeats(collected.alertMessages.map((a) => a.alertId)),
       republishedAlertIds: republished(collected.alertMessages, collected.alertMessageIds),
       ...(pipeline.chaos ? { chaos: pipeline.chaos.summary(pipeline.mapping.stats()) } : {}),
+      ...(lake ? { lake } : {}),
     };
   } finally {
     if (timer) clearInterval(timer);
     await pipeline.stop();
   }
+}
+
+/** The final windows as the lake's windows table (Parquet, `dt=` partitions) under `dir`. */
+async function writeLake(
+  dir: string,
+  finals: readonly FinalWindow[],
+): Promise<NonNullable<ReplaySummary['lake']>> {
+  const writer = new LakeWriter({ dir, table: WINDOWS_TABLE });
+  for (const final of finals) await writer.append(final);
+  await writer.close();
+  return { dir, files: writer.stats.filesWritten, rows: writer.stats.rowsWritten };
 }
 
 /**
@@ -579,7 +633,7 @@ async function sendRecords(
     const part = await putRecordsInOrder(kinesis, stream, records.slice(from, to), {
       onProgress: (n) => onProgress(from + n),
     });
-    for (let i = from; i < to; i++) ids[i] = part.ids[i]!;
+    for (const r of records.slice(from, to)) ids[r.line - 1] = part.ids[r.line - 1]!;
     retried += part.retried;
     for (const k of part.reorderedKeys) reordered.add(k);
     if (reshardAfter !== undefined) await reshardTo(pipeline.clients, chaos.plan, stream, reshardAfter, log);
@@ -593,11 +647,13 @@ export function formatSummary(s: ReplaySummary): string[] {
   const rate = s.wallMs > 0 ? Math.round((s.records / s.wallMs) * 1000) : s.records;
   const lines = [
     `replayed ${s.records} records from ${s.source} in ${secs(s.wallMs)} (${rate} records/s; sending took ${secs(s.sendMs)})`,
-    `  readings ${s.readings}, windows ${s.windows} (${s.windowLines} lines), alerts ${s.alerts}, late ${s.late}, invalid ${s.invalid}`,
+    `  readings ${s.readings}, windows ${s.windows} (${s.windowLines} lines), alerts ${s.alerts}, alarms ${s.alarms}, late ${s.late}, invalid ${s.invalid}`,
     `  wrote ${Object.values(OUTPUT_FILES)
       .map((f) => path.join(s.outDir, f))
       .join(', ')}`,
   ];
+  if (s.lake)
+    lines.push(`  lake: ${s.lake.rows} rows in ${s.lake.files} Parquet file(s) under ${s.lake.dir}`);
   if (s.retried > 0) lines.push(`  ${s.retried} record(s) were throttled and sent again`);
   if (s.alertMessages > s.alerts) {
     lines.push(

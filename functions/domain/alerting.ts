@@ -5,7 +5,7 @@
  * rule kind means is in rules.ts; this module keeps the per-sensor memory the rules need
  * (the previous value of each metric, the recently fired buckets).
  */
-import type { Rule, WindowpaneConfig } from './config.js';
+import type { Rule } from './config.js';
 import type { Reading } from './reading.js';
 import { type Alert, buildAlert, cooldownBucket, ruleFires } from './rules.js';
 import type { SensorState } from './state.js';
@@ -13,21 +13,8 @@ import type { SensorState } from './state.js';
 /** Recent buckets cached per rule before falling back to the alert ledger. */
 const MAX_FIRED_BUCKETS = 32;
 
-/** A config's rules by the metric they watch. */
+/** Alert-mode rules by the metric they watch (rule-set.ts compiles them per sensor). */
 export type RulesByMetric = ReadonlyMap<string, readonly Rule[]>;
-
-/** The config's rules grouped by metric (the fold compiles them once per config). */
-export function compileRules(config: WindowpaneConfig): RulesByMetric {
-  const byMetric = new Map<string, Rule[]>();
-  for (const rule of config.rules) {
-    // Rules on a window statistic run on final windows (window-rules.ts), not on readings.
-    if (rule.type === 'threshold' && rule.statistic !== undefined) continue;
-    const list = byMetric.get(rule.metric) ?? [];
-    list.push(rule);
-    byMetric.set(rule.metric, list);
-  }
-  return byMetric;
-}
 
 /**
  * Runs the rules on one reading: appends the alerts it fires to `alerts`, records their

@@ -14,7 +14,6 @@ import {
   DAY_MS,
   durationMs,
   HOUR_MS,
-  MAX_COOLDOWN_MS,
   MAX_IDLE_TIMEOUT_MS,
   MAX_SESSION_GAP_MS,
   MAX_WINDOW_MS,
@@ -29,7 +28,9 @@ import {
   PercentilesSchema,
   percentileIssues,
 } from './percentile-config.js';
-import { windowRuleIssues } from './window-rules.js';
+import { scopeKey, scopeOf } from './rules/common.js';
+import { DEFAULT_RULES, RuleSchema } from './rules/registry.js';
+import { windowRuleIssues } from './rules/window-statistic.js';
 
 export { ConfigError };
 
@@ -73,76 +74,16 @@ export type SlidingWindowSpec = z.infer<typeof SlidingWindowSchema>;
 export type SessionWindowSpec = z.infer<typeof SessionWindowSchema>;
 export type WindowSpec = z.infer<typeof WindowSpecSchema>;
 
-export const SeveritySchema = z.enum(['info', 'warning', 'critical']);
-export type Severity = z.infer<typeof SeveritySchema>;
-
-const ruleName = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9-]{0,63}$/, 'rule names are lower-case letters, digits and dashes (max 64)');
-
-const ruleCommon = {
-  name: ruleName,
-  metric: z.string().min(1),
-  severity: SeveritySchema.default('warning'),
-  /** Suppression bucket: at most one alert per (sensor, rule, floor(timestamp / cooldownMs)). */
-  cooldownMs: durationMs(
-    SECOND_MS,
-    MAX_COOLDOWN_MS,
-    'at most one alert per sensor and rule in each such bucket of event time',
-  ).default(60_000),
-};
-
-export const ThresholdRuleSchema = z
-  .strictObject({
-    ...ruleCommon,
-    type: z.literal('threshold'),
-    above: z.number().finite().describe('fires when a value is above this; any finite number').optional(),
-    below: z.number().finite().describe('fires when a value is below this; any finite number').optional(),
-    /** Evaluate on each final window's statistic (`p99`, `mean`, ...) instead of each reading. */
-    statistic: z.string().min(1).optional(),
-  })
-  .refine((r) => r.above !== undefined || r.below !== undefined, {
-    message: 'a threshold rule needs `above`, `below` or both',
-  });
-
-export const DeltaRuleSchema = z.strictObject({
-  ...ruleCommon,
-  type: z.literal('delta'),
-  /** Fires when |value - previous| > maxDelta (previous: last valid reading in arrival order). */
-  maxDelta: z.number().finite().positive().describe('fires when |value - previous| exceeds this; above 0'),
-});
-
-export const RuleSchema = taggedUnion('rule', 'type', [ThresholdRuleSchema, DeltaRuleSchema]);
-export type ThresholdRule = z.infer<typeof ThresholdRuleSchema>;
-export type DeltaRule = z.infer<typeof DeltaRuleSchema>;
-export type Rule = z.infer<typeof RuleSchema>;
-
-export const DEFAULT_RULES: Rule[] = [
-  {
-    name: 'too-hot',
-    type: 'threshold',
-    metric: 'temperature',
-    above: 35,
-    severity: 'critical',
-    cooldownMs: 60_000,
-  },
-  {
-    name: 'too-cold',
-    type: 'threshold',
-    metric: 'temperature',
-    below: 5,
-    severity: 'critical',
-    cooldownMs: 60_000,
-  },
-  {
-    name: 'jump',
-    type: 'delta',
-    metric: 'temperature',
-    maxDelta: 5,
-    severity: 'warning',
-    cooldownMs: 60_000,
-  },
-];
+export { type Severity, SeveritySchema } from './rules/common.js';
+export {
+  DEFAULT_RULES,
+  type DeltaRule,
+  DeltaRuleSchema,
+  type Rule,
+  RuleSchema,
+  type ThresholdRule,
+  ThresholdRuleSchema,
+} from './rules/registry.js';
 
 /**
  * Lambda event source mapping settings, used verbatim by the CDK app and by the local
@@ -212,6 +153,32 @@ export const StreamSchema = z
   })
   .default({ mode: 'ON_DEMAND', shardCount: 2, retentionHours: 24 });
 
+/** Rules at runtime (docs/SEMANTICS.md A-R4): how a handler follows the rules table. */
+export const AlarmsConfigSchema = z
+  .strictObject({
+    rulesRefreshMs: durationMs(
+      SECOND_MS,
+      HOUR_MS,
+      "how often a handler reads the rules table's revision",
+    ).default(30_000),
+    rulesFullReloadMs: durationMs(
+      SECOND_MS,
+      DAY_MS,
+      'a full reload of the rules table even without a revision change',
+    ).default(300_000),
+    maxRulesPerSensor: z
+      .number()
+      .int()
+      .min(1)
+      .max(128)
+      .describe('rules one sensor resolves, the first by name; 1 to 128')
+      .default(32),
+  })
+  .refine((a) => a.rulesFullReloadMs >= a.rulesRefreshMs, {
+    message: 'rulesFullReloadMs must be at least rulesRefreshMs',
+    path: ['rulesFullReloadMs'],
+  });
+
 export const ConfigSchema = z
   .strictObject({
     /** Metric fields read from each reading. */
@@ -258,6 +225,7 @@ export const ConfigSchema = z
     stateTtlDays: ttlDays("days of silence after which a sensor's state expires").default(30),
     /** Alert ledger entries (the "already published" marks) expire after this; same bound. */
     ledgerTtlDays: ttlDays('days an "already published" alert mark is kept').default(30),
+    alarms: AlarmsConfigSchema.default(AlarmsConfigSchema.parse({})),
     eventSource: EventSourceSchema.default(EventSourceSchema.parse({})),
     stream: StreamSchema,
   })
@@ -290,14 +258,16 @@ export const ConfigSchema = z
     });
     const names = new Set<string>();
     c.rules.forEach((rule, i) => {
-      if (names.has(rule.name)) {
+      // A name is unique per scope (A-R2): a more specific row of a name overrides a general one.
+      const key = `${rule.name}@${scopeKey(scopeOf(rule))}`;
+      if (names.has(key)) {
         ctx.addIssue({
           code: 'custom',
           path: ['rules', i, 'name'],
-          message: `duplicate rule name "${rule.name}"`,
+          message: `duplicate rule name "${rule.name}"${scopeOf(rule) === 'all' ? '' : ` in scope ${scopeKey(scopeOf(rule))}`}`,
         });
       }
-      names.add(rule.name);
+      names.add(key);
       if (!c.metrics.includes(rule.metric)) {
         ctx.addIssue({
           code: 'custom',

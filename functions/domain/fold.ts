@@ -4,17 +4,20 @@
  * and records always give the same new state and the same effects, which is what makes a
  * retried batch harmless.
  *
- * This module composes the parts: duplicate detection by sequence number (here), window
+ * This module composes the parts: duplicate detection by record position (here), window
  * placement (windows/fixed.ts, windows/sessions.ts), rules (alerting.ts), late readings,
  * the watermark, and finalisation (windows/finalise.ts). The state and effect types are
  * in state.ts.
  */
-import { compileRules, evaluateRules, type RulesByMetric } from './alerting.js';
+import { evaluateAlarms, removeGoneAlarms } from './alarms/evaluate.js';
+import type { Transition } from './alarms/transition.js';
+import { evaluateRules } from './alerting.js';
 import type { WindowpaneConfig } from './config.js';
 import { percentilePlan } from './percentile-config.js';
-import { compareSequence } from './sequence.js';
+import { formatPosition, isAppliedAt } from './record-position.js';
+import { configuredRuleSet, type RuleSet } from './rule-set.js';
+import { evaluateWindowRules } from './rules/window-statistic.js';
 import { cloneState, emptyOutbox, type FoldResult, type SensorRecord, type SensorState } from './state.js';
-import { evaluateWindowRules, windowRulesOf } from './window-rules.js';
 import { takeFinalWindows } from './windows/finalise.js';
 import { foldIntoFixed } from './windows/fixed.js';
 import {
@@ -32,7 +35,8 @@ const MAX_REMEMBERED_SHARDS = 16;
 /** A config compiled for the fold, once per config object: a batch folds many sensors. */
 interface FoldPlan {
   windows: readonly WindowDefinition[];
-  rules: RulesByMetric;
+  /** The configured rules, when the caller gives no rule set (replay, tests). */
+  rules: RuleSet;
   ctx: PlacementContext;
 }
 
@@ -43,7 +47,7 @@ function planOf(config: WindowpaneConfig): FoldPlan {
   if (!plan) {
     plan = {
       windows: compileWindows(config),
-      rules: compileRules(config),
+      rules: configuredRuleSet(config),
       ctx: {
         allowedLatenessMs: config.allowedLatenessMs,
         withSquares: config.stddev,
@@ -56,32 +60,43 @@ function planOf(config: WindowpaneConfig): FoldPlan {
 }
 
 /**
- * Folds `records` (one sensor, arrival order) into a copy of `state`. Records whose
- * sequence number is not above the last applied one of their shard are duplicates
- * (a retried or redelivered batch) and change nothing.
+ * Folds `records` (one sensor, arrival order) into a copy of `state`, with the rules
+ * `ruleSet` resolves for the sensor (default: the configured ones). Records whose
+ * position (sequence number, then KPL sub-index: record-position.ts) is not after the
+ * last applied one of their shard are duplicates (a retried or redelivered batch) and
+ * change nothing.
  */
 export function foldSensorRecords(
   state: SensorState,
   records: readonly SensorRecord[],
   config: WindowpaneConfig,
+  ruleSet?: RuleSet,
 ): FoldResult {
   const next = cloneState(state);
   const effects = emptyOutbox();
-  const { windows, rules, ctx } = planOf(config);
+  const plan = planOf(config);
+  const { windows, ctx } = plan;
+  const rules = (ruleSet ?? plan.rules).resolve(state.sensorId);
   const placement: Placement = { accepted: false, missed: undefined };
   // Last applied sequence number per shard; a Map keeps least-recently-used order cheaply.
   const appliedByShard = new Map(Object.entries(next.applied));
   let applied = 0;
   let duplicates = 0;
+  const transitions: Transition[] = [];
+  let lastAt = 0;
 
   for (const record of records) {
     const lastApplied = appliedByShard.get(record.shardId);
-    if (lastApplied !== undefined && compareSequence(record.sequence, lastApplied) <= 0) {
+    const subIndex = record.subIndex ?? 0;
+    if (lastApplied !== undefined && isAppliedAt(record.sequence, subIndex, lastApplied)) {
       duplicates++;
       continue;
     }
     applied++;
     const { reading } = record;
+    // Sub-records of one aggregate share its sequence number: the sub-index tells them apart.
+    const recordPosition =
+      subIndex === 0 ? record.sequence : formatPosition({ sequence: record.sequence, subIndex });
     const ts = reading.timestamp;
 
     // Lateness is per window (as in Flink): the reading is left out of every window that
@@ -94,12 +109,15 @@ export function foldSensorRecords(
     }
     const missed = placement.missed;
 
-    // Rules run on every valid reading, late ones included, in arrival order.
-    evaluateRules(next, rules, reading, missed !== undefined, effects.alerts);
+    // Alert-mode rules run on every valid reading, late ones included, in arrival order;
+    // alarm-mode rules after them, in name order and in event-time order (A-E1, A-E2).
+    evaluateRules(next, rules.alertsByMetric, reading, missed !== undefined, effects.alerts);
+    if (rules.alarms.length > 0 || next.alarms) evaluateAlarms(next, rules, record, transitions);
+    lastAt = record.arrivalMs ?? ts;
 
     if (missed !== undefined) {
       effects.late.push({
-        id: `${record.shardId}:${record.sequence}`,
+        id: `${record.shardId}:${recordPosition}`,
         sensorId: reading.sensorId,
         timestamp: ts,
         values: reading.values,
@@ -113,14 +131,16 @@ export function foldSensorRecords(
     if (placement.accepted && (next.watermark === null || ts > next.watermark)) next.watermark = ts;
 
     appliedByShard.delete(record.shardId);
-    appliedByShard.set(record.shardId, record.sequence);
+    appliedByShard.set(record.shardId, recordPosition);
   }
 
   if (applied > 0) {
     next.applied = Object.fromEntries(appliedByShard);
     pruneShards(next);
+    if (next.alarms || next.rs) removeGoneAlarms(next, rules, lastAt, transitions);
+    if (transitions.length > 0) effects.transitions = transitions;
     const finals = takeFinalWindows(next, config.allowedLatenessMs, false, percentilePlan(config));
-    evaluateWindowRules(next, windowRulesOf(config), finals, effects.alerts);
+    evaluateWindowRules(next, rules.windowRules, finals, effects.alerts);
     effects.results.push(...finals);
   }
   next.outbox = effects;

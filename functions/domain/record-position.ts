@@ -78,7 +78,20 @@ export function parsePosition(text: string): RecordPosition {
  * position of its shard (undefined when nothing from that shard was applied yet).
  */
 export function isAlreadyApplied(candidate: RecordPosition, lastApplied: string | undefined): boolean {
-  return lastApplied !== undefined && comparePosition(candidate, parsePosition(lastApplied)) <= 0;
+  return lastApplied !== undefined && isAppliedAt(candidate.sequence, candidate.subIndex, lastApplied);
+}
+
+/**
+ * `isAlreadyApplied` for the fold's hot path, without a position object per record: a
+ * fence kept as a bare sequence number (every sensor fed by plain records) is compared
+ * without parsing.
+ */
+export function isAppliedAt(sequence: string, subIndex: number, lastApplied: string): boolean {
+  if (lastApplied.indexOf('.') < 0) {
+    const c = compareSequence(sequence, lastApplied);
+    return c < 0 || (c === 0 && subIndex === 0);
+  }
+  return comparePosition({ sequence, subIndex }, parsePosition(lastApplied)) <= 0;
 }
 
 /**

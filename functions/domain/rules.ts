@@ -1,16 +1,20 @@
 /**
- * Per-reading alert rules (docs/SEMANTICS.md "Per-reading rules and alerts"): `threshold`
- * and `delta`, evaluated on every valid reading, late ones included, in arrival order
- * per sensor; at most one alert per (sensor, rule, cooldown bucket).
+ * Alerts (docs/SEMANTICS.md "Per-reading rules and alerts"): rules in alert mode are
+ * evaluated on every valid reading, late ones included, in arrival order per sensor,
+ * with at most one alert per (sensor, rule, cooldown bucket). What each kind means is in
+ * its module of rules/kinds/; this module holds the alert body and its id.
  */
 import { createHash } from 'node:crypto';
-import type { Rule, Severity } from './config.js';
+import { type Severity, versionOf } from './rules/common.js';
+import { kindOf, type Rule } from './rules/registry.js';
 
 export interface Alert {
   /** Derived from the cause (sensor, rule, cooldown bucket): a retried batch yields the same id. */
   alertId: string;
   sensorId: string;
   rule: string;
+  /** The rule's version (A-R3): the table row's, or 0 for a configured rule without one. */
+  ruleVersion: number;
   ruleType: Rule['type'];
   severity: Severity;
   metric: string;
@@ -29,7 +33,7 @@ export interface Alert {
   /** Whether the reading was late for its window (rules still run on late readings). */
   late: boolean;
   /**
-   * Rules on a window statistic (window-rules.ts): the statistic, and the final window
+   * Rules on a window statistic (rules/window-statistic.ts): the statistic, and the final window
    * whose value it is (`timestamp` is then the window's start).
    */
   statistic?: string;
@@ -51,12 +55,7 @@ export function cooldownBucket(timestamp: number, cooldownMs: number): number {
 
 /** Does `rule` fire for `value`, given the sensor's previous value of the metric? */
 export function ruleFires(rule: Rule, value: number, previous: number | undefined): boolean {
-  if (rule.type === 'threshold') {
-    return (
-      (rule.above !== undefined && value > rule.above) || (rule.below !== undefined && value < rule.below)
-    );
-  }
-  return previous !== undefined && Math.abs(value - previous) > rule.maxDelta;
+  return kindOf(rule.type).fires(rule, value, previous);
 }
 
 export function buildAlert(
@@ -72,6 +71,7 @@ export function buildAlert(
     alertId: alertIdOf(sensorId, rule.name, bucket),
     sensorId,
     rule: rule.name,
+    ruleVersion: versionOf(rule),
     ruleType: rule.type,
     severity: rule.severity,
     metric: rule.metric,
@@ -81,12 +81,5 @@ export function buildAlert(
     cooldownMs: rule.cooldownMs,
     late,
   };
-  if (rule.type === 'threshold') {
-    if (rule.above !== undefined) alert.above = rule.above;
-    if (rule.below !== undefined) alert.below = rule.below;
-  } else {
-    alert.previous = previous;
-    alert.maxDelta = rule.maxDelta;
-  }
-  return alert;
+  return Object.assign(alert, kindOf(rule.type).alertFields(rule, previous));
 }

@@ -9,6 +9,8 @@
  * the same item as an outbox and delivered after the commit.
  */
 import { type Aggregate, type AggregateSummary, cloneAggregate } from './aggregate.js';
+import { type AlarmEntry, cloneEntry } from './alarms/entry.js';
+import type { Transition } from './alarms/transition.js';
 import type { WindowSpec } from './config.js';
 import type { Reading } from './reading.js';
 import type { Alert } from './rules.js';
@@ -18,7 +20,17 @@ export interface SensorRecord {
   shardId: string;
   /** Kinesis sequence number (decimal string, see sequence.ts). */
   sequence: string;
+  /**
+   * Index of the user record in its KPL aggregate (record-position.ts); absent for a
+   * record that is not an aggregate (sub-index 0).
+   */
+  subIndex?: number;
   reading: Reading;
+  /**
+   * When the record reached the stream (Kinesis approximateArrivalTimestamp), epoch ms.
+   * Part of the record, so the same on every retry: the fold's only processing-time clock.
+   */
+  arrivalMs?: number;
 }
 
 export interface OpenWindow {
@@ -75,6 +87,18 @@ export interface Outbox {
   results: FinalWindow[];
   alerts: Alert[];
   late: LateReading[];
+  /** Alarm transitions (absent when none, so states without alarms keep their bytes). */
+  transitions?: Transition[];
+}
+
+/** An alarm-mode rule's memory for one sensor (A-E2, A-L5). */
+export interface RuleMemory {
+  /** The kind's stateKey when the state was made: a change starts it afresh. */
+  k: string;
+  /** The largest event time the rule has evaluated (its high-water mark). */
+  h: number | null;
+  /** The kind's state, if it keeps one. */
+  s?: unknown;
 }
 
 export interface SensorState {
@@ -85,7 +109,10 @@ export interface SensorState {
   watermark: number | null;
   /** Every window ending at or before this was closed by a flush. */
   flushedThrough: number | null;
-  /** Last applied sequence number per shard, least recently used shard first. */
+  /**
+   * Last applied position per shard, least recently used shard first: a sequence number,
+   * or `<sequenceNumber>.<subIndex>` after a user record of a KPL aggregate (record-position.ts).
+   */
   applied: Record<string, string>;
   windows: Record<string, OpenWindow>;
   /** Previous value per metric, in arrival order (for delta rules). */
@@ -94,6 +121,10 @@ export interface SensorState {
   fired: Record<string, number[]>;
   /** Effects of the last committed change, delivered after the commit. */
   outbox: Outbox;
+  /** Alarms per alarm-mode rule name (absent when the sensor has none). */
+  alarms?: Record<string, AlarmEntry>;
+  /** Alarm-mode rules' memory per rule name. */
+  rs?: Record<string, RuleMemory>;
   /**
    * Processing time of the last commit, set by the store (never by the fold: it is not
    * event time). The idle sweeper compares it with its timeout.
@@ -131,7 +162,12 @@ export function newSensorState(sensorId: string): SensorState {
 }
 
 export function isOutboxEmpty(outbox: Outbox): boolean {
-  return outbox.results.length === 0 && outbox.alerts.length === 0 && outbox.late.length === 0;
+  return (
+    outbox.results.length === 0 &&
+    outbox.alerts.length === 0 &&
+    outbox.late.length === 0 &&
+    (outbox.transitions?.length ?? 0) === 0
+  );
 }
 
 /** "Nothing to do": the state as it is, no records applied, no effects. */
@@ -166,5 +202,16 @@ export function cloneState(state: SensorState): SensorState {
     outbox: state.outbox,
   };
   if (state.updatedAt !== undefined) copy.updatedAt = state.updatedAt;
+  if (state.alarms) {
+    const alarms: Record<string, AlarmEntry> = {};
+    for (const rule in state.alarms) alarms[rule] = cloneEntry(state.alarms[rule]!);
+    copy.alarms = alarms;
+  }
+  // Kind states are replaced, never changed in place (rules/kind.ts), so a shallow copy will do.
+  if (state.rs) {
+    const rs: Record<string, RuleMemory> = {};
+    for (const rule in state.rs) rs[rule] = { ...state.rs[rule]! };
+    copy.rs = rs;
+  }
   return copy;
 }

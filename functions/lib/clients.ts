@@ -11,6 +11,7 @@
  */
 import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GlueClient } from '@aws-sdk/client-glue';
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -20,7 +21,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 export interface ClientOptions {
   region?: string;
   /** One endpoint per service; omitted services use the SDK's standard resolution. */
-  endpoints?: Partial<Record<'kinesis' | 'dynamodb' | 'sns' | 'sqs' | 'cloudformation', string>>;
+  endpoints?: Partial<Record<'kinesis' | 'dynamodb' | 'sns' | 'sqs' | 'cloudformation' | 'glue', string>>;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** SDK retry attempts per call (the SDK's adaptive backoff applies between them). */
   maxAttempts?: number;
@@ -59,6 +60,7 @@ const SERVICE_NAMES: Record<Service, string> = {
   sns: 'SNS',
   sqs: 'SQS',
   cloudformation: 'CloudFormation',
+  glue: 'Glue',
 };
 
 /** Node's errors for a connection that failed or went silent. */
@@ -189,6 +191,14 @@ export function createClients(options: ClientOptions = {}): AwsClients {
  */
 export function createCloudFormationClient(options: ClientOptions = {}): CloudFormationClient {
   return finish(new CloudFormationClient(common(options, 'cloudformation')), 'cloudformation', options);
+}
+
+/**
+ * Glue, for the Schema Registry's writer schemas (GlueSchemaSource). Not among
+ * `AwsClients`: only a handler whose deployment has a registry builds it.
+ */
+export function createGlueClient(options: ClientOptions = {}): GlueClient {
+  return finish(new GlueClient(common(options, 'glue')), 'glue', options);
 }
 
 /** Closes every client's sockets (in-flight requests fail); safe to call twice. */

@@ -29,19 +29,15 @@
 import { createHash } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import {
-  BatchGetCommand,
-  BatchWriteCommand,
-  type DynamoDBDocumentClient,
-  PutCommand,
-} from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { Transition } from '../domain/alarms/transition.js';
 import { WindowpaneError } from '../domain/errors.js';
 import type { Alert } from '../domain/rules.js';
 import type { FinalWindow, LateReading, Outbox } from '../domain/state.js';
-import { batchGetAll, batchWriteAll, type WriteCounter } from './dynamo-batch.js';
-import { runPool } from './pool.js';
+import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
+import { alertMessage, publishOnce, transitionMessage } from './publish-once.js';
 import { BACKOFF, backoffDelay, sleep } from './retry.js';
 
 /** An effect could not be delivered; the batch is reported failed and retried. */
@@ -62,7 +58,9 @@ export interface DeliveryCounts {
   results: number;
   resultsAlreadyPresent: number;
   alertsPublished: number;
+  /** Alerts and transitions skipped because the ledger had them. */
   alertsAlreadyPublished: number;
+  transitionsPublished: number;
   late: number;
 }
 
@@ -72,7 +70,14 @@ export function resultId(result: Pick<FinalWindow, 'sensorId' | 'windowKey'>): s
 }
 
 export function emptyCounts(): DeliveryCounts {
-  return { results: 0, resultsAlreadyPresent: 0, alertsPublished: 0, alertsAlreadyPublished: 0, late: 0 };
+  return {
+    results: 0,
+    resultsAlreadyPresent: 0,
+    alertsPublished: 0,
+    alertsAlreadyPublished: 0,
+    transitionsPublished: 0,
+    late: 0,
+  };
 }
 
 export interface InvalidRecordMessage {
@@ -83,6 +88,11 @@ export interface InvalidRecordMessage {
   partitionKey: string;
   shardId: string;
   sequenceNumber: string;
+  /**
+   * For a user record of a KPL aggregate: its index there (`id` ends `.<subIndex>` above
+   * 0), and `data` and `partitionKey` are the user record's own.
+   */
+  subIndex?: number;
   approximateArrivalTimestamp?: number;
   /** The record's original bytes, base64. */
   data: string;
@@ -102,9 +112,8 @@ const SQS_ENTRY_OVERHEAD_BYTES = 200;
 const INVALID_MESSAGE_FIELDS_BYTES = 2_000;
 /** PutRecords takes at most 500 records (Kinesis limit). */
 const PUT_RECORDS_MAX = 500;
-/** SNS publishes in flight at once during the alert phase. */
-export const ALERT_PUBLISH_CONCURRENCY = 16;
-const SECONDS_PER_DAY = 86_400;
+
+export { ALERT_PUBLISH_CONCURRENCY } from './publish-once.js';
 
 export interface EffectDeliveryOptions {
   doc: DynamoDBDocumentClient;
@@ -152,68 +161,34 @@ export class EffectDelivery {
   }
 
   /**
-   * Publishes the alerts the ledger does not know yet, then records them in the ledger
-   * (BatchWriteItem, 25 a request) right after the publishes.
+   * Publishes the alerts and alarm transitions the ledger does not know yet, then records
+   * them in the ledger right after the publishes (functions/lib/publish-once.ts).
    */
   async deliverAlerts(
     alerts: readonly Alert[],
     counts: DeliveryCounts = emptyCounts(),
+    transitions: readonly Transition[] = [],
   ): Promise<DeliveryCounts> {
-    if (alerts.length === 0) return counts;
-    const published = await this.publishedAlertIds(alerts.map((a) => a.alertId));
-    const toPublish = new Map<string, Alert>();
-    for (const alert of alerts) {
-      if (published.has(alert.alertId) || toPublish.has(alert.alertId)) counts.alertsAlreadyPublished++;
-      else toPublish.set(alert.alertId, alert);
-    }
-    const publishedNow: { alert: Alert; messageId: string }[] = [];
-    let failure: unknown;
-    await runPool([...toPublish.values()], ALERT_PUBLISH_CONCURRENCY, async (alert) => {
-      try {
-        const out = await this.sns.send(
-          new PublishCommand({
-            TopicArn: this.targets.alertTopicArn,
-            Message: JSON.stringify(alert),
-            MessageAttributes: {
-              sensorId: { DataType: 'String', StringValue: alert.sensorId },
-              rule: { DataType: 'String', StringValue: alert.rule },
-              severity: { DataType: 'String', StringValue: alert.severity },
-            },
-          }),
-        );
-        publishedNow.push({ alert, messageId: out.MessageId ?? '' });
-      } catch (err) {
-        failure ??= err;
-      }
-    });
-    // Record what was published even when some publishes failed, then report the failure.
-    await this.recordPublished(publishedNow);
-    counts.alertsPublished += publishedNow.length;
-    if (failure !== undefined) throw new DeliveryError('alert publish failed', { cause: failure });
+    if (alerts.length === 0 && transitions.length === 0) return counts;
+    const out = await publishOnce(
+      {
+        doc: this.doc,
+        sns: this.sns,
+        topicArn: this.targets.alertTopicArn,
+        ledgerTable: this.targets.alertLedgerTable,
+        ledgerTtlDays: this.targets.ledgerTtlDays,
+        counter: this.counter,
+        now: this.now,
+      },
+      [...alerts.map(alertMessage), ...transitions.map(transitionMessage)],
+    );
+    const transitionIds = new Set(transitions.map((t) => t.transitionId));
+    const published = out.published.filter((id) => transitionIds.has(id)).length;
+    counts.transitionsPublished += published;
+    counts.alertsPublished += out.published.length - published;
+    counts.alertsAlreadyPublished += out.alreadyPublished;
+    if (out.failure !== undefined) throw new DeliveryError('alert publish failed', { cause: out.failure });
     return counts;
-  }
-
-  private async recordPublished(entries: readonly { alert: Alert; messageId: string }[]): Promise<void> {
-    const now = this.now();
-    const table = this.targets.alertLedgerTable;
-    await batchWriteAll(this.doc, {
-      table,
-      requests: entries.map(({ alert, messageId }) => ({
-        PutRequest: {
-          Item: {
-            alertId: alert.alertId,
-            sensorId: alert.sensorId,
-            rule: alert.rule,
-            cooldownBucket: alert.cooldownBucket,
-            messageId,
-            publishedAt: now,
-            expiresAt: Math.floor(now / 1000) + this.targets.ledgerTtlDays * SECONDS_PER_DAY,
-          },
-        },
-      })),
-      command: (requests) => new BatchWriteCommand({ RequestItems: { [table]: requests } }),
-      counter: this.counter,
-    });
   }
 
   /**
@@ -299,19 +274,6 @@ export class EffectDelivery {
         throw new DeliveryError(`results stream rejected records after ${failedTries} tries`);
       await sleep(backoffDelay(failedTries, policy));
     }
-  }
-
-  private async publishedAlertIds(ids: readonly string[]): Promise<Set<string>> {
-    const table = this.targets.alertLedgerTable;
-    const items = await batchGetAll(this.doc, {
-      table,
-      keys: [...new Set(ids)].map((alertId) => ({ alertId })),
-      command: (keys) =>
-        new BatchGetCommand({
-          RequestItems: { [table]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'alertId' } },
-        }),
-    });
-    return new Set(items.map((item) => String(item.alertId)));
   }
 
   private async sendLate(late: readonly LateReading[], counts: DeliveryCounts): Promise<void> {

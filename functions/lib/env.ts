@@ -17,6 +17,8 @@ const HandlerEnvSchema = z
     [ENV.invalidQueueUrl]: z.url(),
     [ENV.lateQueueUrl]: z.url(),
     [ENV.resultsStream]: z.string().min(1).optional(),
+    [ENV.schemaRegistryName]: z.string().min(1).optional(),
+    [ENV.rulesTable]: z.string().min(1).optional(),
     [ENV.config]: z.string().optional(),
   })
   // The environment also holds Lambda's and the runtime's variables, so it cannot be a
@@ -31,6 +33,10 @@ export interface HandlerEnv {
   invalidQueueUrl: string;
   lateQueueUrl: string;
   resultsStreamName?: string;
+  /** Set when the deployment has a Glue Schema Registry: Avro writer schemas come from Glue. */
+  schemaRegistryName?: string;
+  /** The rules table; absent: the configured rules only. */
+  rulesTable?: string;
   config: WindowpaneConfig;
 }
 
@@ -44,6 +50,8 @@ export function parseHandlerEnv(env: NodeJS.ProcessEnv = process.env): HandlerEn
     invalidQueueUrl: e[ENV.invalidQueueUrl],
     lateQueueUrl: e[ENV.lateQueueUrl],
     ...(e[ENV.resultsStream] ? { resultsStreamName: e[ENV.resultsStream] } : {}),
+    ...(e[ENV.schemaRegistryName] ? { schemaRegistryName: e[ENV.schemaRegistryName] } : {}),
+    ...(e[ENV.rulesTable] ? { rulesTable: e[ENV.rulesTable] } : {}),
     config: parseConfigJson(e[ENV.config]),
   };
 }

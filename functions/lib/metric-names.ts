@@ -33,7 +33,23 @@ export const METRIC = {
   duplicateRecords: 'DuplicateRecords',
   /** Silent sensors whose open windows the idle sweeper flushed. */
   idleSensors: 'IdleSensors',
+  /** Alarm transitions published (docs/SEMANTICS.md A-M1). */
+  alarmTransitions: 'AlarmTransitions',
+  /** Rule rows skipped as invalid by a rules load (A-R4); worth an alarm above 0. */
+  rulesInvalid: 'RulesInvalid',
+  /** Rules refreshes that failed (the last rules loaded stayed in force). */
+  rulesRefreshFailed: 'RulesRefreshFailed',
 } as const;
+
+/**
+ * What the window handler publishes beside WINDOW_HANDLER_METRICS when a rules table is
+ * configured; the stack's dashboard does not show them yet.
+ */
+export const RULES_METRICS = [
+  METRIC.alarmTransitions,
+  METRIC.rulesInvalid,
+  METRIC.rulesRefreshFailed,
+] as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 

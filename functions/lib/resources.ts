@@ -34,6 +34,17 @@ export const ALERT_LEDGER_TABLE: TableDefinition = {
   ttlAttribute: 'expiresAt',
 };
 
+/**
+ * Rules at runtime (docs/SEMANTICS.md A-R3, A-R4): rule rows (`rule#<name>`, scope key),
+ * tags rows (`tags`, sensor id) and one revision counter (`meta`, `meta`). Optional: a
+ * deployment without it runs the configured rules. Not in TABLES until the stack defines it.
+ */
+export const RULES_TABLE: TableDefinition = {
+  id: 'Rules',
+  partitionKey: 'pk',
+  sortKey: 'sk',
+};
+
 export const TABLES = [STATE_TABLE, RESULTS_TABLE, ALERT_LEDGER_TABLE] as const;
 
 /** Environment variable names shared by the CDK app, the local cloud and the handler. */
@@ -52,5 +63,7 @@ export const ENV = {
    * record's schema version id; the registry's name is for logs and error details).
    */
   schemaRegistryName: 'GLUE_SCHEMA_REGISTRY_NAME',
+  /** Optional rules table (RULES_TABLE): without it the handler runs the configured rules. */
+  rulesTable: 'RULES_TABLE_NAME',
   config: 'WINDOWPANE_CONFIG',
 } as const;

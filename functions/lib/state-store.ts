@@ -25,7 +25,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { WindowpaneError } from '../domain/errors.js';
-import { padSequence } from '../domain/sequence.js';
+import { padPosition, parsePosition } from '../domain/record-position.js';
 import { reviveSketches } from '../domain/sketch/stored.js';
 import { newSensorState, type SensorState } from '../domain/state.js';
 import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
@@ -225,7 +225,7 @@ export class WindowStateStore {
 function latestSequence(state: SensorState): string {
   const shards = Object.keys(state.applied);
   const last = shards[shards.length - 1];
-  return last === undefined ? '' : `${last}:${padSequence(state.applied[last]!)}`;
+  return last === undefined ? '' : `${last}:${padPosition(parsePosition(state.applied[last]!))}`;
 }
 
 function fromItem(item: StateItem): SensorState {

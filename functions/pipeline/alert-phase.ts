@@ -1,5 +1,6 @@
 /**
- * The alert phase: the alerts of every state committed in a batch (or a flush) are
+ * The alert phase: the alerts and alarm transitions of every state committed in a batch
+ * (or a flush) are
  * published together, after all the commits, and recorded in the ledger right after the
  * publishes. Publishing in one phase keeps the window in which a crash can duplicate an
  * alert as small as it can be (the argument is in functions/lib/effects.ts).
@@ -22,6 +23,7 @@ export async function deliverAlertPhase(
   await deps.effects.deliverAlerts(
     states.flatMap((s) => s.outbox.alerts),
     counts,
+    states.flatMap((s) => s.outbox.transitions ?? []),
   );
   for (const state of states) deps.delivered.markDelivered(state, 'alerts');
 }

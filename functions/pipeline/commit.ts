@@ -68,7 +68,7 @@ async function ensureDelivered(
     deps.delivered.markDelivered(state, 'windowsAndLate');
   }
   if (includeAlerts && !deps.delivered.isDelivered(state, 'alerts')) {
-    await deps.effects.deliverAlerts(state.outbox.alerts, counts);
+    await deps.effects.deliverAlerts(state.outbox.alerts, counts, state.outbox.transitions);
     deps.delivered.markDelivered(state, 'alerts');
   }
 }

@@ -7,6 +7,11 @@
  */
 import type { SensorState } from '../domain/state.js';
 
+/** The alert phase's part of an outbox: alerts and alarm transitions, published together. */
+function hasMessages(state: SensorState): boolean {
+  return state.outbox.alerts.length > 0 || (state.outbox.transitions?.length ?? 0) > 0;
+}
+
 /** The two parts of an outbox, delivered at different moments of a batch. */
 export type OutboxPart = 'windowsAndLate' | 'alerts';
 
@@ -33,16 +38,16 @@ export class DeliveryTracker {
     return progress?.version === state.version && progress[part];
   }
 
-  /** Alerts in the state's outbox that this process has not delivered. */
+  /** Alerts or alarm transitions in the state's outbox that this process has not delivered. */
   needsAlerts(state: SensorState): boolean {
-    return state.outbox.alerts.length > 0 && !this.isDelivered(state, 'alerts');
+    return hasMessages(state) && !this.isDelivered(state, 'alerts');
   }
 
   markDelivered(state: SensorState, part: OutboxPart): void {
     let progress = this.progress.get(state.sensorId);
     if (progress?.version !== state.version) {
       if (this.progress.size >= this.maxSensors) this.progress.clear();
-      progress = { version: state.version, windowsAndLate: false, alerts: state.outbox.alerts.length === 0 };
+      progress = { version: state.version, windowsAndLate: false, alerts: !hasMessages(state) };
       this.progress.set(state.sensorId, progress);
     }
     progress[part] = true;

@@ -6,11 +6,14 @@
  * functions/lib, so neither function imports from the other's folder.
  */
 import type { WindowpaneConfig } from '../domain/config.js';
+import type { AvroReadingDecoder } from '../ingest/avro-reading.js';
 import type { AwsClients } from '../lib/clients.js';
 import type { WriteCounter } from '../lib/dynamo-batch.js';
 import { EffectDelivery } from '../lib/effects.js';
 import type { HandlerEnv } from '../lib/env.js';
 import { BACKOFF } from '../lib/retry.js';
+import { type RuleSource, TableRuleSource } from '../lib/rule-source.js';
+import { RulesTable } from '../lib/rules-table.js';
 import { WindowStateStore } from '../lib/state-store.js';
 import { DeliveryTracker } from './delivery-tracker.js';
 
@@ -35,7 +38,11 @@ export interface BatchDeps {
   counter: WriteCounter;
   /** Which parts of which outbox this process has delivered. */
   delivered: DeliveryTracker;
+  /** Rules at runtime (the rules table); absent: the configured rules. */
+  rules?: RuleSource;
   logger?: BatchLogger;
+  /** Decodes Avro readings (writer schemas from a SchemaSource); absent: Avro records are invalid. */
+  avro?: AvroReadingDecoder;
   /** Default DEFAULT_COMMIT_ATTEMPTS. */
   maxCommitAttempts?: number;
   /** Default DEFAULT_SENSOR_CONCURRENCY. */
@@ -74,6 +81,15 @@ export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Ba
       },
       counter,
     }),
+    ...(env.rulesTable
+      ? {
+          rules: new TableRuleSource({
+            table: new RulesTable({ doc: clients.doc, tableName: env.rulesTable }),
+            config: env.config,
+            ...(logger ? { logger } : {}),
+          }),
+        }
+      : {}),
     ...(logger ? { logger } : {}),
   };
 }

@@ -18,6 +18,12 @@ export interface BatchReport {
   failedSensors: number;
   /** Distinct DynamoDB items written: sensors committed + results + ledger entries. */
   itemsWritten: number;
+  /** Alarm transitions published. */
+  transitions: number;
+  /** Rule rows skipped as invalid by a rules load in this batch (A-R4). */
+  rulesInvalid: number;
+  /** 1 when this batch's rules refresh failed (the last rules loaded stayed in force). */
+  rulesRefreshFailed: number;
 }
 
 export function newReport(records: number, sensors: number): BatchReport {
@@ -34,11 +40,15 @@ export function newReport(records: number, sensors: number): BatchReport {
     conflicts: 0,
     failedSensors: 0,
     itemsWritten: 0,
+    transitions: 0,
+    rulesInvalid: 0,
+    rulesRefreshFailed: 0,
   };
 }
 
 export function addDeliveryCounts(report: BatchReport, counts: DeliveryCounts): void {
   report.windowsFinalised += counts.results;
   report.alerts += counts.alertsPublished;
+  report.transitions += counts.transitionsPublished;
   report.late += counts.late;
 }

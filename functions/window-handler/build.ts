@@ -3,6 +3,11 @@
  * local pipeline) and wraps `processBatch` in middy with Powertools logging and metrics.
  * `handler.ts` calls this with the parsed environment; tests and the local cloud call it
  * with their own client options.
+ *
+ * Avro readings are decoded with writer schemas from a SchemaSource: the one given (the
+ * local pipeline's registry stand-in), else the Glue Schema Registry when the
+ * environment names one (GLUE_SCHEMA_REGISTRY_NAME, set by the stack), else none, and
+ * Avro records are invalid (`avro-unknown-schema`, naming the missing registry).
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -10,8 +15,11 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { type ClientOptions, createClients } from '../lib/clients.js';
+import { AvroReadingDecoder } from '../ingest/avro-reading.js';
+import type { SchemaSource } from '../ingest/schema-source.js';
+import { type ClientOptions, createClients, createGlueClient } from '../lib/clients.js';
 import type { HandlerEnv } from '../lib/env.js';
+import { GlueSchemaSource } from '../lib/glue-schema-source.js';
 import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js';
 import { type BatchDeps, buildBatchDeps } from '../pipeline/deps.js';
 import type { BatchReport } from '../pipeline/report.js';
@@ -26,12 +34,25 @@ export type WindowHandler = ((
   lastReport: () => BatchReport | undefined;
 };
 
-export function buildHandler(env: HandlerEnv, clientOptions: ClientOptions = {}): WindowHandler {
+export interface BuildHandlerOptions {
+  /** Where Avro writer schemas come from (default: Glue when the environment names a registry). */
+  schemaSource?: SchemaSource;
+}
+
+export function buildHandler(
+  env: HandlerEnv,
+  clientOptions: ClientOptions = {},
+  options: BuildHandlerOptions = {},
+): WindowHandler {
   const logger = new Logger({ serviceName: SERVICE_NAME });
   // Metrics' own warnings (e.g. nothing to publish after a failed invocation) go through the
   // structured logger, so they obey its level like every other log line.
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, logger });
   const deps = buildBatchDeps(env, createClients(clientOptions), logger);
+  const schemaSource =
+    options.schemaSource ??
+    (env.schemaRegistryName ? new GlueSchemaSource({ glue: createGlueClient(clientOptions) }) : undefined);
+  if (schemaSource) deps.avro = new AvroReadingDecoder({ source: schemaSource, metrics: env.config.metrics });
   let last: BatchReport | undefined;
 
   const wrapped = middy(async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
@@ -45,6 +66,11 @@ export function buildHandler(env: HandlerEnv, clientOptions: ClientOptions = {})
     metrics.addMetric(METRIC.writeRequests, MetricUnit.Count, report.writeRequests);
     metrics.addMetric(METRIC.conflicts, MetricUnit.Count, report.conflicts);
     metrics.addMetric(METRIC.duplicateRecords, MetricUnit.Count, report.duplicates);
+    if (deps.rules) {
+      metrics.addMetric(METRIC.alarmTransitions, MetricUnit.Count, report.transitions);
+      metrics.addMetric(METRIC.rulesInvalid, MetricUnit.Count, report.rulesInvalid);
+      metrics.addMetric(METRIC.rulesRefreshFailed, MetricUnit.Count, report.rulesRefreshFailed);
+    }
     logger.info('batch processed', { report, failed: response.batchItemFailures.length });
     return response;
   })

@@ -1,12 +1,28 @@
 /**
- * The pure first step of a stream batch: decode and validate every Kinesis record, and
- * group the valid readings by sensor in arrival order. No I/O; the benchmarks measure
- * this with the fold (bench/pure-path.ts).
+ * The first step of a stream batch: unpack every Kinesis record (a KPL aggregate into its
+ * user records), decode each payload with the entry of its input format
+ * (functions/ingest/record-formats.ts), and group the valid readings by sensor in arrival
+ * order. Invalid records and user records go to the invalid sink with their reason and
+ * bytes; a corrupt aggregate goes there whole, once.
+ *
+ * `decodeBatch` is pure and synchronous (the benchmarks measure it with the fold,
+ * bench/pure-path.ts); `decodeBatchWithSchemas` first asks the schema source for the
+ * writer schemas its Avro payloads name, once per batch.
  */
-import type { KinesisStreamEvent } from 'aws-lambda';
-import { decodeReading } from '../domain/reading.js';
+import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { DecodeOptions } from '../domain/reading.js';
+import { formatPosition } from '../domain/record-position.js';
 import { checkSequence, shardIdOfEventId } from '../domain/sequence.js';
 import type { SensorRecord } from '../domain/state.js';
+import type { AvroReadingDecoder } from '../ingest/avro-reading.js';
+import { isDamagedAggregate } from '../ingest/kpl.js';
+import {
+  type FormatContext,
+  formatOf,
+  RECORD_FORMATS,
+  type RecordFormat,
+  USER_RECORD_FORMATS,
+} from '../ingest/record-formats.js';
 import type { InvalidRecordMessage } from '../lib/effects.js';
 
 export interface SensorGroup {
@@ -22,46 +38,139 @@ export interface DecodedBatch {
   invalid: InvalidRecordMessage[];
 }
 
+/** One thing to decode: a whole Kinesis record, or one user record of an aggregate. */
+interface Payload {
+  record: KinesisStreamRecord;
+  shardId: string;
+  data: Uint8Array;
+  format: RecordFormat;
+  /** The user record's index and key, for a user record of an aggregate. */
+  user?: { subIndex: number; partitionKey: string };
+}
+
+interface UnpackedBatch {
+  payloads: Payload[];
+  invalid: InvalidRecordMessage[];
+}
+
 export function decodeBatch(event: KinesisStreamEvent, metrics: readonly string[]): DecodedBatch {
+  return decodeUnpacked(unpackBatch(event), { metrics });
+}
+
+/**
+ * `decodeBatch` with Avro: the writer schemas the batch's framed payloads name are looked
+ * up first (cached by the decoder). Throws when the schema source cannot be asked, so the
+ * batch is retried; without a decoder, Avro records are invalid (no registry).
+ */
+export async function decodeBatchWithSchemas(
+  event: KinesisStreamEvent,
+  metrics: readonly string[],
+  decoder: AvroReadingDecoder | undefined,
+): Promise<DecodedBatch> {
+  const unpacked = unpackBatch(event);
+  if (decoder === undefined) return decodeUnpacked(unpacked, { metrics });
+  const framed = unpacked.payloads.filter((p) => p.format.framedAvro).map((p) => p.data);
+  const prepared = framed.length > 0 ? await decoder.prepare(framed) : new Map();
+  return decodeUnpacked(unpacked, { metrics, avro: { decoder, prepared } });
+}
+
+function unpackBatch(event: KinesisStreamEvent): UnpackedBatch {
+  const payloads: Payload[] = [];
   const invalid: InvalidRecordMessage[] = [];
-  const groups = new Map<string, SensorGroup>();
   // A batch comes from one shard: parse the eventID prefix once, not per record.
   let shardId = '';
   let shardPrefix = '\u0000';
-  for (const rec of event.Records) {
-    const { kinesis } = rec;
-    if (!rec.eventID.startsWith(shardPrefix)) {
-      shardId = shardIdOfEventId(rec.eventID);
+  for (const record of event.Records) {
+    if (!record.eventID.startsWith(shardPrefix)) {
+      shardId = shardIdOfEventId(record.eventID);
       shardPrefix = `${shardId}:`;
     }
-    const bytes = Buffer.from(kinesis.data, 'base64');
-    // The arrival time is part of the record, so the future bound is the same on every retry.
-    const decoded = decodeReading(bytes, metrics, { arrivalMs: kinesis.approximateArrivalTimestamp * 1000 });
-    if (!decoded.ok) {
-      invalid.push({
-        id: `${shardId}:${kinesis.sequenceNumber}`,
-        reason: decoded.reason,
-        detail: decoded.detail,
-        partitionKey: kinesis.partitionKey,
-        shardId,
-        sequenceNumber: kinesis.sequenceNumber,
-        approximateArrivalTimestamp: kinesis.approximateArrivalTimestamp,
-        data: kinesis.data,
-        byteLength: bytes.length,
-      });
+    const data = Buffer.from(record.kinesis.data, 'base64');
+    const format = formatOf(data, RECORD_FORMATS);
+    if (format.name !== 'kpl') {
+      payloads.push({ record, shardId, data, format });
       continue;
     }
+    // De-aggregation reads no metrics and no schemas: the user records are decoded below.
+    const unpacked = format.decode(data, { metrics: [] }, {});
+    if (!unpacked.ok) {
+      invalid.push(invalidMessage({ record, shardId, data, format }, unpacked.reason, unpacked.detail));
+    } else if ('records' in unpacked) {
+      for (const user of unpacked.records) {
+        payloads.push({
+          record,
+          shardId,
+          data: user.data,
+          format: formatOf(user.data, USER_RECORD_FORMATS),
+          user: { subIndex: user.subIndex, partitionKey: user.partitionKey },
+        });
+      }
+    }
+  }
+  return { payloads, invalid };
+}
+
+function decodeUnpacked(unpacked: UnpackedBatch, ctx: FormatContext): DecodedBatch {
+  const { invalid } = unpacked;
+  const groups = new Map<string, SensorGroup>();
+  const options: DecodeOptions = {};
+  for (const payload of unpacked.payloads) {
+    const { kinesis } = payload.record;
+    // The arrival time is part of the record, so the future bound is the same on every retry.
+    options.arrivalMs = kinesis.approximateArrivalTimestamp * 1000;
+    const decoded = payload.format.decode(payload.data, ctx, options);
+    if (!decoded.ok) {
+      // Bytes no format accepted may be an aggregate whose magic was damaged.
+      const damaged = payload.user === undefined && isDamagedAggregate(payload.data);
+      invalid.push(
+        damaged
+          ? invalidMessage(
+              payload,
+              'kpl-bad-magic',
+              'a KPL aggregate (its MD5 matches) whose magic is damaged',
+            )
+          : invalidMessage(payload, decoded.reason, decoded.detail),
+      );
+      continue;
+    }
+    if (!('reading' in decoded)) continue;
     const { sensorId } = decoded.reading;
     let group = groups.get(sensorId);
     if (!group) {
       group = { sensorId, records: [], firstItemId: kinesis.sequenceNumber };
       groups.set(sensorId, group);
     }
-    group.records.push({
-      shardId,
+    const sensorRecord: SensorRecord = {
+      shardId: payload.shardId,
       sequence: checkSequence(kinesis.sequenceNumber),
       reading: decoded.reading,
-    });
+      arrivalMs: kinesis.approximateArrivalTimestamp * 1000,
+    };
+    if (payload.user !== undefined && payload.user.subIndex > 0)
+      sensorRecord.subIndex = payload.user.subIndex;
+    group.records.push(sensorRecord);
   }
   return { groups, invalid };
+}
+
+/**
+ * The invalid sink's message: a whole record by its stream position, a user record by
+ * `<shardId>:<sequenceNumber>.<subIndex>` with its own bytes and key.
+ */
+function invalidMessage(payload: Payload, reason: string, detail: string): InvalidRecordMessage {
+  const { kinesis } = payload.record;
+  const { user } = payload;
+  const position = user ? formatPosition({ sequence: kinesis.sequenceNumber, subIndex: user.subIndex }) : '';
+  return {
+    id: `${payload.shardId}:${user ? position : kinesis.sequenceNumber}`,
+    reason,
+    detail,
+    partitionKey: user ? user.partitionKey : kinesis.partitionKey,
+    shardId: payload.shardId,
+    sequenceNumber: kinesis.sequenceNumber,
+    ...(user ? { subIndex: user.subIndex } : {}),
+    approximateArrivalTimestamp: kinesis.approximateArrivalTimestamp,
+    data: user ? Buffer.from(payload.data).toString('base64') : kinesis.data,
+    byteLength: payload.data.length,
+  };
 }

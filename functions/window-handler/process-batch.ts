@@ -1,14 +1,16 @@
 /**
- * One Kinesis batch, end to end: decode every record, send invalid ones to their queue,
+ * One Kinesis batch, end to end: decode every record (any input format, KPL aggregates
+ * unpacked: decode-batch.ts), send invalid ones to their queue,
  * and for each sensor fold, commit with one conditional write and deliver final windows
  * and late readings (functions/pipeline/commit.ts). Alerts of every committed sensor are
  * published afterwards, in one phase (functions/pipeline/alert-phase.ts). Sensors are
  * independent: one that fails is reported in `batchItemFailures` from its first record,
  * so Lambda retries from there and the others' already-applied records are recognised
- * as duplicates by their sequence numbers.
+ * as duplicates by their positions (sequence number and KPL sub-index).
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { foldSensorRecords } from '../domain/fold.js';
+import type { RuleSet } from '../domain/rule-set.js';
 import type { SensorState } from '../domain/state.js';
 import { type DeliveryCounts, emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
@@ -21,7 +23,7 @@ import {
   silentLogger,
 } from '../pipeline/deps.js';
 import { addDeliveryCounts, type BatchReport, newReport } from '../pipeline/report.js';
-import { decodeBatch, type SensorGroup } from './decode-batch.js';
+import { decodeBatchWithSchemas, type SensorGroup } from './decode-batch.js';
 
 export interface BatchOutcome {
   response: KinesisStreamBatchResponse;
@@ -37,8 +39,16 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   const logger = deps.logger ?? silentLogger;
   const writesBefore = deps.counter.writes;
   const failures: string[] = [];
-  const { groups, invalid } = decodeBatch(event, deps.config.metrics);
+  // A schema source that cannot be asked throws here: the whole batch is retried.
+  const { groups, invalid } = await decodeBatchWithSchemas(event, deps.config.metrics, deps.avro);
   const report = newReport(event.Records.length, groups.size);
+  // A-R4: rules as of this batch. A failed first load throws: the batch is retried.
+  if (deps.rules) {
+    const refreshed = await deps.rules.refreshIfDue(Date.now());
+    report.rulesInvalid = refreshed.invalid;
+    report.rulesRefreshFailed = refreshed.failed ? 1 : 0;
+  }
+  const ruleSet = deps.rules?.current();
 
   const invalidSent = invalid.length > 0 ? deps.effects.sendInvalid(invalid) : Promise.resolve();
   const states = await deps.store.loadMany([...groups.keys()]);
@@ -56,7 +66,7 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   // Phase 1: fold, commit, and deliver windows and late readings, sensor by sensor.
   await runPool([...groups.values()], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (group) => {
     try {
-      const state = await applySensor(deps, group, states.get(group.sensorId)!, report, counts);
+      const state = await applySensor(deps, group, states.get(group.sensorId)!, report, counts, ruleSet);
       if (deps.delivered.needsAlerts(state)) pendingAlerts.push({ group, state });
     } catch (err) {
       failed(group, err, 'sensor failed');
@@ -97,13 +107,14 @@ async function applySensor(
   loaded: SensorState,
   report: BatchReport,
   counts: DeliveryCounts,
+  ruleSet?: RuleSet,
 ): Promise<SensorState> {
   const chunk = deps.maxRecordsPerCommit ?? DEFAULT_RECORDS_PER_COMMIT;
   let state = loaded;
   for (let i = 0; i < group.records.length; i += chunk) {
     const records = group.records.slice(i, i + chunk);
     state = await commitAndDeliver(deps, state, report, counts, (s) =>
-      foldSensorRecords(s, records, deps.config),
+      foldSensorRecords(s, records, deps.config, ruleSet),
     );
   }
   return state;

@@ -32,6 +32,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { InternalErrorException } from '@aws-sdk/client-sns';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
+import type { SchemaSource } from '../../functions/ingest/schema-source.js';
 import type { ClientOptions } from '../../functions/lib/clients.js';
 import type { HandlerEnv } from '../../functions/lib/env.js';
 import type { BatchReport } from '../../functions/pipeline/report.js';
@@ -123,6 +124,8 @@ export interface ChaosHandlerOptions {
   plan: ChaosPlan;
   env: HandlerEnv;
   clientOptions: ClientOptions;
+  /** Where each container's handler reads Avro writer schemas (buildHandler's option). */
+  schemaSource?: SchemaSource;
   /** Past events kept for duplicate delivery (default 32). */
   keepEvents?: number;
   log?: (line: string) => void;
@@ -342,7 +345,11 @@ export class ChaosHandler {
       stack.add(this.innerMiddleware(), { step: 'deserialize', name: 'chaosInner' });
       return client;
     };
-    c.handler = buildHandler(this.opts.env, { ...this.opts.clientOptions, decorate });
+    c.handler = buildHandler(
+      this.opts.env,
+      { ...this.opts.clientOptions, decorate },
+      this.opts.schemaSource ? { schemaSource: this.opts.schemaSource } : {},
+    );
     return c;
   }
 

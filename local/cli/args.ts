@@ -9,6 +9,7 @@
  */
 import { LOCAL_TIMEOUTS } from '../../functions/lib/clients.js';
 import { DEFAULT_SETUP_TIMEOUT_MS } from '../pipeline/deadline.js';
+import { REPLAY_FORMATS } from '../replay-formats.js';
 import { flag, formatFlagHelp, HELP_FLAG, parseFlags, UsageError } from './flags.js';
 
 /** Shared by replay and recover: one AWS request, each SDK attempt. */
@@ -30,6 +31,8 @@ export const START_DEFAULTS = { sensors: 5, rateHz: 1, durationMs: 0, seed: 42 }
 export const MAX_SENSORS = 10_000;
 export const MAX_RATE_HZ = 1_000;
 export const MIN_WINDOW_MS = 1_000;
+/** The formats the simulator can write (a replay may also send KPL aggregates). */
+export const START_FORMATS = ['json', 'avro'] as const;
 
 const START_FLAGS = {
   sensors: flag.integer('N', `simulated sensors (default ${START_DEFAULTS.sensors}, max ${MAX_SENSORS})`, {
@@ -60,6 +63,20 @@ const START_FLAGS = {
     SEED_RANGE,
   ),
   verbose: flag.boolean('emulator and provisioning details'),
+  format: flag.oneOf(
+    START_FORMATS,
+    'how the simulator writes readings: json (default), or\navro (Glue Schema Registry framing, through the local registry)',
+    {
+      default: 'json',
+    },
+  ),
+  mqtt: flag.boolean(
+    'also run an MQTT broker on 127.0.0.1 that forwards\nwindowpane/<sensorId>/telemetry publishes to the stream',
+  ),
+  lake: flag.string(
+    'DIR',
+    'also write final windows as Parquet, partitioned by date,\nunder DIR/windows/dt=YYYY-MM-DD/',
+  ),
   open: flag.boolean('open the dashboard in a browser'),
   'no-dashboard': flag.boolean('do not serve the web dashboard (the terminal view only)'),
   help: HELP_FLAG,
@@ -70,10 +87,11 @@ const START_FLAGS = {
  * their unit (`rateHz`: readings per second per sensor; `durationMs`: 0 runs until
  * Ctrl-C; `windowMs`: undefined keeps the configured windows; `backfillMs`: undefined
  * means two windows; `chaosSeed`: chaos mode's seed, faults injected, outputs unchanged;
- * `dashboard`: serve the web dashboard, false for `--no-dashboard`).
+ * `dashboard`: serve the web dashboard, false for `--no-dashboard`; `lakeDir`: where final
+ * windows go as Parquet; `mqtt`: run the MQTT bridge; `format`: the simulator's format).
  */
 export function parseStartArgs(argv: readonly string[]) {
-  const { rate, duration, window, backfill, chaos, noDashboard, ...rest } = parseFlags(
+  const { rate, duration, window, backfill, chaos, noDashboard, lake, ...rest } = parseFlags(
     argv,
     START_FLAGS,
   ).values;
@@ -86,6 +104,7 @@ export function parseStartArgs(argv: readonly string[]) {
     backfillMs: backfill,
     chaosSeed: chaos,
     dashboard: !noDashboard,
+    lakeDir: lake,
   };
 }
 
@@ -167,6 +186,17 @@ const REPLAY_FLAGS = {
       "the four files are the same as a clean run's",
     SEED_RANGE,
   ),
+  format: flag.oneOf(
+    REPLAY_FORMATS,
+    'wire format of the records: json (each line as it is,\ndefault), avro (valid readings as Glue-framed Avro), kpl\n(lines packed into KPL aggregates); the files are the same',
+    {
+      default: 'json',
+    },
+  ),
+  lake: flag.string(
+    'DIR',
+    'also write the final windows as Parquet, partitioned by\ndate, under DIR/windows/dt=YYYY-MM-DD/',
+  ),
   quiet: flag.boolean('no progress lines', { short: 'q' }),
   verbose: flag.boolean('emulator and provisioning details'),
   help: HELP_FLAG,
@@ -186,7 +216,7 @@ function endpointFromEnvironment(env: NodeJS.ProcessEnv): boolean {
  */
 export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
   const { values } = parseFlags(argv, REPLAY_FLAGS);
-  const { input, stdin, out, drainTimeout, setupTimeout, requestTimeout, chaos, ...rest } = values;
+  const { input, stdin, out, drainTimeout, setupTimeout, requestTimeout, chaos, lake, ...rest } = values;
   const opts = {
     ...rest,
     drainTimeoutMs: drainTimeout,
@@ -195,6 +225,7 @@ export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
     chaosSeed: chaos,
     input: stdin ? '-' : input,
     outDir: out,
+    lakeDir: lake,
   };
   if (opts.help) return opts;
   if (input !== undefined && stdin) throw new UsageError('give either --input FILE or --stdin, not both');
@@ -237,6 +268,9 @@ drained, flushes the open windows, and writes four files to DIR:
   late.jsonl      each late reading with its reason and input line (sorted by line)
   invalid.jsonl   each invalid record with its reason, original data (base64) and
                   input line (sorted by line)
+
+With --lake DIR the final windows are also written as Parquet files, partitioned by
+date (DIR/windows/dt=YYYY-MM-DD/part-*.parquet), one row per line of windows.jsonl.
 
 Flags:
 ${formatFlagHelp(REPLAY_FLAGS)}

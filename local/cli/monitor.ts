@@ -10,6 +10,7 @@
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { summarize } from '../../functions/domain/aggregate.js';
+import type { Transition } from '../../functions/domain/alarms/transition.js';
 import type { Alert } from '../../functions/domain/rules.js';
 import type { FinalWindow, LateReading } from '../../functions/domain/state.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
@@ -31,6 +32,7 @@ export interface WindowStats {
 export type LiveEvent =
   | { kind: 'window'; at: number; window: FinalWindow }
   | { kind: 'alert'; at: number; alert: Alert }
+  | { kind: 'alarm'; at: number; transition: Transition }
   | { kind: 'late'; at: number; late: LateReading }
   | { kind: 'invalid'; at: number; invalid: InvalidRecordMessage };
 
@@ -111,6 +113,14 @@ export class LiveMonitor {
       try {
         alert = JSON.parse(envelope.Message) as Alert;
       } catch {
+        continue;
+      }
+      // The topic also carries alarm transitions (attribute kind=alarm), once per transitionId.
+      if (envelope.MessageAttributes?.kind?.Value === 'alarm') {
+        const transition = alert as unknown as Transition;
+        if (this.seen.other.has(`alarm:${transition.transitionId}`)) continue;
+        this.seen.other.add(`alarm:${transition.transitionId}`);
+        events.push({ kind: 'alarm', at: now, transition });
         continue;
       }
       if (this.seen.alerts.has(alert.alertId)) continue;

@@ -63,6 +63,8 @@ async function main(): Promise<number> {
     setupTimeoutHint: '--setup-timeout sets the limit',
     ...(opts.requestTimeoutMs ? { timeouts: { requestMs: opts.requestTimeoutMs } } : {}),
     ...(opts.chaosSeed !== undefined ? { chaos: { seed: opts.chaosSeed } } : {}),
+    format: opts.format,
+    ...(opts.lakeDir ? { lakeDir: opts.lakeDir } : {}),
     ...(opts.quiet ? {} : { progress: err }),
     log: err,
     ...(opts.verbose ? { debug: err } : {}),

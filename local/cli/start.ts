@@ -23,6 +23,7 @@ import {
   signalShutdownStarted,
 } from './common.js';
 import { LiveMonitor } from './monitor.js';
+import { type StartIngest, startIngest } from './start-ingest.js';
 import { ANSI, elapsed, formatCounters, formatCurrent, formatEvent, renderScreen } from './view.js';
 
 const HINT = 'run `npm start -- --help` for usage';
@@ -113,6 +114,7 @@ async function main(): Promise<number> {
       `fauxqs (SNS, SQS) at ${e?.sns}`,
   );
 
+  const ingest = await startIngest(opts, pipeline, out);
   const sensorIds = Array.from({ length: opts.sensors }, (_, i) => `sensor_${i + 1}`);
   monitor = new LiveMonitor(pipeline, sensorIds);
   dashboard?.attach(pipeline, monitor);
@@ -134,6 +136,7 @@ async function main(): Promise<number> {
     header,
     startedAt,
     out,
+    ingest,
     ...(dashboard ? { dashboard } : {}),
   });
   run = live;
@@ -166,6 +169,7 @@ interface RunView {
   /** `screen`: redrawn in place; `lines`: one line per event; `status`: counters only. */
   mode: 'screen' | 'lines' | 'status';
   dashboard?: LocalDashboard;
+  ingest: StartIngest;
   header: string;
   startedAt: number;
   out: (line: string) => void;
@@ -215,7 +219,11 @@ class LiveRun {
           await sleep(20);
           continue;
         }
-        const records = due.map((r, i) => ({ line: i + 1, partitionKey: r.partitionKey, data: r.data }));
+        const records = due.map((r, i) => ({
+          line: i + 1,
+          partitionKey: r.partitionKey,
+          data: this.view.ingest.encode(r.data),
+        }));
         await putRecordsInOrder(kinesis, stream, records, { abortSignal: this.abort.signal });
         this.monitor.snapshot.sent += records.length;
       }
@@ -257,6 +265,7 @@ class LiveRun {
         const polled = Date.now();
         const events = await this.monitor.poll(polled);
         this.view.dashboard?.observe(events, polled);
+        await this.view.ingest.observe(events);
         if (this.view.mode !== 'screen') {
           const t = this.since();
           if (this.view.mode === 'lines') for (const e of events) this.view.out(formatEvent(e, t));
@@ -301,15 +310,18 @@ class LiveRun {
       this.abort.abort();
       if (this.redraw) clearInterval(this.redraw);
       await Promise.all(this.loops);
+      await this.view.ingest.stopInput().catch((err: Error) => this.view.out(`notice: ${err.message}`));
       if (drain) {
         // A run that ends by itself shows everything it sent: let the mapping catch up
         // (bounded) and read the sinks once more.
         await this.pipeline.mapping.drain({ timeoutMs: 5_000 }).catch(() => {});
         const events = await this.monitor.poll().catch(() => []);
         this.view.dashboard?.observe(events);
+        await this.view.ingest.observe(events).catch(() => {});
         if (this.view.mode === 'lines') for (const e of events) this.view.out(formatEvent(e, this.since()));
       }
       await this.view.dashboard?.close();
+      await this.view.ingest.close().catch((err: Error) => this.view.out(`notice: ${err.message}`));
       if (this.view.mode === 'screen') {
         this.draw();
         process.stdout.write(`\n${ANSI.showCursor}`);

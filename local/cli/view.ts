@@ -3,6 +3,8 @@
  * redrawn in place for a terminal. Pure formatting over a `LiveSnapshot`.
  */
 
+import type { Transition } from '../../functions/domain/alarms/transition.js';
+import { kindOf } from '../../functions/domain/rules/registry.js';
 import type { Alert } from '../../functions/domain/rules.js';
 import type { FinalWindow } from '../../functions/domain/state.js';
 import type { LiveEvent, LiveSnapshot, WindowStats } from './monitor.js';
@@ -30,15 +32,14 @@ export function describeFinalWindow(w: FinalWindow): string {
 }
 
 export function describeAlert(a: Alert): string {
-  const cause =
-    a.ruleType === 'delta' && a.previous !== undefined
-      ? ` (from ${num(a.previous)}, max change ${a.maxDelta})`
-      : a.above !== undefined && a.value > a.above
-        ? ` (above ${a.above})`
-        : a.below !== undefined
-          ? ` (below ${a.below})`
-          : '';
+  const cause = kindOf(a.ruleType).describeAlert(a);
   return `${a.severity} ${a.rule} ${a.sensorId} ${a.metric} ${num(a.value)}${cause} at ${clock(a.timestamp)}${a.late ? ' (late reading)' : ''}`;
+}
+
+export function describeTransition(t: Transition): string {
+  const value = t.value === null ? '' : ` ${t.metric ?? ''} ${num(t.value)}`;
+  const who = t.by ? ` by ${t.by}${t.note ? ` (${t.note})` : ''}` : '';
+  return `${t.severity} ${t.alarmId} ${t.transition} ${t.from} -> ${t.state}${value} at ${clock(t.at)}${who}`;
 }
 
 function preview(base64: string): string {
@@ -54,6 +55,8 @@ export function formatEvent(e: LiveEvent, sinceStartMs: number): string {
       return `${t} window  ${describeFinalWindow(e.window)}`;
     case 'alert':
       return `${t} alert   ${describeAlert(e.alert)}`;
+    case 'alarm':
+      return `${t} alarm   ${describeTransition(e.transition)}`;
     case 'late':
       return `${t} late    ${e.late.sensorId} reading at ${clock(e.late.timestamp)}: window ${range(e.late.windowStart, e.late.windowEnd)} was already final`;
     case 'invalid':

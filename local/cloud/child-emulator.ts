@@ -7,7 +7,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { ListStreamsCommand } from '@aws-sdk/client-kinesis';
 import { destroyClients } from '../../functions/lib/clients.js';
-import { killAndWait, registerChild } from './processes.js';
+import { isStopping, killAndWait, registerChild } from './processes.js';
 import {
   type EmulatorName,
   EmulatorStartError,
@@ -69,6 +69,23 @@ export async function startChildEmulator(
       destroyClients(clients);
     }
     if (child.pid === undefined) throw new EmulatorStartError(opts.emulator, 'spawned without a pid');
+    reportUnexpectedExit(opts.emulator, child, tail);
     return { child, endpoint, pid: child.pid };
   }
+}
+
+/**
+ * An emulator that dies while in use leaves its callers with "connection refused" and no
+ * why: say on stderr that it exited, how, and what it printed last.
+ */
+function reportUnexpectedExit(emulator: EmulatorName, child: ChildProcess, tail: OutputTail): void {
+  const pid = child.pid;
+  child.once('exit', (code, signal) => {
+    if (isStopping(child)) return;
+    const last = tail.snapshot().slice(-10);
+    process.stderr.write(
+      `windowpane: ${emulator} (pid ${pid}) exited unexpectedly (code ${code}, signal ${signal})` +
+        (last.length > 0 ? `; its last output:\n${last.map((l) => `  ${l}`).join('\n')}\n` : '\n'),
+    );
+  });
 }

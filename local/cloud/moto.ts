@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { startChildEmulator } from './child-emulator.js';
 import type { EmulatorEndpoints } from './emulators.js';
 import { findMotoServer, MOTO_INSTALL_HINT } from './moto-locate.js';
-import { isRunning, killAndWait, trackRunning } from './processes.js';
+import { expectExit, isRunning, killAndWait, trackRunning } from './processes.js';
 import { EmulatorStartError, type RunningService } from './startup.js';
 
 export { findMotoServer, MOTO_INSTALL_HINT };
@@ -54,6 +54,7 @@ export function motoEndpoints(endpoint: string): EmulatorEndpoints {
 async function stopSupervised(child: ChildProcess): Promise<void> {
   if (!isRunning(child)) return;
   const exited = once(child, 'exit');
+  expectExit(child);
   child.kill('SIGTERM');
   const timer = setTimeout(() => void killAndWait(child), STOP_GRACE_MS);
   await exited;

@@ -34,6 +34,8 @@ interface Registered {
 }
 
 const children = new Map<ChildProcess, Registered>();
+/** Children this process decided to stop: their exit is expected. */
+const stopping = new WeakSet<ChildProcess>();
 const running = new Set<Stoppable>();
 const shutdownHooks: Array<() => unknown> = [];
 let handlersInstalled = false;
@@ -46,6 +48,7 @@ export function isRunning(child: ChildProcess): boolean {
 function kill(entry: Registered): void {
   const { child, group } = entry;
   if (!isRunning(child)) return;
+  stopping.add(child);
   if (group && child.pid !== undefined) {
     try {
       process.kill(-child.pid, 'SIGKILL');
@@ -122,6 +125,16 @@ export function registerChild(child: ChildProcess, opts: { group?: boolean } = {
   installProcessHandlers();
   children.set(child, { child, group: opts.group ?? false });
   child.once('exit', () => children.delete(child));
+}
+
+/** Says this process is about to stop `child` another way than `killAndWait` (a graceful signal). */
+export function expectExit(child: ChildProcess): void {
+  stopping.add(child);
+}
+
+/** True once this process has set out to stop `child` (its exit is no surprise). */
+export function isStopping(child: ChildProcess): boolean {
+  return stopping.has(child) || shuttingDown;
 }
 
 /** SIGKILLs a registered (or any) child, its group too when registered so, and awaits its exit. */

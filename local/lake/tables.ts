@@ -6,7 +6,7 @@
  * The windows table has exactly the fields of a `windows.jsonl` line (one row per metric
  * of a final window, local/window-lines.ts), so a query over the lake and the replay's
  * output agree row for row. Epoch milliseconds stay INT64, as in the JSON, and the same
- * columns are what the Firehose path's Glue table declares (step 2). Rows are
+ * columns are what the Firehose path's Glue table declares (infra/lake-tables.ts). Rows are
  * partitioned by the UTC date of `windowStart`: event time, so a replay of the same input
  * writes the same partitions whenever it runs. Configured percentiles add a column each
  * (`windowsTable`).

@@ -36,6 +36,7 @@ import {
 import { clientEnv, loadBundledHandler } from '../deploy/bundle.js';
 import type { StackTarget } from '../deploy/stack-target.js';
 import type { BatchInfo, LocalEventSourceMapping, MappingStats } from '../esm/index.js';
+import type { LocalSchemaRegistry } from '../registry/local-schema-registry.js';
 import { DEFAULT_SETUP_TIMEOUT_MS, SetupDeadline } from './deadline.js';
 import { deleteResources, type LocalCloudHandle, openStream, SETUP_STEPS, startCloud } from './lifecycle.js';
 import { collectOutputs, type PipelineOutputs, scanAll } from './outputs.js';
@@ -105,6 +106,8 @@ export interface LocalPipeline {
   planSource: string;
   handler: WindowHandler;
   mapping: LocalEventSourceMapping;
+  /** The schema registry stand-in the handler reads Avro with (`--format avro` producers register here). */
+  schemaRegistry: LocalSchemaRegistry;
   /** Chaos mode's plan, handler wrapper and figures (when `chaos` was given). */
   chaos?: ChaosRun;
   /** Closes every open window of every sensor in the state table (end of a replay). */
@@ -216,6 +219,7 @@ function runningPipeline(parts: {
     planSource: parts.chosen.source,
     handler,
     mapping,
+    schemaRegistry: wiring.schemaRegistry,
     ...(chaos ? { chaos } : {}),
 
     async flush() {

@@ -4,6 +4,7 @@
  * (once per alertId), late and invalid records (once per id), on-failure messages.
  */
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { Transition } from '../../functions/domain/alarms/transition.js';
 import type { Alert } from '../../functions/domain/rules.js';
 import type { FinalWindow, LateReading } from '../../functions/domain/state.js';
 import type { AwsClients } from '../../functions/lib/clients.js';
@@ -16,12 +17,15 @@ import {
   findTable,
   type ProvisionedResources,
   readAlertsTap,
+  type SnsEnvelope,
 } from '../cloud/index.js';
 import { type WindowLine, windowLines } from '../window-lines.js';
 
 export interface PipelineOutputs {
   /** One line per (final window, metric), sorted by sensorId, windowStart, metric. */
   windows: WindowLine[];
+  /** The final windows as stored (the results table's items), in scan order. */
+  finalWindows: FinalWindow[];
   /** Alert bodies as delivered through SNS, once per alertId, sorted by timestamp, sensorId, rule. */
   alerts: Alert[];
   /** Late readings, once per id (arrival order not implied). */
@@ -30,6 +34,10 @@ export interface PipelineOutputs {
   invalid: InvalidRecordMessage[];
   /** On-failure messages of batches the mapping gave up on (records not processed). */
   failures: DrainedMessage[];
+  /** Alarm transitions as delivered through SNS, once per transitionId, by sensorId, rule, seq. */
+  transitions: Transition[];
+  /** Every transition message the tap received, repeats included. */
+  transitionMessages: Transition[];
   /** Every alert message the tap received, repeats included (SNS is at-least-once). */
   alertMessages: Alert[];
   /**
@@ -71,6 +79,10 @@ export function compareWindowLines(a: WindowLine, b: WindowLine): number {
   );
 }
 
+export function compareTransitions(a: Transition, b: Transition): number {
+  return cmp(a.sensorId, b.sensorId) || cmp(a.rule, b.rule) || a.seq - b.seq;
+}
+
 export function compareAlerts(a: Alert, b: Alert): number {
   return a.timestamp - b.timestamp || cmp(a.sensorId, b.sensorId) || cmp(a.rule, b.rule);
 }
@@ -104,15 +116,23 @@ export async function collectOutputs(
     drainQueue(clients, resources.queues.invalid.url, { waitMs }),
     drainQueue(clients, resources.queues.dlq.url, { waitMs }),
   ]);
-  const alerts = envelopes.map((e) => {
+  // The topic carries alerts and alarm transitions, told apart by the `kind` attribute.
+  const alertEnvelopes = envelopes.filter((e) => e.MessageAttributes?.kind?.Value !== 'alarm');
+  const parse = (e: SnsEnvelope) => {
     try {
-      return JSON.parse(e.Message) as Alert;
+      return JSON.parse(e.Message) as unknown;
     } catch {
       throw new AlertsTapFormatError(`alert message ${e.MessageId} is not JSON: ${e.Message}`);
     }
-  });
+  };
+  const alerts = alertEnvelopes.map((e) => parse(e) as Alert);
+  const transitions = envelopes
+    .filter((e) => e.MessageAttributes?.kind?.Value === 'alarm')
+    .map((e) => parse(e) as Transition);
+  const finalWindows = items as unknown as FinalWindow[];
   return {
-    windows: items.flatMap((item) => windowLines(item as unknown as FinalWindow)).sort(compareWindowLines),
+    windows: finalWindows.flatMap((item) => windowLines(item)).sort(compareWindowLines),
+    finalWindows,
     // SNS and SQS are at-least-once: a repeat carries the same id.
     alerts: dedupe(alerts, (a) => a.alertId).sort(compareAlerts),
     late: dedupe(
@@ -124,7 +144,9 @@ export async function collectOutputs(
       (m) => m.id,
     ),
     failures,
+    transitions: dedupe(transitions, (t) => t.transitionId).sort(compareTransitions),
+    transitionMessages: transitions,
     alertMessages: alerts,
-    alertMessageIds: envelopes.map((e) => e.MessageId),
+    alertMessageIds: alertEnvelopes.map((e) => e.MessageId),
   };
 }

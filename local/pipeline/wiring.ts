@@ -1,9 +1,12 @@
 /**
  * What runs on a local pipeline's resources: the real window handler (or chaos mode's
- * wrapper of it) behind the local event source mapping, and the idle sweeper on a timer.
+ * wrapper of it) behind the local event source mapping, reading Avro through the local
+ * schema registry stand-in, and the idle sweeper on a timer.
  */
+import type avro from 'avsc';
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
 import { buildSweeper } from '../../functions/idle-sweeper/build.js';
+import { READINGS_SCHEMA_NAME, readingAvroSchema } from '../../functions/ingest/reading-schema.js';
 import type { AwsClients, ClientOptions } from '../../functions/lib/clients.js';
 import { type HandlerEnv, parseHandlerEnv } from '../../functions/lib/env.js';
 import { buildHandler, type WindowHandler } from '../../functions/window-handler/build.js';
@@ -16,6 +19,7 @@ import {
 } from '../chaos/index.js';
 import { handlerEnv, type ProvisionedResources } from '../cloud/index.js';
 import { type BatchInfo, LocalEventSourceMapping, type MappingHandler } from '../esm/index.js';
+import { LocalSchemaRegistry } from '../registry/local-schema-registry.js';
 import type { ChosenPlan } from './plan.js';
 
 /** What `wireHandler` needs of the pipeline's options. */
@@ -32,6 +36,8 @@ export interface WiringOptions {
 
 export interface Wiring {
   env: HandlerEnv;
+  /** The registry stand-in the handler reads Avro writer schemas from (readings schema registered). */
+  schemaRegistry: LocalSchemaRegistry;
   handler: WindowHandler;
   mapping: LocalEventSourceMapping;
   chaos?: ChaosRun;
@@ -49,10 +55,16 @@ export function wireHandler(
   const debug = opts.debug ?? (() => {});
   // The handler gets the environment a deployed function gets, parsed the same way.
   const env = parseHandlerEnv(handlerEnv(resources, opts.config));
-  const handler = buildHandler(env, clientOptions);
+  // Locally the Glue Schema Registry is this stand-in, with the stack's readings schema.
+  const schemaRegistry = new LocalSchemaRegistry();
+  schemaRegistry.register(READINGS_SCHEMA_NAME, readingAvroSchema(opts.config.metrics) as avro.Schema);
+  const handler = buildHandler(env, clientOptions, { schemaSource: schemaRegistry });
   let chaos: ChaosRun | undefined;
   if (opts.chaos) {
-    chaos = createChaosRun(opts.chaos, (plan) => new ChaosHandler({ plan, env, clientOptions, log: debug }));
+    chaos = createChaosRun(
+      opts.chaos,
+      (plan) => new ChaosHandler({ plan, env, clientOptions, schemaSource: schemaRegistry, log: debug }),
+    );
     log(
       `chaos mode: seed ${opts.chaos.seed}; the mapping retries without limit (retryAttempts -1, ` +
         'maxRecordAgeSeconds -1), so no record reaches the on-failure queue',
@@ -68,7 +80,7 @@ export function wireHandler(
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
     log: debug,
   });
-  return { env, handler, mapping, ...(chaos ? { chaos } : {}) };
+  return { env, schemaRegistry, handler, mapping, ...(chaos ? { chaos } : {}) };
 }
 
 /**

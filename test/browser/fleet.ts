@@ -36,6 +36,7 @@ export function alert(sensorId: string, id: string, timestamp = Date.now()): Ale
     alertId: id,
     sensorId,
     rule: 'too-hot',
+    ruleVersion: 0,
     ruleType: 'threshold',
     severity: 'critical',
     metric: 'temperature',

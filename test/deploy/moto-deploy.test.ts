@@ -47,6 +47,8 @@ describe('the synthesized template on moto CloudFormation', () => {
         'AlertTopicArn',
         'HandlerFailureQueueUrl',
         'InvalidRecordQueueUrl',
+        'IotDevicePolicyName',
+        'IotRuleErrorQueueUrl',
         'LateReadingQueueUrl',
         'ResultsTableName',
         'StateTableName',
@@ -62,6 +64,7 @@ describe('the synthesized template on moto CloudFormation', () => {
       'AWS::Events::Rule',
       'AWS::IAM::Policy',
       'AWS::IAM::Role',
+      'AWS::IoT::Policy',
       'AWS::KMS::Key',
       'AWS::Kinesis::Stream',
       'AWS::Lambda::EventSourceMapping',
@@ -73,6 +76,7 @@ describe('the synthesized template on moto CloudFormation', () => {
     ]);
     expect(report.skippedTypes).toEqual([
       'AWS::CloudWatch::Alarm',
+      'AWS::IoT::TopicRule',
       'AWS::Lambda::EventInvokeConfig',
       'AWS::SNS::TopicPolicy',
       'AWS::SQS::QueuePolicy',

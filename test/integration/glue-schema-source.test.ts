@@ -3,7 +3,8 @@
  * registered with the real SDK are found by the version id a Glue-framed record carries,
  * an unknown id is "not found" (the record is invalid), and an unreachable registry throws
  * (the batch is retried). moto does not check compatibility on registration, so the
- * incompatible version registered here is refused by the decoder instead.
+ * incompatible version registered here is refused by the decoder instead. The handler
+ * builds this source itself when its environment names a registry (as the stack sets it).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -15,10 +16,23 @@ import {
   RegisterSchemaVersionCommand,
 } from '@aws-sdk/client-glue';
 import avro from 'avsc';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseConfig } from '../../functions/domain/config.js';
 import { AvroReadingDecoder } from '../../functions/ingest/avro-reading.js';
 import { frameGlue } from '../../functions/ingest/avro-wire.js';
+import { localClientOptions } from '../../functions/lib/clients.js';
+import { parseHandlerEnv } from '../../functions/lib/env.js';
 import { GlueSchemaSource } from '../../functions/lib/glue-schema-source.js';
+import { ENV } from '../../functions/lib/resources.js';
+import { buildHandler } from '../../functions/window-handler/build.js';
+import { drainQueue } from '../../local/cloud/index.js';
+import {
+  createTestPipeline,
+  kinesisEvent,
+  lambdaContext,
+  putRecords,
+  readAllRecords,
+} from './pipeline-helpers.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const V1 = {
@@ -53,11 +67,13 @@ function glueClient(endpoint: string): GlueClient {
 
 let moto: ChildProcess | undefined;
 let glue: GlueClient;
+let motoUrl: string;
 
 beforeAll(async () => {
   const port = await freePort();
   moto = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
-  glue = glueClient(`http://127.0.0.1:${port}`);
+  motoUrl = `http://127.0.0.1:${port}`;
+  glue = glueClient(motoUrl);
   const deadline = Date.now() + 30_000;
   for (;;) {
     try {
@@ -167,6 +183,43 @@ describe('Glue schema source (moto)', () => {
       ok: false,
       reason: 'avro-unknown-schema',
     });
+  });
+
+  it('the handler, given GLUE_SCHEMA_REGISTRY_NAME as the stack sets it, reads Glue-framed readings through moto', async () => {
+    const schema = await glue.send(
+      new RegisterSchemaVersionCommand({
+        SchemaId: { RegistryName: 'windowpane', SchemaName: 'readings' },
+        SchemaDefinition: JSON.stringify(V2),
+      }),
+    );
+    const p = await createTestPipeline(
+      inject('endpoints'),
+      parseConfig({ stream: { shardCount: 1 } }),
+      'glue-env',
+    );
+    try {
+      const env = parseHandlerEnv({ ...p.env, [ENV.schemaRegistryName]: 'windowpane' });
+      const base = localClientOptions(inject('endpoints'));
+      const handler = buildHandler(env, { ...base, endpoints: { ...base.endpoints, glue: motoUrl } });
+      const body = avro.Type.forSchema(V2 as unknown as avro.Schema).toBuffer({
+        sensorId: 'g',
+        timestamp: T0,
+        temperature: 3,
+        firmware: null,
+      });
+      await putRecords(p.clients, p.streamName, [
+        { partitionKey: 'g', data: frameGlue(schema.SchemaVersionId!, body) },
+        { partitionKey: 'g', data: frameGlue('0b7b2f7e-1c9d-4b7a-8a1e-2f3c4d5e6f71', body) },
+      ]);
+      const [shard] = await readAllRecords(p.clients, p.streamName);
+      const res = await handler(kinesisEvent(shard!.shardId, shard!.records, p.streamArn), lambdaContext());
+      expect(res.batchItemFailures).toEqual([]);
+      expect(handler.lastReport()).toMatchObject({ readings: 1, invalid: 1 });
+      const invalid = await drainQueue(p.clients, p.queues.invalid, { waitMs: 300 });
+      expect(invalid.map((m) => (m.body as { reason: string }).reason)).toEqual(['avro-unknown-schema']);
+    } finally {
+      p.destroy();
+    }
   });
 
   it('a Confluent id has no Glue lookup', async () => {

@@ -11,8 +11,14 @@
  *   data does not move it), the default configuration;
  * - multi: 12 simulated sensors over 8 minutes with tumbling, sliding and session windows
  *   at once;
- * - small-chaos, multi-chaos: the same inputs under `--chaos` (faults, redeliveries, a
- *   reshard up and down), compared with the clean case's recorded files: the same bytes.
+ * - alarms: small's input with alarm-mode rules (threshold with clear bounds, clearAfter
+ *   and a version; a latching threshold; delta with a clear bound) beside one alert rule;
+ * - small-chaos, multi-chaos, alarms-chaos: the same inputs under `--chaos` (faults,
+ *   redeliveries, a reshard up and down), compared with the clean case's recorded files:
+ *   the same bytes.
+ *
+ * small and multi have no alarm-mode rule: their alarms.jsonl must be empty, and is not
+ * recorded (docs/SEMANTICS.md, Replay contract).
  *
  * On the embedded emulators each replay starts its own; in the integration-moto project
  * they run on the shared moto_server instead, against the same recorded files: the
@@ -39,14 +45,18 @@ interface GoldenCase {
   golden: string;
   input: string;
   chaosSeed?: number;
+  /** The case's config has alarm-mode rules: alarms.jsonl is recorded; otherwise it is empty. */
+  alarms?: true;
 }
 
 const CASES: GoldenCase[] = [
   { name: 'small', golden: 'small', input: 'small/input.jsonl' },
   { name: 'multi', golden: 'multi', input: 'multi/input.jsonl' },
+  { name: 'alarms', golden: 'alarms', input: 'small/input.jsonl', alarms: true },
   // Under chaos the files must be those of the clean run: compared with small's.
   { name: 'small-chaos', golden: 'small', input: 'small/input.jsonl', chaosSeed: 7 },
   { name: 'multi-chaos', golden: 'multi', input: 'multi/input.jsonl', chaosSeed: 11 },
+  { name: 'alarms-chaos', golden: 'alarms', input: 'small/input.jsonl', chaosSeed: 5, alarms: true },
 ];
 
 const dirs: string[] = [];
@@ -55,7 +65,7 @@ afterAll(async () => {
 });
 
 describe('golden replay outputs', () => {
-  it.each(CASES)('$name: the four files are byte-identical to the recorded ones', async (c) => {
+  it.each(CASES)('$name: the output files are byte-identical to the recorded ones', async (c) => {
     const caseDir = path.join(GOLDEN, c.golden);
     const config = parseConfig(JSON.parse(await readFile(path.join(caseDir, 'config.json'), 'utf8')));
     const outDir = await mkdtemp(path.join(tmpdir(), `windowpane-golden-${c.name}-`));
@@ -77,6 +87,10 @@ describe('golden replay outputs', () => {
     }
     for (const file of Object.values(OUTPUT_FILES)) {
       const got = await readFile(path.join(outDir, file), 'utf8');
+      if (file === OUTPUT_FILES.alarms && !c.alarms) {
+        expect(got, `${c.name}/${file} is empty: no rule is in mode alarm`).toBe('');
+        continue;
+      }
       const goldenFile = path.join(caseDir, file);
       if (UPDATE && !onMoto && c.chaosSeed === undefined) await writeFile(goldenFile, got);
       const want = await readFile(goldenFile, 'utf8');

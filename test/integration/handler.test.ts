@@ -173,7 +173,7 @@ describe('Handler: windows, lateness and rules end to end on the emulators', () 
     expect(starts).toEqual(SENSORS.flatMap((s) => [`${s}|0`, `${s}|60000`]).sort());
   });
 
-  it('publishes each alert once through SNS with sensorId, rule and severity attributes', () => {
+  it('publishes each alert once through SNS with kind, sensorId, rule, ruleVersion and severity attributes', () => {
     const alerts = cleanSnapshot.alerts.map(
       (a) => `${a.alert.sensorId}:${a.alert.rule}:${a.alert.value}:${a.alert.late}`,
     );
@@ -189,7 +189,10 @@ describe('Handler: windows, lateness and rules end to end on the emulators', () 
       expect(attributes.sensorId?.Value).toBe(alert.sensorId);
       expect(attributes.rule?.Value).toBe(alert.rule);
       expect(attributes.severity?.Value).toBe(alert.severity);
-      expect(alert).toMatchObject({ metric: 'temperature' });
+      // A-R3: a configured rule without a version is version 0, in the body and the attribute.
+      expect(attributes.kind?.Value).toBe('alert');
+      expect(attributes.ruleVersion?.Value).toBe('0');
+      expect(alert).toMatchObject({ metric: 'temperature', ruleVersion: 0 });
       expect(alert.alertId).toMatch(/^[0-9a-f]{32}$/);
     }
   });

@@ -7,12 +7,12 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FinalWindow } from '../../functions/domain/state.js';
 import { LakeClosedError, LakeWriteError, LakeWriter } from '../../local/lake/lake-writer.js';
 import { WINDOWS_TABLE, windowsTable } from '../../local/lake/tables.js';
 import type { WindowLine } from '../../local/window-lines.js';
+import { lakeLines, query } from './lake-helpers.js';
 
 const GOLDEN = path.resolve(import.meta.dirname, '../golden');
 const DAY = 86_400_000;
@@ -70,35 +70,6 @@ function window(sensorId: string, windowStart: number, value: number): FinalWind
     windowEnd: windowStart + 60_000,
     metrics: { temperature: { count: 1, sum: value, min: value, max: value, mean: value, stddev: null } },
   };
-}
-
-async function query(sql: string): Promise<Record<string, unknown>[]> {
-  const db = await DuckDBInstance.create(':memory:');
-  const connection = await db.connect();
-  try {
-    return (await connection.runAndReadAll(sql)).getRowObjectsJson() as Record<string, unknown>[];
-  } finally {
-    connection.closeSync();
-    db.closeSync();
-  }
-}
-
-/** Every row of the lake's windows table, as windows.jsonl writes it (absent, not null). */
-async function lakeLines(dir: string): Promise<Record<string, unknown>[]> {
-  const rows = await query(
-    `SELECT * EXCLUDE (dt), CAST(dt AS VARCHAR) AS dt FROM read_parquet('${dir}/windows/*/*.parquet', hive_partitioning = true)
-     ORDER BY sensorId, windowType, windowStart, windowEnd, metric`,
-  );
-  return rows.map((row) => {
-    const { dt: _dt, ...rest } = row;
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(rest)) {
-      if (v === null && k !== 'stddev') continue;
-      // BIGINT columns come back as strings from getRowObjectsJson; the values are safe integers.
-      out[k] = typeof v === 'string' && /^-?\d+$/.test(v) && k !== 'sensorId' ? Number(v) : v;
-    }
-    return out;
-  });
 }
 
 const sortKey = (l: object) => {

@@ -16,7 +16,11 @@ import type { WindowpaneConfig } from '../../functions/domain/config.js';
 import { type AwsClients, type ClientOptions, localClientOptions } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
 import { ALERT_LEDGER_TABLE, RESULTS_TABLE, STATE_TABLE } from '../../functions/lib/resources.js';
-import { buildHandler, type WindowHandler } from '../../functions/window-handler/build.js';
+import {
+  type BuildHandlerOptions,
+  buildHandler,
+  type WindowHandler,
+} from '../../functions/window-handler/build.js';
 import {
   drainQueue,
   type EmulatorEndpoints,
@@ -89,7 +93,7 @@ export interface TestPipeline {
   queues: { invalid: string; late: string; alertsTap: string };
   tables: { state: string; results: string; ledger: string };
   /** A fresh handler (a new "container") whose clients go through `probe`. */
-  handler(probe?: FaultProbe): WindowHandler;
+  handler(probe?: FaultProbe, options?: BuildHandlerOptions): WindowHandler;
   destroy(): void;
 }
 
@@ -117,8 +121,12 @@ export async function createTestPipeline(
       results: findTable(cloud.resources, RESULTS_TABLE).name,
       ledger: findTable(cloud.resources, ALERT_LEDGER_TABLE).name,
     },
-    handler: (probe) =>
-      buildHandler(env, { ...localClientOptions(endpoints), ...(probe ? { decorate: probe.decorate } : {}) }),
+    handler: (probe, options) =>
+      buildHandler(
+        env,
+        { ...localClientOptions(endpoints), ...(probe ? { decorate: probe.decorate } : {}) },
+        options,
+      ),
     destroy: cloud.destroyClients,
   };
 }

@@ -1,12 +1,17 @@
 /**
  * Poison records through Kinesis and the handler: every kind ends in the invalid queue
- * with its specific reason and the original bytes, none fails the batch, and none
- * changes any sensor's state.
+ * with its specific reason and the original bytes (a corrupt KPL aggregate whole, once),
+ * none fails the batch, and none changes any sensor's state. The handler reads Avro with
+ * the local registry stand-in, which knows the readings schema and nothing else.
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
+import { frameConfluent, frameGlue } from '../../functions/ingest/avro-wire.js';
 import { drainQueue } from '../../local/cloud/index.js';
+import { AvroReadingEncoder } from '../../local/registry/avro-producer.js';
+import { LocalSchemaRegistry } from '../../local/registry/local-schema-registry.js';
+import { aggregate, encodeRawAggregate, frame } from '../unit/kpl-encoder.js';
 import {
   createTestPipeline,
   kinesisEvent,
@@ -23,7 +28,63 @@ const T0 = Date.UTC(2026, 0, 1);
 const text = (s: string) => Buffer.from(s);
 const json = (o: unknown) => text(JSON.stringify(o));
 
-/** Twenty-one kinds of bad record, each with the reason it must be refused for. */
+const registry = new LocalSchemaRegistry();
+const avro = new AvroReadingEncoder({ registry, metrics: config.metrics });
+const goodAvro = avro.encodeReading({ sensorId: 'a', timestamp: T0, values: { temperature: 1 } })!;
+const goodAggregate = aggregate([
+  { partitionKey: 'a', data: json({ sensorId: 'a', timestamp: T0, temperature: 1 }) },
+  { partitionKey: 'a', data: json({ sensorId: 'a', timestamp: T0 + 1, temperature: 2 }) },
+]);
+const flipped = (data: Buffer, at: number) => {
+  const copy = Buffer.from(data);
+  copy[at < 0 ? copy.length + at : at]! ^= 0xff;
+  return copy;
+};
+
+/** Corrupt KPL aggregates (each invalid whole) and Avro the registry cannot read. */
+const POISON_BINARY: { kind: string; data: Buffer; reason: string }[] = [
+  { kind: 'aggregate, bad MD5', data: flipped(goodAggregate, -1), reason: 'kpl-bad-checksum' },
+  { kind: 'aggregate, damaged magic', data: flipped(goodAggregate, 1), reason: 'kpl-bad-magic' },
+  { kind: 'aggregate, cut short', data: goodAggregate.subarray(0, 14), reason: 'kpl-truncated' },
+  {
+    kind: 'aggregate, truncated protobuf',
+    data: frame(encodeRawAggregate({ partition_key_table: ['a'], records: [] }).subarray(0, 2)),
+    reason: 'kpl-truncated-protobuf',
+  },
+  {
+    kind: 'aggregate, key index out of range',
+    data: frame(
+      encodeRawAggregate({
+        partition_key_table: ['a'],
+        records: [{ partition_key_index: 5, data: json({ sensorId: 'a', timestamp: T0, temperature: 1 }) }],
+      }),
+    ),
+    reason: 'kpl-key-index-out-of-range',
+  },
+  {
+    kind: 'aggregate, no records',
+    data: frame(encodeRawAggregate({ partition_key_table: ['a'] })),
+    reason: 'kpl-no-records',
+  },
+  {
+    kind: 'Glue Avro, unknown schema version',
+    data: frameGlue('00000000-0000-4000-8000-000000000000', goodAvro.subarray(18)),
+    reason: 'avro-unknown-schema',
+  },
+  {
+    kind: 'Confluent Avro, unknown schema id',
+    data: frameConfluent(9_999, goodAvro.subarray(18)),
+    reason: 'avro-unknown-schema',
+  },
+  { kind: 'Glue Avro, undecodable body', data: goodAvro.subarray(0, 20), reason: 'avro-undecodable' },
+  {
+    kind: 'Glue Avro, bad compression byte',
+    data: Buffer.concat([goodAvro.subarray(0, 1), Buffer.from([9]), goodAvro.subarray(2)]),
+    reason: 'avro-bad-header',
+  },
+];
+
+/** Kinds of bad record (21 JSON ones, then the binary ones), each with the reason it must be refused for. */
 const POISON: { kind: string; data: Buffer; reason: string }[] = [
   { kind: 'not JSON', data: text('temperature=21'), reason: 'not-json' },
   { kind: 'not UTF-8', data: Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), reason: 'not-utf8' },
@@ -108,6 +169,7 @@ const POISON: { kind: string; data: Buffer; reason: string }[] = [
     data: text(`{"sensorId":"a","timestamp":${T0},"temperature":-1e-200}`),
     reason: 'metric-out-of-range',
   },
+  ...POISON_BINARY,
 ];
 
 /**
@@ -151,7 +213,10 @@ beforeAll(async () => {
   for (const data of VALID_EXTREMES) records.push({ partitionKey: 'c', data });
   await putRecords(p.clients, p.streamName, records);
   const [shard] = await readAllRecords(p.clients, p.streamName);
-  const res = await p.handler()(kinesisEvent(shard!.shardId, shard!.records, p.streamArn), lambdaContext());
+  const res = await p.handler(undefined, { schemaSource: registry })(
+    kinesisEvent(shard!.shardId, shard!.records, p.streamArn),
+    lambdaContext(),
+  );
   failures = res.batchItemFailures;
   invalid = (await drainQueue(p.clients, p.queues.invalid, { waitMs: 500 })).map(
     (m) => m.body as (typeof invalid)[0],

@@ -4,8 +4,11 @@
  * process group, through npm and tsx, as a terminal sends it) or SIGTERM stops cleanly,
  * exits 130 / 143 and leaves no kinesis-local behind.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { constants as osConstants } from 'node:os';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { constants as osConstants, tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
@@ -120,6 +123,32 @@ describe('npm start', () => {
     expect(await s.exited).toBe(143);
     expect(s.output()).toMatch(/^stopped \(SIGTERM\)/m);
     await expectGone(pid);
+  });
+
+  it('--format avro --mqtt --lake DIR: Avro readings, a broker whose printed mosquitto_pub line works, Parquet windows', async () => {
+    const lake = await mkdtemp(path.join(tmpdir(), 'windowpane-start-lake-'));
+    try {
+      const s = start('node', [
+        ...['--duration', '25s', '--sensors', '2', '--no-dashboard'],
+        ...['--format', 'avro', '--mqtt', '--lake', lake],
+      ]);
+      const [printed] = await waitForOutput(s, /^ {2}mosquitto_pub .*$/m, 60_000);
+      await promisify(execFile)('sh', ['-c', printed!.trim()]);
+      expect(await s.exited).toBe(0);
+      const out = s.output();
+      expect(out).toMatch(/^format: Avro, Glue Schema Registry framing/m);
+      expect(out).toMatch(/^mqtt: broker at mqtt:\/\/127\.0\.0\.1:\d+/m);
+      // Every valid simulated reading was Avro: windows show only if the handler read them.
+      expect(out).toMatch(/^\[\s*[\d.]+s\] window {2}sensor_\d+ tumbling/m);
+      expect(out).toMatch(/^\[\s*[\d.]+s\] alert {3}\w+ too-hot my-sensor/m);
+      const rows = Number(out.match(/^lake: (\d+) rows in \d+ file/m)?.[1]);
+      expect(rows).toBeGreaterThan(0);
+      const parts = await readdir(path.join(lake, 'windows'));
+      expect(parts.every((d) => /^dt=\d{4}-\d{2}-\d{2}$/.test(d))).toBe(true);
+      await expectGone(kinesisPidOf(s));
+    } finally {
+      await rm(lake, { recursive: true, force: true });
+    }
   });
 
   it('a bad flag: exit 2 with a message naming the flag, nothing started', async () => {

@@ -51,6 +51,8 @@ describe('parseStartArgs', () => {
       verbose: false,
       dashboard: true,
       open: false,
+      format: 'json',
+      mqtt: false,
     });
   });
 
@@ -68,6 +70,10 @@ describe('parseStartArgs', () => {
         '--seed',
         '-7',
         '--verbose',
+        '--format',
+        'avro',
+        '--mqtt',
+        '--lake=lake',
       ]),
     ).toEqual({
       help: false,
@@ -80,7 +86,16 @@ describe('parseStartArgs', () => {
       verbose: true,
       dashboard: true,
       open: false,
+      format: 'avro',
+      mqtt: true,
+      lakeDir: 'lake',
     });
+  });
+
+  it('--format names the formats it accepts', () => {
+    expect(() => parseStartArgs(['--format', 'kpl'])).toThrow(
+      'flag --format must be one of json, avro, got "kpl"',
+    );
   });
 
   it.each([['--help'], ['-h']])('%s asks for help', (flag) => {
@@ -118,7 +133,18 @@ describe('parseReplayArgs', () => {
       keepResources: false,
       quiet: false,
       verbose: false,
+      format: 'json',
     });
+  });
+
+  it('reads --format and --lake', () => {
+    expect(parseReplayArgs(['--stdin', '--out', 'o', '--format', 'kpl', '--lake', 'l'])).toMatchObject({
+      format: 'kpl',
+      lakeDir: 'l',
+    });
+    expect(() => parseReplayArgs(['--stdin', '--out', 'o', '--format', 'xml'])).toThrow(
+      'flag --format must be one of json, avro, kpl, got "xml"',
+    );
   });
 
   it('reads standard input with --stdin or --input -', () => {

@@ -1,22 +1,14 @@
 /**
  * Aggregates made by an encoder that is not windowpane's: the aws-kinesis-agg package's
- * own RecordAggregator (awslabs/kinesis-aggregation, node), with its own protobufjs copy.
+ * own RecordAggregator (awslabs/kinesis-aggregation, node; wrapped in local/kpl-aggregator.ts),
+ * with its own protobufjs copy, and its de-aggregator.
  * The package ships no usable types (its index.d.ts imports aws-sdk v2), so the few members
  * used here are typed locally.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 
-interface LibUserRecord {
-  partitionKey: string;
-  explicitHashKey?: string;
-  data: Buffer | string;
-}
-
-interface RecordAggregator {
-  addUserRecord(record: LibUserRecord): void;
-  build(): { partitionKey: string; data: Buffer } | undefined;
-}
+export { aggregate, type PlainUserRecord } from '../../local/kpl-aggregator.js';
 
 interface ProtobufType {
   encode(message: Record<string, unknown>): { finish(): Uint8Array };
@@ -38,7 +30,6 @@ interface LibDeaggregated {
 
 const require = createRequire(import.meta.url);
 const lib = require('aws-kinesis-agg') as {
-  RecordAggregator: new () => RecordAggregator;
   deaggregateSync(
     record: LibKinesisRecord,
     computeChecksums: boolean,
@@ -46,27 +37,6 @@ const lib = require('aws-kinesis-agg') as {
   ): void;
 };
 const common = require('aws-kinesis-agg/lib/common.js') as { AggregatedRecord: ProtobufType; magic: Buffer };
-
-export interface PlainUserRecord {
-  partitionKey: string;
-  explicitHashKey?: string;
-  data: Uint8Array;
-}
-
-/** One aggregated Kinesis record's data, from the library's aggregator. */
-export function aggregate(records: readonly PlainUserRecord[]): Buffer {
-  const aggregator = new lib.RecordAggregator();
-  for (const r of records) {
-    aggregator.addUserRecord({
-      partitionKey: r.partitionKey,
-      ...(r.explicitHashKey === undefined ? {} : { explicitHashKey: r.explicitHashKey }),
-      data: Buffer.from(r.data),
-    });
-  }
-  const built = aggregator.build();
-  if (built === undefined) throw new Error('the aggregator built nothing (no records)');
-  return built.data;
-}
 
 /**
  * An AggregatedRecord protobuf with arbitrary contents (out-of-range indexes, no records),

@@ -57,6 +57,12 @@ describe('Window statistics: a threshold rule names a statistic its windows carr
   ])('refuses %j', (input, message) => {
     expect(refused(input)).toBe(message);
   });
+
+  it('refuses a window-statistic rule in alarm mode', () => {
+    expect(refused({ rules: [{ ...p99Rule, mode: 'alarm' }], percentiles: [0.99] })).toContain(
+      'rules.0.mode: a threshold rule with `statistic` runs on final windows in alert mode only',
+    );
+  });
 });
 
 describe('Window statistics: evaluated once per final window, not per reading', () => {
@@ -118,5 +124,22 @@ describe('Window statistics: evaluated once per final window, not per reading', 
     expect(viaFold.effects.alerts).toEqual(flushed.effects.alerts);
     // The same batch again: duplicates, nothing fires.
     expect(foldSensorRecords(viaFold.state, minute(0, 5, 1), c).effects.alerts).toEqual([]);
+  });
+
+  it('resolves scope and disabled per sensor (A-R2), in the fold and in a flush', () => {
+    const c = config({
+      rules: [
+        { ...p99Rule, scope: { sensor: 's' } },
+        { ...p99Rule, scope: { sensor: 'quiet' }, disabled: true },
+      ],
+    });
+    const hot = (id: string) =>
+      Array.from({ length: 60 }, (_, i) => record(id, i * 1_000, i >= 55 ? 35 : 20, 1 + i));
+    const mine = foldSensorRecords(newSensorState('s'), hot('s'), c);
+    expect(flushSensor(mine.state, c).effects.alerts.map((a) => a.sensorId)).toEqual(['s']);
+    for (const id of ['quiet', 'other']) {
+      const folded = foldSensorRecords(newSensorState(id), hot(id), c);
+      expect(flushSensor(folded.state, c).effects.alerts).toEqual([]);
+    }
   });
 });

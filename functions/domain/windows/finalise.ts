@@ -6,9 +6,10 @@
 import { type AggregateSummary, summarize } from '../aggregate.js';
 import type { WindowpaneConfig } from '../config.js';
 import { type PercentilePlan, percentilePlan } from '../percentile-config.js';
+import { configuredRuleSet, type RuleSet } from '../rule-set.js';
+import { evaluateWindowRules } from '../rules/window-statistic.js';
 import type { Alert } from '../rules.js';
 import { cloneState, type FinalWindow, type FoldResult, type Outbox, type SensorState } from '../state.js';
-import { evaluateWindowRules, windowRulesOf } from '../window-rules.js';
 import { isFinal } from './assign.js';
 
 /**
@@ -49,17 +50,20 @@ export function takeFinalWindows(
 /**
  * Closes every open window of the sensor (end of a replay, or an idle sensor): they are
  * emitted as final, and any later reading for a window ending at or before the latest
- * closed end is late. `config` names the percentiles to report and the window rules to
- * run on the windows it closes (neither without it).
+ * closed end is late. `config` names the percentiles to report and, with `ruleSet` (default:
+ * the configured rules), the window rules to run on the windows it closes (neither without it).
  */
-export function flushSensor(state: SensorState, config?: WindowpaneConfig): FoldResult {
+export function flushSensor(state: SensorState, config?: WindowpaneConfig, ruleSet?: RuleSet): FoldResult {
   const next = cloneState(state);
   const results = takeFinalWindows(next, 0, true, config && percentilePlan(config));
   for (const r of results) {
     if (next.flushedThrough === null || r.windowEnd > next.flushedThrough) next.flushedThrough = r.windowEnd;
   }
   const alerts: Alert[] = [];
-  if (config) evaluateWindowRules(next, windowRulesOf(config), results, alerts);
+  if (config) {
+    const rules = (ruleSet ?? configuredRuleSet(config)).resolve(state.sensorId);
+    evaluateWindowRules(next, rules.windowRules, results, alerts);
+  }
   const effects: Outbox = { results, alerts, late: [] };
   next.outbox = effects;
   return { state: next, applied: 0, duplicates: 0, effects };

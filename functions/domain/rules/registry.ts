@@ -1,0 +1,60 @@
+/**
+ * The one table of rule kinds. `RuleSchema` (the configuration's, the rules table's and
+ * a rules file's) is built from it, and every use of a rule's kind goes through
+ * `kindOf`: adding a kind is one module in kinds/ and one line here.
+ */
+import type { z } from 'zod';
+import { taggedUnion } from '../parse.js';
+import type { RuleKind } from './kind.js';
+import { type DeltaRule, DeltaRuleSchema, delta } from './kinds/delta.js';
+import { type ThresholdRule, ThresholdRuleSchema, threshold } from './kinds/threshold.js';
+
+export type { DeltaRule, ThresholdRule };
+export { DeltaRuleSchema, ThresholdRuleSchema };
+
+export const RuleSchema = taggedUnion('rule', 'type', [ThresholdRuleSchema, DeltaRuleSchema]);
+export type Rule = z.infer<typeof RuleSchema>;
+export type RuleType = Rule['type'];
+
+// biome-ignore lint/suspicious/noExplicitAny: each kind's state type is its own.
+const RULE_KINDS: { readonly [T in RuleType]: RuleKind<Extract<Rule, { type: T }>, any> } = {
+  threshold,
+  delta,
+};
+
+/** The registered kinds' names, in registration order. */
+export const RULE_TYPES = Object.keys(RULE_KINDS) as RuleType[];
+
+/** The kind of a rule (or of an alert's `ruleType`). */
+export function kindOf<R extends Rule>(type: R['type']): RuleKind<R> {
+  const kind = RULE_KINDS[type] as unknown as RuleKind<R> | undefined;
+  if (!kind) throw new RangeError(`unknown rule type ${JSON.stringify(type)}`);
+  return kind;
+}
+
+export const DEFAULT_RULES: Rule[] = [
+  {
+    name: 'too-hot',
+    type: 'threshold',
+    metric: 'temperature',
+    above: 35,
+    severity: 'critical',
+    cooldownMs: 60_000,
+  },
+  {
+    name: 'too-cold',
+    type: 'threshold',
+    metric: 'temperature',
+    below: 5,
+    severity: 'critical',
+    cooldownMs: 60_000,
+  },
+  {
+    name: 'jump',
+    type: 'delta',
+    metric: 'temperature',
+    maxDelta: 5,
+    severity: 'warning',
+    cooldownMs: 60_000,
+  },
+];
