@@ -11,6 +11,7 @@
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
 import { foldSensorRecords } from '../functions/domain/fold.js';
+import { reviveSketches } from '../functions/domain/sketch/stored.js';
 import { newSensorState, type SensorRecord, type SensorState } from '../functions/domain/state.js';
 import type { BatchReport } from '../functions/pipeline/report.js';
 import { decodeBatch } from '../functions/window-handler/decode-batch.js';
@@ -103,6 +104,7 @@ export function stateBody(state: SensorState): string {
 /** A state as `WindowStateStore` reads it back from its item. */
 export function stateFromBody(sensorId: string, version: number, body: string): SensorState {
   const rest = JSON.parse(body) as Omit<SensorState, 'sensorId' | 'version'>;
+  reviveSketches(rest.windows);
   return { ...rest, sensorId, version };
 }
 

@@ -1,29 +1,19 @@
 /**
- * What the quantile sketch (functions/domain/sketch/) would add to the handler's pure
- * path, before it is wired in (issue 17, step 1): `npx tsx bench/sketch-cost.ts`.
+ * What percentiles cost the handler's pure path (issue 17): `npx tsx bench/sketch-cost.ts`.
  *
  * In one process, interleaved sample by sample, on the same 10,000-record batch of a
- * 1,000-sensor fleet at 1 Hz starting from 90 s of folded history:
- * - baseline: `runPurePathWithStateJson` (decode, validate, fold, rules, state JSON), the
- *   handler's CPU work without the SDK, with no sketch;
- * - sketch: the work percentiles would add for the same readings: decode each sensor's
- *   stored sketch text of every open window it touches, add each reading's value to the
- *   sketch of its tumbling window, encode every touched sketch back, and take three
- *   percentiles of each (as if every touched window closed: an upper bound).
- * - adds: the sketch adds alone, into fresh sketches (no text round trip, no percentiles).
- * It prints the rates and their ratios (records per CPU-second; median of the samples).
- * The ratio, not the absolute rate, is the result: the machine is shared.
+ * 1,000-sensor fleet at 1 Hz, each variant starting from 90 s of history folded under its
+ * own configuration:
+ * - baseline: `runPurePathWithStateJson` (decode, validate, fold, rules, state JSON) with
+ *   the default configuration, percentiles off;
+ * - percentiles: the same with `percentiles: [0.5, 0.9, 0.99]` (default accuracy and
+ *   bucket limit): every open window keeps a sketch, stored as its text in the state body,
+ *   and every window that becomes final reports three percentiles.
+ * It prints records per CPU-second (median of the samples), their ratio, and the state
+ * body's size per sensor in both variants. The ratio, not the absolute rate, is the
+ * result: the machine is shared.
  */
-import { DEFAULT_CONFIG } from '../functions/domain/config.js';
-import { decodeSketch, encodeSketch } from '../functions/domain/sketch/codec.js';
-import { percentiles } from '../functions/domain/sketch/estimate.js';
-import {
-  addToSketch,
-  newSketch,
-  type QuantileSketch,
-  sketchSpec,
-} from '../functions/domain/sketch/sketch.js';
-import { decodeBatch } from '../functions/window-handler/decode-batch.js';
+import { DEFAULT_CONFIG, parseConfig, type WindowpaneConfig } from '../functions/domain/config.js';
 import { fleetRecords, toEvents } from './data.js';
 import { foldHistory, runPurePathWithStateJson, stateBody } from './pure-path.js';
 import { collectGarbage, median, round } from './stats.js';
@@ -33,117 +23,81 @@ const BATCH = 10_000;
 const HISTORY_SECONDS = 90;
 const SAMPLES = 9;
 const MIN_SAMPLE_MS = 300;
-const WINDOW_MS = 60_000;
 const QUANTILES = [0.5, 0.9, 0.99];
 
-const config = DEFAULT_CONFIG;
-const metric = config.metrics[0]!;
-const spec = sketchSpec();
+const off = DEFAULT_CONFIG;
+const on = parseConfig({ ...JSON.parse(JSON.stringify(DEFAULT_CONFIG)), percentiles: QUANTILES });
 
 const history = Math.ceil((SENSORS * HISTORY_SECONDS) / BATCH) * BATCH;
 const events = toEvents(fleetRecords({ sensors: SENSORS, rateHz: 1 }, history + BATCH), BATCH);
 const event = events.pop()!;
-const prior = foldHistory(events, config);
-const priorBodies = new Map([...prior].map(([id, s]) => [id, { version: s.version, body: stateBody(s) }]));
 
-/** Stored sketch texts per sensor and window start, built from the same history. */
-const priorSketches = new Map<string, Map<number, string>>();
-{
-  const open = new Map<string, Map<number, QuantileSketch>>();
-  for (const e of events) {
-    for (const [id, group] of decodeBatch(e, config.metrics).groups) {
-      const windows = open.get(id) ?? new Map<number, QuantileSketch>();
-      open.set(id, windows);
-      for (const { reading } of group.records) {
-        const value = reading.values[metric];
-        if (value === undefined) continue;
-        const start = Math.floor(reading.timestamp / WINDOW_MS) * WINDOW_MS;
-        const s = windows.get(start) ?? newSketch(spec);
-        windows.set(start, s);
-        addToSketch(s, value);
-      }
-    }
-  }
-  for (const [id, windows] of open) {
-    priorSketches.set(id, new Map([...windows].map(([start, s]) => [start, encodeSketch(s)])));
-  }
+interface Variant {
+  config: WindowpaneConfig;
+  prior: Map<string, { version: number; body: string }>;
+  rates: number[];
 }
-// Decoded outside the clocks: both variants start from the batch's readings in hand, as the
-// sketch work inside the fold would.
-const groups = decodeBatch(event, config.metrics).groups;
 
+function variant(config: WindowpaneConfig): Variant {
+  const states = foldHistory(events, config);
+  const prior = new Map([...states].map(([id, s]) => [id, { version: s.version, body: stateBody(s) }]));
+  return { config, prior, rates: [] };
+}
+
+const variants = { off: variant(off), on: variant(on) };
 let sink = 0;
-
-function baseline(): number {
-  const r = runPurePathWithStateJson(event, priorBodies, config);
-  return r.readings;
-}
-
-/** `full`: with the state round trip and the percentiles; otherwise the adds alone. */
-function sketchWork(full: boolean): number {
-  let n = 0;
-  for (const [id, group] of groups) {
-    const stored = priorSketches.get(id);
-    const touched = new Map<number, QuantileSketch>();
-    for (const { reading } of group.records) {
-      const value = reading.values[metric];
-      if (value === undefined) continue;
-      const start = Math.floor(reading.timestamp / WINDOW_MS) * WINDOW_MS;
-      let s = touched.get(start);
-      if (!s) {
-        const text = stored?.get(start);
-        s = text === undefined || !full ? newSketch(spec) : decodeSketch(text);
-        touched.set(start, s);
-      }
-      addToSketch(s, value);
-      n++;
-    }
-    if (!full) continue;
-    for (const s of touched.values()) {
-      n += encodeSketch(s).length;
-      n += Object.keys(percentiles(s, QUANTILES)).length;
-    }
-  }
-  return n;
-}
 
 const cpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1_000;
 };
 
-/** Records per CPU-second of `run`, repeated until MIN_SAMPLE_MS of CPU time. */
-function sample(run: () => number): number {
+/** Records per CPU-second of the variant, repeated until MIN_SAMPLE_MS of CPU time. */
+function sample(v: Variant): number {
   collectGarbage();
   let reps = 0;
   const start = cpuMs();
   while (cpuMs() - start < MIN_SAMPLE_MS) {
-    sink += run();
+    sink += runPurePathWithStateJson(event, v.prior, v.config).readings;
     reps++;
   }
   return (reps * event.Records.length) / ((cpuMs() - start) / 1_000);
 }
 
-for (let i = 0; i < 3; i++) sink += baseline() + sketchWork(true) + sketchWork(false);
-const base: number[] = [];
-const sketch: number[] = [];
-const adds: number[] = [];
-for (let i = 0; i < SAMPLES; i++) {
-  base.push(sample(baseline));
-  sketch.push(sample(() => sketchWork(true)));
-  adds.push(sample(() => sketchWork(false)));
+/** Mean and max state body length after the measured batch, and open windows per sensor. */
+function bodies(v: Variant) {
+  const r = runPurePathWithStateJson(event, v.prior, v.config);
+  const sizes = [...r.bodies!.values()].map((b) => b.length);
+  const windows = [...r.states.values()].map((s) => Object.keys(s.windows).length);
+  return {
+    mean: sizes.reduce((a, b) => a + b, 0) / sizes.length,
+    max: Math.max(...sizes),
+    windows: windows.reduce((a, b) => a + b, 0) / windows.length,
+    finals: r.windowsFinalised,
+  };
 }
-const b = median(base);
-const s = median(sketch);
-const a = median(adds);
-// Time per record adds up: with the sketch, a record costs 1/b + 1/s seconds.
-const withSketch = 1 / (1 / b + 1 / s);
-console.log(`batch ${BATCH} records, ${SENSORS} sensors at 1 Hz, ${HISTORY_SECONDS} s of history`);
-console.log(`pure path with state JSON (no sketch): ${round(b)} records/CPU-s`);
-console.log(`sketch work alone for the same batch:  ${round(s)} records/CPU-s`);
-console.log(`pure path plus sketch (estimated):     ${round(withSketch)} records/CPU-s`);
+
+for (let i = 0; i < 3; i++) sink += sample(variants.off) + sample(variants.on);
+for (let i = 0; i < SAMPLES; i++) {
+  variants.off.rates.push(sample(variants.off));
+  variants.on.rates.push(sample(variants.on));
+}
+const b = median(variants.off.rates);
+const p = median(variants.on.rates);
+const sizeOff = bodies(variants.off);
+const sizeOn = bodies(variants.on);
 console.log(
-  `ratio with/without sketch: ${round(withSketch / b, 3)} (sketch adds ${round((b / s) * 100, 1)} %)`,
+  `batch ${BATCH} records, ${SENSORS} sensors at 1 Hz, ${HISTORY_SECONDS} s of history, tumbling 60 s`,
 );
-console.log(`of which the adds alone (no state round trip, no percentiles): ${round((b / a) * 100, 1)} %`);
+console.log(`pure path with state JSON, percentiles off: ${round(b)} records/CPU-s`);
+console.log(`same, percentiles ${JSON.stringify(QUANTILES)}:        ${round(p)} records/CPU-s`);
+console.log(
+  `ratio on/off: ${round(p / b, 3)} (percentiles add ${round((b / p - 1) * 100, 1)} % CPU per record)`,
+);
+console.log(
+  `state body per sensor: off mean ${round(sizeOff.mean)} max ${sizeOff.max} chars; ` +
+    `on mean ${round(sizeOn.mean)} max ${sizeOn.max} chars ` +
+    `(+${round(sizeOn.mean - sizeOff.mean)} for ${round(sizeOn.windows, 2)} open windows a sensor)`,
+);
+console.log(`windows finalised in the batch: ${sizeOn.finals} (each with ${QUANTILES.length} percentiles)`);
 if (sink === 0) console.log('(no work done)');

@@ -31,7 +31,7 @@ import {
   type LakeTableSpec,
   PARTITION_KEY,
   TRANSITIONS_LAKE_TABLE,
-  WINDOWS_LAKE_TABLE,
+  windowsLakeTable,
 } from './lake-tables.js';
 import { LOGICAL_IDS, stable } from './logical-ids.js';
 import { acknowledge } from './nag.js';
@@ -52,6 +52,8 @@ export interface LakeSinkProps {
   alarmTopic: sns.ITopic;
   logRetentionDays: number;
   removalPolicy: RemovalPolicy;
+  /** The configured percentiles' names (`PercentilePlan.names`): fields of the windows table. */
+  percentileNames?: readonly string[];
 }
 
 export class LakeSink extends Construct {
@@ -128,7 +130,8 @@ export class LakeSink extends Construct {
     });
     this.database.overrideLogicalId(LOGICAL_IDS.lakeDatabase);
     this.database.applyRemovalPolicy(removalPolicy);
-    for (const table of [WINDOWS_LAKE_TABLE, TRANSITIONS_LAKE_TABLE]) {
+    const windowsTable = windowsLakeTable(props.percentileNames);
+    for (const table of [windowsTable, TRANSITIONS_LAKE_TABLE]) {
       this.tables[table.name] = this.table(table, removalPolicy);
     }
 
@@ -159,7 +162,7 @@ export class LakeSink extends Construct {
       d.deliveryStream.node.addDependency(this.tables[table.name]!);
       return d;
     };
-    this.windows = delivery('Windows', WINDOWS_LAKE_TABLE, props.resultsStream);
+    this.windows = delivery('Windows', windowsTable, props.resultsStream);
     this.transitions = delivery('Transitions', TRANSITIONS_LAKE_TABLE);
 
     const role = new iam.Role(this, 'TransitionsSubscriptionRole', {

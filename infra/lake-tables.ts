@@ -20,8 +20,9 @@
  */
 import type { AggregateSummary } from '../functions/domain/aggregate.js';
 import { WindowpaneError } from '../functions/domain/errors.js';
+import { isPercentileName } from '../functions/domain/percentile-config.js';
 import type { FinalWindow } from '../functions/domain/state.js';
-import { type LakeColumn, type LakeColumnType, WINDOWS_TABLE } from '../local/lake/tables.js';
+import { type LakeColumn, type LakeColumnType, WINDOWS_TABLE, windowsTable } from '../local/lake/tables.js';
 
 export class LakeTableError extends WindowpaneError {}
 
@@ -80,8 +81,10 @@ const hive = (column: LakeColumn): GlueColumn => ({
 /** The Glue columns of the results stream's records, from the local windows table's columns. */
 export function windowsColumns(local: readonly LakeColumn[] = WINDOWS_TABLE.columns): GlueColumn[] {
   const isIn = (names: readonly string[]) => (c: LakeColumn) => names.includes(c.name);
+  // Configured percentiles (p50, p99_9) are aggregates too, after the fixed ones.
+  const isAggregate = (c: LakeColumn) => isIn(AGGREGATE_FIELDS)(c) || isPercentileName(c.name);
   const unplaced = local.filter(
-    (c) => c.name !== METRIC_COLUMN && !isIn(WINDOW_FIELDS)(c) && !isIn(AGGREGATE_FIELDS)(c),
+    (c) => c.name !== METRIC_COLUMN && !isIn(WINDOW_FIELDS)(c) && !isAggregate(c),
   );
   if (unplaced.length > 0) {
     throw new LakeTableError(
@@ -90,7 +93,7 @@ export function windowsColumns(local: readonly LakeColumn[] = WINDOWS_TABLE.colu
     );
   }
   const aggregate = local
-    .filter(isIn(AGGREGATE_FIELDS))
+    .filter(isAggregate)
     .map((c) => `${c.name.toLowerCase()}:${HIVE_TYPE[c.type]}`)
     .join(',');
   return [
@@ -101,13 +104,19 @@ export function windowsColumns(local: readonly LakeColumn[] = WINDOWS_TABLE.colu
   ];
 }
 
-export const WINDOWS_LAKE_TABLE: LakeTableSpec = {
-  name: WINDOWS_TABLE.name,
-  columns: windowsColumns(),
-  partitionQuery: datePartitionQuery('windowStart'),
-  description:
-    'windowpane final windows, one row per window (metrics: map of metric -> aggregates), partitioned by the UTC date of windowStart',
-};
+/** The windows table, with a field of the metrics map per configured percentile (`p50`, `p99`). */
+export function windowsLakeTable(percentileNames: readonly string[] = []): LakeTableSpec {
+  return {
+    name: WINDOWS_TABLE.name,
+    columns: windowsColumns(windowsTable(percentileNames).columns),
+    partitionQuery: datePartitionQuery('windowStart'),
+    description:
+      'windowpane final windows, one row per window (metrics: map of metric -> aggregates), partitioned by the UTC date of windowStart',
+  };
+}
+
+/** The windows table without percentiles (the default configuration). */
+export const WINDOWS_LAKE_TABLE: LakeTableSpec = windowsLakeTable();
 
 export const TRANSITIONS_LAKE_TABLE: LakeTableSpec = {
   name: 'transitions',

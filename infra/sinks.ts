@@ -23,6 +23,8 @@ export interface SinksProps {
   alarmTopic: sns.ITopic;
   logRetentionDays: number;
   removalPolicy: RemovalPolicy;
+  /** The configured percentiles' names, columns of the lake's windows table. */
+  percentileNames?: readonly string[];
 }
 
 export class Sinks extends Section {
@@ -49,6 +51,7 @@ export class Sinks extends Section {
         alarmTopic: props.alarmTopic,
         logRetentionDays: props.logRetentionDays,
         removalPolicy: props.removalPolicy,
+        ...(props.percentileNames ? { percentileNames: props.percentileNames } : {}),
       });
     }
   }

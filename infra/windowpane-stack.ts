@@ -26,6 +26,7 @@ import {
 } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import type { Construct } from 'constructs';
+import { percentilePlan } from '../functions/domain/percentile-config.js';
 import { ScalingLimitsSchema } from '../functions/shard-scaler/decide.js';
 import { Ingest } from './ingest.js';
 import { logicalIdWithoutSections } from './logical-ids.js';
@@ -87,6 +88,7 @@ export class WindowpaneStack extends Stack {
       alarmTopic: this.messaging.alarmTopic,
       logRetentionDays: deploy.logRetentionDays,
       removalPolicy,
+      percentileNames: percentilePlan(config)?.names ?? [],
     });
     this.pipeline = new Pipeline(this, 'Pipeline', {
       config,

@@ -23,7 +23,14 @@
  *   term stays a normal double, so the products are exact;
  * - doubles have at most 17 significant digits (DynamoDB keeps 38), so each number is
  *   stored exactly once the document client writes doubles as they are (functions/lib/clients.ts).
+ *
+ * With percentiles configured, an aggregate also keeps a quantile sketch (./sketch/),
+ * whose buckets are a function of the multiset of values too, so percentiles are as
+ * order-free as the sums.
  */
+import { percentiles } from './sketch/estimate.js';
+import { addToSketch, mergeSketches, type QuantileSketch } from './sketch/sketch.js';
+import { cloneStorableSketch, storable } from './sketch/stored.js';
 
 /** The largest magnitude of a metric value (see the header). */
 export const MAX_METRIC_MAGNITUDE = 1e100;
@@ -44,6 +51,11 @@ export interface Aggregate {
   max: number;
   /** Exact sum of squares as partials; present when stddev is enabled. */
   sq?: number[];
+  /**
+   * Quantile sketch of the values; present when the metric has percentiles configured
+   * (from the window's first value on: it always holds exactly `count` values).
+   */
+  q?: QuantileSketch;
 }
 
 export interface AggregateSummary {
@@ -54,6 +66,8 @@ export interface AggregateSummary {
   mean: number;
   /** Sample standard deviation (n - 1); null below two values or when disabled. */
   stddev?: number | null;
+  /** Percentile estimates (`p50`, `p99_9`), when configured: docs/SEMANTICS.md "Windows". */
+  [percentile: `p${string}`]: number | null;
 }
 
 export function emptyAggregate(withSquares: boolean): Aggregate {
@@ -130,9 +144,23 @@ export function addValue(agg: Aggregate, value: number): void {
   if (v < agg.min) agg.min = v;
   if (v > agg.max) agg.max = v;
   if (agg.sq) addProductExact(agg.sq, v, v);
+  if (agg.q) addToSketch(agg.q, v);
 }
 
-export function summarize(agg: Aggregate): AggregateSummary {
+/** A copy sharing nothing mutable with `a` (copy-on-write folds; hand written for speed). */
+export function cloneAggregate(a: Aggregate): Aggregate {
+  const copy: Aggregate = a.sq
+    ? { count: a.count, sum: a.sum.slice(), min: a.min, max: a.max, sq: a.sq.slice() }
+    : { count: a.count, sum: a.sum.slice(), min: a.min, max: a.max };
+  if (a.q) copy.q = cloneStorableSketch(a.q);
+  return copy;
+}
+
+/**
+ * The summary of a final window's aggregate; `quantiles` (ascending) are the metric's
+ * configured percentiles, estimated when the aggregate kept a sketch.
+ */
+export function summarize(agg: Aggregate, quantiles?: readonly number[]): AggregateSummary {
   const sum = roundExact(agg.sum);
   const mean = agg.count > 0 ? sum / agg.count : 0;
   const summary: AggregateSummary = { count: agg.count, sum, min: agg.min, max: agg.max, mean };
@@ -148,6 +176,8 @@ export function summarize(agg: Aggregate): AggregateSummary {
       summary.stddev = Math.sqrt(variance);
     }
   }
+  if (agg.q && quantiles)
+    Object.assign(summary, percentiles(agg.q, quantiles, { min: agg.min, max: agg.max }));
   return summary;
 }
 
@@ -158,4 +188,25 @@ export function mergeAggregate(into: Aggregate, from: Aggregate): void {
   if (from.min < into.min) into.min = from.min;
   if (from.max > into.max) into.max = from.max;
   if (into.sq && from.sq) for (const q of from.sq) addExact(into.sq, q);
+  mergeSketchInto(into, from);
+}
+
+/**
+ * `into.q` becomes the sketch of both value sets. An empty `into` takes a copy of `from`'s
+ * sketch, so a session keeps the accuracy its readings were bucketed with across a change
+ * of configuration. Where no sketch can hold both (`from` kept none, or was bucketed at
+ * another accuracy), `into` keeps none: the window then reports no percentiles, rather
+ * than percentiles of some of its values.
+ */
+function mergeSketchInto(into: Aggregate, from: Aggregate): void {
+  if (!into.q || from.count === 0) return;
+  if (!from.q) {
+    delete into.q;
+  } else if (into.q.keys.length === 0) {
+    into.q = cloneStorableSketch(from.q);
+  } else if (into.q.spec.accuracyPpm !== from.q.spec.accuracyPpm) {
+    delete into.q;
+  } else {
+    into.q = storable(mergeSketches(into.q, from.q));
+  }
 }

@@ -45,7 +45,7 @@ export function evaluateRules(
 }
 
 /** True when `bucket` had not fired for the rule yet; it is remembered from now on. */
-function claimBucket(state: SensorState, rule: string, bucket: number): boolean {
+export function claimBucket(state: SensorState, rule: string, bucket: number): boolean {
   let fired = state.fired[rule];
   if (!fired) {
     fired = [];

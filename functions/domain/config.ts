@@ -28,8 +28,15 @@ import {
   ttlDays,
 } from './durations.js';
 import { ConfigError, parse, taggedUnion } from './parse.js';
+import {
+  PercentileAccuracySchema,
+  PercentileMaxBucketsSchema,
+  PercentilesSchema,
+  percentileIssues,
+} from './percentile-config.js';
 import { scopeKey, scopeOf } from './rules/common.js';
 import { DEFAULT_RULES, RuleSchema } from './rules/registry.js';
+import { windowRuleIssues } from './rules/window-statistic.js';
 
 export { ConfigError };
 
@@ -224,6 +231,10 @@ export const ConfigSchema = z
       .default(DEFAULT_MAX_OPEN_WINDOWS),
     /** Also keep a sum of squares so final windows carry `stddev`. */
     stddev: z.boolean().default(true),
+    /** Quantiles each final window reports per metric (percentile-config.ts); off by default. */
+    percentiles: PercentilesSchema,
+    percentileAccuracy: PercentileAccuracySchema,
+    percentileMaxBuckets: PercentileMaxBucketsSchema,
     rules: z.array(RuleSchema).default(DEFAULT_RULES),
     /**
      * Working state of a sensor silent for this long expires (DynamoDB TTL, best-effort).
@@ -264,6 +275,8 @@ export const ConfigSchema = z
         message: `${c.maxOpenWindows} open windows of ${c.metrics.length} metric(s) (about ${openWindowAllowanceBytes(c.metrics, c.stddev)} bytes each, open and final) do not fit in a sensor's state item; at most ${fits}`,
       });
     }
+    for (const issue of [...percentileIssues(c), ...windowRuleIssues(c)])
+      ctx.addIssue({ code: 'custom', ...issue });
     const specs = new Set<string>();
     c.windows.forEach((w, i) => {
       const id = JSON.stringify(w);

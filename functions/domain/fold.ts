@@ -13,16 +13,11 @@ import { evaluateAlarms, removeGoneAlarms } from './alarms/evaluate.js';
 import type { Transition } from './alarms/transition.js';
 import { evaluateRules } from './alerting.js';
 import type { WindowpaneConfig } from './config.js';
+import { percentilePlan } from './percentile-config.js';
 import { formatPosition, isAppliedAt } from './record-position.js';
-import { RuleSet } from './rule-set.js';
-import {
-  cloneState,
-  emptyOutbox,
-  type FinalWindow,
-  type FoldResult,
-  type SensorRecord,
-  type SensorState,
-} from './state.js';
+import { configuredRuleSet, type RuleSet } from './rule-set.js';
+import { evaluateWindowRules } from './rules/window-statistic.js';
+import { cloneState, emptyOutbox, type FoldResult, type SensorRecord, type SensorState } from './state.js';
 import { takeFinalWindows } from './windows/finalise.js';
 import { foldIntoFixed } from './windows/fixed.js';
 import {
@@ -53,8 +48,12 @@ function planOf(config: WindowpaneConfig): FoldPlan {
   if (!plan) {
     plan = {
       windows: compileWindows(config),
-      rules: new RuleSet({ rules: config.rules, maxRulesPerSensor: config.alarms.maxRulesPerSensor }),
-      ctx: { allowedLatenessMs: config.allowedLatenessMs, withSquares: config.stddev },
+      rules: configuredRuleSet(config),
+      ctx: {
+        allowedLatenessMs: config.allowedLatenessMs,
+        withSquares: config.stddev,
+        percentiles: percentilePlan(config),
+      },
       maxOpenWindows: config.maxOpenWindows,
     };
     plans.set(config, plan);
@@ -137,7 +136,13 @@ export function foldSensorRecords(
 
     openWindows += placement.opened;
     if (openWindows > maxOpenWindows) {
-      const limited = enforceOpenWindowLimit(next, maxOpenWindows, ctx.allowedLatenessMs, effects.results);
+      const limited = enforceOpenWindowLimit(next, maxOpenWindows, (state, all) => {
+        // Windows closed early are final windows like any: percentiles and window rules too.
+        const finals = takeFinalWindows(state, ctx.allowedLatenessMs, all, ctx.percentiles);
+        evaluateWindowRules(state, rules.windowRules, finals, effects.alerts);
+        effects.results.push(...finals);
+        return finals.length;
+      });
       openWindows = limited.open;
       finalisedEarly += limited.early;
     }
@@ -151,7 +156,9 @@ export function foldSensorRecords(
     pruneShards(next);
     if (next.alarms || next.rs) removeGoneAlarms(next, rules, lastAt, transitions);
     if (transitions.length > 0) effects.transitions = transitions;
-    effects.results.push(...takeFinalWindows(next, config.allowedLatenessMs, false));
+    const finals = takeFinalWindows(next, config.allowedLatenessMs, false, percentilePlan(config));
+    evaluateWindowRules(next, rules.windowRules, finals, effects.alerts);
+    effects.results.push(...finals);
   }
   next.outbox = effects;
   return { state: next, applied, duplicates, effects, finalisedEarly };
@@ -168,10 +175,9 @@ export function foldSensorRecords(
 function enforceOpenWindowLimit(
   state: SensorState,
   limit: number,
-  allowedLatenessMs: number,
-  results: FinalWindow[],
+  finalise: (state: SensorState, all: false) => number,
 ): { open: number; early: number } {
-  results.push(...takeFinalWindows(state, allowedLatenessMs, false));
+  finalise(state, false);
   let open = Object.keys(state.windows).length;
   let early = 0;
   while (open > limit) {
@@ -179,10 +185,9 @@ function enforceOpenWindowLimit(
     for (const key in state.windows) oldestEnd = Math.min(oldestEnd, state.windows[key]!.end);
     state.flushedThrough =
       state.flushedThrough === null ? oldestEnd : Math.max(state.flushedThrough, oldestEnd);
-    const closed = takeFinalWindows(state, allowedLatenessMs, false);
-    results.push(...closed);
-    early += closed.length;
-    open -= closed.length;
+    const closed = finalise(state, false);
+    early += closed;
+    open -= closed;
   }
   return { open, early };
 }

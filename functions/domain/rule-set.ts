@@ -8,6 +8,7 @@
  * compiled for the fold. Resolutions are cached per sensor; with only `all`-scoped rows
  * every sensor shares one compiled list.
  */
+import type { WindowpaneConfig } from './config.js';
 import { modeOf, type Scope, scopeKey, scopeOf } from './rules/common.js';
 import { kindOf, type Rule } from './rules/registry.js';
 
@@ -22,6 +23,8 @@ export interface ResolvedRules {
   readonly rules: readonly Rule[];
   /** Alert-mode rules by the metric they read, each list by name. */
   readonly alertsByMetric: ReadonlyMap<string, readonly Rule[]>;
+  /** Alert-mode rules on a final-window statistic (rules/window-statistic.ts). */
+  readonly windowRules: readonly Rule[];
   /** Alarm-mode rules, by name. */
   readonly alarms: readonly Rule[];
   /** Alarm-mode rules by name, to find an entry's rule. */
@@ -54,7 +57,12 @@ const byRuleName = (a: Rule, b: Rule) => (a.name < b.name ? -1 : a.name > b.name
 export function compileResolved(rules: readonly Rule[]): ResolvedRules {
   const alertsByMetric = new Map<string, Rule[]>();
   const alarms: Rule[] = [];
+  const windowRules: Rule[] = [];
   for (const rule of rules) {
+    if (kindOf(rule.type).windowStatistic?.(rule) !== undefined) {
+      windowRules.push(rule);
+      continue;
+    }
     if (modeOf(rule, kindOf(rule.type).defaultMode) === 'alarm') {
       alarms.push(rule);
       continue;
@@ -67,6 +75,7 @@ export function compileResolved(rules: readonly Rule[]): ResolvedRules {
   return {
     rules: [...rules].sort(byRuleName),
     alertsByMetric,
+    windowRules,
     alarms,
     alarmsByName: new Map(alarms.map((r) => [r.name, r])),
   };
@@ -142,6 +151,18 @@ export class RuleSet {
     );
     return compileResolved(chosen.filter((r) => kept.has(r.name)));
   }
+}
+
+const configured = new WeakMap<WindowpaneConfig, RuleSet>();
+
+/** The configured rules as a set, once per config (used when a caller gives no rule set). */
+export function configuredRuleSet(config: WindowpaneConfig): RuleSet {
+  let set = configured.get(config);
+  if (!set) {
+    set = new RuleSet({ rules: config.rules, maxRulesPerSensor: config.alarms.maxRulesPerSensor });
+    configured.set(config, set);
+  }
+  return set;
 }
 
 function matches(scope: Scope, sensorId: string, sortedTags: readonly string[]): boolean {

@@ -32,6 +32,13 @@ export interface Alert {
   maxDelta?: number;
   /** Whether the reading was late for its window (rules still run on late readings). */
   late: boolean;
+  /**
+   * Rules on a window statistic (rules/window-statistic.ts): the statistic, and the final window
+   * whose value it is (`timestamp` is then the window's start).
+   */
+  statistic?: string;
+  windowKey?: string;
+  windowEnd?: number;
 }
 
 export function alertIdOf(sensorId: string, rule: string, bucket: number): string {

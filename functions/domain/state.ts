@@ -8,7 +8,7 @@
  * crash. The effects of that write (final windows, alerts, late readings) are stored in
  * the same item as an outbox and delivered after the commit.
  */
-import type { Aggregate, AggregateSummary } from './aggregate.js';
+import { type Aggregate, type AggregateSummary, cloneAggregate } from './aggregate.js';
 import { type AlarmEntry, cloneEntry } from './alarms/entry.js';
 import type { Transition } from './alarms/transition.js';
 import type { WindowSpec } from './config.js';
@@ -187,12 +187,7 @@ export function cloneState(state: SensorState): SensorState {
   for (const key in state.windows) {
     const w = state.windows[key]!;
     const aggs: Record<string, Aggregate> = {};
-    for (const metric in w.aggs) {
-      const a = w.aggs[metric]!;
-      aggs[metric] = a.sq
-        ? { count: a.count, sum: a.sum.slice(), min: a.min, max: a.max, sq: a.sq.slice() }
-        : { count: a.count, sum: a.sum.slice(), min: a.min, max: a.max };
-    }
+    for (const metric in w.aggs) aggs[metric] = cloneAggregate(w.aggs[metric]!);
     windows[key] = { ...w, aggs };
   }
   const fired: Record<string, number[]> = {};

@@ -27,6 +27,7 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { bodyBytes, MAX_STATE_BYTES, stateBody } from '../domain/bounds.js';
 import { WindowpaneError } from '../domain/errors.js';
 import { padPosition, parsePosition } from '../domain/record-position.js';
+import { reviveSketches } from '../domain/sketch/stored.js';
 import { newSensorState, type SensorState } from '../domain/state.js';
 import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
 
@@ -235,6 +236,7 @@ function latestSequence(state: SensorState): string {
 
 function fromItem(item: StateItem): SensorState {
   const rest = JSON.parse(item.body) as Omit<SensorState, 'sensorId' | 'version'>;
+  reviveSketches(rest.windows);
   return {
     ...rest,
     sensorId: item.sensorId,

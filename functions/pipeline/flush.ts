@@ -48,7 +48,9 @@ async function flushWhere(
   await runPool([...states.values()], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (state) => {
     if (state.version === 0) return;
     const after = await commitAndDeliver(deps, state, report, counts, (s) =>
-      Object.keys(s.windows).length > 0 && shouldFlush(s) ? flushSensor(s) : unchangedFold(s),
+      Object.keys(s.windows).length > 0 && shouldFlush(s)
+        ? flushSensor(s, deps.config, deps.rules?.current())
+        : unchangedFold(s),
     );
     if (deps.delivered.needsAlerts(after)) withAlerts.push(after);
   });

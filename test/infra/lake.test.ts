@@ -16,7 +16,7 @@ import {
   windowsColumns,
 } from '../../infra/lake-tables.js';
 import { LOGICAL_IDS } from '../../infra/logical-ids.js';
-import { partitionDate, WINDOWS_TABLE } from '../../local/lake/tables.js';
+import { partitionDate, WINDOWS_TABLE, windowsTable } from '../../local/lake/tables.js';
 import { type Built, build, idsOf, joined } from './helpers.js';
 
 const T0 = Date.parse('2026-03-01T23:59:30Z');
@@ -81,6 +81,14 @@ describe('lake tables: the Glue columns', () => {
     expect(flattened).toEqual(WINDOWS_TABLE.rows(final));
   });
 
+  it('configured percentiles are double fields of the metrics map, after stddev', () => {
+    const columns = Object.fromEntries(
+      windowsColumns(windowsTable(['p50', 'p99_9']).columns).map((c) => [c.name, c.type]),
+    );
+    expect(columns.metrics).toMatch(/,stddev:double,p50:double,p99_9:double>>$/);
+    expect(windowsColumns(windowsTable().columns)).toEqual(windowsColumns());
+  });
+
   it('a local column the Glue table cannot place fails synth, naming it', () => {
     expect(() =>
       windowsColumns([...WINDOWS_TABLE.columns, { name: 'firmware', type: 'STRING', nullable: true }]),
@@ -108,6 +116,29 @@ describe('lake tables: the Glue columns', () => {
       expect(run(TRANSITIONS_LAKE_TABLE.partitionQuery, { at: t })).toEqual({ dt: partitionDate(t) });
     }
     expect(datePartitionQuery('at')).toBe('{dt: (.at / 1000 | floor | todate | .[0:10])}');
+  });
+});
+
+describe('lake on, with percentiles configured', () => {
+  it('the Glue windows table has a double field per percentile in the metrics map', () => {
+    const built = build({
+      windowpane: { percentiles: [0.5, 0.99] },
+      windowpaneDeploy: { lake: { enabled: true } },
+    });
+    try {
+      const [id] = idsOf(built.json, 'AWS::Glue::Table').filter(
+        (i) => built.json.Resources[i]!.Properties.TableInput.Name === 'windows',
+      );
+      const columns = built.json.Resources[id!]!.Properties.TableInput.StorageDescriptor.Columns as {
+        Name: string;
+        Type: string;
+      }[];
+      expect(columns.find((c) => c.Name === 'metrics')?.Type).toMatch(
+        /,stddev:double,p50:double,p99:double>>$/,
+      );
+    } finally {
+      built.cleanup();
+    }
   });
 });
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FinalWindow } from '../../functions/domain/state.js';
 import { LakeClosedError, LakeWriteError, LakeWriter } from '../../local/lake/lake-writer.js';
-import { WINDOWS_TABLE } from '../../local/lake/tables.js';
+import { WINDOWS_TABLE, windowsTable } from '../../local/lake/tables.js';
 import type { WindowLine } from '../../local/window-lines.js';
 import { lakeLines, query } from './lake-helpers.js';
 
@@ -120,6 +120,31 @@ describe('lake sink: DuckDB reads back exactly windows.jsonl', () => {
       { dt: '2026-03-02', n: 1, wrong: 0 },
       { dt: '2026-03-03', n: 1, wrong: 0 },
     ]);
+  });
+});
+
+describe('lake sink: configured percentiles are DOUBLE columns after stddev (docs/SEMANTICS.md "Windows", percentiles)', () => {
+  it('writes p50 and p99 of a metric with percentiles, null for a metric without', async () => {
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    const final = window('a', t0, 20);
+    final.metrics.temperature = { ...final.metrics.temperature!, p50: 20.1, p99: 34.5 };
+    final.metrics.humidity = { count: 1, sum: 40, min: 40, max: 40, mean: 40, stddev: null };
+    const table = windowsTable(['p50', 'p99']);
+    expect(table.columns.map((c) => c.name).slice(-3)).toEqual(['stddev', 'p50', 'p99']);
+    const writer = new LakeWriter({ dir, table });
+    await writer.append(final);
+    await writer.close();
+    const rows = await query(
+      `SELECT metric, p50, p99, typeof(p50) AS t FROM read_parquet('${dir}/windows/*/*.parquet') ORDER BY metric`,
+    );
+    expect(rows).toEqual([
+      { metric: 'humidity', p50: null, p99: null, t: 'DOUBLE' },
+      { metric: 'temperature', p50: 20.1, p99: 34.5, t: 'DOUBLE' },
+    ]);
+  });
+
+  it('has exactly the columns of WINDOWS_TABLE without percentiles', () => {
+    expect(windowsTable().columns).toEqual(WINDOWS_TABLE.columns);
   });
 });
 

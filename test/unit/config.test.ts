@@ -172,3 +172,38 @@ describe('Configuration: defaults and what is valid stay as they were', () => {
     for (const key of keys) expect(section, key).toContain(`\`${key}\``);
   });
 });
+
+describe('Configuration: percentiles are off by default and checked like the rest', () => {
+  it('is off by default, with accuracy 1 % and 128 buckets', () => {
+    expect(DEFAULT_CONFIG.percentiles).toBeUndefined();
+    expect(DEFAULT_CONFIG.percentileAccuracy).toBe(0.01);
+    expect(DEFAULT_CONFIG.percentileMaxBuckets).toBe(128);
+  });
+
+  it('takes a list for every metric or an object naming metrics', () => {
+    expect(parseConfig({ percentiles: [0.5, 0.99] }).percentiles).toEqual([0.5, 0.99]);
+    expect(
+      parseConfig({ metrics: ['temperature', 'humidity'], percentiles: { humidity: [0.999] } }).percentiles,
+    ).toEqual({ humidity: [0.999] });
+  });
+
+  it.each([
+    [{ percentiles: [0.5, 1.5] }, 'percentiles.1: Too big: expected number to be <=1'],
+    [{ percentiles: [0.5, 0.5] }, 'percentiles: a quantile is listed twice'],
+    [{ percentiles: [0.1234567] }, 'percentiles.0: a quantile has at most 6 decimals (p99.9999)'],
+    [{ percentiles: [] }, 'percentiles: Too small: expected array to have >=1 items'],
+    [
+      { percentiles: 'p99' },
+      'percentiles: expected a list of quantiles (0 to 1) or an object of metric name -> list of quantiles',
+    ],
+    [{ percentiles: { humdity: [0.5] } }, 'percentiles.humdity: "humdity" is not in metrics [temperature]'],
+    [{ percentileAccuracy: 0.2 }, 'percentileAccuracy: Too big: expected number to be <=0.1'],
+    [{ percentileAccuracy: 0.00001 }, 'percentileAccuracy: Too small: expected number to be >=0.0001'],
+    [{ percentileAccuracy: 0.0100001 }, 'percentileAccuracy: a multiple of 0.000001'],
+    [{ percentileMaxBuckets: 8 }, 'percentileMaxBuckets: Too small: expected number to be >=16'],
+    [{ percentileMaxBuckets: 4096 }, 'percentileMaxBuckets: Too big: expected number to be <=2048'],
+    [{ percentileMaxBuckets: 100.5 }, 'percentileMaxBuckets: Invalid input: expected int, received number'],
+  ])('refuses %j: %s', (input, message) => {
+    expect(issues(input)).toEqual([message]);
+  });
+});

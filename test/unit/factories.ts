@@ -31,3 +31,13 @@ export function effectIds(outboxes: Outbox[]) {
     late: outboxes.flatMap((o) => o.late.map((l) => JSON.stringify(l))).sort(),
   };
 }
+
+/** A record of a reading with several metrics. */
+export function recordOf(
+  sensorId: string,
+  timestamp: number,
+  values: Record<string, number>,
+  sequence: number | string,
+): SensorRecord {
+  return { ...record(sensorId, timestamp, 0, sequence), reading: { sensorId, timestamp, values } };
+}

@@ -44,6 +44,11 @@ export interface RuleKind<R extends { type: string }, S = unknown> {
   fires(rule: R, value: number, previous: number | undefined): boolean;
   /** The kind's fields of an alert body, in the order they are written. */
   alertFields(rule: R, previous: number | undefined): AlertFields;
+  /**
+   * The final-window statistic the rule reads (`p99`, `mean`, ...) when it runs once per
+   * window instead of on each reading (rules/window-statistic.ts); absent: per reading.
+   */
+  windowStatistic?(rule: R): string | undefined;
   /** Why an alert of this kind fired, for the console (` (above 35)`), or ''. */
   describeAlert(alert: Alert): string;
 }

@@ -48,7 +48,7 @@ export function foldIntoFixed(
       state.windows[key] = open;
       placement.opened++;
     }
-    addToWindow(open, reading.values, ctx.withSquares);
+    addToWindow(open, reading.values, ctx);
     placement.accepted = true;
   }
 }

@@ -5,13 +5,15 @@
  * adding a reading's values to an open window. The types themselves are in fixed.ts
  * (tumbling and sliding) and sessions.ts.
  */
-import { addValue, emptyAggregate } from '../aggregate.js';
+import { type Aggregate, addValue, emptyAggregate } from '../aggregate.js';
 import type {
   SessionWindowSpec,
   SlidingWindowSpec,
   TumblingWindowSpec,
   WindowpaneConfig,
 } from '../config.js';
+import type { PercentilePlan } from '../percentile-config.js';
+import { newStorableSketch } from '../sketch/stored.js';
 import type { MissedWindow, OpenWindow } from '../state.js';
 import { specId } from './assign.js';
 
@@ -48,6 +50,8 @@ export interface PlacementContext {
   allowedLatenessMs: number;
   /** Keep sums of squares (config `stddev`). */
   withSquares: boolean;
+  /** Keep a sketch for the metrics with percentiles; absent when none are configured. */
+  percentiles?: PercentilePlan | undefined;
 }
 
 /** The config's window definitions with their ids (the fold compiles them once per config). */
@@ -72,12 +76,19 @@ export function addMissed(placement: Placement, missed: MissedWindow): void {
   else placement.missed.push(missed);
 }
 
+/** A new, empty aggregate of `metric` with the parts the config asks for. */
+export function newAggregate(metric: string, ctx: PlacementContext): Aggregate {
+  const agg = emptyAggregate(ctx.withSquares);
+  if (ctx.percentiles?.byMetric[metric]) agg.q = newStorableSketch(ctx.percentiles.spec);
+  return agg;
+}
+
 /** Adds every value of a reading to the window's aggregates (creating them on first use). */
-export function addToWindow(open: OpenWindow, values: Record<string, number>, withSquares: boolean): void {
+export function addToWindow(open: OpenWindow, values: Record<string, number>, ctx: PlacementContext): void {
   for (const metric in values) {
     let agg = open.aggs[metric];
     if (!agg) {
-      agg = emptyAggregate(withSquares);
+      agg = newAggregate(metric, ctx);
       open.aggs[metric] = agg;
     }
     addValue(agg, values[metric]!);

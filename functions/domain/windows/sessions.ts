@@ -5,13 +5,14 @@
  * the reading is late for this definition. Open sessions never overlap each other, so
  * one pass finds every merge.
  */
-import { emptyAggregate, mergeAggregate } from '../aggregate.js';
+import { mergeAggregate } from '../aggregate.js';
 import type { Reading } from '../reading.js';
 import type { OpenWindow, SensorState } from '../state.js';
 import { isFinal, type WindowBounds, windowKey } from './assign.js';
 import {
   addMissed,
   addToWindow,
+  newAggregate,
   type Placement,
   type PlacementContext,
   type SessionDefinition,
@@ -64,14 +65,14 @@ export function foldIntoSession(
     for (const metric in old.aggs) {
       let agg = session.aggs[metric];
       if (!agg) {
-        agg = emptyAggregate(ctx.withSquares);
+        agg = newAggregate(metric, ctx);
         session.aggs[metric] = agg;
       }
       mergeAggregate(agg, old.aggs[metric]!);
     }
     delete state.windows[key];
   }
-  addToWindow(session, reading.values, ctx.withSquares);
+  addToWindow(session, reading.values, ctx);
   state.windows[windowKey(id, bounds.start)] = session;
   placement.opened += 1 - merging.length;
   placement.accepted = true;

@@ -1,6 +1,7 @@
 /**
  * `threshold`: a reading breaches when its value is above `above` or below `below`
- * (docs/SEMANTICS.md "Per-reading rules and alerts").
+ * (docs/SEMANTICS.md "Per-reading rules and alerts"). With `statistic` the value is that
+ * statistic of each final window instead (rules/window-statistic.ts).
  */
 import { z } from 'zod';
 import { ruleCommon, ruleOptions } from '../common.js';
@@ -13,6 +14,8 @@ export const ThresholdRuleSchema = z
     type: z.literal('threshold'),
     above: z.number().finite().describe('fires when a value is above this; any finite number').optional(),
     below: z.number().finite().describe('fires when a value is below this; any finite number').optional(),
+    /** Evaluate on each final window's statistic (`p99`, `mean`, ...) instead of each reading. */
+    statistic: z.string().min(1).describe('a statistic of the final windows, e.g. p99 or mean').optional(),
     /** Alarm mode: the bounds a value must be back within to count as normal (hysteresis). */
     clear: z
       .strictObject({
@@ -31,6 +34,10 @@ export const ThresholdRuleSchema = z
   })
   .refine((r) => r.above !== undefined || r.below !== undefined, {
     message: 'a threshold rule needs `above`, `below` or both',
+  })
+  .refine((r) => r.statistic === undefined || r.mode !== 'alarm', {
+    message: 'a threshold rule with `statistic` runs on final windows in alert mode only',
+    path: ['mode'],
   })
   .superRefine((r, ctx) => {
     const c = r.clear;
@@ -71,6 +78,7 @@ export const threshold: RuleKind<ThresholdRule, never> = {
       (rule.above !== undefined && value > rule.above) || (rule.below !== undefined && value < rule.below)
     );
   },
+  windowStatistic: (rule) => rule.statistic,
   alertFields(rule) {
     const fields: AlertFields = {};
     if (rule.above !== undefined) fields.above = rule.above;
