@@ -11,9 +11,9 @@
  * Firehose cannot turn one record into several rows, so the flattening is a query
  * (`CROSS JOIN UNNEST(metrics)`, infra/README.md), giving the local rows exactly.
  *
- * `transitions` holds alarm transitions as the alarms design publishes them (the
- * `Transition` of /work/coord/design/alarms.md 4.6, `kind=alarm` on the alert topic).
- * It moves next to the local table when the local lake writes transitions.
+ * `transitions` holds alarm transitions as the alert topic carries them (`kind=alarm`,
+ * one record per transition): its columns are the local transitions table's
+ * (local/lake/tables.ts), lower-cased, so the two cannot drift apart.
  *
  * Hive column names are lower case: Glue and Athena fold them, and Firehose's OpenX
  * JSON reader matches the records' camelCase keys case-insensitively.
@@ -22,7 +22,13 @@ import type { AggregateSummary } from '../functions/domain/aggregate.js';
 import { WindowpaneError } from '../functions/domain/errors.js';
 import { isPercentileName } from '../functions/domain/percentile-config.js';
 import type { FinalWindow } from '../functions/domain/state.js';
-import { type LakeColumn, type LakeColumnType, WINDOWS_TABLE, windowsTable } from '../local/lake/tables.js';
+import {
+  type LakeColumn,
+  type LakeColumnType,
+  TRANSITIONS_TABLE,
+  WINDOWS_TABLE,
+  windowsTable,
+} from '../local/lake/tables.js';
 
 export class LakeTableError extends WindowpaneError {}
 
@@ -44,7 +50,13 @@ export interface LakeTableSpec {
 /** The partition column, as the local files name their folders. */
 export const PARTITION_KEY = 'dt';
 
-const HIVE_TYPE: Record<LakeColumnType, string> = { STRING: 'string', INT64: 'bigint', DOUBLE: 'double' };
+export const HIVE_TYPE: Record<LakeColumnType, string> = {
+  STRING: 'string',
+  INT64: 'bigint',
+  DOUBLE: 'double',
+  BOOLEAN: 'boolean',
+  STRING_MAP: 'map<string,string>',
+};
 
 /** The window-level fields of a final window that the local table has as columns. */
 const WINDOW_FIELDS = [
@@ -119,35 +131,9 @@ export function windowsLakeTable(percentileNames: readonly string[] = []): LakeT
 export const WINDOWS_LAKE_TABLE: LakeTableSpec = windowsLakeTable();
 
 export const TRANSITIONS_LAKE_TABLE: LakeTableSpec = {
-  name: 'transitions',
-  columns: [
-    { name: 'transitionid', type: 'string' },
-    { name: 'alarmid', type: 'string' },
-    { name: 'sensorid', type: 'string' },
-    { name: 'rule', type: 'string' },
-    { name: 'ruleversion', type: 'bigint' },
-    { name: 'ruletype', type: 'string' },
-    { name: 'severity', type: 'string' },
-    { name: 'metric', type: 'string' },
-    { name: 'seq', type: 'bigint' },
-    { name: 'transition', type: 'string' },
-    { name: 'from', type: 'string' },
-    { name: 'state', type: 'string' },
-    { name: 'at', type: 'bigint' },
-    { name: 'clock', type: 'string' },
-    { name: 'since', type: 'bigint' },
-    { name: 'value', type: 'double' },
-    { name: 'peak', type: 'double' },
-    { name: 'peakat', type: 'bigint' },
-    { name: 'reactivated', type: 'boolean' },
-    { name: 'snoozeduntil', type: 'bigint' },
-    { name: 'by', type: 'string' },
-    { name: 'note', type: 'string' },
-    { name: 'recordid', type: 'string' },
-    { name: 'actionid', type: 'string' },
-    // Kind-specific numbers and strings; the OpenX reader writes numbers as their text.
-    { name: 'detail', type: 'map<string,string>' },
-  ],
+  name: TRANSITIONS_TABLE.name,
+  // Kind-specific numbers and strings are in `detail`; the OpenX reader writes numbers as their text.
+  columns: TRANSITIONS_TABLE.columns.map(hive),
   partitionQuery: datePartitionQuery('at'),
   description: 'windowpane alarm transitions (alert topic, kind=alarm), partitioned by the UTC date of at',
 };

@@ -53,7 +53,7 @@ import {
 } from './chaos/index.js';
 import type { StackTarget } from './deploy/stack-target.js';
 import { LakeWriter } from './lake/lake-writer.js';
-import { WINDOWS_TABLE } from './lake/tables.js';
+import { TRANSITIONS_TABLE, WINDOWS_TABLE } from './lake/tables.js';
 import { type LocalPipeline, startLocalPipeline } from './pipeline/index.js';
 import { AvroReadingEncoder } from './registry/avro-producer.js';
 import { encodeRecords, lineIndex, type ReplayFormat } from './replay-formats.js';
@@ -350,7 +350,7 @@ export interface ReplayRunOptions {
   chaos?: ChaosOptions;
   /** The wire format the lines are sent in (replay-formats.ts; default json). */
   format?: ReplayFormat;
-  /** Also write the final windows as partitioned Parquet under this folder (local/lake). */
+  /** Also write the final windows and alarm transitions as partitioned Parquet under this folder (local/lake). */
   lakeDir?: string;
 }
 
@@ -412,8 +412,8 @@ export interface ReplaySummary {
   republishedAlertIds: string[];
   /** Chaos mode's figures. */
   chaos?: ChaosSummary;
-  /** With `lakeDir`: the Parquet files and rows written. */
-  lake?: { dir: string; files: number; rows: number };
+  /** With `lakeDir`: the Parquet files and rows written, and the rows of each table. */
+  lake?: { dir: string; files: number; rows: number; tables: { windows: number; transitions: number } };
 }
 
 function byLine<T extends { line: number }>(a: T, b: T): number {
@@ -550,7 +550,9 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
       throw new OutputDirError(`cannot write outputs to ${opts.outDir}: ${err.message}`);
     });
 
-    const lake = opts.lakeDir ? await writeLake(opts.lakeDir, collected.finalWindows) : undefined;
+    const lake = opts.lakeDir
+      ? await writeLake(opts.lakeDir, collected.finalWindows, collected.transitions)
+      : undefined;
     const windows = new Set(
       outputs.windows.map((w) => `${w.sensorId}|${w.windowType}|${w.windowSizeMs}|${w.windowStart}`),
     );
@@ -585,15 +587,24 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
   }
 }
 
-/** The final windows as the lake's windows table (Parquet, `dt=` partitions) under `dir`. */
+/** The final windows and alarm transitions as the lake's tables (Parquet, `dt=` partitions) under `dir`. */
 async function writeLake(
   dir: string,
   finals: readonly FinalWindow[],
+  transitions: readonly Transition[],
 ): Promise<NonNullable<ReplaySummary['lake']>> {
-  const writer = new LakeWriter({ dir, table: WINDOWS_TABLE });
-  for (const final of finals) await writer.append(final);
-  await writer.close();
-  return { dir, files: writer.stats.filesWritten, rows: writer.stats.rowsWritten };
+  const windows = new LakeWriter({ dir, table: WINDOWS_TABLE });
+  for (const final of finals) await windows.append(final);
+  await windows.close();
+  const alarms = new LakeWriter({ dir, table: TRANSITIONS_TABLE });
+  for (const t of transitions) await alarms.append(t);
+  await alarms.close();
+  return {
+    dir,
+    files: windows.stats.filesWritten + alarms.stats.filesWritten,
+    rows: windows.stats.rowsWritten + alarms.stats.rowsWritten,
+    tables: { windows: windows.stats.rowsWritten, transitions: alarms.stats.rowsWritten },
+  };
 }
 
 /**
@@ -653,7 +664,10 @@ export function formatSummary(s: ReplaySummary): string[] {
       .join(', ')}`,
   ];
   if (s.lake)
-    lines.push(`  lake: ${s.lake.rows} rows in ${s.lake.files} Parquet file(s) under ${s.lake.dir}`);
+    lines.push(
+      `  lake: ${s.lake.rows} rows in ${s.lake.files} Parquet file(s) under ${s.lake.dir} ` +
+        `(windows ${s.lake.tables.windows}, transitions ${s.lake.tables.transitions})`,
+    );
   if (s.retried > 0) lines.push(`  ${s.retried} record(s) were throttled and sent again`);
   if (s.alertMessages > s.alerts) {
     lines.push(

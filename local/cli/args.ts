@@ -75,7 +75,7 @@ const START_FLAGS = {
   ),
   lake: flag.string(
     'DIR',
-    'also write final windows as Parquet, partitioned by date,\nunder DIR/windows/dt=YYYY-MM-DD/',
+    'also write final windows and alarm transitions as Parquet,\npartitioned by date, under DIR/{windows,transitions}/dt=YYYY-MM-DD/',
   ),
   open: flag.boolean('open the dashboard in a browser'),
   'no-dashboard': flag.boolean('do not serve the web dashboard (the terminal view only)'),
@@ -88,7 +88,7 @@ const START_FLAGS = {
  * Ctrl-C; `windowMs`: undefined keeps the configured windows; `backfillMs`: undefined
  * means two windows; `chaosSeed`: chaos mode's seed, faults injected, outputs unchanged;
  * `dashboard`: serve the web dashboard, false for `--no-dashboard`; `lakeDir`: where final
- * windows go as Parquet; `mqtt`: run the MQTT bridge; `format`: the simulator's format).
+ * windows and alarm transitions go as Parquet; `mqtt`: run the MQTT bridge; `format`: the simulator's format).
  */
 export function parseStartArgs(argv: readonly string[]) {
   const { rate, duration, window, backfill, chaos, noDashboard, lake, ...rest } = parseFlags(
@@ -195,7 +195,7 @@ const REPLAY_FLAGS = {
   ),
   lake: flag.string(
     'DIR',
-    'also write the final windows as Parquet, partitioned by\ndate, under DIR/windows/dt=YYYY-MM-DD/',
+    'also write the final windows and alarm transitions as\nParquet, partitioned by date, under\nDIR/{windows,transitions}/dt=YYYY-MM-DD/',
   ),
   'retry-attempts': flag.integer(
     'N',
@@ -294,7 +294,9 @@ drained, flushes the open windows, and writes four files to DIR:
                   input line (sorted by line)
 
 With --lake DIR the final windows are also written as Parquet files, partitioned by
-date (DIR/windows/dt=YYYY-MM-DD/part-*.parquet), one row per line of windows.jsonl.
+date (DIR/windows/dt=YYYY-MM-DD/part-*.parquet), one row per line of windows.jsonl,
+and the alarm transitions beside them (DIR/transitions/dt=YYYY-MM-DD/, by the UTC date
+of each transition), one row per line of alarms.jsonl.
 
 Flags:
 ${formatFlagHelp(REPLAY_FLAGS)}

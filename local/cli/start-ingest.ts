@@ -2,11 +2,13 @@
  * `npm start`'s ways in and out beyond the simulator's JSON: `--format avro` (the
  * simulator writes Glue-framed Avro through the local registry stand-in), `--mqtt` (an
  * MQTT broker whose telemetry publishes go to the stream, as AWS IoT Core's topic rule
- * does) and `--lake DIR` (final windows as partitioned Parquet, as the Firehose lake).
+ * does) and `--lake DIR` (final windows and alarm transitions as partitioned Parquet, as
+ * the Firehose lake).
  */
+import type { Transition } from '../../functions/domain/alarms/transition.js';
 import type { FinalWindow } from '../../functions/domain/state.js';
 import { LakeWriter } from '../lake/lake-writer.js';
-import { WINDOWS_TABLE } from '../lake/tables.js';
+import { TRANSITIONS_TABLE, WINDOWS_TABLE } from '../lake/tables.js';
 import { MqttBridge } from '../mqtt/mqtt-bridge.js';
 import type { LocalPipeline } from '../pipeline/index.js';
 import { AvroReadingEncoder } from '../registry/avro-producer.js';
@@ -16,7 +18,7 @@ import type { LiveEvent } from './monitor.js';
 export interface StartIngest {
   /** The simulator's record as it goes on the stream. */
   encode(data: Uint8Array): Uint8Array;
-  /** Appends the final windows among `events` to the lake. */
+  /** Appends the final windows and alarm transitions among `events` to the lake. */
   observe(events: readonly LiveEvent[]): Promise<void>;
   /** Stops taking MQTT publishes and puts the buffered ones on the stream. */
   stopInput(): Promise<void>;
@@ -53,25 +55,38 @@ export async function startIngest(
     );
   }
   const lake = opts.lakeDir
-    ? new LakeWriter<FinalWindow>({ dir: opts.lakeDir, table: WINDOWS_TABLE })
+    ? {
+        windows: new LakeWriter<FinalWindow>({ dir: opts.lakeDir, table: WINDOWS_TABLE }),
+        transitions: new LakeWriter<Transition>({ dir: opts.lakeDir, table: TRANSITIONS_TABLE }),
+      }
     : undefined;
-  if (lake) out(`lake: final windows as Parquet under ${opts.lakeDir}/windows/dt=YYYY-MM-DD/`);
+  if (lake)
+    out(
+      `lake: final windows and alarm transitions as Parquet under ${opts.lakeDir}/{windows,transitions}/dt=YYYY-MM-DD/`,
+    );
 
   return {
     encode: (data) => (avro ? avro.encodeRecord(data) : data),
     async observe(events) {
       if (!lake) return;
-      for (const e of events) if (e.kind === 'window') await lake.append(e.window);
+      for (const e of events) {
+        if (e.kind === 'window') await lake.windows.append(e.window);
+        else if (e.kind === 'alarm') await lake.transitions.append(e.transition);
+      }
     },
     async stopInput() {
       await bridge?.close();
     },
     async close() {
-      await lake?.close();
-      if (lake)
-        out(
-          `lake: ${lake.stats.rowsWritten} rows in ${lake.stats.filesWritten} file(s) under ${opts.lakeDir}`,
-        );
+      if (!lake) return;
+      // Both are closed even if one fails, so neither keeps rows it could have written.
+      const closed = await Promise.allSettled([lake.windows.close(), lake.transitions.close()]);
+      const { windows, transitions } = { windows: lake.windows.stats, transitions: lake.transitions.stats };
+      out(
+        `lake: ${windows.rowsWritten + transitions.rowsWritten} rows in ${windows.filesWritten + transitions.filesWritten} file(s) under ${opts.lakeDir} ` +
+          `(windows ${windows.rowsWritten}, transitions ${transitions.rowsWritten})`,
+      );
+      for (const c of closed) if (c.status === 'rejected') throw c.reason;
     },
   };
 }

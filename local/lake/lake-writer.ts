@@ -1,5 +1,5 @@
 /**
- * The local lake sink: items (final windows, later alarm transitions) appended to a
+ * The local lake sink: items (final windows, alarm transitions) appended to a
  * table are written as Parquet files, Hive-partitioned by date, so DuckDB, pandas or
  * Athena can read the folder as one table:
  *
@@ -19,9 +19,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parquetWriteBuffer } from 'hyparquet-writer';
+import { parquetWriteBuffer, schemaFromColumnData } from 'hyparquet-writer';
 import { WindowpaneError } from '../../functions/domain/errors.js';
-import { type LakeRow, type LakeTable, type LakeValue, partitionDate } from './tables.js';
+import { type LakeColumn, type LakeRow, type LakeTable, type LakeValue, partitionDate } from './tables.js';
 
 export interface LakeWriterOptions<T> {
   /** The lake's root folder; the table's files go under `<dir>/<table.name>/`. */
@@ -148,10 +148,9 @@ export class LakeWriter<T> {
     const name = `part-${this.runId}-${String(this.fileSeq++).padStart(5, '0')}.parquet`;
     const temporary = path.join(dir, `.${name}.tmp`);
     const bytes = parquetWriteBuffer({
+      schema: parquetSchema(this.table.columns),
       columnData: this.table.columns.map((c) => ({
         name: c.name,
-        type: c.type,
-        nullable: c.nullable,
         // hyparquet-writer takes INT64 values as bigint only.
         data: c.type === 'INT64' ? rows.map((r) => toBigInt(r[c.name])) : rows.map((r) => r[c.name] ?? null),
       })),
@@ -184,5 +183,41 @@ export class LakeWriter<T> {
 }
 
 function toBigInt(value: LakeValue | undefined): bigint | null {
-  return value === null || value === undefined ? null : BigInt(value);
+  if (value === null || value === undefined) return null;
+  if (typeof value !== 'number') throw new LakeWriteError(`an INT64 column holds ${JSON.stringify(value)}`);
+  return BigInt(value);
+}
+
+type SchemaElement = ReturnType<typeof schemaFromColumnData>[number];
+
+/**
+ * The Parquet schema: scalar columns as hyparquet-writer types them itself, and a
+ * STRING_MAP as the MAP group the format specifies (repeated key_value of a required key
+ * and an optional value), which its basic types do not cover.
+ */
+function parquetSchema(columns: readonly LakeColumn[]): SchemaElement[] {
+  const string = (name: string, repetition: 'REQUIRED' | 'OPTIONAL'): SchemaElement => ({
+    name,
+    type: 'BYTE_ARRAY',
+    converted_type: 'UTF8',
+    repetition_type: repetition,
+  });
+  const elements = columns.flatMap((c): SchemaElement[] =>
+    c.type === 'STRING_MAP'
+      ? [
+          {
+            name: c.name,
+            repetition_type: c.nullable ? 'OPTIONAL' : 'REQUIRED',
+            converted_type: 'MAP',
+            num_children: 1,
+          },
+          { name: 'key_value', repetition_type: 'REPEATED', num_children: 2 },
+          string('key', 'REQUIRED'),
+          string('value', 'OPTIONAL'),
+        ]
+      : schemaFromColumnData({
+          columnData: [{ name: c.name, type: c.type, nullable: c.nullable, data: [] }],
+        }).slice(1),
+  );
+  return [{ name: 'root', num_children: columns.length }, ...elements];
 }

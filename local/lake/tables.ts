@@ -1,7 +1,7 @@
 /**
  * The lake's tables: what one item becomes as rows, the Parquet columns, and the date a
- * row is partitioned by. One table per kind of output (final windows now, alarm
- * transitions later), each one entry here, so the writer knows none of them.
+ * row is partitioned by. One table per kind of output (final windows, alarm transitions),
+ * each one entry here, so the writer knows none of them.
  *
  * The windows table has exactly the fields of a `windows.jsonl` line (one row per metric
  * of a final window, local/window-lines.ts), so a query over the lake and the replay's
@@ -11,10 +11,12 @@
  * writes the same partitions whenever it runs. Configured percentiles add a column each
  * (`windowsTable`).
  */
+import type { Transition } from '../../functions/domain/alarms/transition.js';
 import type { FinalWindow } from '../../functions/domain/state.js';
 import { windowLines } from '../window-lines.js';
 
-export type LakeColumnType = 'STRING' | 'INT64' | 'DOUBLE';
+/** `STRING_MAP`: a Parquet MAP of string keys to nullable string values. */
+export type LakeColumnType = 'STRING' | 'INT64' | 'DOUBLE' | 'BOOLEAN' | 'STRING_MAP';
 
 export interface LakeColumn {
   name: string;
@@ -22,7 +24,7 @@ export interface LakeColumn {
   nullable: boolean;
 }
 
-export type LakeValue = string | number | null;
+export type LakeValue = string | number | boolean | Record<string, string | null> | null;
 export type LakeRow = Record<string, LakeValue>;
 
 export interface LakeTable<T> {
@@ -91,6 +93,63 @@ export function windowsTable(percentileNames: readonly string[] = []): LakeTable
 }
 
 export const WINDOWS_TABLE: LakeTable<FinalWindow> = windowsTable();
+
+/**
+ * Every field of a Transition, in the order buildTransition writes them; the type makes a
+ * new field a compile error here until it has a column. Fields a transition may leave out
+ * are nullable columns.
+ */
+const TRANSITION_COLUMNS: { [K in keyof Required<Transition>]: LakeColumn } = {
+  transitionId: required('transitionId', 'STRING'),
+  alarmId: required('alarmId', 'STRING'),
+  sensorId: required('sensorId', 'STRING'),
+  rule: required('rule', 'STRING'),
+  ruleVersion: required('ruleVersion', 'INT64'),
+  ruleType: required('ruleType', 'STRING'),
+  severity: required('severity', 'STRING'),
+  metric: optional('metric', 'STRING'),
+  seq: required('seq', 'INT64'),
+  transition: required('transition', 'STRING'),
+  from: required('from', 'STRING'),
+  state: required('state', 'STRING'),
+  at: required('at', 'INT64'),
+  clock: required('clock', 'STRING'),
+  since: optional('since', 'INT64'),
+  value: optional('value', 'DOUBLE'),
+  peak: optional('peak', 'DOUBLE'),
+  peakAt: optional('peakAt', 'INT64'),
+  reactivated: optional('reactivated', 'BOOLEAN'),
+  snoozedUntil: optional('snoozedUntil', 'INT64'),
+  by: optional('by', 'STRING'),
+  note: optional('note', 'STRING'),
+  recordId: optional('recordId', 'STRING'),
+  actionId: optional('actionId', 'STRING'),
+  detail: required('detail', 'STRING_MAP'),
+};
+
+/**
+ * Alarm transitions, one row per transition: the fields of the message the alert topic
+ * carries (kind=alarm) and alarms.jsonl writes (without its `line`), so the Glue table of
+ * the Firehose path (infra/lake-tables.ts) is derived from these columns. `detail`'s
+ * values are written as their text, as Firehose's OpenX JSON reader does for a
+ * map<string,string>. Partitioned by the UTC date of `at`.
+ */
+const transitionColumns = Object.values(TRANSITION_COLUMNS);
+
+export const TRANSITIONS_TABLE: LakeTable<Transition> = {
+  name: 'transitions',
+  columns: transitionColumns,
+  rows(t) {
+    const row: LakeRow = {};
+    const fields = t as unknown as Record<string, LakeValue | undefined>;
+    for (const c of transitionColumns) row[c.name] = fields[c.name] ?? null;
+    row.detail = Object.fromEntries(
+      Object.entries(t.detail).map(([k, v]) => [k, v === null ? null : String(v)]),
+    );
+    return [row];
+  },
+  partitionTime: (row) => row.at as number,
+};
 
 /** `YYYY-MM-DD` (UTC) of an epoch-ms instant: the value of a `dt=` partition. */
 export function partitionDate(ms: number): string {

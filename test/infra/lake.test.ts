@@ -16,8 +16,23 @@ import {
   windowsColumns,
 } from '../../infra/lake-tables.js';
 import { LOGICAL_IDS } from '../../infra/logical-ids.js';
-import { partitionDate, WINDOWS_TABLE, windowsTable } from '../../local/lake/tables.js';
+import {
+  type LakeColumnType,
+  partitionDate,
+  TRANSITIONS_TABLE,
+  WINDOWS_TABLE,
+  windowsTable,
+} from '../../local/lake/tables.js';
 import { type Built, build, idsOf, joined } from './helpers.js';
+
+/** The Hive type of each local column type, written out here so the mapping is checked, not reused. */
+const HIVE: Record<LakeColumnType, string> = {
+  STRING: 'string',
+  INT64: 'bigint',
+  DOUBLE: 'double',
+  BOOLEAN: 'boolean',
+  STRING_MAP: 'map<string,string>',
+};
 
 const T0 = Date.parse('2026-03-01T23:59:30Z');
 const FIREHOSE = 'AWS::KinesisFirehose::DeliveryStream';
@@ -58,7 +73,7 @@ describe('lake tables: the Glue columns', () => {
     const fields = Object.fromEntries(struct.map((f) => f.split(':') as [string, string]));
     for (const c of WINDOWS_TABLE.columns) {
       const name = c.name.toLowerCase();
-      const type = { STRING: 'string', INT64: 'bigint', DOUBLE: 'double' }[c.type];
+      const type = HIVE[c.type];
       if (c.name === 'metric') continue;
       expect(columns[name] ?? fields[name], c.name).toBe(type);
     }
@@ -87,6 +102,42 @@ describe('lake tables: the Glue columns', () => {
     );
     expect(columns.metrics).toMatch(/,stddev:double,p50:double,p99_9:double>>$/);
     expect(windowsColumns(windowsTable().columns)).toEqual(windowsColumns());
+  });
+
+  it("transitions: the Glue table's columns are the local table's, lower-cased, in order", () => {
+    expect(TRANSITIONS_LAKE_TABLE.name).toBe(TRANSITIONS_TABLE.name);
+    expect(TRANSITIONS_LAKE_TABLE.columns).toEqual(
+      TRANSITIONS_TABLE.columns.map((c) => ({ name: c.name.toLowerCase(), type: HIVE[c.type] })),
+    );
+    // The schema Firehose converts the alert topic's kind=alarm messages with, written out:
+    // a change of the local table shows up here as a change of the deployed one.
+    expect(TRANSITIONS_LAKE_TABLE.columns.map((c) => `${c.name} ${c.type}`)).toEqual([
+      'transitionid string',
+      'alarmid string',
+      'sensorid string',
+      'rule string',
+      'ruleversion bigint',
+      'ruletype string',
+      'severity string',
+      'metric string',
+      'seq bigint',
+      'transition string',
+      'from string',
+      'state string',
+      'at bigint',
+      'clock string',
+      'since bigint',
+      'value double',
+      'peak double',
+      'peakat bigint',
+      'reactivated boolean',
+      'snoozeduntil bigint',
+      'by string',
+      'note string',
+      'recordid string',
+      'actionid string',
+      'detail map<string,string>',
+    ]);
   });
 
   it('a local column the Glue table cannot place fails synth, naming it', () => {

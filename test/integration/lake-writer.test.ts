@@ -1,18 +1,24 @@
 /**
  * The local lake sink (local/lake): final windows appended to a LakeWriter come back from
  * DuckDB, reading the Hive-partitioned Parquet folder, equal to the replay's
- * windows.jsonl row for row; flushes by size, by time and on close lose nothing, and a
+ * windows.jsonl row for row; `replay --lake` writes the alarm transitions beside them,
+ * equal to alarms.jsonl; flushes by size, by time and on close lose nothing, and a
  * failed write keeps its rows for the next one.
  */
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { Transition } from '../../functions/domain/alarms/transition.js';
+import { parseConfig } from '../../functions/domain/config.js';
 import type { FinalWindow } from '../../functions/domain/state.js';
+import { localClientOptions } from '../../functions/lib/clients.js';
+import { uniquePrefix } from '../../local/cloud/index.js';
 import { LakeClosedError, LakeWriteError, LakeWriter } from '../../local/lake/lake-writer.js';
-import { WINDOWS_TABLE, windowsTable } from '../../local/lake/tables.js';
+import { TRANSITIONS_TABLE, WINDOWS_TABLE, windowsTable } from '../../local/lake/tables.js';
+import { OUTPUT_FILES, runReplay } from '../../local/replay.js';
 import type { WindowLine } from '../../local/window-lines.js';
-import { lakeLines, query } from './lake-helpers.js';
+import { lakeLines, lakeTransitions, query } from './lake-helpers.js';
 
 const GOLDEN = path.resolve(import.meta.dirname, '../golden');
 const DAY = 86_400_000;
@@ -145,6 +151,111 @@ describe('lake sink: configured percentiles are DOUBLE columns after stddev (doc
 
   it('has exactly the columns of WINDOWS_TABLE without percentiles', () => {
     expect(windowsTable().columns).toEqual(WINDOWS_TABLE.columns);
+  });
+});
+
+describe('lake sink: alarm transitions beside the windows', () => {
+  it('replay --lake of the golden alarms case: DuckDB reads the transitions back as alarms.jsonl, partitioned by the date of at', async () => {
+    const config = parseConfig(
+      JSON.parse(await readFile(path.join(GOLDEN, 'alarms', 'config.json'), 'utf8')),
+    );
+    const outDir = path.join(dir, 'out');
+    const lake = path.join(dir, 'lake');
+    const summary = await runReplay({
+      input: path.join(GOLDEN, 'small', 'input.jsonl'),
+      outDir,
+      config,
+      target: localClientOptions(inject('endpoints')),
+      prefix: uniquePrefix('lake-alarms'),
+      resourceSource: 'config',
+      lakeDir: lake,
+    });
+    const alarms = (await readFile(path.join(outDir, OUTPUT_FILES.alarms), 'utf8'))
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(alarms.length).toBeGreaterThan(0);
+    expect(summary.lake!.tables).toEqual({ windows: summary.windowLines, transitions: alarms.length });
+    expect((await readdir(lake)).sort()).toEqual(['transitions', 'windows']);
+
+    const rows = await lakeTransitions(lake);
+    for (const r of rows) {
+      expect(r.dt).toBe(new Date(r.at as number).toISOString().slice(0, 10));
+      // Replay's transitions are all caused by a record; alarms.jsonl gives its line instead.
+      expect(r.recordId).toMatch(/^shardId-\d+:\d+$/);
+    }
+    const key = (r: Record<string, unknown>) => r.transitionId as string;
+    const got = rows.map(({ dt: _dt, recordId: _r, ...t }) => t).sort((a, b) => key(a).localeCompare(key(b)));
+    // detail's values are text in the lake, as Firehose's OpenX reader writes a map<string,string>.
+    const want = alarms
+      .map(({ line: _l, detail, ...t }) => ({
+        ...t,
+        detail: Object.fromEntries(
+          Object.entries(detail as Record<string, unknown>).map(([k, v]) => [
+            k,
+            v === null ? null : String(v),
+          ]),
+        ),
+      }))
+      .sort((a, b) => key(a).localeCompare(key(b)));
+    expect(got).toEqual(want);
+  }, 300_000);
+
+  it('every Transition field has its Parquet type; optional fields are NULL when unset', async () => {
+    const at = Date.parse('2026-03-01T23:59:59.999Z');
+    const base: Transition = {
+      transitionId: 't1',
+      alarmId: 'hot@s1',
+      sensorId: 's1',
+      rule: 'hot',
+      ruleVersion: 2,
+      ruleType: 'threshold',
+      severity: 'critical',
+      metric: null,
+      seq: 4,
+      transition: 'SNOOZED',
+      from: 'ACTIVE',
+      state: 'ACTIVE',
+      at,
+      clock: 'processing',
+      since: null,
+      value: null,
+      peak: 31.5,
+      peakAt: at - 1,
+      detail: { above: 30, label: 'x', gone: null },
+    };
+    const full: Transition = {
+      ...base,
+      transitionId: 't2',
+      at: at + 1,
+      reactivated: true,
+      snoozedUntil: at + 3_600_000,
+      by: 'ops@example.com',
+      note: 'maintenance',
+      actionId: 'a-1',
+      recordId: 'shardId-000000000000:49',
+      detail: {},
+    };
+    const writer = new LakeWriter({ dir, table: TRANSITIONS_TABLE });
+    await writer.append(base);
+    await writer.append(full);
+    await writer.close();
+    expect((await readdir(path.join(dir, 'transitions'))).sort()).toEqual(['dt=2026-03-01', 'dt=2026-03-02']);
+    const types = await query(
+      `SELECT column_name AS name, column_type AS type FROM (DESCRIBE SELECT * FROM read_parquet('${dir}/transitions/*/*.parquet'))`,
+    );
+    expect(Object.fromEntries(types.map((t) => [t.name, t.type]))).toMatchObject({
+      ruleVersion: 'BIGINT',
+      metric: 'VARCHAR',
+      peak: 'DOUBLE',
+      reactivated: 'BOOLEAN',
+      snoozedUntil: 'BIGINT',
+      detail: 'MAP(VARCHAR, VARCHAR)',
+    });
+    expect(await lakeTransitions(dir)).toEqual([
+      { ...base, detail: { above: '30', label: 'x', gone: null }, dt: '2026-03-01' },
+      { ...full, dt: '2026-03-02' },
+    ]);
   });
 });
 
