@@ -31,7 +31,8 @@ export type Target =
   | 'lateQueue'
   | 'handlerFailureQueue'
   | 'resultsStream'
-  | 'schemaRegistry';
+  | 'schemaRegistry'
+  | 'rulesTable';
 
 export interface CodeAccess {
   target: Target;
@@ -133,12 +134,12 @@ const COMMIT_AND_DELIVER: readonly CodeAccess[] = [
   {
     target: 'alertLedgerTable',
     actions: ['dynamodb:BatchGetItem'],
-    sentBy: 'EffectDelivery.publishedAlertIds',
+    sentBy: 'publishedIds',
   },
   {
     target: 'alertLedgerTable',
     actions: ['dynamodb:BatchWriteItem'],
-    sentBy: 'EffectDelivery.recordPublished',
+    sentBy: 'recordPublished',
   },
   { target: 'alertTopic', actions: ['sns:Publish'], sentBy: 'EffectDelivery.deliverAlerts' },
   // SendMessageBatch is authorised as sqs:SendMessage.
@@ -158,6 +159,16 @@ export const ACCESS = {
         sentBy: 'GlueSchemaSource.lookup',
         onlyWith: 'schemaRegistry',
       },
+      // Rules changed at runtime (functions/lib/rules-table.ts): the revision counter, then
+      // the rows. The stack does not create the rules table yet (issue 10), so these are
+      // granted only where a deployment has one.
+      {
+        target: 'rulesTable',
+        actions: ['dynamodb:GetItem'],
+        sentBy: 'RulesTable.revision',
+        onlyWith: 'rulesTable',
+      },
+      { target: 'rulesTable', actions: ['dynamodb:Scan'], sentBy: 'RulesTable.scan', onlyWith: 'rulesTable' },
     ],
     service: [EVENT_SOURCE_MAPPING_ACCESS, ON_FAILURE_DESTINATION_ACCESS, PUBLISH_KEY_ACCESS],
   },

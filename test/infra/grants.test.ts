@@ -15,8 +15,17 @@
  */
 import type { CfnElement } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IDLE_SWEEPER_METRICS, WINDOW_HANDLER_METRICS } from '../../functions/lib/metric-names.js';
-import { ALERT_LEDGER_TABLE, RESULTS_TABLE, STATE_TABLE } from '../../functions/lib/resources.js';
+import {
+  IDLE_SWEEPER_METRICS,
+  RULES_METRICS,
+  WINDOW_HANDLER_METRICS,
+} from '../../functions/lib/metric-names.js';
+import {
+  ALERT_LEDGER_TABLE,
+  RESULTS_TABLE,
+  RULES_TABLE,
+  STATE_TABLE,
+} from '../../functions/lib/resources.js';
 import {
   ACCESS,
   type CodeAccess,
@@ -44,6 +53,8 @@ const LOGICAL_ID_OF: Record<Target, string> = {
   resultsStream: LOGICAL_IDS.resultsStream,
   // GetSchemaVersion by version id is granted on `*` (infra/schema-registry.ts).
   schemaRegistry: '*',
+  // Not in the stack yet (issue 10): its entries are `onlyWith` it, so never granted today.
+  rulesTable: RULES_TABLE.id,
 };
 
 /** Whether the template has the resource a target names. */
@@ -288,7 +299,8 @@ describe('access plan = code', () => {
   });
 
   it.each([
-    ['windowHandler', WINDOW_HANDLER_METRICS],
+    // The rules metrics go out only with a rules table, but the code that sends them is reachable.
+    ['windowHandler', [...WINDOW_HANDLER_METRICS, ...RULES_METRICS]],
     ['idleSweeper', IDLE_SWEEPER_METRICS],
     ['shardScaler', []],
   ] as const)('%s publishes exactly its declared metrics, all named by constants', (name, declared) => {
