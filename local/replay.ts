@@ -60,6 +60,14 @@ import { encodeRecords, lineIndex, type ReplayFormat } from './replay-formats.js
 import type { WindowLine } from './window-lines.js';
 
 /** The input cannot be read, or holds a line too large for a Kinesis record. */
+
+/**
+ * How long the drain may go without one more record processed or discarded before the
+ * replay fails (`DrainStalledError`): five times the local handler's 60 s timeout, since a
+ * timed-out batch is bisected and retried (SEMANTICS.md "Bounds": a backlog is slow on an
+ * emulator, never stuck). `--drain-timeout` adds an overall bound.
+ */
+export const DRAIN_STALL_MS = 300_000;
 export class ReplayInputError extends WindowpaneError {}
 
 export class OutputDirError extends WindowpaneError {}
@@ -499,7 +507,10 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
     const sendMs = Date.now() - sendStarted;
     // Every record is on the stream: the last batches need not wait out the batching window.
     pipeline.mapping.inputComplete();
-    await pipeline.mapping.drain({ timeoutMs: opts.drainTimeoutMs ?? 120_000 + records.length * 5 });
+    await pipeline.mapping.drain({
+      timeoutMs: opts.drainTimeoutMs ?? Number.POSITIVE_INFINITY,
+      stallMs: DRAIN_STALL_MS,
+    });
     await pipeline.flush();
     if (timer) clearInterval(timer);
     const collected = await pipeline.collect({ waitMs: pipeline.mode === 'endpoint' ? 1_000 : 500 });

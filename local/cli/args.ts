@@ -170,7 +170,7 @@ const REPLAY_FLAGS = {
       '(its outputs) with its bundled handler (npm run deploy:moto)',
   ),
   'drain-timeout': flag.duration(
-    'how long processing may take after the last record was sent\n(default: 2 min plus 1 s per 200 records)',
+    'an overall bound on processing after the last record was sent\n(default: none; replay fails once no record completes for 5 min)',
     { placeholder: 'DUR', positive: true },
   ),
   'setup-timeout': flag.duration(

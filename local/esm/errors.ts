@@ -15,6 +15,21 @@ export class DrainTimeoutError extends WindowpaneError {
   }
 }
 
+/** No record was processed or discarded for `stallMs` while records were still pending. */
+export class DrainStalledError extends WindowpaneError {
+  constructor(
+    stallMs: number,
+    readonly stats: MappingStats,
+  ) {
+    const shards = stats.shards.map((s) => `${s.shardId}=${s.state}`).join(', ');
+    super(
+      `the event source mapping made no progress for ${stallMs} ms: no record was processed or ` +
+        `discarded (in flight ${stats.inFlight}, shards ${shards}, processed ${stats.records}, ` +
+        `errors ${stats.errors}, retries ${stats.retries})`,
+    );
+  }
+}
+
 export class MappingStateError extends WindowpaneError {}
 
 /**

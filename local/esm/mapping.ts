@@ -62,6 +62,7 @@ import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aw
 import type { EventSourceConfig } from '../../functions/domain/config.js';
 import type { AwsClients } from '../../functions/lib/clients.js';
 import {
+  DrainStalledError,
   DrainTimeoutError,
   MappingStateError,
   MappingStoppedSignal,
@@ -80,7 +81,12 @@ import {
 } from './runtime.js';
 import { ShardWorker } from './shard-worker.js';
 
-export { DrainTimeoutError, MappingStateError, UnendedParentShardError } from './errors.js';
+export {
+  DrainStalledError,
+  DrainTimeoutError,
+  MappingStateError,
+  UnendedParentShardError,
+} from './errors.js';
 
 export interface BatchInfo {
   shardId: string;
@@ -207,16 +213,26 @@ export class LocalEventSourceMapping {
    * Resolves when every open shard has been read to its tip, nothing is in flight and no
    * retry is pending: every record put before the call was processed or discarded. The
    * condition must hold for `settleMs` (default 0). Rejects with `DrainTimeoutError` after
-   * `timeoutMs` (default 60 s), or with the error that stopped the mapping.
+   * `timeoutMs` (default 60 s; `Infinity` for no overall bound), with `DrainStalledError`
+   * when `stallMs` passed without one more record processed or discarded, or with the
+   * error that stopped the mapping.
+   *
+   * The stall bound is the one that tells a slow drain from a stuck one: a sensor's
+   * 10-day backlog on an emulator shared with other work takes as long as it takes, and
+   * every invocation that finishes some of it is progress; a batch retried without end,
+   * or an endpoint that stopped answering, is not.
    */
-  async drain(opts: { timeoutMs?: number; settleMs?: number } = {}): Promise<void> {
+  async drain(opts: { timeoutMs?: number; settleMs?: number; stallMs?: number } = {}): Promise<void> {
     if (!this.started) throw new MappingStateError('drain() needs a started mapping');
     const timeoutMs = opts.timeoutMs ?? 60_000;
     const settleMs = opts.settleMs ?? 0;
+    const stallMs = opts.stallMs ?? Number.POSITIVE_INFINITY;
     const since = Date.now();
     this.refreshWake.notify();
     for (const w of this.workers.values()) w.wake();
     let quietSince: number | undefined;
+    let done = this.counters.records + this.counters.discarded;
+    let progressAt = since;
     for (;;) {
       if (this.fatal !== undefined) throw this.fatalError();
       if (this.stopping) throw new MappingStateError('the event source mapping was stopped while draining');
@@ -227,10 +243,17 @@ export class LocalEventSourceMapping {
       } else {
         quietSince = undefined;
       }
+      const doneNow = this.counters.records + this.counters.discarded;
+      if (doneNow !== done) {
+        done = doneNow;
+        progressAt = now;
+      }
       const timedOut = now - since >= timeoutMs;
-      const stuck = this.unendedParent(now, timedOut ? 0 : this.closedShardGraceMs);
+      const stalled = now - progressAt >= stallMs;
+      const stuck = this.unendedParent(now, timedOut || stalled ? 0 : this.closedShardGraceMs);
       if (stuck) throw stuck;
       if (timedOut) throw new DrainTimeoutError(timeoutMs, this.stats());
+      if (stalled) throw new DrainStalledError(stallMs, this.stats());
       await new Promise<void>((resolve) => setTimeout(resolve, 10));
     }
   }

@@ -15,6 +15,7 @@ import type { ClientOptions } from '../../functions/lib/clients.js';
 import { drainQueue } from '../../local/cloud/index.js';
 import {
   type BatchInfo,
+  DrainStalledError,
   LocalEventSourceMapping,
   type LocalMappingOptions,
   type OnFailureMessage,
@@ -485,4 +486,38 @@ describe('Lifecycle', () => {
     // Exited right after the stop, not when some forgotten timer or socket let go.
     expect(exit.stoppedFor).toBeLessThan(3_000);
   }, 30_000);
+});
+
+describe('Drain: a slow drain is not a stuck one', () => {
+  it('resolves while every invocation finishes some records, however long the whole takes', async () => {
+    const s = await stream('esm-slow');
+    await putRecords(
+      s.clients,
+      s.streamName,
+      range(0, 6).map((n) => tagged('a', n)),
+    );
+    // Batches of one, each taking 300 ms: 1.8 s in all, longer than the 1 s stall bound.
+    const m = mapping(s, new Recorder(() => undefined, 300), { settings: esmSettings({ batchSize: 1 }) });
+    m.start();
+    const started = Date.now();
+    await m.drain({ timeoutMs: Number.POSITIVE_INFINITY, stallMs: 1_000 });
+    expect(Date.now() - started).toBeGreaterThan(1_000);
+    expect(m.stats().records).toBe(6);
+  });
+
+  it('rejects with DrainStalledError, naming the counts, when a batch is retried without end', async () => {
+    const s = await stream('esm-stalled');
+    await putRecords(s.clients, s.streamName, [tagged('a', 0)]);
+    const recorder = new Recorder(() => {
+      throw new Error('always fails');
+    });
+    const m = mapping(s, recorder, { settings: esmSettings({ retryAttempts: -1 }) });
+    m.start();
+    const err = await m
+      .drain({ timeoutMs: Number.POSITIVE_INFINITY, stallMs: 1_500 })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DrainStalledError);
+    expect(String(err)).toMatch(/no progress for 1500 ms.*processed 0, errors [1-9]\d*, retries [1-9]/);
+    expect(recorder.invocations.length).toBeGreaterThan(1);
+  });
 });
