@@ -418,6 +418,10 @@ export interface ReplaySummary {
    * for its alertId (the rest of `repeatedAlertIds` are one publish delivered twice).
    */
   republishedAlertIds: string[];
+  /** The same three for alarm transitions (by transitionId). */
+  transitionMessages: number;
+  repeatedTransitionIds: string[];
+  republishedTransitionIds: string[];
   /** Chaos mode's figures. */
   chaos?: ChaosSummary;
   /** With `lakeDir`: the Parquet files and rows written, and the rows of each table. */
@@ -438,14 +442,15 @@ function repeats(ids: readonly string[]): string[] {
   return extra;
 }
 
-function republished(alerts: readonly Alert[], messageIds: readonly string[]): string[] {
+/** One entry per extra publish of an id: a copy with an SNS MessageId not seen before for it. */
+function republished(ids: readonly string[], messageIds: readonly string[]): string[] {
   const publishes = new Map<string, Set<string>>();
-  alerts.forEach((a, i) => {
-    const ids = publishes.get(a.alertId) ?? new Set<string>();
-    ids.add(messageIds[i] ?? '');
-    publishes.set(a.alertId, ids);
+  ids.forEach((id, i) => {
+    const seen = publishes.get(id) ?? new Set<string>();
+    seen.add(messageIds[i] ?? '');
+    publishes.set(id, seen);
   });
-  return [...publishes].flatMap(([alertId, ids]) => Array<string>(ids.size - 1).fill(alertId));
+  return [...publishes].flatMap(([id, seen]) => Array<string>(seen.size - 1).fill(id));
 }
 
 function jsonl(items: readonly unknown[]): string {
@@ -588,7 +593,16 @@ export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> 
       outputs,
       alertMessages: collected.alertMessages.length,
       repeatedAlertIds: repeats(collected.alertMessages.map((a) => a.alertId)),
-      republishedAlertIds: republished(collected.alertMessages, collected.alertMessageIds),
+      republishedAlertIds: republished(
+        collected.alertMessages.map((a) => a.alertId),
+        collected.alertMessageIds,
+      ),
+      transitionMessages: collected.transitionMessages.length,
+      repeatedTransitionIds: repeats(collected.transitionMessages.map((t) => t.transitionId)),
+      republishedTransitionIds: republished(
+        collected.transitionMessages.map((t) => t.transitionId),
+        collected.transitionMessageIds,
+      ),
       ...(pipeline.chaos ? { chaos: pipeline.chaos.summary(pipeline.mapping.stats()) } : {}),
       ...(lake ? { lake } : {}),
     };

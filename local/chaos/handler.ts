@@ -462,10 +462,12 @@ function dynamodb5xx(): Error {
   });
 }
 
+/** The id a subscriber dedupes a message by: an alert's alertId, a transition's transitionId. */
 function alertIdOf(message: unknown): string | undefined {
   if (typeof message !== 'string') return undefined;
   try {
-    const id = (JSON.parse(message) as { alertId?: unknown }).alertId;
+    const body = JSON.parse(message) as { alertId?: unknown; transitionId?: unknown };
+    const id = body.alertId ?? body.transitionId;
     return typeof id === 'string' ? id : undefined;
   } catch {
     return undefined;

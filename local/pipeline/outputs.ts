@@ -46,6 +46,8 @@ export interface PipelineOutputs {
    * MessageIds they are two publishes.
    */
   alertMessageIds: string[];
+  /** The SNS MessageId of each of `transitionMessages`, in the same order. */
+  transitionMessageIds: string[];
 }
 
 export async function scanAll(
@@ -126,9 +128,8 @@ export async function collectOutputs(
     }
   };
   const alerts = alertEnvelopes.map((e) => parse(e) as Alert);
-  const transitions = envelopes
-    .filter((e) => e.MessageAttributes?.kind?.Value === 'alarm')
-    .map((e) => parse(e) as Transition);
+  const transitionEnvelopes = envelopes.filter((e) => e.MessageAttributes?.kind?.Value === 'alarm');
+  const transitions = transitionEnvelopes.map((e) => parse(e) as Transition);
   const finalWindows = items as unknown as FinalWindow[];
   return {
     windows: finalWindows.flatMap((item) => windowLines(item)).sort(compareWindowLines),
@@ -148,5 +149,6 @@ export async function collectOutputs(
     transitionMessages: transitions,
     alertMessages: alerts,
     alertMessageIds: alertEnvelopes.map((e) => e.MessageId),
+    transitionMessageIds: transitionEnvelopes.map((e) => e.MessageId),
   };
 }

@@ -93,6 +93,22 @@ const T0 = Date.UTC(2026, 0, 1);
 describe('the chaos proof: 100k+ readings under injected faults', () => {
   const config: WindowpaneConfig = {
     ...projectConfig,
+    // One alarm-mode rule beside the configured alert-mode ones: its transitions are under
+    // the same proof (SEMANTICS.md A-M2), with hysteresis exercised by `clear` and `clearAfter`.
+    rules: [
+      ...projectConfig.rules,
+      {
+        name: 'overheat',
+        type: 'threshold',
+        metric: 'temperature',
+        above: 35,
+        clear: { below: 33 },
+        clearAfter: 2,
+        mode: 'alarm',
+        severity: 'critical',
+        cooldownMs: 60_000,
+      },
+    ],
     stream: { ...projectConfig.stream, shardCount: 2 },
     // Large batches and 4 lanes per shard keep 100k records within a few minutes.
     eventSource: {
@@ -143,6 +159,7 @@ describe('the chaos proof: 100k+ readings under injected faults', () => {
       [
         `chaos proof: ${summary.records} records (${summary.readings} readings, ${summary.invalid} invalid, ${summary.late} late), wall time ${(wallMs / 1000).toFixed(1)} s (sending ${(summary.sendMs / 1000).toFixed(1)} s)`,
         `  windows ${summary.windows}, alerts ${summary.alerts} distinct (${summary.alertMessages} messages through SNS, ${summary.repeatedAlertIds.length} repeats, ${summary.republishedAlertIds.length} of them second publishes)`,
+        `  alarm transitions ${summary.alarms} distinct (${summary.transitionMessages} messages, ${summary.repeatedTransitionIds.length} repeats, ${summary.republishedTransitionIds.length} of them second publishes)`,
         `  faults injected (seed ${c.seed}): ${c.totalFaults}: ${formatFaults(c.faults)}`,
         `  mapping: ${c.mappingInvocations} invocations, ${c.mappingErrors} failed, ${c.retries} retries, ${c.bisects} bisects; handler runs ${c.handlerInvocations} in ${c.containers} containers (${c.calmInvocations} undisturbed after repeated faults)`,
         `  duplicates suppressed ${c.duplicatesSuppressed}, conflicts ${c.conflicts}, alerts put at risk: ${atRisk}`,
@@ -162,6 +179,9 @@ describe('the chaos proof: 100k+ readings under injected faults', () => {
     expect(expected.late.length).toBeGreaterThan(50);
     expect(expected.invalid.length).toBeGreaterThan(50);
     expect(expected.alerts.length).toBeGreaterThan(500);
+    // Enough alarm episodes, raised and resolved, to mean something.
+    expect(expected.transitions.filter((t) => t.transition === 'ALARM').length).toBeGreaterThan(100);
+    expect(expected.transitions.filter((t) => t.transition === 'RESOLVED').length).toBeGreaterThan(100);
   });
 
   it('injected every kind of fault, and no record was given up', () => {
@@ -220,6 +240,30 @@ describe('the chaos proof: 100k+ readings under injected faults', () => {
     ).toEqual([]);
     expect(summary.alertMessages).toBe(alerts.length + summary.repeatedAlertIds.length);
     expect(summary.republishedAlertIds.length).toBeLessThanOrEqual(summary.repeatedAlertIds.length);
+  });
+
+  it('A-M2: publishes every expected alarm transition through SNS exactly once per transitionId; every repeat is accounted for', () => {
+    const alarms = summary.outputs.alarms;
+    expect(new Set(alarms.map((t) => t.transitionId)).size).toBe(alarms.length);
+    const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    const got = alarms
+      .map((t) => ({
+        sensorId: t.sensorId,
+        rule: t.rule,
+        seq: t.seq,
+        transition: t.transition,
+        at: t.at,
+        line: t.line,
+      }))
+      .sort((a, b) => order(a.sensorId, b.sensorId) || order(a.rule, b.rule) || a.seq - b.seq);
+    expect(got).toEqual(expected.transitions);
+    const { alertsAtRisk: atRisk, publishes } = pipeline.chaos!.handler;
+    const unexplained = summary.republishedTransitionIds.filter((id) => !atRisk.has(id));
+    expect(
+      unexplained.map((id) => ({ transitionId: id, publishesSeen: publishes.get(id) ?? [] })),
+      'transition repeats no fault explains, with every publish of them the harness saw',
+    ).toEqual([]);
+    expect(summary.transitionMessages).toBe(alarms.length + summary.repeatedTransitionIds.length);
   });
 
   it('late and invalid records are exactly the expected ones, with their reasons', () => {

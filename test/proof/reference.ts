@@ -1,7 +1,9 @@
 /**
  * A small reference implementation of docs/SEMANTICS.md written for the tests (it shares no
  * code with the pipeline): parse, per-sensor arrival order, watermark, allowed lateness,
- * tumbling windows, threshold and delta rules with cooldown buckets, flush at the end.
+ * tumbling windows, threshold and delta rules with cooldown buckets, flush at the end, and
+ * the ALARM / RESOLVED transitions of threshold rules in mode alarm (A-E2, A-K1, A-L2,
+ * A-L3: event-time high-water mark, hysteresis by `clear` and `clearAfter`).
  * Given the input lines in file order (each sensor's arrival order, since replay keys
  * records by sensor id), it computes what a replay must output. Used by the replay tests
  * and the chaos proof suite.
@@ -73,6 +75,32 @@ export interface Expected {
   }[];
   late: { line: number; sensorId: string; timestamp: number }[];
   invalid: { line: number; reason: string; data: string }[];
+  /** Per sensor, rule and seq; only ALARM and RESOLVED (the reference has no actions or latch). */
+  transitions: {
+    sensorId: string;
+    rule: string;
+    seq: number;
+    transition: 'ALARM' | 'RESOLVED';
+    at: number;
+    line: number;
+  }[];
+}
+
+type ThresholdAlarmRule = {
+  name: string;
+  metric: string;
+  above?: number;
+  below?: number;
+  clear?: { below?: number; above?: number };
+  clearAfter?: number;
+};
+
+interface AlarmTrack {
+  active: boolean;
+  /** The largest event time evaluated (A-E2). */
+  mark: number | null;
+  normals: number;
+  seq: number;
 }
 
 export function reference(lines: Buffer[], cfg: WindowpaneConfig): Expected {
@@ -80,12 +108,23 @@ export function reference(lines: Buffer[], cfg: WindowpaneConfig): Expected {
     if (w.type !== 'tumbling') throw new Error('the reference implementation knows tumbling windows only');
     return w.sizeMs;
   });
-  const expected: Expected = { windows: [], alerts: [], late: [], invalid: [] };
+  const expected: Expected = { windows: [], alerts: [], late: [], invalid: [], transitions: [] };
+  const alertRules = cfg.rules.filter((r) => (r.mode ?? 'alert') === 'alert');
+  const alarmRules = cfg.rules
+    .filter((r) => r.mode === 'alarm')
+    .map((r) => {
+      if (r.type !== 'threshold' || r.latch || r.startDisabled) {
+        throw new Error(`the reference implementation knows plain threshold alarms only, not ${r.name}`);
+      }
+      return r as ThresholdAlarmRule;
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   interface Sensor {
     watermark: number | null;
     windows: Map<string, { metric: string; size: number; start: number; values: number[] }>;
     previous: Map<string, number>;
     fired: Set<string>;
+    alarms: Map<string, AlarmTrack>;
   }
   const sensors = new Map<string, Sensor>();
   // The file order is each sensor's arrival order (replay keys records by sensor id).
@@ -97,7 +136,7 @@ export function reference(lines: Buffer[], cfg: WindowpaneConfig): Expected {
     }
     let s = sensors.get(parsed.sensorId);
     if (!s) {
-      s = { watermark: null, windows: new Map(), previous: new Map(), fired: new Set() };
+      s = { watermark: null, windows: new Map(), previous: new Map(), fired: new Set(), alarms: new Map() };
       sensors.set(parsed.sensorId, s);
     }
     const { ts } = parsed;
@@ -108,7 +147,7 @@ export function reference(lines: Buffer[], cfg: WindowpaneConfig): Expected {
     });
     for (const [metric, value] of Object.entries(parsed.values)) {
       const previous = s.previous.get(metric);
-      for (const rule of cfg.rules.filter((r) => r.metric === metric)) {
+      for (const rule of alertRules.filter((r) => r.metric === metric)) {
         const fires =
           rule.type === 'threshold'
             ? (rule.above !== undefined && value > rule.above) ||
@@ -128,6 +167,45 @@ export function reference(lines: Buffer[], cfg: WindowpaneConfig): Expected {
         }
       }
       s.previous.set(metric, value);
+    }
+    // Alarm-mode rules after the alert-mode ones, in name order, late readings included.
+    for (const rule of alarmRules) {
+      const value = parsed.values[rule.metric];
+      if (value === undefined) continue;
+      const a = s.alarms.get(rule.name) ?? { active: false, mark: null, normals: 0, seq: 0 };
+      s.alarms.set(rule.name, a);
+      const older = a.mark !== null && ts < a.mark;
+      if (!older) a.mark = ts;
+      const breach =
+        (rule.above !== undefined && value > rule.above) || (rule.below !== undefined && value < rule.below);
+      const normal =
+        !breach &&
+        (rule.clear?.below === undefined || value < rule.clear.below) &&
+        (rule.clear?.above === undefined || value > rule.clear.above);
+      const emit = (transition: 'ALARM' | 'RESOLVED') =>
+        expected.transitions.push({
+          sensorId: parsed.sensorId,
+          rule: rule.name,
+          seq: ++a.seq,
+          transition,
+          at: ts,
+          line: i + 1,
+        });
+      if (breach) {
+        a.normals = 0;
+        if (!a.active) {
+          a.active = true;
+          emit('ALARM');
+        }
+      } else if (older) {
+        // An older reading may raise, never count towards clearing: it changes nothing.
+      } else if (!normal) {
+        a.normals = 0; // the band between the bound and the clear bound restarts the count
+      } else if (a.active && ++a.normals >= (rule.clearAfter ?? 1)) {
+        a.active = false;
+        a.normals = 0;
+        emit('RESOLVED');
+      }
     }
     if (late) {
       expected.late.push({ line: i + 1, sensorId: parsed.sensorId, timestamp: ts });
@@ -153,6 +231,9 @@ export function reference(lines: Buffer[], cfg: WindowpaneConfig): Expected {
   const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   expected.windows.sort(
     (a, b) => order(a.sensorId, b.sensorId) || a.windowStart - b.windowStart || order(a.metric, b.metric),
+  );
+  expected.transitions.sort(
+    (a, b) => order(a.sensorId, b.sensorId) || order(a.rule, b.rule) || a.seq - b.seq,
   );
   expected.alerts.sort(
     (a, b) => a.timestamp - b.timestamp || order(a.sensorId, b.sensorId) || order(a.rule, b.rule),
