@@ -231,11 +231,25 @@ export interface SendOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Cancels the request in flight (shutdown must not wait for a stream that stopped answering). */
   abortSignal?: AbortSignal;
+  /** The clock that times each request (tests). */
+  now?: () => number;
 }
 
 /**
+ * A PutRecords answered slower than this halves the next request's entries (down to
+ * `SEND_MIN_ENTRIES`); one answered in under a fifth of it doubles them (up to the API's
+ * 500). kinesis-local's cost per record grows with the records already on the shard (a
+ * request of 500 took 0.5 s on an empty shard and 5.7 s on one of 15,000, on an idle
+ * machine), so a one-sensor backlog on a busy machine would otherwise pass the SDK's 30 s
+ * request timeout; real Kinesis answers in milliseconds and keeps the 500.
+ */
+export const SEND_TARGET_MS = 5_000;
+export const SEND_MIN_ENTRIES = 25;
+
+/**
  * PutRecords in file order: one request at a time (so a later request never overtakes an
- * earlier one), at most 500 entries and 5 MiB each. Entries a response reports failed
+ * earlier one), at most 500 entries and 5 MiB each, fewer while the stream answers slowly
+ * (`SEND_TARGET_MS`). Entries a response reports failed
  * (throttled, internal error) are sent again, only them and in their original order: sending
  * again entries that had succeeded would put a second copy of them on the stream, with new
  * sequence numbers the handler cannot recognise, and count those readings twice.
@@ -250,13 +264,15 @@ export async function putRecordsInOrder(
   const sleep = opts.sleep ?? defaultSleep;
   const ids: string[] = new Array(records.length);
   const reordered = new Set<string>();
+  const now = opts.now ?? Date.now;
   let retried = 0;
   let sent = 0;
   let i = 0;
+  let limit = PUT_RECORDS_MAX_ENTRIES;
   while (i < records.length) {
     let bytes = 0;
     const chunk: ReplayRecord[] = [];
-    while (i < records.length && chunk.length < PUT_RECORDS_MAX_ENTRIES) {
+    while (i < records.length && chunk.length < limit) {
       const r = records[i]!;
       const size = r.data.byteLength + Buffer.byteLength(r.partitionKey);
       if (chunk.length > 0 && bytes + size > PUT_RECORDS_MAX_BYTES) break;
@@ -272,10 +288,14 @@ export async function putRecordsInOrder(
       }));
       let out: PutRecordsCommandOutput;
       try {
+        const started = now();
         out = await kinesis.send(
           new PutRecordsCommand({ StreamName: streamName, Records: entries }),
           opts.abortSignal ? { abortSignal: opts.abortSignal } : {},
         );
+        const took = now() - started;
+        if (took > SEND_TARGET_MS) limit = Math.max(SEND_MIN_ENTRIES, Math.floor(limit / 2));
+        else if (took < SEND_TARGET_MS / 5) limit = Math.min(PUT_RECORDS_MAX_ENTRIES, limit * 2);
       } catch (err) {
         // The SDK already retried throttling and transient errors of the whole request.
         throw new ReplaySendError(

@@ -104,6 +104,30 @@ describe('putRecordsInOrder', () => {
     expect(result.retried).toBe(0);
   });
 
+  it('sends fewer entries a request while the stream answers slowly, and 500 again once it is quick', async () => {
+    // Each answer takes 1 ms per entry on a clock the test controls: 500 entries take 500 ms
+    // (quick), and the stream turns slow (30 ms per entry) for the requests after the first.
+    let clock = 0;
+    let perEntryMs = 1;
+    kinesisMock.on(PutRecordsCommand).callsFake((input: PutRecordsCommandInput) => {
+      clock += input.Records!.length * perEntryMs;
+      perEntryMs = kinesisMock.commandCalls(PutRecordsCommand).length >= 4 ? 1 : 30;
+      return { Records: input.Records!.map(() => ok()), FailedRecordCount: 0 };
+    });
+    const input = records(Array.from({ length: 2_000 }, (_, i) => `k${i % 3}`));
+    const result = await putRecordsInOrder(new KinesisClient({}), 's', input, {
+      ...noWait,
+      now: () => clock,
+    });
+    const sizes = kinesisMock.commandCalls(PutRecordsCommand).map((c) => c.args[0].input.Records!.length);
+    // 500 quick; 500 at 30 ms (15 s: halve); 250 (7.5 s: halve); 125 (3.75 s: keep); then
+    // quick again: 125, 250, doubling back towards 500 for the rest.
+    expect(sizes).toEqual([500, 500, 250, 125, 125, 250, 250]);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(2_000);
+    expect([...sizes.keys()].flatMap(sentData)).toEqual(input.map((r) => Buffer.from(r.data).toString()));
+    expect(new Set(result.ids).size).toBe(2_000);
+  });
+
   it('resends only the failed entries, in their order, so nothing is on the stream twice', async () => {
     kinesisMock
       .on(PutRecordsCommand)
