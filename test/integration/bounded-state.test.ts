@@ -116,12 +116,11 @@ describe('Bounds B1, B2: a one-day backlog (1,500 readings 60 s apart) of one se
 
 /**
  * Ten days in Lambda's largest batch, 10,000 records, then the remaining 4,400: the
- * real handler on the emulators' stream records, its commits sized to the item. Driven
- * batch by batch rather than through `replay`: replay also streams every final window to
- * the emulated results stream, and kinesis-local, on a machine shared by several test
- * runs, stops answering PutRecords in time after some thousands of them (30 s request
- * timeouts), a limit of the emulator that has nothing to do with the state item. Results
- * go to the results table, the ledger of emission.
+ * real handler on the emulators' stream records, its commits sized to the item, driven
+ * batch by batch so the bodies written can be measured. The same backlog through one
+ * `replay` is test/proof/backlog.test.ts: it runs alone, since kinesis-local's cost per
+ * record grows with a shard's length and slows beside other suites. Results go to the
+ * results table, the ledger of emission.
  */
 describe('Bounds B1, B2: a 10-day backlog (14,400 readings at 1/min) of one sensor, in batches of 10,000, commits with exact windows', () => {
   const count = 14_400;
