@@ -47,7 +47,7 @@ export function evaluateAlarms(
       if (counts) counts.skippedOlder++;
       continue;
     }
-    const evaluation = kind.evaluate(rule, mem.s, value);
+    const evaluation = kind.evaluate(rule, mem.s, value, t);
     const next: RuleMemory = { k: key, h: older ? mem.h : t };
     if (evaluation.state !== undefined) next.s = evaluation.state;
     memory[rule.name] = next;
