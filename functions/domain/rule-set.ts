@@ -8,6 +8,7 @@
  * compiled for the fold. Resolutions are cached per sensor; with only `all`-scoped rows
  * every sensor shares one compiled list.
  */
+import { RULE_STATE_BUDGET_BYTES } from './bounds.js';
 import type { WindowpaneConfig } from './config.js';
 import { modeOf, type Scope, scopeKey, scopeOf } from './rules/common.js';
 import { kindOf, type Rule } from './rules/registry.js';
@@ -142,15 +143,33 @@ export class RuleSet {
       }
       if (best && !best.rule.disabled) chosen.push(best.rule);
     }
-    if (chosen.length <= this.maxRules) return compileResolved(chosen);
+    if (chosen.length <= this.maxRules) return compileResolved(withinStateBudget(chosen));
     const kept = new Set(
       chosen
         .map((r) => r.name)
         .sort()
         .slice(0, this.maxRules),
     );
-    return compileResolved(chosen.filter((r) => kept.has(r.name)));
+    return compileResolved(withinStateBudget(chosen.filter((r) => kept.has(r.name))));
   }
+}
+
+/**
+ * Bounds B5: the alarm-mode rules whose kind state grows with its parameters (a zscore
+ * window) apply in name order while their declared maxima fit RULE_STATE_BUDGET_BYTES
+ * together; a rule past it does not apply to the sensor, as a rule past maxRulesPerSensor.
+ */
+export function withinStateBudget(rules: readonly Rule[]): Rule[] {
+  let used = 0;
+  const dropped = new Set<Rule>();
+  for (const rule of [...rules].sort(byRuleName)) {
+    const kind = kindOf(rule.type);
+    if (modeOf(rule, kind.defaultMode) !== 'alarm' || !kind.maxStateBytes) continue;
+    const bytes = kind.maxStateBytes(rule);
+    if (used + bytes > RULE_STATE_BUDGET_BYTES) dropped.add(rule);
+    else used += bytes;
+  }
+  return dropped.size === 0 ? [...rules] : rules.filter((r) => !dropped.has(r));
 }
 
 const configured = new WeakMap<WindowpaneConfig, RuleSet>();
