@@ -360,6 +360,15 @@ describe('Through the fold: a zscore alarm goes ACTIVE then RESOLVED', () => {
 });
 
 describe('A-K3..A-K5 property: batch cuts, redelivery and JSON round trips change nothing', () => {
+  it('a reading of -0 is kept as 0, as the state JSON would keep it', () => {
+    const config = parseConfig({
+      rules: [{ name: 'z', type: 'zscore', metric: 'temperature', window: { count: 5 }, threshold: 2 }],
+    });
+    const { state } = foldSensorRecords(newSensorState('s1'), [record('s1', 1_000, -0, 1)], config);
+    const kept = (state.rs!.z!.s as ZscoreState).v[0]!;
+    expect(Object.is(kept, 0)).toBe(true);
+  });
+
   it('the same transitions and state, however the readings are cut and the state stored', () => {
     let withTransitions = 0;
     const config = parseConfig({

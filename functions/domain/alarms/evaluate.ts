@@ -35,8 +35,11 @@ export function evaluateAlarms(
   const alarms = state.alarms;
   const memory = state.rs;
   for (const rule of resolved.alarms) {
-    const value = reading.values[rule.metric];
-    if (value === undefined) continue;
+    const read = reading.values[rule.metric];
+    if (read === undefined) continue;
+    // -0 as 0: the state item's JSON writes -0 as 0, so a kind state holding it would
+    // differ after a round trip (no comparison a kind makes tells them apart).
+    const value = read === 0 ? 0 : read;
     const kind = kindOf(rule.type);
     const key = kind.stateKey(rule);
     const before = memory[rule.name];
