@@ -172,6 +172,25 @@ export function withinStateBudget(rules: readonly Rule[]): Rule[] {
   return dropped.size === 0 ? [...rules] : rules.filter((r) => !dropped.has(r));
 }
 
+/**
+ * Configured rules of scope `all` apply to every sensor together, so a set of them past the
+ * budget would silently lose its last rules by name on every sensor: the configuration check
+ * refuses it instead, naming the first rule that does not fit.
+ */
+export function stateBudgetIssues(rules: readonly Rule[]): { path: (string | number)[]; message: string }[] {
+  const order = rules
+    .map((rule, i) => ({ rule, i }))
+    .filter(({ rule }) => scopeOf(rule) === 'all' && !rule.disabled)
+    .sort((a, b) => byRuleName(a.rule, b.rule));
+  const kept = new Set(withinStateBudget(order.map((o) => o.rule)));
+  return order
+    .filter(({ rule }) => !kept.has(rule))
+    .map(({ rule, i }) => ({
+      path: ['rules', i],
+      message: `rule "${rule.name}" does not fit in a sensor's rule-state budget (${RULE_STATE_BUDGET_BYTES} bytes, Bounds B5) beside the alarm rules before it by name: its state takes up to ${kindOf(rule.type).maxStateBytes?.(rule)} bytes; use a smaller window or scope it`,
+    }));
+}
+
 const configured = new WeakMap<WindowpaneConfig, RuleSet>();
 
 /** The configured rules as a set, once per config (used when a caller gives no rule set). */

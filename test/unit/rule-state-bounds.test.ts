@@ -70,6 +70,23 @@ describe('Bounds B5: rule-state budget', () => {
     ).toEqual(['s-a', 's-c']);
   });
 
+  it('the configuration refuses scope-all rules past the budget, naming the first that does not fit', () => {
+    const z = (name: string, extra: Record<string, unknown> = {}) => ({
+      name,
+      type: 'zscore',
+      metric: 'temperature',
+      window: { spanMs: 60_000 },
+      threshold: 3,
+      ...extra,
+    });
+    expect(() => parseConfig({ rules: [z('b'), z('a')] })).toThrowError(
+      /rules\.0: rule "b" does not fit in a sensor's rule-state budget \(50000 bytes, Bounds B5\).*25016 bytes/,
+    );
+    // Scoped to different sensors, or one disabled, they never meet on one sensor.
+    expect(parseConfig({ rules: [z('a'), z('b', { scope: { prefix: 'pump-' } })] }).rules).toHaveLength(2);
+    expect(parseConfig({ rules: [z('a'), z('b', { disabled: true })] }).rules).toHaveLength(2);
+  });
+
   it('a sensor folding two full windows keeps its rule states within the budget', () => {
     const config = parseConfig({
       rules: [
