@@ -22,6 +22,12 @@
  *   already t, so the window is final: the reading is late.
  * - `malformed`: replaces the tick's reading with one of a set of bad records, each
  *   built to be invalid for a stated reason (`malformation`).
+ *
+ * `faults` (none by default, so the bytes above are unchanged) add an offset to one
+ * sensor's temperature over an event-time span, for the anomaly rules to find: a `spike`
+ * (a plateau of `magnitude` for the span: zscore), a `drift` (0 rising to `magnitude` over
+ * the span, then back: ewma) and a `ramp` (the same rise over a few seconds: rate). The
+ * offset draws nothing from the PRNG, so every other reading keeps its bytes.
  */
 import type { InvalidReason } from '../functions/domain/reading.js';
 
@@ -46,6 +52,32 @@ export interface SimulatorOptions {
   windowMs?: number;
   /** Allowed lateness the disorder is shaped for. Default 10 000. */
   allowedLatenessMs?: number;
+  /** Anomalies added to some sensors' temperatures (see the header). Default none. */
+  faults?: readonly SimulatedFault[];
+}
+
+export type FaultKind = 'spike' | 'drift' | 'ramp';
+
+/** An offset on one sensor's temperature from `startMs` for `durationMs` of event time. */
+export interface SimulatedFault {
+  kind: FaultKind;
+  /** The sensor's id, `sensor_<n>`. */
+  sensor: string;
+  startMs: number;
+  durationMs: number;
+  /** °C: the spike's height, the drift's and the ramp's last offset (negative: downwards). */
+  magnitude: number;
+  /** Repeat every this many ms of event time after `startMs` (at least durationMs); once without. */
+  everyMs?: number;
+}
+
+/** A fault's offset at event time t: 0 outside its spans. */
+export function faultOffset(fault: SimulatedFault, t: number): number {
+  let since = t - fault.startMs;
+  if (since < 0) return 0;
+  if (fault.everyMs !== undefined) since %= fault.everyMs;
+  if (since >= fault.durationMs) return 0;
+  return fault.kind === 'spike' ? fault.magnitude : (fault.magnitude * since) / fault.durationMs;
 }
 
 export type SimulatedKind = 'valid' | 'out-of-order' | 'late' | 'malformed';
@@ -90,6 +122,7 @@ const LATE_MIN_MARGIN_MS = 1_000;
 const ISO_ZONES = ['Z', '+00:00', '+01:00', '-05:00', '+05:30', '+0900', '-0330'] as const;
 
 type ResolvedOptions = Required<SimulatorOptions>;
+const FAULT_KINDS: readonly FaultKind[] = ['spike', 'drift', 'ramp'];
 
 interface PendingReading {
   sensor: number;
@@ -149,6 +182,7 @@ function resolve(options: SimulatorOptions): ResolvedOptions {
     useAliasRate: options.useAliasRate ?? d.useAliasRate,
     windowMs: options.windowMs ?? d.windowMs,
     allowedLatenessMs: options.allowedLatenessMs ?? d.allowedLatenessMs,
+    faults: options.faults ?? [],
   };
   if (!Number.isInteger(o.sensors) || o.sensors < 1) {
     throw new SimulatorOptionsError(`sensors must be a positive integer, got ${o.sensors}`);
@@ -175,6 +209,25 @@ function resolve(options: SimulatorOptions): ResolvedOptions {
       `allowedLatenessMs must be a non-negative integer, got ${o.allowedLatenessMs}`,
     );
   }
+  o.faults.forEach((f, i) => {
+    const at = `faults[${i}]`;
+    if (!FAULT_KINDS.includes(f.kind))
+      throw new SimulatorOptionsError(`${at}.kind must be one of ${FAULT_KINDS.join(', ')}, got ${f.kind}`);
+    if (!/^sensor_[1-9]\d*$/.test(f.sensor))
+      throw new SimulatorOptionsError(`${at}.sensor must be a simulated id sensor_<n>, got ${f.sensor}`);
+    if (!Number.isInteger(f.startMs))
+      throw new SimulatorOptionsError(`${at}.startMs must be integer epoch ms`);
+    if (!(Number.isInteger(f.durationMs) && f.durationMs > 0))
+      throw new SimulatorOptionsError(`${at}.durationMs must be a positive integer, got ${f.durationMs}`);
+    if (!(Number.isFinite(f.magnitude) && Math.abs(f.magnitude) <= 1_000))
+      throw new SimulatorOptionsError(
+        `${at}.magnitude must be a number of at most 1000 °C, got ${f.magnitude}`,
+      );
+    if (f.everyMs !== undefined && !(Number.isInteger(f.everyMs) && f.everyMs >= f.durationMs))
+      throw new SimulatorOptionsError(
+        `${at}.everyMs must be an integer of at least durationMs, got ${f.everyMs}`,
+      );
+  });
   return o;
 }
 
@@ -287,7 +340,9 @@ class Fleet {
   }
 
   private reading(id: string, eventTimeMs: number): Uint8Array {
-    const temperature = this.temperature();
+    let temperature = this.temperature();
+    for (const f of this.o.faults)
+      if (f.sensor === id) temperature = Math.round((temperature + faultOffset(f, eventTimeMs)) * 100) / 100;
     if (this.random() < this.o.useAliasRate) {
       const zone = ISO_ZONES[Math.floor(this.random() * ISO_ZONES.length)]!;
       return this.encode({ sensor_id: id, temperature, timestamp: isoWithZone(eventTimeMs, zone) });

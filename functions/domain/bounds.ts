@@ -26,6 +26,15 @@ export const MAX_STATE_BYTES = 380_000;
  */
 export const COMMIT_TARGET_BYTES = 300_000;
 
+/**
+ * What the alarm-mode rules' kind states of one sensor may declare together (B5; rules/kind.ts
+ * `maxStateBytes`), reserved out of the commit target before open windows are fitted. Two
+ * zscore windows of the largest count (500 values, 12.5 KB each) or one span window at its
+ * cap (500 values and times, 25 KB) fit, with room; the small fixed states (a previous value,
+ * an EWMA's four numbers) and the alarm entries ride in the margin to MAX_STATE_BYTES.
+ */
+export const RULE_STATE_BUDGET_BYTES = 50_000;
+
 /** Default and range of `maxOpenWindows` (config.ts). */
 export const DEFAULT_MAX_OPEN_WINDOWS = 100;
 export const MAX_OPEN_WINDOWS_LIMIT = 1_000;
@@ -43,9 +52,14 @@ export function openWindowAllowanceBytes(metrics: readonly string[], stddev: boo
   return bytes;
 }
 
-/** The largest `maxOpenWindows` whose windows fit in the commit target with these metrics. */
+/**
+ * The largest `maxOpenWindows` whose windows fit in the commit target with these metrics,
+ * beside the rule-state budget.
+ */
 export function maxOpenWindowsFor(metrics: readonly string[], stddev: boolean): number {
-  return Math.floor(COMMIT_TARGET_BYTES / openWindowAllowanceBytes(metrics, stddev));
+  return Math.floor(
+    (COMMIT_TARGET_BYTES - RULE_STATE_BUDGET_BYTES) / openWindowAllowanceBytes(metrics, stddev),
+  );
 }
 
 /** The stored `body` of a state item: everything but the attributes kept beside it. */

@@ -34,6 +34,7 @@ import {
   PercentilesSchema,
   percentileIssues,
 } from './percentile-config.js';
+import { stateBudgetIssues } from './rule-set.js';
 import { scopeKey, scopeOf } from './rules/common.js';
 import { DEFAULT_RULES, RuleSchema } from './rules/registry.js';
 import { windowRuleIssues } from './rules/window-statistic.js';
@@ -275,7 +276,7 @@ export const ConfigSchema = z
         message: `${c.maxOpenWindows} open windows of ${c.metrics.length} metric(s) (about ${openWindowAllowanceBytes(c.metrics, c.stddev)} bytes each, open and final) do not fit in a sensor's state item; at most ${fits}`,
       });
     }
-    for (const issue of [...percentileIssues(c), ...windowRuleIssues(c)])
+    for (const issue of [...percentileIssues(c), ...windowRuleIssues(c), ...stateBudgetIssues(c.rules)])
       ctx.addIssue({ code: 'custom', ...issue });
     const specs = new Set<string>();
     c.windows.forEach((w, i) => {

@@ -8,6 +8,7 @@
  * compiled for the fold. Resolutions are cached per sensor; with only `all`-scoped rows
  * every sensor shares one compiled list.
  */
+import { RULE_STATE_BUDGET_BYTES } from './bounds.js';
 import type { WindowpaneConfig } from './config.js';
 import { modeOf, type Scope, scopeKey, scopeOf } from './rules/common.js';
 import { kindOf, type Rule } from './rules/registry.js';
@@ -142,15 +143,52 @@ export class RuleSet {
       }
       if (best && !best.rule.disabled) chosen.push(best.rule);
     }
-    if (chosen.length <= this.maxRules) return compileResolved(chosen);
+    if (chosen.length <= this.maxRules) return compileResolved(withinStateBudget(chosen));
     const kept = new Set(
       chosen
         .map((r) => r.name)
         .sort()
         .slice(0, this.maxRules),
     );
-    return compileResolved(chosen.filter((r) => kept.has(r.name)));
+    return compileResolved(withinStateBudget(chosen.filter((r) => kept.has(r.name))));
   }
+}
+
+/**
+ * Bounds B5: the alarm-mode rules whose kind state grows with its parameters (a zscore
+ * window) apply in name order while their declared maxima fit RULE_STATE_BUDGET_BYTES
+ * together; a rule past it does not apply to the sensor, as a rule past maxRulesPerSensor.
+ */
+export function withinStateBudget(rules: readonly Rule[]): Rule[] {
+  let used = 0;
+  const dropped = new Set<Rule>();
+  for (const rule of [...rules].sort(byRuleName)) {
+    const kind = kindOf(rule.type);
+    if (modeOf(rule, kind.defaultMode) !== 'alarm' || !kind.maxStateBytes) continue;
+    const bytes = kind.maxStateBytes(rule);
+    if (used + bytes > RULE_STATE_BUDGET_BYTES) dropped.add(rule);
+    else used += bytes;
+  }
+  return dropped.size === 0 ? [...rules] : rules.filter((r) => !dropped.has(r));
+}
+
+/**
+ * Configured rules of scope `all` apply to every sensor together, so a set of them past the
+ * budget would silently lose its last rules by name on every sensor: the configuration check
+ * refuses it instead, naming the first rule that does not fit.
+ */
+export function stateBudgetIssues(rules: readonly Rule[]): { path: (string | number)[]; message: string }[] {
+  const order = rules
+    .map((rule, i) => ({ rule, i }))
+    .filter(({ rule }) => scopeOf(rule) === 'all' && !rule.disabled)
+    .sort((a, b) => byRuleName(a.rule, b.rule));
+  const kept = new Set(withinStateBudget(order.map((o) => o.rule)));
+  return order
+    .filter(({ rule }) => !kept.has(rule))
+    .map(({ rule, i }) => ({
+      path: ['rules', i],
+      message: `rule "${rule.name}" does not fit in a sensor's rule-state budget (${RULE_STATE_BUDGET_BYTES} bytes, Bounds B5) beside the alarm rules before it by name: its state takes up to ${kindOf(rule.type).maxStateBytes?.(rule)} bytes; use a smaller window or scope it`,
+    }));
 }
 
 const configured = new WeakMap<WindowpaneConfig, RuleSet>();

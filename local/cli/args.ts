@@ -79,6 +79,9 @@ const START_FLAGS = {
   ),
   open: flag.boolean('open the dashboard in a browser'),
   'no-dashboard': flag.boolean('do not serve the web dashboard (the terminal view only)'),
+  'no-anomalies': flag.boolean(
+    'no anomaly demo: without it, sensor_1..3 get a spike, a drift\nand a fast ramp, and zscore, ewma and rate alarm rules\nscoped to them (local/anomaly-demo.ts)',
+  ),
   help: HELP_FLAG,
 };
 
@@ -87,11 +90,12 @@ const START_FLAGS = {
  * their unit (`rateHz`: readings per second per sensor; `durationMs`: 0 runs until
  * Ctrl-C; `windowMs`: undefined keeps the configured windows; `backfillMs`: undefined
  * means two windows; `chaosSeed`: chaos mode's seed, faults injected, outputs unchanged;
- * `dashboard`: serve the web dashboard, false for `--no-dashboard`; `lakeDir`: where final
+ * `dashboard`: serve the web dashboard, false for `--no-dashboard`; `anomalies`: the anomaly
+ * demo's faults and rules, false for `--no-anomalies`; `lakeDir`: where final
  * windows and alarm transitions go as Parquet; `mqtt`: run the MQTT bridge; `format`: the simulator's format).
  */
 export function parseStartArgs(argv: readonly string[]) {
-  const { rate, duration, window, backfill, chaos, noDashboard, lake, ...rest } = parseFlags(
+  const { rate, duration, window, backfill, chaos, noDashboard, noAnomalies, lake, ...rest } = parseFlags(
     argv,
     START_FLAGS,
   ).values;
@@ -104,6 +108,7 @@ export function parseStartArgs(argv: readonly string[]) {
     backfillMs: backfill,
     chaosSeed: chaos,
     dashboard: !noDashboard,
+    anomalies: !noAnomalies,
     lakeDir: lake,
   };
 }

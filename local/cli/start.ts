@@ -8,6 +8,7 @@
  */
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
 import { sleep } from '../../functions/lib/retry.js';
+import { demoFaults, demoRules, withDemoRules } from '../anomaly-demo.js';
 import { formatFaultCounter, reshardTo } from '../chaos/index.js';
 import { loadProjectConfig } from '../config.js';
 import { type LocalDashboard, serveLocalDashboard } from '../dashboard/live.js';
@@ -79,9 +80,14 @@ async function main(): Promise<number> {
   const tty = process.stdout.isTTY === true;
   const out = (line: string) => process.stdout.write(`${line}\n`);
 
-  const { config, source } = loadProjectConfig(
-    opts.windowMs !== undefined ? { windowSizeMs: opts.windowMs } : {},
-  );
+  const loaded = loadProjectConfig(opts.windowMs !== undefined ? { windowSizeMs: opts.windowMs } : {});
+  const { source } = loaded;
+  // The anomaly demo's rules join the configured ones; its faults start with the fleet below.
+  const demoRuleSet = opts.anomalies ? demoRules(opts.sensors, opts.rateHz) : [];
+  const config: WindowpaneConfig = {
+    ...loaded.config,
+    rules: withDemoRules(loaded.config.rules, demoRuleSet),
+  };
   const windowMs = shapingWindowMs(config);
   const backfill = backfillFor(opts, windowMs);
   const header =
@@ -89,6 +95,10 @@ async function main(): Promise<number> {
     `${describeWindows(config)}, allowed lateness ${config.allowedLatenessMs / 1000} s`;
   out(header);
   out(`configuration: ${source}`);
+  if (demoRuleSet.length > 0) {
+    const list = demoRuleSet.map((r) => `${r.name} (${r.type}) on ${(r.scope as { sensor: string }).sensor}`);
+    out(`anomaly demo (--no-anomalies to leave out): ${list.join(', ')}`);
+  }
   const dashboard: LocalDashboard | undefined = opts.dashboard
     ? await serveLocalDashboard({ label: header, open: opts.open, log: out })
     : undefined;
@@ -128,6 +138,7 @@ async function main(): Promise<number> {
     startMs,
     windowMs,
     allowedLatenessMs: config.allowedLatenessMs,
+    ...(opts.anomalies ? { faults: demoFaults(startMs, opts.sensors, opts.rateHz) } : {}),
   });
 
   const live = new LiveRun(pipeline, monitor, simulator, {

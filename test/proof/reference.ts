@@ -152,7 +152,9 @@ export function reference(lines: Buffer[], cfg: WindowpaneConfig): Expected {
           rule.type === 'threshold'
             ? (rule.above !== undefined && value > rule.above) ||
               (rule.below !== undefined && value < rule.below)
-            : previous !== undefined && Math.abs(value - previous) > rule.maxDelta;
+            : rule.type === 'delta'
+              ? previous !== undefined && Math.abs(value - previous) > rule.maxDelta
+              : false; // the anomaly kinds run in alarm mode only: they never alert
         const bucket = `${rule.name}|${Math.floor(ts / rule.cooldownMs)}`;
         if (fires && !s.fired.has(bucket)) {
           s.fired.add(bucket);

@@ -50,6 +50,7 @@ describe('parseStartArgs', () => {
       seed: START_DEFAULTS.seed,
       verbose: false,
       dashboard: true,
+      anomalies: true,
       open: false,
       format: 'json',
       mqtt: false,
@@ -74,6 +75,7 @@ describe('parseStartArgs', () => {
         'avro',
         '--mqtt',
         '--lake=lake',
+        '--no-anomalies',
       ]),
     ).toEqual({
       help: false,
@@ -85,6 +87,7 @@ describe('parseStartArgs', () => {
       seed: -7,
       verbose: true,
       dashboard: true,
+      anomalies: false,
       open: false,
       format: 'avro',
       mqtt: true,

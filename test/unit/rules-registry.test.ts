@@ -11,7 +11,7 @@ import { buildAlert, cooldownBucket } from '../../functions/domain/rules.js';
 
 describe('A-R1 Rules: one registered module per kind', () => {
   it('registers threshold and delta with schema, alert fields and console text', () => {
-    expect(RULE_TYPES).toEqual(['threshold', 'delta']);
+    expect(RULE_TYPES).toEqual(['threshold', 'delta', 'zscore', 'ewma', 'rate']);
     for (const type of RULE_TYPES) {
       const kind = kindOf(type);
       expect(kind.type).toBe(type);
@@ -67,7 +67,7 @@ function legacyAlert(
   if (rule.type === 'threshold') {
     if (rule.above !== undefined) alert.above = rule.above;
     if (rule.below !== undefined) alert.below = rule.below;
-  } else {
+  } else if (rule.type === 'delta') {
     alert.previous = previous;
     alert.maxDelta = rule.maxDelta;
   }

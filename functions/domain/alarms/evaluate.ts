@@ -35,8 +35,11 @@ export function evaluateAlarms(
   const alarms = state.alarms;
   const memory = state.rs;
   for (const rule of resolved.alarms) {
-    const value = reading.values[rule.metric];
-    if (value === undefined) continue;
+    const read = reading.values[rule.metric];
+    if (read === undefined) continue;
+    // -0 as 0: the state item's JSON writes -0 as 0, so a kind state holding it would
+    // differ after a round trip (no comparison a kind makes tells them apart).
+    const value = read === 0 ? 0 : read;
     const kind = kindOf(rule.type);
     const key = kind.stateKey(rule);
     const before = memory[rule.name];
@@ -47,7 +50,7 @@ export function evaluateAlarms(
       if (counts) counts.skippedOlder++;
       continue;
     }
-    const evaluation = kind.evaluate(rule, mem.s, value);
+    const evaluation = kind.evaluate(rule, mem.s, value, t);
     const next: RuleMemory = { k: key, h: older ? mem.h : t };
     if (evaluation.state !== undefined) next.s = evaluation.state;
     memory[rule.name] = next;

@@ -35,8 +35,17 @@ export interface RuleKind<R extends { type: string }, S = unknown> {
   readonly stateful: boolean;
   /** The parameters that shape the state: when it changes, the state starts afresh (A-L5). */
   stateKey(rule: R): string;
-  /** Alarm mode: the reading's value against the kind state from before it. */
-  evaluate(rule: R, state: S | undefined, value: number): Evaluation<S>;
+  /**
+   * Alarm mode: the reading's value (at event time `at`) against the kind state from before
+   * it. Readings come in event-time order (A-E2), so `at` never decreases for a stateful kind.
+   */
+  evaluate(rule: R, state: S | undefined, value: number, at: number): Evaluation<S>;
+  /**
+   * The most bytes the kind's state can take in the state item's JSON, for a kind whose
+   * state grows with its parameters (a window of readings): counted against the sensor's
+   * rule-state budget (docs/SEMANTICS.md "Bounds" B5). Absent: a small fixed state.
+   */
+  maxStateBytes?(rule: R): number;
   /**
    * Alert mode: does the rule fire for `value`, given the sensor's previous valid value of
    * the metric in arrival order (undefined before the first)?

@@ -7,12 +7,21 @@ import type { z } from 'zod';
 import { taggedUnion } from '../parse.js';
 import type { RuleKind } from './kind.js';
 import { type DeltaRule, DeltaRuleSchema, delta } from './kinds/delta.js';
+import { type EwmaRule, EwmaRuleSchema, ewma } from './kinds/ewma.js';
+import { type RateRule, RateRuleSchema, rate } from './kinds/rate.js';
 import { type ThresholdRule, ThresholdRuleSchema, threshold } from './kinds/threshold.js';
+import { type ZscoreRule, ZscoreRuleSchema, zscore } from './kinds/zscore.js';
 
-export type { DeltaRule, ThresholdRule };
-export { DeltaRuleSchema, ThresholdRuleSchema };
+export type { DeltaRule, EwmaRule, RateRule, ThresholdRule, ZscoreRule };
+export { DeltaRuleSchema, EwmaRuleSchema, RateRuleSchema, ThresholdRuleSchema, ZscoreRuleSchema };
 
-export const RuleSchema = taggedUnion('rule', 'type', [ThresholdRuleSchema, DeltaRuleSchema]);
+export const RuleSchema = taggedUnion('rule', 'type', [
+  ThresholdRuleSchema,
+  DeltaRuleSchema,
+  ZscoreRuleSchema,
+  EwmaRuleSchema,
+  RateRuleSchema,
+]);
 export type Rule = z.infer<typeof RuleSchema>;
 export type RuleType = Rule['type'];
 
@@ -20,6 +29,9 @@ export type RuleType = Rule['type'];
 const RULE_KINDS: { readonly [T in RuleType]: RuleKind<Extract<Rule, { type: T }>, any> } = {
   threshold,
   delta,
+  zscore,
+  ewma,
+  rate,
 };
 
 /** The registered kinds' names, in registration order. */
