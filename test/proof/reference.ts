@@ -113,7 +113,7 @@ export function reference(lines: Buffer[], cfg: WindowpaneConfig): Expected {
           rule.type === 'threshold'
             ? (rule.above !== undefined && value > rule.above) ||
               (rule.below !== undefined && value < rule.below)
-            : previous !== undefined && Math.abs(value - previous) > rule.maxDelta;
+            : rule.type === 'delta' && previous !== undefined && Math.abs(value - previous) > rule.maxDelta;
         const bucket = `${rule.name}|${Math.floor(ts / rule.cooldownMs)}`;
         if (fires && !s.fired.has(bucket)) {
           s.fired.add(bucket);

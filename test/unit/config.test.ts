@@ -14,6 +14,7 @@ import {
   parseConfig,
   parseConfigJson,
 } from '../../functions/domain/config.js';
+import { RULE_TYPES } from '../../functions/domain/rules/registry.js';
 import { REPO_ROOT } from '../../local/config.js';
 
 const DAY = 86_400_000;
@@ -37,7 +38,7 @@ describe('Configuration: the reproductions of issue 13 each give a clear message
     [{ stream: { retentionHour: 48 } }, 'stream.retentionHour: unknown key; did you mean retentionHours?'],
     [
       { rules: rules({ name: 'x', type: 'thershold', metric: 'temperature', above: 1 }) },
-      'rules.3.type: unknown rule type "thershold"; expected one of threshold, delta',
+      `rules.3.type: unknown rule type "thershold"; expected one of ${RULE_TYPES.join(', ')}`,
     ],
     [
       { windows: [{ type: 'hopping', sizeMs: 60_000 }] },

@@ -11,7 +11,7 @@ import { buildAlert, cooldownBucket } from '../../functions/domain/rules.js';
 
 describe('A-R1 Rules: one registered module per kind', () => {
   it('registers threshold and delta with schema, alert fields and console text', () => {
-    expect(RULE_TYPES).toEqual(['threshold', 'delta']);
+    expect(RULE_TYPES).toEqual(['threshold', 'delta', 'n-of-m', 'sequence', 'absence']);
     for (const type of RULE_TYPES) {
       const kind = kindOf(type);
       expect(kind.type).toBe(type);
@@ -25,7 +25,7 @@ describe('A-R1 Rules: one registered module per kind', () => {
       ConfigError,
     );
     expect(() => parseConfig({ rules: [{ name: 'x', type: 'zscor', metric: 'temperature' }] })).toThrowError(
-      /rules\.0\.type: unknown rule type "zscor"; expected one of threshold, delta/,
+      /rules\.0\.type: unknown rule type "zscor"; expected one of threshold, delta, n-of-m, sequence, absence/,
     );
   });
 
@@ -67,7 +67,7 @@ function legacyAlert(
   if (rule.type === 'threshold') {
     if (rule.above !== undefined) alert.above = rule.above;
     if (rule.below !== undefined) alert.below = rule.below;
-  } else {
+  } else if (rule.type === 'delta') {
     alert.previous = previous;
     alert.maxDelta = rule.maxDelta;
   }

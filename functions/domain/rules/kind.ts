@@ -17,6 +17,27 @@ export interface Evaluation<S> {
   detail: Record<string, number | string | null>;
   /** The kind's state after the reading (a new object; the one given is not changed). */
   state: S | undefined;
+  /**
+   * A breach the reading reveals at an earlier event time (absence: the silence it ends,
+   * A-K8), stepped through the lifecycle before the reading's own verdict.
+   */
+  implied?: { at: number; score: number; detail: Record<string, number | string | null> };
+}
+
+/** When the reading being judged happened and reached the stream. */
+export interface EvaluationContext {
+  /** Event time (epoch ms). */
+  t: number;
+  /** Kinesis arrival time (epoch ms), when the record carries it. */
+  arrivalMs?: number | undefined;
+}
+
+/** A breach the idle sweeper finds with no reading (absence, A-K8). */
+export interface SweepFinding {
+  /** Event time of the breach. */
+  at: number;
+  score: number;
+  detail: Record<string, number | string | null>;
 }
 
 /** The fields a kind adds to an alert body, after the common ones (rules.ts `buildAlert`). */
@@ -36,7 +57,15 @@ export interface RuleKind<R extends { type: string }, S = unknown> {
   /** The parameters that shape the state: when it changes, the state starts afresh (A-L5). */
   stateKey(rule: R): string;
   /** Alarm mode: the reading's value against the kind state from before it. */
-  evaluate(rule: R, state: S | undefined, value: number): Evaluation<S>;
+  evaluate(rule: R, state: S | undefined, value: number, at: EvaluationContext): Evaluation<S>;
+  /**
+   * Kinds the idle sweeper raises (absence, A-K8): `dueAt` is the processing time from
+   * which `find` reports a breach for this state; neither reads a clock.
+   */
+  readonly sweep?: {
+    dueAt(rule: R, state: S | undefined): number | undefined;
+    find(rule: R, state: S | undefined, nowMs: number): SweepFinding | undefined;
+  };
   /**
    * Alert mode: does the rule fire for `value`, given the sensor's previous valid value of
    * the metric in arrival order (undefined before the first)?

@@ -6,13 +6,22 @@
 import type { z } from 'zod';
 import { taggedUnion } from '../parse.js';
 import type { RuleKind } from './kind.js';
+import { type AbsenceRule, AbsenceRuleSchema, absence } from './kinds/absence.js';
 import { type DeltaRule, DeltaRuleSchema, delta } from './kinds/delta.js';
+import { type NOfMRule, NOfMRuleSchema, nOfM } from './kinds/n-of-m.js';
+import { type SequenceRule, SequenceRuleSchema, sequence } from './kinds/sequence.js';
 import { type ThresholdRule, ThresholdRuleSchema, threshold } from './kinds/threshold.js';
 
-export type { DeltaRule, ThresholdRule };
-export { DeltaRuleSchema, ThresholdRuleSchema };
+export type { AbsenceRule, DeltaRule, NOfMRule, SequenceRule, ThresholdRule };
+export { AbsenceRuleSchema, DeltaRuleSchema, NOfMRuleSchema, SequenceRuleSchema, ThresholdRuleSchema };
 
-export const RuleSchema = taggedUnion('rule', 'type', [ThresholdRuleSchema, DeltaRuleSchema]);
+export const RuleSchema = taggedUnion('rule', 'type', [
+  ThresholdRuleSchema,
+  DeltaRuleSchema,
+  NOfMRuleSchema,
+  SequenceRuleSchema,
+  AbsenceRuleSchema,
+]);
 export type Rule = z.infer<typeof RuleSchema>;
 export type RuleType = Rule['type'];
 
@@ -20,6 +29,9 @@ export type RuleType = Rule['type'];
 const RULE_KINDS: { readonly [T in RuleType]: RuleKind<Extract<Rule, { type: T }>, any> } = {
   threshold,
   delta,
+  'n-of-m': nOfM,
+  sequence,
+  absence,
 };
 
 /** The registered kinds' names, in registration order. */
