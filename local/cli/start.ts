@@ -13,7 +13,7 @@ import { loadProjectConfig } from '../config.js';
 import { type LocalDashboard, serveLocalDashboard } from '../dashboard/live.js';
 import { type LocalPipeline, startLocalPipeline } from '../pipeline/index.js';
 import { putRecordsInOrder } from '../replay.js';
-import { createSimulator } from '../simulator.js';
+import { createSimulator, PATTERN_FAULT_RULES } from '../simulator.js';
 import { parseStartArgs, START_HELP, type StartOptions } from './args.js';
 import {
   exitUnlessSignalled,
@@ -54,6 +54,18 @@ function describeWindows(config: WindowpaneConfig): string {
     .join(', ');
 }
 
+/**
+ * The simulator's pattern faults and the alarm-mode rules they exercise (A-K6..A-K8), so
+ * `npm start` shows every rule kind; only with the metric they read, and never replacing a
+ * configured rule of the same name.
+ */
+function withPatternFaultRules(config: WindowpaneConfig): WindowpaneConfig {
+  if (!config.metrics.includes('temperature')) return config;
+  const names = new Set(config.rules.map((r) => r.name));
+  if (PATTERN_FAULT_RULES.some((r) => names.has(r.name))) return config;
+  return { ...config, rules: [...config.rules, ...PATTERN_FAULT_RULES] };
+}
+
 function backfillFor(opts: StartOptions, windowMs: number): { ms: number; capped: boolean } {
   const wanted = opts.backfillMs ?? 2 * windowMs;
   const perSecond = opts.sensors * opts.rateHz;
@@ -79,9 +91,9 @@ async function main(): Promise<number> {
   const tty = process.stdout.isTTY === true;
   const out = (line: string) => process.stdout.write(`${line}\n`);
 
-  const { config, source } = loadProjectConfig(
-    opts.windowMs !== undefined ? { windowSizeMs: opts.windowMs } : {},
-  );
+  const loaded = loadProjectConfig(opts.windowMs !== undefined ? { windowSizeMs: opts.windowMs } : {});
+  const { source } = loaded;
+  const config = withPatternFaultRules(loaded.config);
   const windowMs = shapingWindowMs(config);
   const backfill = backfillFor(opts, windowMs);
   const header =
@@ -89,6 +101,12 @@ async function main(): Promise<number> {
     `${describeWindows(config)}, allowed lateness ${config.allowedLatenessMs / 1000} s`;
   out(header);
   out(`configuration: ${source}`);
+  if (config !== loaded.config) {
+    out(
+      'pattern faults, every 15 min of event time: sensor_1 a burst (burst, n-of-m), ' +
+        'sensor_2 cold then hot (cold-then-hot, sequence), sensor_3 silent 6.5 min (sensor-silent, absence)',
+    );
+  }
   const dashboard: LocalDashboard | undefined = opts.dashboard
     ? await serveLocalDashboard({ label: header, open: opts.open, log: out })
     : undefined;
@@ -128,6 +146,7 @@ async function main(): Promise<number> {
     startMs,
     windowMs,
     allowedLatenessMs: config.allowedLatenessMs,
+    patternFaults: config !== loaded.config,
   });
 
   const live = new LiveRun(pipeline, monitor, simulator, {
