@@ -2,8 +2,12 @@
  * Pattern rules through the handler on the emulators: A-K6 n-of-m goes ACTIVE then
  * RESOLVED, and A-K8 absence is raised by the idle sweeper (the state table's scan finds
  * the sensor by its `silentDue`) and resolved by the sensor's next reading; every
- * transition once on SNS, whatever the redeliveries and repeated sweeps.
+ * transition once on SNS, whatever the redeliveries and repeated sweeps. A replay (no
+ * sweeps) sees every pattern from its input alone: two runs, identical `alarms.jsonl`.
  */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Transition } from '../../functions/domain/alarms/transition.js';
 import { parseConfig } from '../../functions/domain/config.js';
@@ -18,6 +22,7 @@ import {
   type SnsEnvelope,
   uniquePrefix,
 } from '../../local/cloud/index.js';
+import { runReplay } from '../../local/replay.js';
 import { kinesisEvent, putRecords, readAllRecords } from './pipeline-helpers.js';
 
 const endpoints = inject('endpoints');
@@ -147,5 +152,52 @@ describe('A-K8 absence on the emulators: raised by the idle sweeper, resolved by
     expect(resolved.map(({ t }) => `${t.transition}@${t.at - T0}`)).toEqual(['RESOLVED@200000']);
     expect(resolved[0]!.t).toMatchObject({ since: T0 + 62_000, value: 22, state: 'NORMAL' });
     expect((await deps.store.load('quiet-1')).sd).toBeGreaterThan(due);
+  });
+});
+
+describe('Replay contract: pattern alarms in alarms.jsonl, from the input alone', () => {
+  it('a silence longer than silentForMs in the file is ALARM and RESOLVED on the returning line; two runs are identical', async () => {
+    const lines = [
+      ...[0, 1_000, 2_000].map((t) => ({ sensorId: 'p1', timestamp: T0 + t, temperature: 40 })), // lines 1-3: burst
+      { sensorId: 'p1', timestamp: T0 + 20_000, temperature: 20 }, // 4: burst resolved
+      { sensorId: 'p1', timestamp: T0 + 200_000, temperature: 20 }, // 5: back after 180 s of silence
+    ];
+    const dir = await mkdtemp(path.join(tmpdir(), 'windowpane-patterns-'));
+    try {
+      const input = path.join(dir, 'input.jsonl');
+      await writeFile(input, `${lines.map((l) => JSON.stringify(l)).join('\n')}\n`);
+      const replayConfig = parseConfig({
+        rules: config.rules.map((r) => ({ ...r, scope: 'all' })),
+        stream: { shardCount: 1 },
+      });
+      const once = async (name: string) => {
+        const outDir = path.join(dir, name);
+        await runReplay({
+          input,
+          outDir,
+          config: replayConfig,
+          target: localClientOptions(endpoints),
+          prefix: uniquePrefix(`pr${name}`),
+          resourceSource: 'config',
+        });
+        return readFile(path.join(outDir, 'alarms.jsonl'), 'utf8');
+      };
+      const a = await once('a');
+      const b = await once('b');
+      expect(b).toBe(a);
+      const got = a
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Transition & { line: number })
+        .map((t) => `${t.line} ${t.rule} ${t.transition}@${t.at - T0}`);
+      expect(got).toEqual([
+        '3 burst ALARM@2000',
+        '4 burst RESOLVED@20000',
+        '5 sensor-silent ALARM@80000',
+        '5 sensor-silent RESOLVED@200000',
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

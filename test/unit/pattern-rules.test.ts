@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Transition } from '../../functions/domain/alarms/transition.js';
+import { stateBody } from '../../functions/domain/bounds.js';
 import { parseConfig } from '../../functions/domain/config.js';
 import { foldSensorRecords } from '../../functions/domain/fold.js';
 import { MAX_N_OF_M_COUNT } from '../../functions/domain/rules/kinds/n-of-m.js';
@@ -132,6 +133,22 @@ describe('A-K6 n-of-m: count breaching readings within withinMs of event time', 
     [{ mode: 'alert' }, /rules\.0\.mode: an n-of-m rule .* mode alarm only/],
   ])('refuses %j naming the field', (extra, message) => {
     expect(refusal(burst(extra))).toMatch(message);
+  });
+});
+
+describe('A-K6 bounds: the kind state is bounded and counted in the body (B1)', () => {
+  it('32 n-of-m rules of count 100 keep under 50 KB of state after any number of breaches', () => {
+    const rules = Array.from({ length: 32 }, (_, i) =>
+      burst({ name: `burst-${String(i).padStart(2, '0')}`, count: 100 }),
+    );
+    const t0 = Date.UTC(2026, 0, 1);
+    const readings: [number, number][] = Array.from({ length: 300 }, (_, i) => [t0 + i * 10, 40]);
+    const r = run(cfg(rules), readings);
+    const rs = JSON.stringify(r.state.rs);
+    expect(Object.keys(r.state.rs!)).toHaveLength(32);
+    expect(Buffer.byteLength(rs)).toBeLessThan(50_000);
+    expect(Buffer.byteLength(rs)).toBeGreaterThan(32 * 100 * 13); // the timestamps are there
+    expect(stateBody(r.state)).toContain(rs.slice(1, -1));
   });
 });
 
