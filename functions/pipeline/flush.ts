@@ -35,6 +35,8 @@ export async function sweepIdleSensors(
   const cutoff = opts.nowMs - opts.idleTimeoutMs;
   // Idle sensors with open windows, and sensors with an absence alarm due (A-K8).
   const idle = await deps.store.listIdleSensors(cutoff, opts.nowMs);
+  // A-R4: the sweeper raises with the rules as the handler would (a failed refresh keeps the last).
+  await deps.rules?.refreshIfDue(opts.nowMs);
   const rules = deps.rules?.current();
   return foldEach(deps, idle, (s) =>
     sweepSensor(s, deps.config, rules, {

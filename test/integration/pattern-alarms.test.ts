@@ -8,11 +8,15 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Transition } from '../../functions/domain/alarms/transition.js';
 import { parseConfig } from '../../functions/domain/config.js';
+import { RuleSchema } from '../../functions/domain/rules/registry.js';
 import { createClients, localClientOptions } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
+import { TableRuleSource } from '../../functions/lib/rule-source.js';
+import { RulesTable } from '../../functions/lib/rules-table.js';
 import { type BatchDeps, buildBatchDeps } from '../../functions/pipeline/deps.js';
 import { sweepIdleSensors } from '../../functions/pipeline/flush.js';
 import { processBatch } from '../../functions/window-handler/process-batch.js';
@@ -199,5 +203,55 @@ describe('Replay contract: pattern alarms in alarms.jsonl, from the input alone'
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('A-K8 with rules at runtime (A-R4): a silence rule put in the rules table is raised by a sweeper that has not loaded the rules yet', () => {
+  const table = `patterns-rules-${process.pid}-${Date.now()}`;
+  const clients = () => createClients(localClientOptions(endpoints));
+  afterAll(async () => {
+    await clients()
+      .dynamodb.send(new DeleteTableCommand({ TableName: table }))
+      .catch(() => undefined);
+  });
+
+  it('ALARM once, carrying the row version', async () => {
+    const c = clients();
+    await c.dynamodb.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      }),
+    );
+    const rows = new RulesTable({ doc: c.doc, tableName: table });
+    const rule = RuleSchema.parse({
+      name: 'table-silent',
+      type: 'absence',
+      metric: 'temperature',
+      silentForMs: SILENT_FOR,
+      scope: { sensor: 'rows-quiet' },
+    });
+    await rows.put(rule, { expectedVersion: 0, by: 'test' });
+    const withRows = (): BatchDeps => {
+      const deps = depsOf();
+      return { ...deps, rules: new TableRuleSource({ table: rows, config: deps.config }) };
+    };
+    const handler = withRows();
+    await processBatch(handler, await eventFor([['rows-quiet', 5_000, 20]]));
+    const due = (await handler.store.load('rows-quiet')).sd!;
+    expect(due).toBeGreaterThan(0);
+    await sweepIdleSensors(withRows(), { nowMs: due + 1, idleTimeoutMs: 10 * 60_000 });
+    const raised = await alarmsOf('rows-quiet', 1);
+    expect(raised.map(({ t }) => [t.rule, t.transition, t.ruleVersion, t.at - T0])).toEqual([
+      ['table-silent', 'ALARM', 1, 5_000 + SILENT_FOR],
+    ]);
   });
 });
