@@ -148,6 +148,12 @@ export interface FoldResult {
   effects: Outbox;
   /** Open windows closed early because the sensor reached `maxOpenWindows` (bounds.ts). */
   finalisedEarly: number;
+  /**
+   * Commit the state though no record was applied and nothing is to be delivered: the
+   * sweeper found a stale `sd` (its rule gone), which would otherwise list the sensor on
+   * every sweep.
+   */
+  rewrite?: true;
 }
 
 export function emptyOutbox(): Outbox {

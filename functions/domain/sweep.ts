@@ -44,6 +44,7 @@ export function sweepSensor(
   );
   if (transitions.length > 0) result.effects.transitions = transitions;
   result.state.outbox = result.effects;
+  if (transitions.length === 0 && result.state.sd !== state.sd) result.rewrite = true;
   return result;
 }
 

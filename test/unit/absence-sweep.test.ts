@@ -136,3 +136,17 @@ describe('A-K8 absence: raised by the idle sweeper, resolved by the next reading
     );
   });
 });
+
+describe('A-K8 absence: a due sensor whose rule is gone', () => {
+  it('the sweep drops the stale sd and asks for the state to be written, raising nothing', () => {
+    const s = heard();
+    const swept = sweepSensor(s, parseConfig({ rules: [] }), undefined, { flush: false, nowMs: 200_000 });
+    expect(swept.effects.transitions).toBeUndefined();
+    expect(swept.state.sd).toBeUndefined();
+    expect(swept.rewrite).toBe(true);
+    // Nothing stale: nothing to write.
+    expect(
+      sweepSensor(swept.state, config, undefined, { flush: false, nowMs: 300_000 }).rewrite,
+    ).toBeUndefined();
+  });
+});
