@@ -177,6 +177,14 @@ export const ACCESS = {
     code: [
       { target: 'stateTable', actions: ['dynamodb:Scan'], sentBy: 'WindowStateStore.listIdleSensors' },
       ...COMMIT_AND_DELIVER,
+      // The rules at runtime, as the handler reads them: absence alarms are raised here (A-K8).
+      {
+        target: 'rulesTable',
+        actions: ['dynamodb:GetItem'],
+        sentBy: 'RulesTable.revision',
+        onlyWith: 'rulesTable',
+      },
+      { target: 'rulesTable', actions: ['dynamodb:Scan'], sentBy: 'RulesTable.scan', onlyWith: 'rulesTable' },
     ],
     service: [PUBLISH_KEY_ACCESS],
   },

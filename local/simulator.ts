@@ -28,8 +28,15 @@
  * (a plateau of `magnitude` for the span: zscore), a `drift` (0 rising to `magnitude` over
  * the span, then back: ewma) and a `ramp` (the same rise over a few seconds: rate). The
  * offset draws nothing from the PRNG, so every other reading keeps its bytes.
+ *
+ * With `patternFaults`, three sensors also act out the pattern rules (PATTERN_FAULT_RULES,
+ * docs/SEMANTICS.md A-K6..A-K8) once per PATTERN_CYCLE_MS of event time: `sensor_1` a
+ * burst above 35, `sensor_2` a cold reading then a hot one, `sensor_3` a silence longer
+ * than a sweep interval. They change only those sensors' values and records, never the
+ * PRNG's draws, so every other byte is what it is without them.
  */
 import type { InvalidReason } from '../functions/domain/reading.js';
+import { type Rule, RuleSchema } from '../functions/domain/rules/registry.js';
 
 export interface SimulatorOptions {
   sensors: number;
@@ -54,6 +61,8 @@ export interface SimulatorOptions {
   allowedLatenessMs?: number;
   /** Anomalies added to some sensors' temperatures (see the header). Default none. */
   faults?: readonly SimulatedFault[];
+  /** Burst, A-then-B and silence on sensor_1..3 (PATTERN_FAULT_RULES). Default false. */
+  patternFaults?: boolean;
 }
 
 export type FaultKind = 'spike' | 'drift' | 'ramp';
@@ -79,6 +88,51 @@ export function faultOffset(fault: SimulatedFault, t: number): number {
   if (since >= fault.durationMs) return 0;
   return fault.kind === 'spike' ? fault.magnitude : (fault.magnitude * since) / fault.durationMs;
 }
+
+/** The pattern faults repeat every 15 minutes of event time. */
+export const PATTERN_CYCLE_MS = 15 * 60_000;
+/** Within a cycle: sensor_1 reads 40 °C for 10 s from 1 min. */
+const BURST = { from: 60_000, to: 70_000, value: 40 };
+/** sensor_2 reads 2 °C at 2 min, then 38 °C 3 s later. */
+const SEQUENCE = { coldAt: 120_000, cold: 2, hotAt: 123_000, hot: 38 };
+/**
+ * sensor_3 sends nothing for 6.5 min from 5 min: longer than the idle sweeper's 5-minute
+ * schedule plus `silentForMs`, so a sweep always sees the silence before it ends.
+ */
+const SILENCE = { from: 300_000, to: 690_000 };
+
+/** The alarm-mode rules the pattern faults exercise, each scoped to the sensor that acts it out. */
+export const PATTERN_FAULT_RULES: readonly Rule[] = [
+  {
+    name: 'burst',
+    type: 'n-of-m',
+    metric: 'temperature',
+    above: 35,
+    count: 5,
+    withinMs: 10_000,
+    severity: 'warning',
+    scope: { sensor: 'sensor_1' },
+  },
+  {
+    name: 'cold-then-hot',
+    type: 'sequence',
+    metric: 'temperature',
+    first: { below: 5 },
+    // biome-ignore lint/suspicious/noThenProperty: the sequence kind's field (A-K7), a plain object.
+    then: { above: 35 },
+    withinMs: 10_000,
+    severity: 'warning',
+    scope: { sensor: 'sensor_2' },
+  },
+  {
+    name: 'sensor-silent',
+    type: 'absence',
+    metric: 'temperature',
+    silentForMs: 60_000,
+    severity: 'critical',
+    scope: { sensor: 'sensor_3' },
+  },
+].map((r) => RuleSchema.parse(r));
 
 export type SimulatedKind = 'valid' | 'out-of-order' | 'late' | 'malformed';
 
@@ -183,6 +237,7 @@ function resolve(options: SimulatorOptions): ResolvedOptions {
     windowMs: options.windowMs ?? d.windowMs,
     allowedLatenessMs: options.allowedLatenessMs ?? d.allowedLatenessMs,
     faults: options.faults ?? [],
+    patternFaults: options.patternFaults ?? false,
   };
   if (!Number.isInteger(o.sensors) || o.sensors < 1) {
     throw new SimulatorOptionsError(`sensors must be a positive integer, got ${o.sensors}`);
@@ -258,18 +313,25 @@ class Fleet {
     const t = this.tickMs(k);
     for (let s = 0; s < this.ids.length; s++) {
       const id = this.ids[s]!;
+      // A silent sensor's records are built (the same draws) and not sent.
+      const silent = this.isSilent(s, t);
       const u = this.random();
       if (u < this.o.malformedRate) {
-        out.push(this.malformed(id, t));
+        const bad = this.malformed(id, t);
+        if (!silent) out.push(bad);
       } else if (u < this.o.malformedRate + this.o.outOfOrderRate && this.maxDelayTicks(k) >= 1) {
         const dueTick = k + 1 + Math.floor(this.random() * this.maxDelayTicks(k));
-        this.pending.push({ sensor: s, dueTick, eventTimeMs: t, data: this.reading(id, t) });
+        this.pending.push({ sensor: s, dueTick, eventTimeMs: t, data: this.reading(id, t, s) });
       } else {
-        out.push(this.send(s, t, this.reading(id, t), t));
+        const data = this.reading(id, t, s);
+        if (!silent) out.push(this.send(s, t, data, t));
         const late = this.lateEventTime(t);
-        if (late !== undefined) out.push(this.send(s, late, this.reading(id, late), t, 'late'));
+        if (late !== undefined) {
+          const lateData = this.reading(id, late, s);
+          if (!silent) out.push(this.send(s, late, lateData, t, 'late'));
+        }
       }
-      this.releaseDue(s, k, t, out);
+      this.releaseDue(s, k, t, out, silent);
     }
   }
 
@@ -308,11 +370,17 @@ class Fleet {
     return newest - Math.floor(this.random() * (spread + 1));
   }
 
-  private releaseDue(sensor: number, k: number, arrivalMs: number, out: SimulatedRecord[]): void {
+  private releaseDue(
+    sensor: number,
+    k: number,
+    arrivalMs: number,
+    out: SimulatedRecord[],
+    silent = false,
+  ): void {
     for (let i = 0; i < this.pending.length; ) {
       const p = this.pending[i]!;
       if (p.sensor === sensor && p.dueTick === k) {
-        out.push(this.send(sensor, p.eventTimeMs, p.data, arrivalMs));
+        if (!silent) out.push(this.send(sensor, p.eventTimeMs, p.data, arrivalMs));
         this.pending.splice(i, 1);
       } else {
         i++;
@@ -339,10 +407,34 @@ class Fleet {
     return Math.round(value * 100) / 100;
   }
 
-  private reading(id: string, eventTimeMs: number): Uint8Array {
-    let temperature = this.temperature();
+  /** Within the pattern cycle, where event time `t` is. */
+  private phase(t: number): number {
+    return (((t - this.o.startMs) % PATTERN_CYCLE_MS) + PATTERN_CYCLE_MS) % PATTERN_CYCLE_MS;
+  }
+
+  private isSilent(sensor: number, t: number): boolean {
+    if (!this.o.patternFaults || sensor !== 2) return false;
+    const p = this.phase(t);
+    return p >= SILENCE.from && p < SILENCE.to;
+  }
+
+  /** The value a pattern fault gives sensor `sensor` at event time `t`, if any. */
+  private faultValue(sensor: number, t: number): number | undefined {
+    if (!this.o.patternFaults) return undefined;
+    const p = this.phase(t);
+    if (sensor === 0 && p >= BURST.from && p < BURST.to) return BURST.value;
+    // The first tick at or after each moment, whatever the rate.
+    if (sensor === 1 && p >= SEQUENCE.coldAt && p < SEQUENCE.coldAt + this.periodMs) return SEQUENCE.cold;
+    if (sensor === 1 && p >= SEQUENCE.hotAt && p < SEQUENCE.hotAt + this.periodMs) return SEQUENCE.hot;
+    return undefined;
+  }
+
+  private reading(id: string, eventTimeMs: number, sensor = -1): Uint8Array {
+    // Drawn whatever the fault, so the PRNG's sequence does not depend on the faults.
+    let drawn = this.temperature();
     for (const f of this.o.faults)
-      if (f.sensor === id) temperature = Math.round((temperature + faultOffset(f, eventTimeMs)) * 100) / 100;
+      if (f.sensor === id) drawn = Math.round((drawn + faultOffset(f, eventTimeMs)) * 100) / 100;
+    const temperature = this.faultValue(sensor, eventTimeMs) ?? drawn;
     if (this.random() < this.o.useAliasRate) {
       const zone = ISO_ZONES[Math.floor(this.random() * ISO_ZONES.length)]!;
       return this.encode({ sensor_id: id, temperature, timestamp: isoWithZone(eventTimeMs, zone) });

@@ -9,7 +9,7 @@
  * the watermark, and finalisation (windows/finalise.ts). The state and effect types are
  * in state.ts.
  */
-import { evaluateAlarms, removeGoneAlarms } from './alarms/evaluate.js';
+import { evaluateAlarms, removeGoneAlarms, setSweepDue } from './alarms/evaluate.js';
 import type { Transition } from './alarms/transition.js';
 import { evaluateRules } from './alerting.js';
 import type { WindowpaneConfig } from './config.js';
@@ -155,6 +155,7 @@ export function foldSensorRecords(
     next.applied = Object.fromEntries(appliedByShard);
     pruneShards(next);
     if (next.alarms || next.rs) removeGoneAlarms(next, rules, lastAt, transitions);
+    if (next.rs || next.sd !== undefined) setSweepDue(next, rules);
     if (transitions.length > 0) effects.transitions = transitions;
     const finals = takeFinalWindows(next, config.allowedLatenessMs, false, percentilePlan(config));
     evaluateWindowRules(next, rules.windowRules, finals, effects.alerts);

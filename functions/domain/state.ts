@@ -126,6 +126,11 @@ export interface SensorState {
   /** Alarm-mode rules' memory per rule name. */
   rs?: Record<string, RuleMemory>;
   /**
+   * Processing time from which the idle sweeper has an alarm to raise (absence, A-K8);
+   * set by the fold from the kinds' `sweep.dueAt`, absent when there is none.
+   */
+  sd?: number;
+  /**
    * Processing time of the last commit, set by the store (never by the fold: it is not
    * event time). The idle sweeper compares it with its timeout.
    */
@@ -143,6 +148,12 @@ export interface FoldResult {
   effects: Outbox;
   /** Open windows closed early because the sensor reached `maxOpenWindows` (bounds.ts). */
   finalisedEarly: number;
+  /**
+   * Commit the state though no record was applied and nothing is to be delivered: the
+   * sweeper found a stale `sd` (its rule gone), which would otherwise list the sensor on
+   * every sweep.
+   */
+  rewrite?: true;
 }
 
 export function emptyOutbox(): Outbox {
@@ -204,6 +215,7 @@ export function cloneState(state: SensorState): SensorState {
     outbox: state.outbox,
   };
   if (state.updatedAt !== undefined) copy.updatedAt = state.updatedAt;
+  if (state.sd !== undefined) copy.sd = state.sd;
   if (state.alarms) {
     const alarms: Record<string, AlarmEntry> = {};
     for (const rule in state.alarms) alarms[rule] = cloneEntry(state.alarms[rule]!);

@@ -73,6 +73,8 @@ interface StateItem {
   updatedAt: number;
   /** Open windows in `body`, so the sweeper's scan can skip sensors with none. */
   openWindows: number;
+  /** The state's `sd`: from when the sweeper has an alarm to raise (absence, A-K8). */
+  silentDue?: number;
   expiresAt: number;
 }
 
@@ -148,6 +150,7 @@ export class WindowStateStore {
       body,
       updatedAt: now,
       openWindows: Object.keys(next.windows).length,
+      ...(next.sd !== undefined ? { silentDue: next.sd } : {}),
       expiresAt: Math.floor(now / 1000) + this.ttlDays * SECONDS_PER_DAY,
     };
     this.counter.writes++;
@@ -184,14 +187,28 @@ export class WindowStateStore {
 
   /**
    * Sensors with open windows whose last commit is older than `cutoffMs` (processing
-   * time). A scan: the sweeper runs every few minutes and reads keys only.
+   * time), and, given `nowMs`, sensors whose `silentDue` is before it (an absence alarm to
+   * raise, A-K8). A scan: the sweeper runs every few minutes and reads keys only.
    */
-  async listIdleSensors(cutoffMs: number): Promise<string[]> {
-    return this.scanSensorIds({
-      FilterExpression: '#updatedAt < :cutoff AND #openWindows > :zero',
-      ExpressionAttributeNames: { '#updatedAt': 'updatedAt', '#openWindows': 'openWindows' },
-      ExpressionAttributeValues: { ':cutoff': cutoffMs, ':zero': 0 },
-    });
+  async listIdleSensors(cutoffMs: number, nowMs?: number): Promise<string[]> {
+    const idle = '(#updatedAt < :cutoff AND #openWindows > :zero)';
+    return this.scanSensorIds(
+      nowMs === undefined
+        ? {
+            FilterExpression: idle,
+            ExpressionAttributeNames: { '#updatedAt': 'updatedAt', '#openWindows': 'openWindows' },
+            ExpressionAttributeValues: { ':cutoff': cutoffMs, ':zero': 0 },
+          }
+        : {
+            FilterExpression: `${idle} OR #silentDue < :now`,
+            ExpressionAttributeNames: {
+              '#updatedAt': 'updatedAt',
+              '#openWindows': 'openWindows',
+              '#silentDue': 'silentDue',
+            },
+            ExpressionAttributeValues: { ':cutoff': cutoffMs, ':zero': 0, ':now': nowMs },
+          },
+    );
   }
 
   /** Every sensor with state (end of a replay). */

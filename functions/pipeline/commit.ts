@@ -35,7 +35,7 @@ export async function commitAndDeliver(
   for (let attempt = 1; ; attempt++) {
     await ensureDelivered(deps, state, counts, true);
     const result = fold(state);
-    if (result.applied === 0 && isOutboxEmpty(result.effects)) {
+    if (result.applied === 0 && isOutboxEmpty(result.effects) && !result.rewrite) {
       report.duplicates += result.duplicates;
       return state;
     }

@@ -5,11 +5,12 @@
  */
 import type { SensorState } from '../domain/state.js';
 import { unchangedFold } from '../domain/state.js';
+import { sweepSensor } from '../domain/sweep.js';
 import { flushSensor } from '../domain/windows/finalise.js';
 import { emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
 import { deliverAlertPhase } from './alert-phase.js';
-import { commitAndDeliver } from './commit.js';
+import { commitAndDeliver, type Fold } from './commit.js';
 import { type BatchDeps, DEFAULT_SENSOR_CONCURRENCY } from './deps.js';
 import { addDeliveryCounts, type BatchReport, newReport } from './report.js';
 
@@ -20,7 +21,8 @@ export function flushOpenWindows(deps: BatchDeps, sensorIds: readonly string[]):
 
 /**
  * The idle sweeper: flushes the open windows of sensors whose state was last committed
- * more than `idleTimeoutMs` ago (processing time). It uses the same conditional write as
+ * more than `idleTimeoutMs` ago (processing time), and raises the absence alarms due by
+ * `nowMs` (A-K8). It uses the same conditional write as
  * the stream handler, and re-checks idleness on every state it folds, so it cannot race
  * the handler into a double emission: whoever commits second re-reads. If the handler
  * won, the sensor is no longer idle and nothing is flushed; if the sweeper won, the
@@ -31,8 +33,17 @@ export async function sweepIdleSensors(
   opts: { nowMs: number; idleTimeoutMs: number },
 ): Promise<BatchReport> {
   const cutoff = opts.nowMs - opts.idleTimeoutMs;
-  const idle = await deps.store.listIdleSensors(cutoff);
-  return flushWhere(deps, idle, (s) => s.updatedAt !== undefined && s.updatedAt < cutoff);
+  // Idle sensors with open windows, and sensors with an absence alarm due (A-K8).
+  const idle = await deps.store.listIdleSensors(cutoff, opts.nowMs);
+  // A-R4: the sweeper raises with the rules as the handler would (a failed refresh keeps the last).
+  await deps.rules?.refreshIfDue(opts.nowMs);
+  const rules = deps.rules?.current();
+  return foldEach(deps, idle, (s) =>
+    sweepSensor(s, deps.config, rules, {
+      flush: s.updatedAt !== undefined && s.updatedAt < cutoff,
+      nowMs: opts.nowMs,
+    }),
+  );
 }
 
 async function flushWhere(
@@ -40,6 +51,15 @@ async function flushWhere(
   sensorIds: readonly string[],
   shouldFlush: (state: SensorState) => boolean,
 ): Promise<BatchReport> {
+  return foldEach(deps, sensorIds, (s) =>
+    Object.keys(s.windows).length > 0 && shouldFlush(s)
+      ? flushSensor(s, deps.config, deps.rules?.current())
+      : unchangedFold(s),
+  );
+}
+
+/** Commits `fold` of each sensor's state (re-run on the winner's state after a conflict). */
+async function foldEach(deps: BatchDeps, sensorIds: readonly string[], fold: Fold): Promise<BatchReport> {
   const writesBefore = deps.counter.writes;
   const report = newReport(0, sensorIds.length);
   const states = await deps.store.loadMany(sensorIds);
@@ -47,11 +67,7 @@ async function flushWhere(
   const withAlerts: SensorState[] = [];
   await runPool([...states.values()], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (state) => {
     if (state.version === 0) return;
-    const after = await commitAndDeliver(deps, state, report, counts, (s) =>
-      Object.keys(s.windows).length > 0 && shouldFlush(s)
-        ? flushSensor(s, deps.config, deps.rules?.current())
-        : unchangedFold(s),
-    );
+    const after = await commitAndDeliver(deps, state, report, counts, fold);
     if (deps.delivered.needsAlerts(after)) withAlerts.push(after);
   });
   await deliverAlertPhase(deps, withAlerts, counts);

@@ -14,7 +14,7 @@ import { loadProjectConfig } from '../config.js';
 import { type LocalDashboard, serveLocalDashboard } from '../dashboard/live.js';
 import { type LocalPipeline, startLocalPipeline } from '../pipeline/index.js';
 import { putRecordsInOrder } from '../replay.js';
-import { createSimulator } from '../simulator.js';
+import { createSimulator, PATTERN_FAULT_RULES } from '../simulator.js';
 import { parseStartArgs, START_HELP, type StartOptions } from './args.js';
 import {
   exitUnlessSignalled,
@@ -55,6 +55,18 @@ function describeWindows(config: WindowpaneConfig): string {
     .join(', ');
 }
 
+/**
+ * The simulator's pattern faults and the alarm-mode rules they exercise (A-K6..A-K8), so
+ * `npm start` shows every rule kind; only with the metric they read, and never replacing a
+ * configured rule of the same name.
+ */
+function withPatternFaultRules(config: WindowpaneConfig): WindowpaneConfig {
+  if (!config.metrics.includes('temperature')) return config;
+  const names = new Set(config.rules.map((r) => r.name));
+  if (PATTERN_FAULT_RULES.some((r) => names.has(r.name))) return config;
+  return { ...config, rules: [...config.rules, ...PATTERN_FAULT_RULES] };
+}
+
 function backfillFor(opts: StartOptions, windowMs: number): { ms: number; capped: boolean } {
   const wanted = opts.backfillMs ?? 2 * windowMs;
   const perSecond = opts.sensors * opts.rateHz;
@@ -82,11 +94,15 @@ async function main(): Promise<number> {
 
   const loaded = loadProjectConfig(opts.windowMs !== undefined ? { windowSizeMs: opts.windowMs } : {});
   const { source } = loaded;
-  // The anomaly demo's rules join the configured ones; its faults start with the fleet below.
+  // The demo's rules join the configured ones (--no-anomalies leaves both demos out): the
+  // anomaly kinds' (zscore, ewma, rate) and the pattern kinds' (n-of-m, sequence, absence).
+  // Their faults start with the fleet below.
   const demoRuleSet = opts.anomalies ? demoRules(opts.sensors, opts.rateHz) : [];
+  const withPatterns = opts.anomalies ? withPatternFaultRules(loaded.config) : loaded.config;
+  const patternFaults = withPatterns !== loaded.config;
   const config: WindowpaneConfig = {
-    ...loaded.config,
-    rules: withDemoRules(loaded.config.rules, demoRuleSet),
+    ...withPatterns,
+    rules: withDemoRules(withPatterns.rules, demoRuleSet),
   };
   const windowMs = shapingWindowMs(config);
   const backfill = backfillFor(opts, windowMs);
@@ -98,6 +114,12 @@ async function main(): Promise<number> {
   if (demoRuleSet.length > 0) {
     const list = demoRuleSet.map((r) => `${r.name} (${r.type}) on ${(r.scope as { sensor: string }).sensor}`);
     out(`anomaly demo (--no-anomalies to leave out): ${list.join(', ')}`);
+  }
+  if (patternFaults) {
+    out(
+      'pattern faults, every 15 min of event time: sensor_1 a burst (burst, n-of-m), ' +
+        'sensor_2 cold then hot (cold-then-hot, sequence), sensor_3 silent 6.5 min (sensor-silent, absence)',
+    );
   }
   const dashboard: LocalDashboard | undefined = opts.dashboard
     ? await serveLocalDashboard({ label: header, open: opts.open, log: out })
@@ -139,6 +161,7 @@ async function main(): Promise<number> {
     windowMs,
     allowedLatenessMs: config.allowedLatenessMs,
     ...(opts.anomalies ? { faults: demoFaults(startMs, opts.sensors, opts.rateHz) } : {}),
+    patternFaults,
   });
 
   const live = new LiveRun(pipeline, monitor, simulator, {

@@ -154,7 +154,7 @@ export function reference(lines: Buffer[], cfg: WindowpaneConfig): Expected {
               (rule.below !== undefined && value < rule.below)
             : rule.type === 'delta'
               ? previous !== undefined && Math.abs(value - previous) > rule.maxDelta
-              : false; // the anomaly kinds run in alarm mode only: they never alert
+              : false; // the anomaly and pattern kinds run in alarm mode only: they never alert
         const bucket = `${rule.name}|${Math.floor(ts / rule.cooldownMs)}`;
         if (fires && !s.fired.has(bucket)) {
           s.fired.add(bucket);

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { Transition } from '../../functions/domain/alarms/transition.js';
 import { ConfigError, parseConfig } from '../../functions/domain/config.js';
 import { foldSensorRecords } from '../../functions/domain/fold.js';
-import type { Evaluation } from '../../functions/domain/rules/kind.js';
+import type { Evaluation, EvaluationContext } from '../../functions/domain/rules/kind.js';
 import { type EwmaRule, ewma } from '../../functions/domain/rules/kinds/ewma.js';
 import { type RateRule, rate } from '../../functions/domain/rules/kinds/rate.js';
 import {
@@ -32,13 +32,13 @@ const rRule = (extra: Record<string, unknown> = {}) =>
 
 /** Runs readings [event time, value] through a kind's evaluate, threading the state. */
 function evaluateAll<R extends Rule, S>(
-  kind: { evaluate(rule: R, s: S | undefined, x: number, at: number): Evaluation<S> },
+  kind: { evaluate(rule: R, s: S | undefined, x: number, at: EvaluationContext): Evaluation<S> },
   rule: R,
   readings: readonly [number, number][],
 ): Evaluation<S>[] {
   let state: S | undefined;
   return readings.map(([t, x]) => {
-    const e = kind.evaluate(rule, state, x, t);
+    const e = kind.evaluate(rule, state, x, { t });
     state = e.state;
     return e;
   });

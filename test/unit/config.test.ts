@@ -37,7 +37,7 @@ describe('Configuration: the reproductions of issue 13 each give a clear message
     [{ stream: { retentionHour: 48 } }, 'stream.retentionHour: unknown key; did you mean retentionHours?'],
     [
       { rules: rules({ name: 'x', type: 'thershold', metric: 'temperature', above: 1 }) },
-      'rules.3.type: unknown rule type "thershold"; expected one of threshold, delta, zscore, ewma, rate',
+      'rules.3.type: unknown rule type "thershold"; expected one of threshold, delta, zscore, ewma, rate, n-of-m, sequence, absence',
     ],
     [
       { windows: [{ type: 'hopping', sizeMs: 60_000 }] },

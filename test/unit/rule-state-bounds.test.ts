@@ -33,7 +33,7 @@ describe('Bounds B5: rule-state budget', () => {
     const rule = zRule('z', window);
     let state: ReturnType<typeof zscore.evaluate>['state'];
     for (let i = 0; i < MAX_ZSCORE_WINDOW + 50; i++)
-      state = zscore.evaluate(rule, state, longValue(i), 1_764_000_000_000.1235 + i).state;
+      state = zscore.evaluate(rule, state, longValue(i), { t: 1_764_000_000_000.1235 + i }).state;
     expect(state!.v).toHaveLength(MAX_ZSCORE_WINDOW);
     const bytes = JSON.stringify(state).length;
     expect(bytes).toBeLessThanOrEqual(zscore.maxStateBytes!(rule));

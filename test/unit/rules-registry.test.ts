@@ -11,7 +11,16 @@ import { buildAlert, cooldownBucket } from '../../functions/domain/rules.js';
 
 describe('A-R1 Rules: one registered module per kind', () => {
   it('registers threshold and delta with schema, alert fields and console text', () => {
-    expect(RULE_TYPES).toEqual(['threshold', 'delta', 'zscore', 'ewma', 'rate']);
+    expect(RULE_TYPES).toEqual([
+      'threshold',
+      'delta',
+      'zscore',
+      'ewma',
+      'rate',
+      'n-of-m',
+      'sequence',
+      'absence',
+    ]);
     for (const type of RULE_TYPES) {
       const kind = kindOf(type);
       expect(kind.type).toBe(type);
@@ -25,7 +34,7 @@ describe('A-R1 Rules: one registered module per kind', () => {
       ConfigError,
     );
     expect(() => parseConfig({ rules: [{ name: 'x', type: 'zscor', metric: 'temperature' }] })).toThrowError(
-      /rules\.0\.type: unknown rule type "zscor"; expected one of threshold, delta/,
+      /rules\.0\.type: unknown rule type "zscor"; expected one of threshold, delta, zscore, ewma, rate, n-of-m, sequence, absence/,
     );
   });
 

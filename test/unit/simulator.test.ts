@@ -3,9 +3,14 @@
  * and every record is what its `kind` says it is under the SEMANTICS rules.
  */
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '../../functions/domain/config.js';
+import { foldSensorRecords } from '../../functions/domain/fold.js';
 import { decodeReading } from '../../functions/domain/reading.js';
+import { newSensorState } from '../../functions/domain/state.js';
 import {
   createSimulator,
+  PATTERN_CYCLE_MS,
+  PATTERN_FAULT_RULES,
   type SimulatedKind,
   type SimulatedRecord,
   type SimulatorOptions,
@@ -248,5 +253,59 @@ describe('simulator options', () => {
   ])('rejects %o', (bad, message) => {
     expect(() => run({ durationMs: 1_000, ...bad })).toThrow(SimulatorOptionsError);
     expect(() => run({ durationMs: 1_000, ...bad })).toThrow(message);
+  });
+});
+
+describe('simulate: pattern faults exercise n-of-m, sequence and absence (A-K6..A-K8)', () => {
+  const options = { durationMs: 20 * 60_000, sensors: 5 };
+  const plain = run(options);
+  const faulted = run({ ...options, patternFaults: true });
+
+  it('leave every other sensor byte for byte as without them, and are off by default', () => {
+    const others = (records: SimulatedRecord[]) =>
+      records.filter((r) => !['sensor_1', 'sensor_2', 'sensor_3'].includes(r.partitionKey));
+    expect(others(faulted)).toEqual(others(plain));
+    expect(run({ ...options, patternFaults: false })).toEqual(plain);
+  });
+
+  it('sensor_3 sends nothing during its silence', () => {
+    const phase = (t: number) => (t - START) % PATTERN_CYCLE_MS;
+    const quiet = faulted.filter((r) => r.partitionKey === 'sensor_3' && phase(r.arrivalMs) >= 300_000);
+    expect(quiet.every((r) => phase(r.arrivalMs) >= 690_000)).toBe(true);
+    expect(quiet.length).toBeGreaterThan(0);
+  });
+
+  it('folded with PATTERN_FAULT_RULES, each sensor raises its pattern alarm and resolves it', () => {
+    const config = parseConfig({ rules: PATTERN_FAULT_RULES });
+    const transitions = (sensorId: string) => {
+      const records = faulted.flatMap((r, i) => {
+        const decoded = decodeReading(r.data, METRICS);
+        return r.partitionKey === sensorId && decoded.ok
+          ? [
+              {
+                shardId: 'shardId-0',
+                sequence: String(i + 1),
+                reading: decoded.reading,
+                arrivalMs: r.arrivalMs,
+              },
+            ]
+          : [];
+      });
+      const folded = foldSensorRecords(newSensorState(sensorId), records, config);
+      return (folded.effects.transitions ?? []).map((t) => `${t.rule} ${t.transition}`);
+    };
+    expect(transitions('sensor_1')).toEqual([
+      'burst ALARM',
+      'burst RESOLVED',
+      'burst ALARM',
+      'burst RESOLVED',
+    ]);
+    expect(transitions('sensor_2')).toEqual([
+      'cold-then-hot ALARM',
+      'cold-then-hot RESOLVED',
+      'cold-then-hot ALARM',
+      'cold-then-hot RESOLVED',
+    ]);
+    expect(transitions('sensor_3')).toEqual(['sensor-silent ALARM', 'sensor-silent RESOLVED']);
   });
 });

@@ -50,18 +50,86 @@ export function evaluateAlarms(
       if (counts) counts.skippedOlder++;
       continue;
     }
-    const evaluation = kind.evaluate(rule, mem.s, value, t);
+    const evaluation = kind.evaluate(rule, mem.s, value, { t, arrivalMs: record.arrivalMs });
     const next: RuleMemory = { k: key, h: older ? mem.h : t };
     if (evaluation.state !== undefined) next.s = evaluation.state;
     memory[rule.name] = next;
+    const recordId = `${record.shardId}:${record.sequence}`;
+    const implied = evaluation.implied;
+    if (implied) {
+      // A breach the reading reveals before itself (absence, A-K8): no value was read then.
+      const input: LifecycleInput = {
+        type: 'verdict',
+        verdict: 'breach',
+        at: implied.at,
+        value: null,
+        score: implied.score,
+      };
+      step(state, alarms, rule, input, out, { recordId, detail: implied.detail });
+    }
     // An older reading may raise (a breach is not lost) but never counts towards clearing.
     const verdict = older && evaluation.verdict !== 'breach' ? 'skip' : evaluation.verdict;
     const input: LifecycleInput = { type: 'verdict', verdict, at: t, value, score: evaluation.score };
-    step(state, alarms, rule, input, out, {
-      recordId: `${record.shardId}:${record.sequence}`,
-      detail: evaluation.detail,
-    });
+    step(state, alarms, rule, input, out, { recordId, detail: evaluation.detail });
   }
+}
+
+/** States in which a breach found by the sweeper changes the alarm (a snooze may end first). */
+const SWEEP_RAISES = new Set(['N', 'L', 'S']);
+
+/**
+ * A-K8: the idle sweeper's pass over one sensor at processing time `nowMs`. Snoozes that
+ * ended by then end, then each alarm-mode rule whose kind the sweeper drives and whose
+ * finding is due steps a breach at the finding's event time. Keeps `sd` true.
+ */
+export function raiseSweptAlarms(
+  state: SensorState,
+  resolved: ResolvedRules,
+  nowMs: number,
+  out: Transition[],
+): void {
+  if (state.alarms) endSnoozes(state, resolved, nowMs, out);
+  for (const rule of resolved.alarms) {
+    const kind = kindOf(rule.type);
+    const mem = state.rs?.[rule.name];
+    if (!kind.sweep || !mem || mem.k !== kind.stateKey(rule)) continue;
+    const entry = state.alarms?.[rule.name];
+    if (entry && !SWEEP_RAISES.has(entry.st)) continue;
+    const found = kind.sweep.find(rule, mem.s, nowMs);
+    if (!found) continue;
+    state.alarms ??= {};
+    const input: LifecycleInput = {
+      type: 'verdict',
+      verdict: 'breach',
+      at: found.at,
+      value: null,
+      score: found.score,
+    };
+    step(state, state.alarms, rule, input, out, { detail: found.detail });
+  }
+  setSweepDue(state, resolved);
+}
+
+/**
+ * `sd`: the earliest processing time at which the sweeper has an alarm to raise for this
+ * sensor (the store keeps it as the `silentDue` attribute its scan filters on); absent when
+ * none can be raised (every such alarm already open, disabled, or no state yet).
+ */
+export function setSweepDue(state: SensorState, resolved: ResolvedRules): void {
+  let due: number | undefined;
+  for (const rule of resolved.alarms) {
+    const kind = kindOf(rule.type);
+    const mem = state.rs?.[rule.name];
+    if (!kind.sweep || !mem || mem.k !== kind.stateKey(rule)) continue;
+    const entry = state.alarms?.[rule.name];
+    if (entry && !SWEEP_RAISES.has(entry.st)) continue;
+    let at = kind.sweep.dueAt(rule, mem.s);
+    if (at === undefined) continue;
+    if (entry?.st === 'S' && entry.su !== undefined) at = Math.max(at, entry.su);
+    if (due === undefined || at < due) due = at;
+  }
+  if (due === undefined) delete state.sd;
+  else state.sd = due;
 }
 
 /** Every snooze whose snoozedUntil is at or before `nowMs` ends, at its snoozedUntil. */

@@ -17,6 +17,27 @@ export interface Evaluation<S> {
   detail: Record<string, number | string | null>;
   /** The kind's state after the reading (a new object; the one given is not changed). */
   state: S | undefined;
+  /**
+   * A breach the reading reveals at an earlier event time (absence: the silence it ends,
+   * A-K8), stepped through the lifecycle before the reading's own verdict.
+   */
+  implied?: { at: number; score: number; detail: Record<string, number | string | null> };
+}
+
+/** When the reading being judged happened and reached the stream. */
+export interface EvaluationContext {
+  /** Event time (epoch ms). */
+  t: number;
+  /** Kinesis arrival time (epoch ms), when the record carries it. */
+  arrivalMs?: number | undefined;
+}
+
+/** A breach the idle sweeper finds with no reading (absence, A-K8). */
+export interface SweepFinding {
+  /** Event time of the breach. */
+  at: number;
+  score: number;
+  detail: Record<string, number | string | null>;
 }
 
 /** The fields a kind adds to an alert body, after the common ones (rules.ts `buildAlert`). */
@@ -36,16 +57,25 @@ export interface RuleKind<R extends { type: string }, S = unknown> {
   /** The parameters that shape the state: when it changes, the state starts afresh (A-L5). */
   stateKey(rule: R): string;
   /**
-   * Alarm mode: the reading's value (at event time `at`) against the kind state from before
-   * it. Readings come in event-time order (A-E2), so `at` never decreases for a stateful kind.
+   * Alarm mode: the reading's value against the kind state from before it, with the
+   * reading's event and arrival time (`at.t`, `at.arrivalMs`). Readings come in event-time
+   * order (A-E2), so `at.t` never decreases for a stateful kind.
    */
-  evaluate(rule: R, state: S | undefined, value: number, at: number): Evaluation<S>;
+  evaluate(rule: R, state: S | undefined, value: number, at: EvaluationContext): Evaluation<S>;
   /**
    * The most bytes the kind's state can take in the state item's JSON, for a kind whose
    * state grows with its parameters (a window of readings): counted against the sensor's
    * rule-state budget (docs/SEMANTICS.md "Bounds" B5). Absent: a small fixed state.
    */
   maxStateBytes?(rule: R): number;
+  /**
+   * Kinds the idle sweeper raises (absence, A-K8): `dueAt` is the processing time from
+   * which `find` reports a breach for this state; neither reads a clock.
+   */
+  readonly sweep?: {
+    dueAt(rule: R, state: S | undefined): number | undefined;
+    find(rule: R, state: S | undefined, nowMs: number): SweepFinding | undefined;
+  };
   /**
    * Alert mode: does the rule fire for `value`, given the sensor's previous valid value of
    * the metric in arrival order (undefined before the first)?

@@ -6,14 +6,26 @@
 import type { z } from 'zod';
 import { taggedUnion } from '../parse.js';
 import type { RuleKind } from './kind.js';
+import { type AbsenceRule, AbsenceRuleSchema, absence } from './kinds/absence.js';
 import { type DeltaRule, DeltaRuleSchema, delta } from './kinds/delta.js';
 import { type EwmaRule, EwmaRuleSchema, ewma } from './kinds/ewma.js';
+import { type NOfMRule, NOfMRuleSchema, nOfM } from './kinds/n-of-m.js';
 import { type RateRule, RateRuleSchema, rate } from './kinds/rate.js';
+import { type SequenceRule, SequenceRuleSchema, sequence } from './kinds/sequence.js';
 import { type ThresholdRule, ThresholdRuleSchema, threshold } from './kinds/threshold.js';
 import { type ZscoreRule, ZscoreRuleSchema, zscore } from './kinds/zscore.js';
 
-export type { DeltaRule, EwmaRule, RateRule, ThresholdRule, ZscoreRule };
-export { DeltaRuleSchema, EwmaRuleSchema, RateRuleSchema, ThresholdRuleSchema, ZscoreRuleSchema };
+export type { AbsenceRule, DeltaRule, EwmaRule, NOfMRule, RateRule, SequenceRule, ThresholdRule, ZscoreRule };
+export {
+  AbsenceRuleSchema,
+  DeltaRuleSchema,
+  EwmaRuleSchema,
+  NOfMRuleSchema,
+  RateRuleSchema,
+  SequenceRuleSchema,
+  ThresholdRuleSchema,
+  ZscoreRuleSchema,
+};
 
 export const RuleSchema = taggedUnion('rule', 'type', [
   ThresholdRuleSchema,
@@ -21,6 +33,9 @@ export const RuleSchema = taggedUnion('rule', 'type', [
   ZscoreRuleSchema,
   EwmaRuleSchema,
   RateRuleSchema,
+  NOfMRuleSchema,
+  SequenceRuleSchema,
+  AbsenceRuleSchema,
 ]);
 export type Rule = z.infer<typeof RuleSchema>;
 export type RuleType = Rule['type'];
@@ -32,6 +47,9 @@ const RULE_KINDS: { readonly [T in RuleType]: RuleKind<Extract<Rule, { type: T }
   zscore,
   ewma,
   rate,
+  'n-of-m': nOfM,
+  sequence,
+  absence,
 };
 
 /** The registered kinds' names, in registration order. */

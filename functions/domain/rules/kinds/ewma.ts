@@ -117,7 +117,7 @@ export const ewma: RuleKind<EwmaRule, EwmaState> = {
   defaultMode: 'alarm',
   stateful: true,
   stateKey: (rule) => (rule.alpha !== undefined ? `e|a${rule.alpha}` : `e|h${rule.halfLifeMs}`),
-  evaluate(rule, state, x, at) {
+  evaluate(rule, state, x, { t: at }) {
     if (state === undefined)
       return { verdict: 'skip', score: 0, detail: { count: 0 }, state: { m: x, v: 0, n: 1, t: at } };
     const { m, v, n } = state;

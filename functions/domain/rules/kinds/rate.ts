@@ -66,7 +66,7 @@ export const rate: RuleKind<RateRule, RateState> = {
   defaultMode: 'alarm',
   stateful: true,
   stateKey: () => 'r',
-  evaluate(rule, state, x, at) {
+  evaluate(rule, state, x, { t: at }) {
     const next = { p: x, t: at };
     if (
       state === undefined ||

@@ -122,7 +122,7 @@ export const zscore: RuleKind<ZscoreRule, ZscoreState> = {
     const perReading = (rule.window.spanMs !== undefined ? 2 : 1) * (MAX_JSON_NUMBER_BYTES + 1);
     return 16 + capOf(rule.window) * perReading;
   },
-  evaluate(rule, state, x, at) {
+  evaluate(rule, state, x, { t: at }) {
     const span = rule.window.spanMs;
     let v = state?.v ?? [];
     let t = state?.t ?? [];
