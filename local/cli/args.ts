@@ -80,7 +80,7 @@ const START_FLAGS = {
   open: flag.boolean('open the dashboard in a browser'),
   'no-dashboard': flag.boolean('do not serve the web dashboard (the terminal view only)'),
   'no-anomalies': flag.boolean(
-    'no anomaly demo: without it, sensor_1..3 get a spike, a drift\nand a fast ramp, and zscore, ewma and rate alarm rules\nscoped to them (local/anomaly-demo.ts)',
+    'no alarm demo: without it, sensor_1..3 get a spike, a drift\nand a fast ramp (zscore, ewma and rate alarm rules), and a\nburst, cold-then-hot and a silence (n-of-m, sequence and\nabsence), each rule scoped to its sensor',
   ),
   help: HELP_FLAG,
 };
