@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
+import { parseReplayArgs } from '../../local/cli/args.js';
 import { UsageError } from '../../local/cli/flags.js';
 import { parseRulesArgs, parseScope } from '../../local/cli/rules-args.js';
 import { RulesFileError, rulesFromJson } from '../../local/rules/rules-file.js';
@@ -138,5 +139,17 @@ describe('A-R5 a rules file is validated like the configuration, naming the file
   it('accepts a window statistic the configuration has', () => {
     const p99 = { ...hot, name: 'slow', statistic: 'p99' };
     expect(rulesFromJson([p99], 'f.json', config)[0]).toMatchObject({ statistic: 'p99' });
+  });
+});
+
+describe('A-R6 replay --rules FILE', () => {
+  const base = ['--input', 'in.jsonl', '--out', 'out'];
+  it('is read as a file name, and refused with --stack (the deployed handler runs as deployed)', () => {
+    expect(parseReplayArgs([...base, '--rules', 'r.json'], {}).rules).toBe('r.json');
+    expect(parseReplayArgs(base, {}).rules).toBeUndefined();
+    expect(() =>
+      parseReplayArgs([...base, '--rules', 'r.json', '--stack', 'S', '--endpoint', 'http://h:1'], {}),
+    ).toThrowError(/flag --stack .* cannot be combined with --rules/);
+    expect(() => parseReplayArgs([...base, '--rules'], {})).toThrowError(/flag --rules needs a value/);
   });
 });
