@@ -5,9 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
+import { type RulesTable, RuleVersionConflictError } from '../../functions/lib/rules-table.js';
 import { parseReplayArgs } from '../../local/cli/args.js';
 import { UsageError } from '../../local/cli/flags.js';
 import { parseRulesArgs, parseScope } from '../../local/cli/rules-args.js';
+import { MAX_WRITE_ATTEMPTS, putRule } from '../../local/rules/commands.js';
 import { RulesFileError, rulesFromJson } from '../../local/rules/rules-file.js';
 
 const NO_ENV = {};
@@ -151,5 +153,53 @@ describe('A-R6 replay --rules FILE', () => {
       parseReplayArgs([...base, '--rules', 'r.json', '--stack', 'S', '--endpoint', 'http://h:1'], {}),
     ).toThrowError(/flag --stack .* cannot be combined with --rules/);
     expect(() => parseReplayArgs([...base, '--rules'], {})).toThrowError(/flag --rules needs a value/);
+  });
+});
+
+describe('A-R5 a writer that loses the race reads the row again', () => {
+  const rule = {
+    name: 'hot',
+    type: 'threshold',
+    metric: 'temperature',
+    above: 30,
+    severity: 'warning',
+    cooldownMs: 60_000,
+  } as const;
+
+  /** A table whose row another writer moves on `conflicts` times, between our read and our write. */
+  function racedTable(conflicts: number) {
+    let version = 4;
+    const expected: number[] = [];
+    const table = {
+      tableName: 'raced',
+      async row() {
+        return { pk: 'rule#hot', sk: 'all', version, deleted: false };
+      },
+      async put(r: typeof rule, o: { expectedVersion: number }) {
+        expected.push(o.expectedVersion);
+        if (expected.length <= conflicts) {
+          version++; // the other writer's write
+          throw new RuleVersionConflictError('rule hot@all changed since version was read');
+        }
+        version = o.expectedVersion + 1;
+        return { ...r, version };
+      },
+    };
+    return { table: table as unknown as RulesTable, expected };
+  }
+
+  it('writes at the version after the winner', async () => {
+    const { table, expected } = racedTable(2);
+    const written = await putRule({ table, seed: [], metrics: ['temperature'], by: 't' }, rule);
+    expect(expected).toEqual([4, 5, 6]);
+    expect(written.version).toBe(7);
+  });
+
+  it(`gives up after ${MAX_WRITE_ATTEMPTS} lost races, naming the rule`, async () => {
+    const { table, expected } = racedTable(Number.POSITIVE_INFINITY);
+    await expect(putRule({ table, seed: [], metrics: ['temperature'], by: 't' }, rule)).rejects.toThrowError(
+      /rule hot@all changed/,
+    );
+    expect(expected).toHaveLength(MAX_WRITE_ATTEMPTS);
   });
 });
