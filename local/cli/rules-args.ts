@@ -34,11 +34,11 @@ export function parseScope(text: string, name: string): string {
 
 const TARGET_FLAGS = {
   endpoint: flag.url(
-    'the DynamoDB endpoint of the rules table: the local cloud `npm start`\n' +
-      'prints, LocalStack, moto (with --stack: its CloudFormation too)',
+    'DynamoDB endpoint of the table (the one `npm start` prints,\n' +
+      'LocalStack, moto); with --stack its CloudFormation too',
   ),
   table: flag.string('NAME', `the rules table (default: ${ENV.rulesTable}, else <prefix>-Rules)`),
-  prefix: flag.string('P', "with --endpoint: the local cloud's resource prefix (default windowpane)", {
+  prefix: flag.string('P', "with --endpoint: the local cloud's prefix (default windowpane)", {
     check: checkPrefix,
   }),
   stack: flag.string('NAME', 'a deployed stack: its output RulesTableName names the table'),
@@ -147,7 +147,7 @@ const HELP_COLUMN = 26;
 
 export const RULES_HELP = `Usage: npm run rules -- <command> [flags]
 
-Reads and changes the rules a running windowpane applies (docs/SEMANTICS.md A-R3..A-R5).
+Reads and changes the rules a running windowpane applies (docs/SEMANTICS.md A-R3..A-R6).
 Every write is at the next version of the rule's row and bumps the table's revision, so
 handlers pick it up within alarms.rulesRefreshMs.
 
@@ -172,8 +172,8 @@ ${formatFlagHelp(COMMAND_FLAGS, { minColumn: HELP_COLUMN })}
 
 Other flags:
 ${formatFlagHelp(OTHER_FLAGS, { minColumn: HELP_COLUMN })}
-  ${'WINDOWPANE_CONFIG'} (environment only) the configuration rules are checked against;
-                         default: cdk.json
+  WINDOWPANE_CONFIG       (environment only) the configuration rules are checked
+                          against; default: cdk.json
 
 Exit status: 0 done, 1 refused or failed (a bad file, no such rule, the table
 unreachable), 2 bad usage.`;
