@@ -339,12 +339,16 @@ describe('A-R4 on a running local pipeline: a put applies after the refresh, a d
       await send(t0, 40); // no rule yet: nothing
       const put = await putRule(ctx, { ...hotAlarm(36), version: 7 });
       expect(put.version).toBe(1); // the table's next version, not the file's
+      await putRule(ctx, { ...hotAlarm(36), name: 'hot-alert', mode: 'alert' });
+      await putRule(ctx, { ...hotAlarm(35), name: 'hot-alert', mode: 'alert' }); // version 2
       await sleep(1_200); // past rulesRefreshMs
       await send(t0 + 1_000, 40);
       await deleteRule(ctx, 'hot-alarm', 'all');
       await sleep(1_200);
       await send(t0 + 2_000, 40);
-      const { transitions } = await pipeline.collect();
+      const { transitions, alerts } = await pipeline.collect();
+      // One alert (the cooldown bucket suppresses the next), at the version in force.
+      expect(alerts.map((a) => [a.rule, a.ruleVersion, a.timestamp])).toEqual([['hot-alert', 2, t0 + 1_000]]);
       expect(transitions.map((t) => [t.rule, t.transition, t.ruleVersion, t.at])).toEqual([
         ['hot-alarm', 'ALARM', 1, t0 + 1_000],
         ['hot-alarm', 'RULE_REMOVED', 1, expect.any(Number)],
