@@ -114,6 +114,10 @@ export const PUBLISH_KEY_ACCESS: ServiceAccess = {
 
 /** Commit a sensor's state and deliver what it produced: window handler and idle sweeper alike. */
 const COMMIT_AND_DELIVER: readonly CodeAccess[] = [
+  // Rules changed at runtime (functions/lib/rules-table.ts), before a batch or a flush: the
+  // revision counter, then the rows. Read only: `npm run rules` writes them, no function.
+  { target: 'rulesTable', actions: ['dynamodb:GetItem'], sentBy: 'RulesTable.revision' },
+  { target: 'rulesTable', actions: ['dynamodb:Scan'], sentBy: 'RulesTable.scan' },
   { target: 'stateTable', actions: ['dynamodb:GetItem'], sentBy: 'WindowStateStore.load' },
   { target: 'stateTable', actions: ['dynamodb:BatchGetItem'], sentBy: 'WindowStateStore.loadMany' },
   { target: 'stateTable', actions: ['dynamodb:PutItem'], sentBy: 'WindowStateStore.commit' },
@@ -159,16 +163,6 @@ export const ACCESS = {
         sentBy: 'GlueSchemaSource.lookup',
         onlyWith: 'schemaRegistry',
       },
-      // Rules changed at runtime (functions/lib/rules-table.ts): the revision counter, then
-      // the rows. The stack does not create the rules table yet (issue 10), so these are
-      // granted only where a deployment has one.
-      {
-        target: 'rulesTable',
-        actions: ['dynamodb:GetItem'],
-        sentBy: 'RulesTable.revision',
-        onlyWith: 'rulesTable',
-      },
-      { target: 'rulesTable', actions: ['dynamodb:Scan'], sentBy: 'RulesTable.scan', onlyWith: 'rulesTable' },
     ],
     service: [EVENT_SOURCE_MAPPING_ACCESS, ON_FAILURE_DESTINATION_ACCESS, PUBLISH_KEY_ACCESS],
   },

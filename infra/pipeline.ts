@@ -1,7 +1,8 @@
 /**
  * The processing: the window handler fed by the event source mapping, and the idle
- * sweeper on its schedule, with the state table and the alert ledger they keep. Both
- * functions run the same pipeline code with the same environment (functions/lib/env.ts).
+ * sweeper on its schedule, with the state table and the alert ledger they keep, and the
+ * rules table they read (written by `npm run rules` only). Both functions run the same
+ * pipeline code with the same environment (functions/lib/env.ts).
  */
 import { Duration, Names, type RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -10,7 +11,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/lib/metric-names.js';
-import { ALERT_LEDGER_TABLE, ENV, STATE_TABLE } from '../functions/lib/resources.js';
+import { ALERT_LEDGER_TABLE, ENV, RULES_TABLE, STATE_TABLE } from '../functions/lib/resources.js';
 import { ACCESS, type Grantable, grantAccess, type Target } from './access.js';
 import { WindowpaneFunction } from './functions.js';
 import type { Ingest } from './ingest.js';
@@ -34,6 +35,8 @@ export interface PipelineProps {
 export class Pipeline extends Section {
   readonly stateTable: WindowpaneTable;
   readonly alertLedgerTable: WindowpaneTable;
+  /** Rules at runtime (docs/SEMANTICS.md A-R4): read by both functions, written by no function. */
+  readonly rulesTable: WindowpaneTable;
   readonly windowHandler: WindowpaneFunction;
   readonly eventSourceMapping: lambda.EventSourceMapping;
   readonly idleSweeper?: WindowpaneFunction;
@@ -46,6 +49,7 @@ export class Pipeline extends Section {
     const { config, deploy, messaging, sinks, removalPolicy } = props;
     this.stateTable = new WindowpaneTable(this, STATE_TABLE, { removalPolicy });
     this.alertLedgerTable = new WindowpaneTable(this, ALERT_LEDGER_TABLE, { removalPolicy });
+    this.rulesTable = new WindowpaneTable(this, RULES_TABLE, { removalPolicy });
 
     const environment: Record<string, string> = {
       [ENV.stateTable]: this.stateTable.tableName,
@@ -54,6 +58,7 @@ export class Pipeline extends Section {
       [ENV.alertTopicArn]: messaging.alertTopic.topicArn,
       [ENV.invalidQueueUrl]: messaging.invalidQueue.queue.queueUrl,
       [ENV.lateQueueUrl]: messaging.lateQueue.queue.queueUrl,
+      [ENV.rulesTable]: this.rulesTable.tableName,
       ...(sinks.resultsStream ? { [ENV.resultsStream]: sinks.resultsStream.streamName } : {}),
       ...(props.ingest.schemaRegistry
         ? { [ENV.schemaRegistryName]: props.ingest.schemaRegistry.registryName }
@@ -147,6 +152,7 @@ export class Pipeline extends Section {
       stateTable: this.stateTable,
       resultsTable: sinks.resultsTable,
       alertLedgerTable: this.alertLedgerTable,
+      rulesTable: this.rulesTable,
       alertTopic: messaging.alertTopic,
       messagingKey: messaging.key,
       invalidQueue: messaging.invalidQueue.queue,

@@ -120,6 +120,8 @@ export interface ResourcePlan {
   /** Logical ids per role, for direct lookups. */
   roles: {
     tables: Record<TableRole, string>;
+    /** The rules table (`RULES_TABLE_NAME`), when the handler has one. */
+    rulesTable?: string;
     alertTopic: string;
     queues: Record<QueueRole, string>;
   };
@@ -241,6 +243,7 @@ export function resourcePlanFromTemplate(template: unknown): ResourcePlan {
     (Object.entries(TABLE_ENV) as [TableRole, string][]).map(([role, name]) => [role, envRef(name)]),
   ) as Record<TableRole, string>;
   const alertTopicId = envRef(ENV.alertTopicArn);
+  const rulesTableId = environment[ENV.rulesTable] ? envRef(ENV.rulesTable) : undefined;
 
   // --- Event source mapping of the handler ------------------------------------------------
   const m = props(mappingResource);
@@ -349,7 +352,10 @@ export function resourcePlanFromTemplate(template: unknown): ResourcePlan {
       encrypted: bool((t.SSESpecification as { SSEEnabled?: unknown } | undefined)?.SSEEnabled) ?? false,
     };
   });
-  for (const [role, id] of Object.entries(tableRoles)) {
+  for (const [role, id] of Object.entries({
+    ...tableRoles,
+    ...(rulesTableId ? { rules: rulesTableId } : {}),
+  })) {
     if (!tables.some((t) => t.logicalId === id)) {
       throw new ResourcePlanError(`the ${role} table ${id} is not a DynamoDB table in this template`);
     }
@@ -430,6 +436,11 @@ export function resourcePlanFromTemplate(template: unknown): ResourcePlan {
     queues,
     eventSourceMapping,
     handler: { logicalId: handlerId, environment, config },
-    roles: { tables: tableRoles, alertTopic: alertTopicId, queues: queueRoles },
+    roles: {
+      tables: tableRoles,
+      ...(rulesTableId ? { rulesTable: rulesTableId } : {}),
+      alertTopic: alertTopicId,
+      queues: queueRoles,
+    },
   };
 }

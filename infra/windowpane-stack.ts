@@ -184,6 +184,11 @@ export class WindowpaneStack extends Stack {
       'DynamoDB table of published alert ids',
     );
     out(
+      'RulesTableName',
+      this.pipeline.rulesTable.tableName,
+      'DynamoDB table of rules at runtime (npm run rules -- --stack NAME)',
+    );
+    out(
       'InvalidRecordQueueUrl',
       invalidQueue.queue.queueUrl,
       'SQS queue of invalid records (reason + original data)',

@@ -57,6 +57,7 @@ import { TRANSITIONS_TABLE, WINDOWS_TABLE } from './lake/tables.js';
 import { type LocalPipeline, startLocalPipeline } from './pipeline/index.js';
 import { AvroReadingEncoder } from './registry/avro-producer.js';
 import { encodeRecords, lineIndex, type ReplayFormat } from './replay-formats.js';
+import { readRulesFile } from './rules/rules-file.js';
 import type { WindowLine } from './window-lines.js';
 
 /** The input cannot be read, or holds a line too large for a Kinesis record. */
@@ -356,6 +357,11 @@ export interface ReplayRunOptions {
   cdkOut?: string;
   /** Run on a deployed stack's resources with its bundled handler (`--stack`; needs `target`). */
   stack?: StackTarget;
+  /**
+   * A rules file (`--rules`): its rules replace the configured ones for this run, validated
+   * as `npm run rules -- put` validates them (docs/SEMANTICS.md A-R6). Not with `stack`.
+   */
+  rulesFile?: string;
   /** Default: 2 minutes plus 1 s per 200 records. */
   drainTimeoutMs?: number;
   /** Each AWS request's limits (default LOCAL_TIMEOUTS). */
@@ -480,6 +486,11 @@ function jsonl(items: readonly unknown[]): string {
 export async function runReplay(opts: ReplayRunOptions): Promise<ReplaySummary> {
   const started = Date.now();
   // Everything that can fail without the cloud fails before it starts.
+  if (opts.rulesFile !== undefined) {
+    const rules = readRulesFile(opts.rulesFile, opts.config);
+    opts.log?.(`rules: ${rules.length} from ${opts.rulesFile}, in place of the configured ones`);
+    opts = { ...opts, config: { ...opts.config, rules } };
+  }
   const input = await readInput(opts.input, opts.stdin);
   const records = toRecords(input.lines);
   await prepareOutputDir(opts.outDir);

@@ -36,8 +36,9 @@ export const ALERT_LEDGER_TABLE: TableDefinition = {
 
 /**
  * Rules at runtime (docs/SEMANTICS.md A-R3, A-R4): rule rows (`rule#<name>`, scope key),
- * tags rows (`tags`, sensor id) and one revision counter (`meta`, `meta`). Optional: a
- * deployment without it runs the configured rules. Not in TABLES until the stack defines it.
+ * tags rows (`tags`, sensor id) and one revision counter (`meta`, `meta`). The stack and
+ * the local cloud create it empty: the configured rules are the seed it is layered over.
+ * Optional for the handler: an environment without it runs the configured rules.
  */
 export const RULES_TABLE: TableDefinition = {
   id: 'Rules',
@@ -45,7 +46,7 @@ export const RULES_TABLE: TableDefinition = {
   sortKey: 'sk',
 };
 
-export const TABLES = [STATE_TABLE, RESULTS_TABLE, ALERT_LEDGER_TABLE] as const;
+export const TABLES = [STATE_TABLE, RESULTS_TABLE, ALERT_LEDGER_TABLE, RULES_TABLE] as const;
 
 /** Environment variable names shared by the CDK app, the local cloud and the handler. */
 export const ENV = {

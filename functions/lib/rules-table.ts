@@ -34,6 +34,16 @@ export interface InvalidRuleRow extends RuleRowKey {
   reason: string;
 }
 
+/** A rule row as stored: its version, and the rule unless it is a tombstone. */
+export interface StoredRuleRow extends RuleRowKey {
+  version: number;
+  deleted: boolean;
+  /** The row's body as JSON text (absent on a tombstone). */
+  body?: string;
+  updatedAt?: number;
+  updatedBy?: string;
+}
+
 export interface LoadedRules {
   rules: Rule[];
   tags: Map<string, string[]>;
@@ -92,6 +102,20 @@ export class RulesTable {
       new GetCommand({ TableName: this.tableName, Key: { pk: 'meta', sk: 'meta' }, ConsistentRead: true }),
     );
     return Number(out.Item?.revision ?? 0);
+  }
+
+  /** One rule row, tombstone or not, read consistently; undefined if it was never written. */
+  async row(key: RuleRowKey): Promise<StoredRuleRow | undefined> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { ...key }, ConsistentRead: true }),
+    );
+    return out.Item ? storedRow(out.Item) : undefined;
+  }
+
+  /** Every rule row, tombstones included (the writers' view; the handler reads `load`). */
+  async ruleRows(): Promise<StoredRuleRow[]> {
+    const items = await this.scan();
+    return items.filter((i) => String(i.pk).startsWith('rule#')).map(storedRow);
   }
 
   /** Every live row, consistently; scanned again (at most 3 times) if a write raced the scan. */
@@ -201,6 +225,18 @@ export class RulesTable {
     } while (start);
     return items;
   }
+}
+
+function storedRow(item: Record<string, unknown>): StoredRuleRow {
+  return {
+    pk: String(item.pk),
+    sk: String(item.sk),
+    version: Number(item.version ?? 0),
+    deleted: item.deleted === true,
+    ...(typeof item.body === 'string' ? { body: item.body } : {}),
+    ...(typeof item.updatedAt === 'number' ? { updatedAt: item.updatedAt } : {}),
+    ...(typeof item.updatedBy === 'string' ? { updatedBy: item.updatedBy } : {}),
+  };
 }
 
 function decodeRows(items: readonly Record<string, unknown>[], metrics: readonly string[]) {

@@ -62,6 +62,13 @@ async function flushWhere(
 async function foldEach(deps: BatchDeps, sensorIds: readonly string[], fold: Fold): Promise<BatchReport> {
   const writesBefore = deps.counter.writes;
   const report = newReport(0, sensorIds.length);
+  // A-R4 as for a stream batch: a flush evaluates window rules, with the rules as of now
+  // (the idle sweeper, or a replay's flush, may run before any batch loaded them).
+  if (deps.rules) {
+    const refreshed = await deps.rules.refreshIfDue(Date.now());
+    report.rulesInvalid = refreshed.invalid;
+    report.rulesRefreshFailed = refreshed.failed ? 1 : 0;
+  }
   const states = await deps.store.loadMany(sensorIds);
   const counts = emptyCounts();
   const withAlerts: SensorState[] = [];

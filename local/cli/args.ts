@@ -209,6 +209,11 @@ const REPLAY_FLAGS = {
       'npm run recover -- dlq redrive brings it back',
     { min: 0, max: 10_000 },
   ),
+  rules: flag.string(
+    'FILE',
+    'a rules file (as npm run rules -- put reads) whose rules replace\n' +
+      'the configured ones for this replay (default: the configured rules)',
+  ),
   quiet: flag.boolean('no progress lines', { short: 'q' }),
   verbose: flag.boolean('emulator and provisioning details'),
   help: HELP_FLAG,
@@ -262,9 +267,13 @@ export function parseReplayArgs(argv: readonly string[], env: NodeJS.ProcessEnv 
       'flag --stack needs --endpoint URL (or AWS_ENDPOINT_URL): where the stack is deployed',
     );
   }
-  if (opts.stack !== undefined && (opts.chaosSeed !== undefined || opts.prefix !== undefined)) {
+  if (
+    opts.stack !== undefined &&
+    (opts.chaosSeed !== undefined || opts.prefix !== undefined || opts.rules !== undefined)
+  ) {
+    const other = opts.chaosSeed !== undefined ? 'chaos' : opts.prefix !== undefined ? 'prefix' : 'rules';
     throw new UsageError(
-      `flag --stack runs the deployed resources and handler as they are: it cannot be combined with --${opts.chaosSeed !== undefined ? 'chaos' : 'prefix'}`,
+      `flag --stack runs the deployed resources and handler as they are: it cannot be combined with --${other}`,
     );
   }
   if (retryAttempts !== undefined && chaos === undefined) {

@@ -56,6 +56,7 @@ async function main(): Promise<number> {
     config,
     ...(target ? { target } : {}),
     ...(stack ? { stack } : {}),
+    ...(opts.rules !== undefined ? { rulesFile: opts.rules } : {}),
     ...(prefix ? { prefix } : {}),
     ...(target ? { deleteResourcesOnStop: !opts.keepResources } : {}),
     ...(opts.drainTimeoutMs ? { drainTimeoutMs: opts.drainTimeoutMs } : {}),

@@ -7,6 +7,7 @@
  * same steps and exits 0. In every case kinesis-local is gone before the process exits.
  */
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
+import { RULES_TABLE } from '../../functions/lib/resources.js';
 import { sleep } from '../../functions/lib/retry.js';
 import { demoFaults, demoRules, withDemoRules } from '../anomaly-demo.js';
 import { formatFaultCounter, reshardTo } from '../chaos/index.js';
@@ -145,6 +146,14 @@ async function main(): Promise<number> {
     `emulators: kinesis-local pid ${pipeline.kinesisPid} at ${e?.kinesis}, dynalite at ${e?.dynamodb}, ` +
       `fauxqs (SNS, SQS) at ${e?.sns}`,
   );
+  const rulesTable = pipeline.resources.tables.find((t) => t.def.id === RULES_TABLE.id);
+  if (rulesTable) {
+    // The table starts empty: the configured rules are its seed (docs/SEMANTICS.md A-R3).
+    out(
+      `rules at runtime: npm run rules -- list --endpoint ${pipeline.clientOptions.endpoints?.dynamodb} ` +
+        `--table ${rulesTable.name} (applied within ${config.alarms.rulesRefreshMs / 1000} s of a change)`,
+    );
+  }
 
   const ingest = await startIngest(opts, pipeline, out);
   const sensorIds = Array.from({ length: opts.sensors }, (_, i) => `sensor_${i + 1}`);

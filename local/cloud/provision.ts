@@ -28,6 +28,7 @@ import {
   ALERT_LEDGER_TABLE,
   ENV,
   RESULTS_TABLE,
+  RULES_TABLE,
   STATE_TABLE,
   TABLES,
   type TableDefinition,
@@ -326,6 +327,8 @@ export function handlerEnv(
   resources: ProvisionedResources,
   config: WindowpaneConfig,
 ): Record<string, string> {
+  // Optional: a deployed stack from before the rules table has none.
+  const rules = resources.tables.find((t) => t.def.id === RULES_TABLE.id);
   return {
     [ENV.stateTable]: findTable(resources, STATE_TABLE).name,
     [ENV.resultsTable]: findTable(resources, RESULTS_TABLE).name,
@@ -334,6 +337,7 @@ export function handlerEnv(
     [ENV.invalidQueueUrl]: resources.queues.invalid.url,
     [ENV.lateQueueUrl]: resources.queues.late.url,
     ...(resources.resultsStream ? { [ENV.resultsStream]: resources.resultsStream.name } : {}),
+    ...(rules ? { [ENV.rulesTable]: rules.name } : {}),
     [ENV.config]: JSON.stringify(config),
   };
 }

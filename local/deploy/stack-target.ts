@@ -30,6 +30,7 @@ import {
 import {
   ALERT_LEDGER_TABLE,
   RESULTS_TABLE,
+  RULES_TABLE,
   STATE_TABLE,
   type TableDefinition,
 } from '../../functions/lib/resources.js';
@@ -83,7 +84,11 @@ const REQUIRED_OUTPUTS = [
   'HandlerFailureQueueUrl',
 ] as const;
 
-type Outputs = Record<(typeof REQUIRED_OUTPUTS)[number], string> & { ResultsStreamName?: string };
+type Outputs = Record<(typeof REQUIRED_OUTPUTS)[number], string> & {
+  ResultsStreamName?: string;
+  /** Absent on a stack deployed before the rules table. */
+  RulesTableName?: string;
+};
 
 async function stackOutputsAndTemplate(
   opts: ResolveStackOptions,
@@ -183,6 +188,9 @@ export async function resolveStack(opts: ResolveStackOptions): Promise<StackTarg
   const resultsStream = outputs.ResultsStreamName
     ? await stream(clients, outputs.ResultsStreamName)
     : undefined;
+  const rules = outputs.RulesTableName
+    ? await table(clients, outputs.RulesTableName, RULES_TABLE)
+    : undefined;
   const topicArn = outputs.AlertTopicArn;
   const alertsTap = await createQueue(clients, `${uniquePrefix(opts.stackName.slice(0, 40))}-alerts-tap`);
   const subscriptionArn = await subscribeAlertsTap(clients, topicArn, alertsTap);
@@ -192,7 +200,7 @@ export async function resolveStack(opts: ResolveStackOptions): Promise<StackTarg
     resources: {
       stream: readings,
       ...(resultsStream ? { resultsStream } : {}),
-      tables: [state, results, ledger],
+      tables: [state, results, ledger, ...(rules ? [rules] : [])],
       topic: { name: topicArn.split(':').pop() ?? '', arn: topicArn },
       queues: { invalid, late, dlq, alertsTap },
       alertsTapSubscriptionArn: subscriptionArn,

@@ -9,6 +9,7 @@ import { ConfigError, type EventSourceConfig, type WindowpaneConfig } from '../.
 import {
   ALERT_LEDGER_TABLE,
   RESULTS_TABLE,
+  RULES_TABLE,
   STATE_TABLE,
   type TableDefinition,
 } from '../../functions/lib/resources.js';
@@ -30,10 +31,11 @@ export function defaultSweepIntervalMs(config: WindowpaneConfig): number {
   return Math.max(1, Math.ceil(config.idleTimeoutMs / 60_000)) * 60_000;
 }
 
-const TABLE_DEFS: Record<'state' | 'results' | 'alertLedger', TableDefinition> = {
+const TABLE_DEFS: Record<'state' | 'results' | 'alertLedger' | 'rules', TableDefinition> = {
   state: STATE_TABLE,
   results: RESULTS_TABLE,
   alertLedger: ALERT_LEDGER_TABLE,
+  rules: RULES_TABLE,
 };
 
 /**
@@ -50,7 +52,8 @@ export function planFromTemplatePlan(
   const base = planFromConfig(config, { prefix });
   const named = (name: string) => `${prefix}-${name}`.slice(0, 80);
   const table = (role: keyof typeof TABLE_DEFS) => {
-    const planned = tp.tables.find((t) => t.logicalId === tp.roles.tables[role]);
+    const id = role === 'rules' ? tp.roles.rulesTable : tp.roles.tables[role];
+    const planned = tp.tables.find((t) => t.logicalId === id);
     if (!planned) throw new ConfigError(`template has no ${role} table`);
     const def: TableDefinition = {
       id: TABLE_DEFS[role].id,
@@ -77,7 +80,13 @@ export function planFromTemplatePlan(
           resultsStream: { name: named(tp.resultsStream.name), shardCount: tp.resultsStream.shardCount ?? 1 },
         }
       : {}),
-    tables: [table('state'), table('results'), table('alertLedger')],
+    // A template from before the rules table has none: its handler runs the configured rules.
+    tables: [
+      table('state'),
+      table('results'),
+      table('alertLedger'),
+      ...(tp.roles.rulesTable ? [table('rules')] : []),
+    ],
     topic: { name: named(topic.name) },
     queues: {
       invalid: queue('invalid'),

@@ -17,10 +17,13 @@ import { GetTopicAttributesCommand } from '@aws-sdk/client-sns';
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createClients, localClientOptions } from '../../functions/lib/clients.js';
+import { RulesTable } from '../../functions/lib/rules-table.js';
 import { REPO_ROOT } from '../../local/config.js';
 import { deployToMoto, type MotoDeployReport } from '../../local/deploy/moto-deploy.js';
 import { resolveReplayStack } from '../../local/deploy/stack-target.js';
 import { OUTPUT_FILES, runReplay } from '../../local/replay.js';
+import { deleteRule, putRule, type RulesContext } from '../../local/rules/commands.js';
+import { rulesTableFromStack } from '../../local/rules/locate.js';
 
 const GOLDEN = path.join(REPO_ROOT, 'test', 'golden', 'small');
 
@@ -51,6 +54,7 @@ describe('the synthesized template on moto CloudFormation', () => {
         'IotRuleErrorQueueUrl',
         'LateReadingQueueUrl',
         'ResultsTableName',
+        'RulesTableName',
         'StateTableName',
         'StreamArn',
         'StreamName',
@@ -84,11 +88,31 @@ describe('the synthesized template on moto CloudFormation', () => {
     expect(report.workarounds).toHaveLength(1);
   });
 
+  it('npm run rules -- --stack finds the rules table by its output, and writes it at versions 1 and 2', async () => {
+    const options = {
+      ...localClientOptions(endpoints),
+      endpoints: { ...endpoints, cloudformation: endpoints.kinesis },
+    };
+    const name = await rulesTableFromStack(options, 'WindowpaneMotoTest');
+    expect(name).toBe(report.outputs.RulesTableName);
+    const ctx: RulesContext = {
+      table: new RulesTable({ doc: clients.doc, tableName: name }),
+      seed: [],
+      metrics: ['temperature'],
+      by: 'test',
+    };
+    const rule = { name: 'moto-probe', type: 'threshold', metric: 'temperature', above: 1_000 } as const;
+    expect((await putRule(ctx, { ...rule, severity: 'info', cooldownMs: 60_000 })).version).toBe(1);
+    // A tombstone: the replay below runs the configured rules only, as its golden files need.
+    expect(await deleteRule(ctx, 'moto-probe', 'all')).toEqual({ version: 2, seedApplies: false });
+    expect(await ctx.table.revision()).toBe(2);
+  });
+
   it('the outputs name resources that exist and answer on the endpoint', async () => {
     const o = report.outputs;
     const stream = await clients.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: o.StreamName }));
     expect(stream.StreamDescriptionSummary?.StreamARN).toBe(o.StreamArn);
-    for (const table of [o.StateTableName, o.ResultsTableName, o.AlertLedgerTableName]) {
+    for (const table of [o.StateTableName, o.ResultsTableName, o.AlertLedgerTableName, o.RulesTableName]) {
       const { Table } = await clients.dynamodb.send(new DescribeTableCommand({ TableName: table }));
       expect(Table?.TableStatus).toBe('ACTIVE');
     }

@@ -53,7 +53,6 @@ const LOGICAL_ID_OF: Record<Target, string> = {
   resultsStream: LOGICAL_IDS.resultsStream,
   // GetSchemaVersion by version id is granted on `*` (infra/schema-registry.ts).
   schemaRegistry: '*',
-  // Not in the stack yet (issue 10): its entries are `onlyWith` it, so never granted today.
   rulesTable: RULES_TABLE.id,
 };
 

@@ -60,6 +60,8 @@ describe('resource plan of the default stack (cdk.json)', () => {
       results: 'WindowResults',
       alertLedger: 'AlertLedger',
     });
+    // The handler's RULES_TABLE_NAME names it: the local cloud creates it as the stack does.
+    expect(plan.roles.rulesTable).toBe('Rules');
   });
 
   it('event source mapping: the configured settings in EventSourceConfig shape', () => {

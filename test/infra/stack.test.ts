@@ -118,6 +118,8 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
         // No output stream here, so no read of which windows were already emitted.
         WindowResults: ['dynamodb:PutItem'],
         AlertLedger: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
+        // The rules table's revision, then its rows (A-R4): read only.
+        Rules: ['dynamodb:GetItem', 'dynamodb:Scan'],
         [LOGICAL_IDS.alertTopic]: ['sns:Publish'],
         [LOGICAL_IDS.messagingKey]: ['kms:Decrypt', 'kms:GenerateDataKey'],
         [LOGICAL_IDS.invalidQueue]: ['sqs:SendMessage'],
@@ -410,9 +412,27 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
           'StateTableName',
           'ResultsTableName',
           'AlertLedgerTableName',
+          'RulesTableName',
           'DashboardUrl',
         ]),
       );
+      expect(built.template.findOutputs('RulesTableName').RulesTableName?.Value).toEqual({ Ref: 'Rules' });
+    });
+
+    it("rules table: named in both functions' environment, read (GetItem, Scan) by them, written by no role", () => {
+      const functions = idsOf(built.json, 'AWS::Lambda::Function');
+      for (const id of functions) {
+        expect(built.json.Resources[id]!.Properties.Environment.Variables[ENV.rulesTable]).toEqual({
+          Ref: 'Rules',
+        });
+      }
+      const readers = idsOf(built.json, 'AWS::IAM::Role').filter(
+        (role) => grantsOfRole(built.json, role).Rules !== undefined,
+      );
+      expect(readers.sort()).toEqual(functions.map((id) => roleOfFunction(built.json, id)).sort());
+      for (const role of readers) {
+        expect(grantsOfRole(built.json, role).Rules).toEqual(['dynamodb:GetItem', 'dynamodb:Scan']);
+      }
     });
 
     it('has no shard scaler on an on-demand stream (functions: handler and idle sweeper)', () => {
@@ -459,6 +479,7 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
       for (const id of [
         'WindowResults',
         'AlertLedger',
+        'Rules',
         LOGICAL_IDS.alertTopic,
         LOGICAL_IDS.messagingKey,
         LOGICAL_IDS.lateQueue,

@@ -1,9 +1,16 @@
 /**
- * A-R3 Sources and versions, A-R4 Changes at runtime, against the rules table on dynalite:
- * rows written at increasing versions with a tombstone for a delete, a bad row skipped
- * and counted without stopping anything, and a running source that follows a change only
- * after its refresh interval, so that alarms raised after it carry the new version.
+ * A-R3 Sources and versions, A-R4 Changes at runtime, A-R5 Writing rules, against the rules
+ * table on dynalite: rows written at increasing versions with a tombstone for a delete, a
+ * bad row skipped and counted without stopping anything, a running source that follows a
+ * change only after its refresh interval, so that alarms raised after it carry the new
+ * version; `npm run rules`' functions (concurrent writers, export/import) and the command
+ * itself; and a running local pipeline that picks up a put and a delete.
  */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -17,10 +24,28 @@ import {
   destroyClients,
   localClientOptions,
 } from '../../functions/lib/clients.js';
+import { RULES_TABLE } from '../../functions/lib/resources.js';
+import { sleep } from '../../functions/lib/retry.js';
 import { TableRuleSource } from '../../functions/lib/rule-source.js';
 import { RulesTable, RuleVersionConflictError } from '../../functions/lib/rules-table.js';
+import { uniquePrefix } from '../../local/cloud/index.js';
+import { startLocalPipeline } from '../../local/pipeline/index.js';
+import { putRecordsInOrder } from '../../local/replay.js';
+import {
+  deleteRule,
+  exportRules,
+  exportText,
+  getRule,
+  importRules,
+  listRules,
+  putRule,
+  RuleNotFoundError,
+  type RulesContext,
+} from '../../local/rules/commands.js';
+import { rulesFromJson } from '../../local/rules/rules-file.js';
 import { record } from '../unit/factories.js';
 
+const execFileAsync = promisify(execFile);
 const endpoints = inject('endpoints');
 const TABLE = `rules-runtime-${process.pid}-${Date.now()}`;
 let clients: AwsClients;
@@ -64,7 +89,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await clients?.dynamodb.send(new DeleteTableCommand({ TableName: TABLE })).catch(() => undefined);
+  for (const name of [TABLE, `${TABLE}-cli`, `${TABLE}-copy`, `${TABLE}-cmd`])
+    await clients?.dynamodb.send(new DeleteTableCommand({ TableName: name })).catch(() => undefined);
   if (clients) destroyClients(clients);
 });
 
@@ -173,4 +199,162 @@ describe('A-R4 Changes at runtime', () => {
     const cold = new TableRuleSource({ table: doomed, config });
     await expect(cold.refreshIfDue(0)).rejects.toThrow();
   });
+});
+
+describe('A-R5 Writing rules (npm run rules)', () => {
+  const ctxFor = (t: RulesTable): RulesContext => ({
+    table: t,
+    seed: config.rules,
+    metrics: config.metrics,
+    by: 'test',
+  });
+  let own: RulesTable;
+  beforeAll(async () => {
+    await createRulesTable(`${TABLE}-cli`);
+    own = new RulesTable({ doc: clients.doc, tableName: `${TABLE}-cli` });
+  });
+
+  it('concurrent writers of one rule never reuse a version; the last write is in force', async () => {
+    const ctx = ctxFor(own);
+    const writers = [30, 31, 32, 33, 34].map((above) => putRule(ctx, { ...hotAlarm(above), name: 'raced' }));
+    const written = await Promise.all(writers);
+    expect(written.map((r) => r.version).sort()).toEqual([1, 2, 3, 4, 5]);
+    const last = written.find((r) => r.version === 5)!;
+    const row = await own.row({ pk: 'rule#raced', sk: 'all' });
+    expect(row).toMatchObject({ version: 5, deleted: false });
+    expect(JSON.parse(row!.body!)).toEqual(last);
+    // Every write bumped the revision (A-R4): a handler polling it sees each one.
+    expect(await own.revision()).toBe(5);
+  });
+
+  it('delete writes a tombstone at the next version; the configured rule of that name applies again', async () => {
+    const ctx = ctxFor(own);
+    await putRule(ctx, { ...hotAlarm(40), name: 'too-hot' });
+    const listed = await listRules(ctx);
+    expect(listed.filter((r) => r.name === 'too-hot')).toEqual([
+      expect.objectContaining({ version: 1, source: 'table', rule: expect.objectContaining({ above: 40 }) }),
+    ]);
+    expect(await deleteRule(ctx, 'too-hot', 'all')).toEqual({ version: 2, seedApplies: true });
+    expect(await own.row({ pk: 'rule#too-hot', sk: 'all' })).toMatchObject({ version: 2, deleted: true });
+    expect((await getRule(ctx, 'too-hot', 'all')).source).toBe('configuration');
+    await expect(deleteRule(ctx, 'too-hot', 'all')).rejects.toThrowError(
+      /no rule too-hot@all in table .* \(deleted at version 2\)/,
+    );
+    await expect(deleteRule(ctx, 'never', 'all')).rejects.toThrowError(RuleNotFoundError);
+  });
+
+  it('export prints what import reads: exported, imported elsewhere, exported again, byte for byte', async () => {
+    const ctx = ctxFor(own);
+    await putRule(ctx, { ...hotAlarm(50), name: 'lab', scope: { prefix: 'lab-' } });
+    const first = exportText((await exportRules(ctx)).rules);
+    expect(JSON.parse(first).rules.map((r: Rule) => r.name)).toEqual(['lab', 'raced']);
+    expect(first).not.toMatch(/"version"/);
+
+    await createRulesTable(`${TABLE}-copy`);
+    const copy = ctxFor(new RulesTable({ doc: clients.doc, tableName: `${TABLE}-copy` }));
+    const rules = rulesFromJson(JSON.parse(first), 'export.json', config);
+    expect((await importRules(copy, rules)).written.map((r) => r.version)).toEqual([1, 1]);
+    expect(exportText((await exportRules(copy)).rules)).toBe(first);
+    // The same file again changes nothing: no version, no revision is spent.
+    const revision = await copy.table.revision();
+    expect(await importRules(copy, rules)).toMatchObject({ written: [], unchanged: rules });
+    expect(await copy.table.revision()).toBe(revision);
+  });
+});
+
+describe('npm run rules, the command', () => {
+  const run = (args: string[]) =>
+    execFileAsync('npx', ['tsx', 'local/cli/rules.ts', ...args], {
+      env: {
+        ...process.env,
+        WINDOWPANE_CONFIG: JSON.stringify(config),
+        AWS_ACCESS_KEY_ID: 'local',
+        AWS_SECRET_ACCESS_KEY: 'local',
+        AWS_REGION: 'us-east-1',
+      },
+    }).then(
+      (r) => ({ code: 0, ...r }),
+      (e: { code: number; stdout: string; stderr: string }) => e,
+    );
+  const target = () => ['--endpoint', endpoints.dynamodb, '--table', `${TABLE}-cmd`];
+
+  it('puts a file, refuses a bad one naming the file and field (exit 1, nothing written), and a bad flag (exit 2)', async () => {
+    await createRulesTable(`${TABLE}-cmd`);
+    const dir = await mkdtemp(path.join(tmpdir(), 'rules-cli-'));
+    try {
+      const good = path.join(dir, 'good.json');
+      const bad = path.join(dir, 'bad.json');
+      await writeFile(good, JSON.stringify([hotAlarm(45)]));
+      await writeFile(
+        bad,
+        JSON.stringify({ rules: [hotAlarm(46), { ...hotAlarm(1), name: 'x', above: 'hot' }] }),
+      );
+      const put = await run(['put', good, ...target()]);
+      expect(put).toMatchObject({ code: 0, stdout: 'put hot-alarm@all at version 1\n' });
+      const refused = await run(['put', bad, ...target()]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain(`rules: RulesFileError: ${bad}: rules[1].above:`);
+      const usage = await run(['put', good, '--scope', 'all', ...target()]);
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toMatch(/flag --scope does not apply to "put"/);
+      const table2 = new RulesTable({ doc: clients.doc, tableName: `${TABLE}-cmd` });
+      expect(await table2.revision()).toBe(1);
+      const list = await run(['list', ...target()]);
+      expect(list.stdout).toMatch(/^hot-alarm {2}all {2}v1 {2}table {2}threshold temperature alarm$/m);
+      expect(list.stdout).toMatch(/^too-hot {2}all {2}v0 {2}configuration/m);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
+
+describe('A-R4 on a running local pipeline: a put applies after the refresh, a delete removes the alarm', () => {
+  it('raises the alarm at the put version, then RULE_REMOVED after the delete', async () => {
+    const live = parseConfig({ rules: [], alarms: { rulesRefreshMs: 1_000, rulesFullReloadMs: 60_000 } });
+    const pipeline = await startLocalPipeline({
+      config: live,
+      target: localClientOptions(endpoints),
+      prefix: uniquePrefix('rulesrt'),
+      resourceSource: 'config',
+      deleteResourcesOnStop: true,
+    });
+    try {
+      const rulesTable = pipeline.resources.tables.find((t) => t.def.id === RULES_TABLE.id);
+      expect(rulesTable).toBeDefined();
+      const ctx: RulesContext = {
+        table: new RulesTable({ doc: pipeline.clients.doc, tableName: rulesTable!.name }),
+        seed: live.rules,
+        metrics: live.metrics,
+        by: 'test',
+      };
+      let line = 0;
+      const send = async (t: number, temperature: number) => {
+        const data = new TextEncoder().encode(JSON.stringify({ sensorId: 's1', temperature, timestamp: t }));
+        await putRecordsInOrder(pipeline.clients.kinesis, pipeline.resources.stream.name, [
+          { line: ++line, partitionKey: 's1', data },
+        ]);
+        await pipeline.mapping.drain({ settleMs: 200 });
+      };
+      const t0 = Date.UTC(2026, 0, 1);
+      await send(t0, 40); // no rule yet: nothing
+      const put = await putRule(ctx, { ...hotAlarm(36), version: 7 });
+      expect(put.version).toBe(1); // the table's next version, not the file's
+      await putRule(ctx, { ...hotAlarm(36), name: 'hot-alert', mode: 'alert' });
+      await putRule(ctx, { ...hotAlarm(35), name: 'hot-alert', mode: 'alert' }); // version 2
+      await sleep(1_200); // past rulesRefreshMs
+      await send(t0 + 1_000, 40);
+      await deleteRule(ctx, 'hot-alarm', 'all');
+      await sleep(1_200);
+      await send(t0 + 2_000, 40);
+      const { transitions, alerts } = await pipeline.collect();
+      // One alert (the cooldown bucket suppresses the next), at the version in force.
+      expect(alerts.map((a) => [a.rule, a.ruleVersion, a.timestamp])).toEqual([['hot-alert', 2, t0 + 1_000]]);
+      expect(transitions.map((t) => [t.rule, t.transition, t.ruleVersion, t.at])).toEqual([
+        ['hot-alarm', 'ALARM', 1, t0 + 1_000],
+        ['hot-alarm', 'RULE_REMOVED', 1, expect.any(Number)],
+      ]);
+    } finally {
+      await pipeline.stop();
+    }
+  }, 120_000);
 });

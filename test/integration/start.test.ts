@@ -94,6 +94,10 @@ describe('npm start', () => {
     expect(out).toMatch(/^\[\s*[\d.]+s\] window {2}sensor_\d+ tumbling .* count \d+ mean/m);
     expect(out).toMatch(/^\[\s*[\d.]+s\] alert {3}(critical|warning) (too-hot|too-cold|jump) sensor_\d+/m);
     expect(out).toMatch(/^\[\s*[\d.]+s\] status {2}sent \d+, processed \d+/m);
+    // Where `npm run rules` finds this run's rules table (A-R4, A-R5).
+    expect(out).toMatch(
+      /^rules at runtime: npm run rules -- list --endpoint http:\/\/\S+:\d+ --table windowpane-Rules \(applied within 30 s of a change\)$/m,
+    );
     expect(out).toMatch(/^stopped \(duration reached\)/m);
     // The backfill closes windows at once, so the first window shows with the first batch:
     // within the default batching window (5 s) and some start-up margin.
