@@ -11,6 +11,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { summarize } from '../../functions/domain/aggregate.js';
 import type { Transition } from '../../functions/domain/alarms/transition.js';
+import { percentilePlan } from '../../functions/domain/percentile-config.js';
 import type { Alert } from '../../functions/domain/rules.js';
 import type { FinalWindow, LateReading } from '../../functions/domain/state.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
@@ -27,6 +28,8 @@ export interface WindowStats {
   mean: number;
   min: number;
   max: number;
+  /** The configured percentiles of the open window so far (`p50`: estimate, null: none). */
+  percentiles?: Record<string, number | null>;
 }
 
 export type LiveEvent =
@@ -152,6 +155,7 @@ export class LiveMonitor {
     s.recentSetAside.length = Math.min(s.recentSetAside.length, RECENT);
 
     s.current = new Map();
+    const plan = percentilePlan(this.pipeline.config);
     for (const sensorId of this.sensorIds) {
       const state = states.get(sensorId);
       if (!state) continue;
@@ -160,7 +164,8 @@ export class LiveMonitor {
         const metric = Object.keys(open.aggs).sort()[0];
         if (metric === undefined) continue;
         if (newest && open.start <= newest.start) continue;
-        const sum = summarize(open.aggs[metric]!);
+        const names = plan?.byMetric[metric];
+        const sum = summarize(open.aggs[metric]!, names?.quantiles);
         newest = {
           metric,
           windowType: open.windowType,
@@ -171,6 +176,11 @@ export class LiveMonitor {
           min: sum.min,
           max: sum.max,
         };
+        if (names) {
+          newest.percentiles = Object.fromEntries(
+            names.names.map((n) => [n, sum[n as `p${string}`] ?? null] as const),
+          );
+        }
       }
       if (newest) s.current.set(sensorId, newest);
     }

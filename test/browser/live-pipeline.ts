@@ -25,11 +25,21 @@ const WINDOW_MS = 5_000;
 const LATENESS_MS = 1_000;
 const SENSORS = 5;
 
-export async function startLivePipeline(opts: { actions?: AlarmActions } = {}): Promise<LivePipeline> {
+export interface LivePipelineOptions {
+  actions?: AlarmActions;
+  /** `percentiles` of the configuration (off by default, as in cdk.json). */
+  percentiles?: number[];
+  /** Rules added to the project's. */
+  rules?: unknown[];
+}
+
+export async function startLivePipeline(opts: LivePipelineOptions = {}): Promise<LivePipeline> {
   const base = loadProjectConfig().config;
   const config = parseConfig(
     {
       ...base,
+      ...(opts.percentiles ? { percentiles: opts.percentiles } : {}),
+      ...(opts.rules ? { rules: [...base.rules, ...opts.rules] } : {}),
       windows: [{ type: 'tumbling', sizeMs: WINDOW_MS }],
       allowedLatenessMs: LATENESS_MS,
       eventSource: { ...base.eventSource, maxBatchingWindowSeconds: 1 },

@@ -1,7 +1,9 @@
 /**
  * The dashboard on a running local pipeline, in Debian's Chromium: final windows fill a
  * chart as they close, alerts published to SNS reach the page through the topic's tap,
- * and the pipeline panel shows throughput and batch sizes from the mapping.
+ * and the pipeline panel shows throughput and batch sizes from the mapping. The pipeline
+ * is configured with percentiles (p50, p99): the chart, its table and the open window
+ * show them.
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +15,7 @@ let live: LivePipeline | undefined;
 let page: Page | undefined;
 
 beforeAll(async () => {
-  [browser, live] = await Promise.all([launchChromium(), startLivePipeline()]);
+  [browser, live] = await Promise.all([launchChromium(), startLivePipeline({ percentiles: [0.99, 0.5] })]);
 });
 afterAll(async () => {
   await page?.close().catch(() => {});
@@ -48,6 +50,44 @@ describe('dashboard on a running local pipeline', () => {
       expect(errors).toEqual([]);
     } finally {
       await screenshot(p, 'pipeline-window-chart-and-alert');
+    }
+  });
+
+  it('shows the configured percentiles: p50 and p99 lines, the windows table, the open window', async () => {
+    const p = page!;
+    try {
+      const chart = p.locator('#charts .chart[data-def="tumbling:5000"][data-metric="temperature"]');
+      await expect.poll(() => chart.getAttribute('data-percentiles'), { timeout: 30_000 }).toBe('p50,p99');
+      // The legend has a p99 line beside the mean.
+      expect(await chart.locator('.u-legend .u-series .u-label').allTextContents()).toEqual(
+        expect.arrayContaining(['temperature mean', 'p50', 'p99']),
+      );
+      expect(await chart.locator('table.windows th').allTextContents()).toEqual([
+        'start',
+        'count',
+        'mean',
+        'min',
+        'max',
+        'p50',
+        'p99',
+      ]);
+      const p99 = Number(
+        await chart.locator('table.windows tbody tr').first().locator('td[data-p="p99"]').textContent(),
+      );
+      const max = Number(
+        await chart.locator('table.windows tbody tr').first().locator('td').nth(4).textContent(),
+      );
+      const min = Number(
+        await chart.locator('table.windows tbody tr').first().locator('td').nth(3).textContent(),
+      );
+      // Within the window's range (the estimate is clamped to [min, max], SEMANTICS "Windows").
+      expect(p99).toBeGreaterThanOrEqual(min);
+      expect(p99).toBeLessThanOrEqual(max);
+      await expect
+        .poll(() => p.textContent('#open-window'), { timeout: 30_000 })
+        .toMatch(/p50 -?\d.*, p99 -?\d/);
+    } finally {
+      await screenshot(p, 'pipeline-percentiles');
     }
   });
 });

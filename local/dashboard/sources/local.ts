@@ -84,7 +84,7 @@ export class LocalPipelineSource implements DashboardSource {
       const open: OpenWindowView = { sensorId, ...w };
       // Only what changed: with a thousand sensors, most polls change most of them anyway,
       // but a quiet fleet costs nothing.
-      const key = `${w.start}|${w.count}|${w.mean}|${w.min}|${w.max}`;
+      const key = `${w.start}|${w.count}|${w.mean}|${w.min}|${w.max}|${JSON.stringify(w.percentiles ?? null)}`;
       if (this.lastOpen.get(sensorId) === key) continue;
       this.lastOpen.set(sensorId, key);
       out.push({ kind: 'open', open });
