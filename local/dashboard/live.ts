@@ -36,7 +36,14 @@ export interface LocalDashboard {
 }
 
 export async function serveLocalDashboard(opts: LocalDashboardOptions): Promise<LocalDashboard> {
-  const deferred = new DeferredSource(opts.label, ['windows', 'open', 'alerts', 'setAside', 'health']);
+  const deferred = new DeferredSource(opts.label, [
+    'windows',
+    'open',
+    'alerts',
+    'alarms',
+    'setAside',
+    'health',
+  ]);
   let source: LocalPipelineSource | undefined;
   const dashboard = await startDashboard({
     source: deferred,

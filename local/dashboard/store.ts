@@ -317,6 +317,9 @@ export class DashboardStore implements DashboardSink {
   }
 
   private upsertAlarm(alarm: AlarmView): void {
+    const held = this.alarms.get(alarm.id);
+    // At-least-once and unordered delivery: a repeat or an older transition changes nothing.
+    if (held?.seq !== undefined && alarm.seq !== undefined && alarm.seq <= held.seq) return;
     this.alarms.delete(alarm.id);
     this.alarms.set(alarm.id, alarm);
     this.journal.alarms.set(alarm.id, alarm);

@@ -25,6 +25,17 @@ const WINDOW_MS = 5_000;
 const LATENESS_MS = 1_000;
 const SENSORS = 5;
 
+/** An alarm-mode rule the simulator's spikes (about 40) raise, and that stays raised for the test. */
+export const OVERHEAT = {
+  name: 'overheat',
+  type: 'threshold',
+  metric: 'temperature',
+  above: 30,
+  mode: 'alarm',
+  clearAfter: 1_000,
+  severity: 'critical',
+};
+
 export interface LivePipelineOptions {
   actions?: AlarmActions;
   /** `percentiles` of the configuration (off by default, as in cdk.json). */

@@ -98,10 +98,21 @@ export function renderAlarms(target, alarms, withActions) {
       const snoozed = a.snoozedUntil ? ` until ${clock(a.snoozedUntil)}` : '';
       return el(
         'tr',
-        { 'data-alarm-id': a.id, 'data-alarm-state': a.state, class: a.severity },
+        {
+          'data-alarm-id': a.id,
+          'data-alarm-state': a.state,
+          'data-alarm-transition': a.transition,
+          class: a.severity,
+        },
         el('td', {}, a.sensorId),
-        el('td', {}, a.ruleVersion !== undefined ? `${a.rule} v${a.ruleVersion}` : a.rule),
-        el('td', { class: 'state', title: `${a.state}${who}${snoozed}` }, a.state),
+        // Version 0 is a rule that never had one set: nothing to tell.
+        el('td', {}, a.ruleVersion ? `${a.rule} v${a.ruleVersion}` : a.rule),
+        el(
+          'td',
+          { class: 'state', title: `${a.transition ?? a.state}${who}${snoozed}` },
+          a.state,
+          withActions && a.by ? el('div', { class: 'dim by' }, `${who}${snoozed}`.trim()) : undefined,
+        ),
         el('td', {}, clock(a.since)),
         el('td', {}, num(a.value)),
         el('td', {}, num(a.peak)),
