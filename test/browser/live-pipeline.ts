@@ -37,7 +37,8 @@ export const OVERHEAT = {
 };
 
 export interface LivePipelineOptions {
-  actions?: AlarmActions;
+  /** The page's alarm actions, made from the started pipeline (its clients and stream). */
+  actions?: (pipeline: LocalPipeline) => AlarmActions;
   /** `percentiles` of the configuration (off by default, as in cdk.json). */
   percentiles?: number[];
   /** Rules added to the project's. */
@@ -75,7 +76,7 @@ export async function startLivePipeline(opts: LivePipelineOptions = {}): Promise
     dashboard = await startDashboard({
       source,
       tickMs: 100,
-      ...(opts.actions ? { actions: opts.actions } : {}),
+      ...(opts.actions ? { actions: opts.actions(pipeline) } : {}),
     });
   } catch (err) {
     await pipeline.stop();
