@@ -112,7 +112,12 @@ async function ensureDelivered(
     deps.delivered.markDelivered(state, 'windowsAndLate');
   }
   if (includeAlerts && !deps.delivered.isDelivered(state, 'alerts')) {
-    await deps.effects.deliverAlerts(state.outbox.alerts, counts, state.outbox.transitions);
+    await deps.effects.deliverAlerts(
+      state.outbox.alerts,
+      counts,
+      state.outbox.transitions,
+      state.outbox.actions,
+    );
     deps.delivered.markDelivered(state, 'alerts');
   }
 }
