@@ -39,6 +39,8 @@ export const METRIC = {
   alarmTransitions: 'AlarmTransitions',
   /** Rule rows skipped as invalid by a rules load (A-R4); worth an alarm above 0. */
   rulesInvalid: 'RulesInvalid',
+  /** Alarm actions (control records) refused: wrong state or unknown alarm (A-C3). */
+  alarmActionsRefused: 'AlarmActionsRefused',
   /** Rules refreshes that failed (the last rules loaded stayed in force). */
   rulesRefreshFailed: 'RulesRefreshFailed',
 } as const;
@@ -66,6 +68,7 @@ export const WINDOW_HANDLER_METRICS = [
   METRIC.conflicts,
   METRIC.duplicateRecords,
   METRIC.windowsFinalisedEarly,
+  METRIC.alarmActionsRefused,
 ] as const satisfies readonly MetricName[];
 
 /** What the idle sweeper publishes after every sweep (functions/idle-sweeper/build.ts). */

@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type EventSourceConfig, type WindowpaneConfig } from '../../functions/domain/config.js';
 import {
+  ALARMS_TABLE,
   ALERT_LEDGER_TABLE,
   RESULTS_TABLE,
   STATE_TABLE,
@@ -30,10 +31,11 @@ export function defaultSweepIntervalMs(config: WindowpaneConfig): number {
   return Math.max(1, Math.ceil(config.idleTimeoutMs / 60_000)) * 60_000;
 }
 
-const TABLE_DEFS: Record<'state' | 'results' | 'alertLedger', TableDefinition> = {
+const TABLE_DEFS: Record<'state' | 'results' | 'alertLedger' | 'alarms', TableDefinition> = {
   state: STATE_TABLE,
   results: RESULTS_TABLE,
   alertLedger: ALERT_LEDGER_TABLE,
+  alarms: ALARMS_TABLE,
 };
 
 /**
@@ -77,7 +79,13 @@ export function planFromTemplatePlan(
           resultsStream: { name: named(tp.resultsStream.name), shardCount: tp.resultsStream.shardCount ?? 1 },
         }
       : {}),
-    tables: [table('state'), table('results'), table('alertLedger')],
+    // A template from before the alarms projection has none: the pipeline then publishes only.
+    tables: [
+      table('state'),
+      table('results'),
+      table('alertLedger'),
+      ...(tp.roles.tables.alarms ? [table('alarms')] : []),
+    ],
     topic: { name: named(topic.name) },
     queues: {
       invalid: queue('invalid'),
