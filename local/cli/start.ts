@@ -10,6 +10,7 @@ import type { WindowpaneConfig } from '../../functions/domain/config.js';
 import { sleep } from '../../functions/lib/retry.js';
 import { formatFaultCounter, reshardTo } from '../chaos/index.js';
 import { loadProjectConfig } from '../config.js';
+import { localAlarmActions } from '../dashboard/alarm-actions.js';
 import { type LocalDashboard, serveLocalDashboard } from '../dashboard/live.js';
 import { type LocalPipeline, startLocalPipeline } from '../pipeline/index.js';
 import { putRecordsInOrder } from '../replay.js';
@@ -90,7 +91,7 @@ async function main(): Promise<number> {
   out(header);
   out(`configuration: ${source}`);
   const dashboard: LocalDashboard | undefined = opts.dashboard
-    ? await serveLocalDashboard({ label: header, open: opts.open, log: out })
+    ? await serveLocalDashboard({ label: header, open: opts.open, withActions: true, log: out })
     : undefined;
   if (dashboard) out(`dashboard: ${dashboard.url}`);
   out('starting the local cloud (kinesis-local, dynalite, fauxqs)...');
@@ -117,7 +118,9 @@ async function main(): Promise<number> {
   const ingest = await startIngest(opts, pipeline, out);
   const sensorIds = Array.from({ length: opts.sensors }, (_, i) => `sensor_${i + 1}`);
   monitor = new LiveMonitor(pipeline, sensorIds);
-  dashboard?.attach(pipeline, monitor);
+  // The buttons act as `npm run alarms` does: a control record on the stream, applied by the fold.
+  const actions = localAlarmActions(pipeline);
+  dashboard?.attach(pipeline, monitor, actions);
   const startedAt = Date.now();
   const startMs =
     backfill.ms > 0 ? Math.floor((startedAt - backfill.ms) / windowMs) * windowMs : Math.floor(startedAt);

@@ -50,8 +50,11 @@ export async function serveLocalDashboard(opts: LocalDashboardOptions): Promise<
   ]);
   let source: LocalPipelineSource | undefined;
   let attached: AlarmActions | undefined;
+  let started = false;
   const actionsOf = (): AlarmActions => {
-    if (!attached) throw new DashboardRequestError(503, 'the local pipeline is still starting');
+    if (!started) throw new DashboardRequestError(503, 'the local pipeline is still starting');
+    if (!attached)
+      throw new DashboardRequestError(501, 'this pipeline has no alarms projection table to act through');
     return attached;
   };
   const late: AlarmActions = {
@@ -70,6 +73,7 @@ export async function serveLocalDashboard(opts: LocalDashboardOptions): Promise<
     dashboard,
     attach(pipeline, monitor, actions) {
       attached = actions;
+      started = true;
       source = new LocalPipelineSource({
         pipeline,
         monitor,
