@@ -7,7 +7,8 @@
 import type { Transition } from '../../functions/domain/alarms/transition.js';
 import type { AlarmView } from './model.js';
 
-export function alarmViewOf(t: Transition): AlarmView {
+/** A transition, or the projection's current row of an alarm (its last transition without `detail`). */
+export function alarmViewOf(t: Omit<Transition, 'detail'>): AlarmView {
   const view: AlarmView = {
     id: t.alarmId,
     sensorId: t.sensorId,
