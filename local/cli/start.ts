@@ -7,7 +7,9 @@
  * same steps and exits 0. In every case kinesis-local is gone before the process exits.
  */
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
+import { ALARMS_TABLE } from '../../functions/lib/resources.js';
 import { sleep } from '../../functions/lib/retry.js';
+import { removeLocalCloudFile, writeLocalCloudFile } from '../alarms/target.js';
 import { formatFaultCounter, reshardTo } from '../chaos/index.js';
 import { loadProjectConfig } from '../config.js';
 import { type LocalDashboard, serveLocalDashboard } from '../dashboard/live.js';
@@ -113,6 +115,18 @@ async function main(): Promise<number> {
     `emulators: kinesis-local pid ${pipeline.kinesisPid} at ${e?.kinesis}, dynalite at ${e?.dynamodb}, ` +
       `fauxqs (SNS, SQS) at ${e?.sns}`,
   );
+
+  // `npm run alarms` finds this local cloud through this file while we run.
+  const alarmsTable = pipeline.resources.tables.find((t) => t.def.id === ALARMS_TABLE.id);
+  if (e) {
+    writeLocalCloudFile({
+      region: pipeline.clientOptions.region ?? 'us-east-1',
+      endpoints: e,
+      streamName: pipeline.resources.stream.name,
+      ...(alarmsTable ? { alarmsTable: alarmsTable.name } : {}),
+    });
+    process.on('exit', () => removeLocalCloudFile());
+  }
 
   const ingest = await startIngest(opts, pipeline, out);
   const sensorIds = Array.from({ length: opts.sensors }, (_, i) => `sensor_${i + 1}`);
