@@ -26,7 +26,15 @@ import {
 } from './common.js';
 import { LiveMonitor } from './monitor.js';
 import { type StartIngest, startIngest } from './start-ingest.js';
-import { ANSI, elapsed, formatCounters, formatCurrent, formatEvent, renderScreen } from './view.js';
+import {
+  ANSI,
+  elapsed,
+  formatAlarms,
+  formatCounters,
+  formatCurrent,
+  formatEvent,
+  renderScreen,
+} from './view.js';
 
 const HINT = 'run `npm start -- --help` for usage';
 /** The start-up burst of past event time is capped so that it takes seconds, not minutes. */
@@ -297,6 +305,7 @@ class LiveRun {
           ) {
             lastCurrent = polled;
             for (const line of formatCurrent(this.monitor.snapshot, t)) this.view.out(line);
+            for (const line of formatAlarms(this.monitor.snapshot, t)) this.view.out(line);
           }
         }
         await sleep(Math.max(0, POLL_MS - (Date.now() - polled)));
