@@ -5,9 +5,11 @@
  * SNS once (the alerts-tap SQS subscription) and the alarms projection; a snooze ends;
  * a repeated actionId publishes once; history shows who and when.
  */
+
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { explicitHashKeyOf } from '../../functions/domain/alarms/control.js';
+import { encodeControl } from '../../functions/domain/alarms/control.js';
 import type { Transition } from '../../functions/domain/alarms/transition.js';
 import { DEFAULT_CONFIG, parseConfig } from '../../functions/domain/config.js';
 import { localClientOptions } from '../../functions/lib/clients.js';
@@ -120,18 +122,38 @@ describe('A-C3 alarm actions through the stream', () => {
   }, 90_000);
 
   it('the control record lands on the shard of the sensor readings (ExplicitHashKey = MD5(sensorId))', async () => {
-    const sensorId = 's1';
-    const r = await actions(0).request({ alarmId: `too-hot@${sensorId}`, action: 'reset', by: 'bob' });
-    const { PutRecordCommand } = await import('@aws-sdk/client-kinesis');
-    const reading = await pipeline.clients.kinesis.send(
-      new PutRecordCommand({
-        StreamName: pipeline.resources.stream.name,
-        PartitionKey: sensorId,
-        Data: Buffer.from(JSON.stringify({ sensorId, timestamp: Date.now() - 30_000, temperature: 20 })),
-      }),
-    );
-    expect(r.shardId).toBe(reading.ShardId);
-    expect(explicitHashKeyOf(sensorId)).toMatch(/^\d+$/);
+    const r = await actions(0).request({ alarmId: 'too-hot@s1', action: 'reset', by: 'bob' });
+    const shardOfReadings = async (sensorId: string) =>
+      (
+        await pipeline.clients.kinesis.send(
+          new PutRecordCommand({
+            StreamName: pipeline.resources.stream.name,
+            PartitionKey: sensorId,
+            Data: Buffer.from(JSON.stringify({ sensorId, timestamp: Date.now() - 30_000, temperature: 20 })),
+          }),
+        )
+      ).ShardId;
+    expect(r.shardId).toBe(await shardOfReadings('s1'));
+    // More sensors, with the record as the CLI builds it: the key alone would scatter them.
+    for (const sensorId of ['a', 'b', 'sensor_3', 'sensor_17', 'x-9', 'zz']) {
+      const enc = encodeControl({
+        actionId: `route-${sensorId}`,
+        alarmId: `too-hot@${sensorId}`,
+        sensorId,
+        action: 'disable',
+        by: 'bob',
+        requestedAt: Date.now(),
+      });
+      const put = await pipeline.clients.kinesis.send(
+        new PutRecordCommand({
+          StreamName: pipeline.resources.stream.name,
+          PartitionKey: enc.partitionKey,
+          ExplicitHashKey: enc.explicitHashKey,
+          Data: enc.data,
+        }),
+      );
+      expect(put.ShardId, sensorId).toBe(await shardOfReadings(sensorId));
+    }
     await pipeline.mapping.drain({ timeoutMs: 30_000 });
   }, 60_000);
 
