@@ -31,7 +31,10 @@ type CommandFlag = keyof typeof COMMAND_FLAG_SPECS;
 
 const TARGET_FLAG_SPECS = {
   endpoint: flag.url('an AWS-compatible endpoint (the local cloud names of --prefix there)'),
-  prefix: flag.string('PREFIX', 'with --endpoint: the resource prefix (default windowpane)'),
+  prefix: flag.string(
+    'PREFIX',
+    'the resource prefix on the endpoint (default windowpane);\nwith AWS_ENDPOINT_URL(_<SERVICE>) set, no --endpoint needed',
+  ),
   stack: flag.string('NAME', 'a deployed stack: its StreamName and AlarmsTableName outputs'),
   region: flag.string('REGION', 'with --stack: its region (default AWS_REGION)'),
 };
@@ -57,7 +60,8 @@ const COMMAND_FLAGS: Record<AlarmsCommand, readonly CommandFlag[]> = {
 
 export type AlarmsTargetChoice =
   | { kind: 'local' }
-  | { kind: 'endpoint'; endpoint: string; prefix: string }
+  /** `endpoint` absent: the AWS_ENDPOINT_URL(_<SERVICE>) variables say where. */
+  | { kind: 'endpoint'; endpoint?: string; prefix: string }
   | { kind: 'stack'; stack: string; endpoint?: string; region?: string };
 
 export interface AlarmsOptions {
@@ -137,11 +141,13 @@ export function parseAlarmsArgs(argv: readonly string[], whoAmI: () => string = 
       ...(values.endpoint !== undefined ? { endpoint: values.endpoint } : {}),
       ...(values.region !== undefined ? { region: values.region } : {}),
     };
-  } else if (values.endpoint !== undefined) {
+  } else if (values.endpoint !== undefined || values.prefix !== undefined) {
     if (values.region !== undefined) throw new UsageError('flag --region needs --stack');
-    opts.target = { kind: 'endpoint', endpoint: values.endpoint, prefix: values.prefix ?? 'windowpane' };
-  } else if (values.prefix !== undefined) {
-    throw new UsageError('flag --prefix needs --endpoint URL');
+    opts.target = {
+      kind: 'endpoint',
+      ...(values.endpoint !== undefined ? { endpoint: values.endpoint } : {}),
+      prefix: values.prefix ?? 'windowpane',
+    };
   } else if (values.region !== undefined) {
     throw new UsageError('flag --region needs --stack');
   }

@@ -11,14 +11,26 @@ import { alarmHistory, listAlarms } from '../alarms/projection.js';
 import { type AlarmsTarget, localCloudTarget, prefixTarget, stackTarget } from '../alarms/target.js';
 import { ALARMS_HELP, type AlarmsOptions, parseAlarmsArgs } from './alarms-args.js';
 import { commandTarget, exitUnlessSignalled, reportFailure, signalShutdownStarted } from './common.js';
+import { UsageError } from './flags.js';
 
 const HINT = 'run `npm run alarms -- --help` for usage';
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 async function resolveTarget(opts: AlarmsOptions): Promise<AlarmsTarget> {
   const t = opts.target;
-  if (t.kind === 'local') return localCloudTarget();
-  if (t.kind === 'endpoint') return prefixTarget(commandTarget(t.endpoint)!, t.prefix);
+  if (t.kind === 'endpoint') {
+    const onEndpoint = commandTarget(t.endpoint);
+    if (!onEndpoint)
+      throw new UsageError(
+        'flag --prefix needs --endpoint URL (or AWS_ENDPOINT_URL): where the resources are',
+      );
+    return prefixTarget(onEndpoint, t.prefix);
+  }
+  if (t.kind === 'local') {
+    // AWS_ENDPOINT_URL(_<SERVICE>) set: that endpoint with the default names, as --endpoint.
+    const fromEnv = commandTarget(undefined);
+    return fromEnv ? prefixTarget(fromEnv, 'windowpane') : localCloudTarget();
+  }
   // --stack: on an endpoint when one is given (flag or AWS_ENDPOINT_URL), else on AWS.
   const onEndpoint = commandTarget(t.endpoint);
   const region = t.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION;

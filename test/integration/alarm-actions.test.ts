@@ -6,6 +6,7 @@
  * a repeated actionId publishes once; history shows who and when.
  */
 
+import { spawn } from 'node:child_process';
 import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -16,7 +17,8 @@ import { localClientOptions } from '../../functions/lib/clients.js';
 import { ALARMS_TABLE } from '../../functions/lib/resources.js';
 import { AlarmActionRefusedError, createAlarmActions } from '../../local/alarms/actions.js';
 import { alarmHistory, listAlarms } from '../../local/alarms/projection.js';
-import { findTable, uniquePrefix } from '../../local/cloud/index.js';
+import { findTable, sdkEnv, uniquePrefix } from '../../local/cloud/index.js';
+import { REPO_ROOT } from '../../local/config.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline/index.js';
 import { putRecordsInOrder } from '../../local/replay.js';
 
@@ -28,6 +30,7 @@ const config = parseConfig({
 });
 
 let pipeline: LocalPipeline;
+const prefix = uniquePrefix('act');
 let alarmsTable: string;
 const seen: Transition[] = [];
 
@@ -66,7 +69,7 @@ beforeAll(async () => {
   pipeline = await startLocalPipeline({
     config,
     target: localClientOptions(inject('endpoints')),
-    prefix: uniquePrefix('act'),
+    prefix,
     resourceSource: 'config',
   });
   alarmsTable = findTable(pipeline.resources, ALARMS_TABLE).name;
@@ -219,4 +222,60 @@ describe('A-C3 alarm actions through the stream', () => {
       actions().request({ alarmId: 'too-cold@s1', action: 'disable', by: 'erin' }),
     ).rejects.toThrow('too-cold@s1 is unknown: no alarm-mode rule too-cold applies to sensor s1');
   }, 60_000);
+});
+
+describe('npm run alarms (the CLI process)', () => {
+  function runCli(args: string[]) {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'local/cli/alarms.ts', ...args, '--prefix', prefix],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...sdkEnv(inject('endpoints')), POWERTOOLS_LOG_LEVEL: 'SILENT' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('ack exits 0 printing the transition; list and history show it; a refusal exits 1, a bad flag 2', async () => {
+    await put('s4', [[Date.now() - 20_000, 50]]);
+    await pipeline.mapping.drain({ timeoutMs: 30_000 });
+
+    const acked = await runCli(['ack', 'too-hot@s4', '--note', 'from the cli', '--by', 'cli-user']);
+    expect(acked.stderr).not.toMatch(/alarms:/);
+    expect(acked.code).toBe(0);
+    expect(acked.stdout).toMatch(
+      /ACKNOWLEDGED\s+too-hot@s4\s+ACTIVE -> ACKNOWLEDGED\s+by cli-user "from the cli"/,
+    );
+
+    const list = await runCli(['list', '--json']);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ alarmId: 'too-hot@s4', state: 'ACKNOWLEDGED', by: 'cli-user' }),
+      ]),
+    );
+    const history = await runCli(['history', 's4']);
+    expect(history.code).toBe(0);
+    expect(history.stdout).toMatch(/ALARM\s+too-hot@s4[\s\S]*ACKNOWLEDGED\s+too-hot@s4.*by cli-user/);
+
+    const refused = await runCli(['ack', 'too-hot@s9']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('too-hot@s9 is NORMAL: nothing to acknowledge');
+
+    const bad = await runCli(['snooze', 'too-hot@s4']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('"snooze" needs --for DURATION');
+  }, 120_000);
 });

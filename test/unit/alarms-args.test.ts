@@ -41,6 +41,10 @@ describe('npm run alarms: arguments', () => {
     });
   });
 
+  it('--prefix alone: the endpoint comes from AWS_ENDPOINT_URL(_<SERVICE>)', () => {
+    expect(parse('list', '--prefix', 'p2').target).toEqual({ kind: 'endpoint', prefix: 'p2' });
+  });
+
   it.each([
     [['mute', 'a@b'], /unknown command "mute"/],
     [[], /missing command/],
@@ -52,7 +56,6 @@ describe('npm run alarms: arguments', () => {
     [['ack', 'a@b', '--for', '1h'], /flag --for does not apply to "ack"/],
     [['list', '--note', 'x'], /flag --note does not apply to "list"/],
     [['ack', 'a@b', '--wait', '5s', '--no-wait'], /--no-wait cannot be combined with --wait/],
-    [['list', '--prefix', 'p'], /flag --prefix needs --endpoint/],
     [['list', '--region', 'eu-west-1'], /flag --region needs --stack/],
     [['list', '--endpoint', 'ftp://x'], /--endpoint/],
     [['list', '--nope'], /unknown flag --nope/],
