@@ -46,10 +46,12 @@ export const METRIC = {
 } as const;
 
 /**
- * What the window handler publishes beside WINDOW_HANDLER_METRICS when a rules table is
- * configured; the stack's dashboard does not show them yet.
+ * What the window handler publishes beside WINDOW_HANDLER_METRICS for rules and alarms
+ * (AlarmActionsRefused always, the others when a rules table is configured); the stack's
+ * dashboard does not show them yet.
  */
 export const RULES_METRICS = [
+  METRIC.alarmActionsRefused,
   METRIC.alarmTransitions,
   METRIC.rulesInvalid,
   METRIC.rulesRefreshFailed,
@@ -68,7 +70,6 @@ export const WINDOW_HANDLER_METRICS = [
   METRIC.conflicts,
   METRIC.duplicateRecords,
   METRIC.windowsFinalisedEarly,
-  METRIC.alarmActionsRefused,
 ] as const satisfies readonly MetricName[];
 
 /** What the idle sweeper publishes after every sweep (functions/idle-sweeper/build.ts). */

@@ -57,6 +57,8 @@ export interface LiveSnapshot {
   recentWindows: FinalWindow[];
   recentAlerts: Alert[];
   recentSetAside: LiveEvent[];
+  /** Every alarm seen, by alarmId: its latest transition (highest seq) says its state. */
+  alarms: Map<string, Transition>;
 }
 
 const RECENT = 12;
@@ -77,6 +79,7 @@ export class LiveMonitor {
     recentWindows: [],
     recentAlerts: [],
     recentSetAside: [],
+    alarms: new Map(),
   };
   private readonly seen = { windows: new Set<string>(), alerts: new Set<string>(), other: new Set<string>() };
   private readonly samples: { at: number; processed: number }[] = [];
@@ -124,6 +127,10 @@ export class LiveMonitor {
         if (this.seen.other.has(`alarm:${transition.transitionId}`)) continue;
         this.seen.other.add(`alarm:${transition.transitionId}`);
         events.push({ kind: 'alarm', at: now, transition });
+        const known = s.alarms.get(transition.alarmId);
+        // A rule that comes back restarts at seq 1 after its RULE_REMOVED.
+        if (!known || transition.seq > known.seq || known.transition === 'RULE_REMOVED')
+          s.alarms.set(transition.alarmId, transition);
         continue;
       }
       if (this.seen.alerts.has(alert.alertId)) continue;

@@ -7,7 +7,9 @@
  * same steps and exits 0. In every case kinesis-local is gone before the process exits.
  */
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
+import { ALARMS_TABLE } from '../../functions/lib/resources.js';
 import { sleep } from '../../functions/lib/retry.js';
+import { removeLocalCloudFile, writeLocalCloudFile } from '../alarms/target.js';
 import { formatFaultCounter, reshardTo } from '../chaos/index.js';
 import { loadProjectConfig } from '../config.js';
 import { localAlarmActions } from '../dashboard/alarm-actions.js';
@@ -25,7 +27,15 @@ import {
 } from './common.js';
 import { LiveMonitor } from './monitor.js';
 import { type StartIngest, startIngest } from './start-ingest.js';
-import { ANSI, elapsed, formatCounters, formatCurrent, formatEvent, renderScreen } from './view.js';
+import {
+  ANSI,
+  elapsed,
+  formatAlarms,
+  formatCounters,
+  formatCurrent,
+  formatEvent,
+  renderScreen,
+} from './view.js';
 
 const HINT = 'run `npm start -- --help` for usage';
 /** The start-up burst of past event time is capped so that it takes seconds, not minutes. */
@@ -114,6 +124,18 @@ async function main(): Promise<number> {
     `emulators: kinesis-local pid ${pipeline.kinesisPid} at ${e?.kinesis}, dynalite at ${e?.dynamodb}, ` +
       `fauxqs (SNS, SQS) at ${e?.sns}`,
   );
+
+  // `npm run alarms` finds this local cloud through this file while we run.
+  const alarmsTable = pipeline.resources.tables.find((t) => t.def.id === ALARMS_TABLE.id);
+  if (e) {
+    writeLocalCloudFile({
+      region: pipeline.clientOptions.region ?? 'us-east-1',
+      endpoints: e,
+      streamName: pipeline.resources.stream.name,
+      ...(alarmsTable ? { alarmsTable: alarmsTable.name } : {}),
+    });
+    process.on('exit', () => removeLocalCloudFile());
+  }
 
   const ingest = await startIngest(opts, pipeline, out);
   const sensorIds = Array.from({ length: opts.sensors }, (_, i) => `sensor_${i + 1}`);
@@ -286,6 +308,7 @@ class LiveRun {
           ) {
             lastCurrent = polled;
             for (const line of formatCurrent(this.monitor.snapshot, t)) this.view.out(line);
+            for (const line of formatAlarms(this.monitor.snapshot, t)) this.view.out(line);
           }
         }
         await sleep(Math.max(0, POLL_MS - (Date.now() - polled)));

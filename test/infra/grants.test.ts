@@ -21,6 +21,7 @@ import {
   WINDOW_HANDLER_METRICS,
 } from '../../functions/lib/metric-names.js';
 import {
+  ALARMS_TABLE,
   ALERT_LEDGER_TABLE,
   RESULTS_TABLE,
   RULES_TABLE,
@@ -55,6 +56,7 @@ const LOGICAL_ID_OF: Record<Target, string> = {
   schemaRegistry: '*',
   // Not in the stack yet (issue 10): its entries are `onlyWith` it, so never granted today.
   rulesTable: RULES_TABLE.id,
+  alarmsTable: ALARMS_TABLE.id,
 };
 
 /** Whether the template has the resource a target names. */

@@ -118,6 +118,8 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
         // No output stream here, so no read of which windows were already emitted.
         WindowResults: ['dynamodb:PutItem'],
         AlertLedger: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
+        // The alarms projection: written only (A-C4); npm run alarms reads it.
+        Alarms: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
         [LOGICAL_IDS.alertTopic]: ['sns:Publish'],
         [LOGICAL_IDS.messagingKey]: ['kms:Decrypt', 'kms:GenerateDataKey'],
         [LOGICAL_IDS.invalidQueue]: ['sqs:SendMessage'],

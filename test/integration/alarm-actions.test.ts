@@ -5,16 +5,20 @@
  * SNS once (the alerts-tap SQS subscription) and the alarms projection; a snooze ends;
  * a repeated actionId publishes once; history shows who and when.
  */
+
+import { spawn } from 'node:child_process';
+import { PutRecordCommand } from '@aws-sdk/client-kinesis';
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { explicitHashKeyOf } from '../../functions/domain/alarms/control.js';
+import { encodeControl } from '../../functions/domain/alarms/control.js';
 import type { Transition } from '../../functions/domain/alarms/transition.js';
 import { DEFAULT_CONFIG, parseConfig } from '../../functions/domain/config.js';
 import { localClientOptions } from '../../functions/lib/clients.js';
 import { ALARMS_TABLE } from '../../functions/lib/resources.js';
 import { AlarmActionRefusedError, createAlarmActions } from '../../local/alarms/actions.js';
 import { alarmHistory, listAlarms } from '../../local/alarms/projection.js';
-import { findTable, uniquePrefix } from '../../local/cloud/index.js';
+import { findTable, sdkEnv, uniquePrefix } from '../../local/cloud/index.js';
+import { REPO_ROOT } from '../../local/config.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline/index.js';
 import { putRecordsInOrder } from '../../local/replay.js';
 
@@ -26,6 +30,7 @@ const config = parseConfig({
 });
 
 let pipeline: LocalPipeline;
+const prefix = uniquePrefix('act');
 let alarmsTable: string;
 const seen: Transition[] = [];
 
@@ -64,7 +69,7 @@ beforeAll(async () => {
   pipeline = await startLocalPipeline({
     config,
     target: localClientOptions(inject('endpoints')),
-    prefix: uniquePrefix('act'),
+    prefix,
     resourceSource: 'config',
   });
   alarmsTable = findTable(pipeline.resources, ALARMS_TABLE).name;
@@ -120,18 +125,38 @@ describe('A-C3 alarm actions through the stream', () => {
   }, 90_000);
 
   it('the control record lands on the shard of the sensor readings (ExplicitHashKey = MD5(sensorId))', async () => {
-    const sensorId = 's1';
-    const r = await actions(0).request({ alarmId: `too-hot@${sensorId}`, action: 'reset', by: 'bob' });
-    const { PutRecordCommand } = await import('@aws-sdk/client-kinesis');
-    const reading = await pipeline.clients.kinesis.send(
-      new PutRecordCommand({
-        StreamName: pipeline.resources.stream.name,
-        PartitionKey: sensorId,
-        Data: Buffer.from(JSON.stringify({ sensorId, timestamp: Date.now() - 30_000, temperature: 20 })),
-      }),
-    );
-    expect(r.shardId).toBe(reading.ShardId);
-    expect(explicitHashKeyOf(sensorId)).toMatch(/^\d+$/);
+    const r = await actions(0).request({ alarmId: 'too-hot@s1', action: 'reset', by: 'bob' });
+    const shardOfReadings = async (sensorId: string) =>
+      (
+        await pipeline.clients.kinesis.send(
+          new PutRecordCommand({
+            StreamName: pipeline.resources.stream.name,
+            PartitionKey: sensorId,
+            Data: Buffer.from(JSON.stringify({ sensorId, timestamp: Date.now() - 30_000, temperature: 20 })),
+          }),
+        )
+      ).ShardId;
+    expect(r.shardId).toBe(await shardOfReadings('s1'));
+    // More sensors, with the record as the CLI builds it: the key alone would scatter them.
+    for (const sensorId of ['a', 'b', 'sensor_3', 'sensor_17', 'x-9', 'zz']) {
+      const enc = encodeControl({
+        actionId: `route-${sensorId}`,
+        alarmId: `too-hot@${sensorId}`,
+        sensorId,
+        action: 'disable',
+        by: 'bob',
+        requestedAt: Date.now(),
+      });
+      const put = await pipeline.clients.kinesis.send(
+        new PutRecordCommand({
+          StreamName: pipeline.resources.stream.name,
+          PartitionKey: enc.partitionKey,
+          ExplicitHashKey: enc.explicitHashKey,
+          Data: enc.data,
+        }),
+      );
+      expect(put.ShardId, sensorId).toBe(await shardOfReadings(sensorId));
+    }
     await pipeline.mapping.drain({ timeoutMs: 30_000 });
   }, 60_000);
 
@@ -197,4 +222,60 @@ describe('A-C3 alarm actions through the stream', () => {
       actions().request({ alarmId: 'too-cold@s1', action: 'disable', by: 'erin' }),
     ).rejects.toThrow('too-cold@s1 is unknown: no alarm-mode rule too-cold applies to sensor s1');
   }, 60_000);
+});
+
+describe('npm run alarms (the CLI process)', () => {
+  function runCli(args: string[]) {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'local/cli/alarms.ts', ...args, '--prefix', prefix],
+      {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...sdkEnv(inject('endpoints')), POWERTOOLS_LOG_LEVEL: 'SILENT' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('ack exits 0 printing the transition; list and history show it; a refusal exits 1, a bad flag 2', async () => {
+    await put('s4', [[Date.now() - 20_000, 50]]);
+    await pipeline.mapping.drain({ timeoutMs: 30_000 });
+
+    const acked = await runCli(['ack', 'too-hot@s4', '--note', 'from the cli', '--by', 'cli-user']);
+    expect(acked.stderr).not.toMatch(/alarms:/);
+    expect(acked.code).toBe(0);
+    expect(acked.stdout).toMatch(
+      /ACKNOWLEDGED\s+too-hot@s4\s+ACTIVE -> ACKNOWLEDGED\s+by cli-user "from the cli"/,
+    );
+
+    const list = await runCli(['list', '--json']);
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ alarmId: 'too-hot@s4', state: 'ACKNOWLEDGED', by: 'cli-user' }),
+      ]),
+    );
+    const history = await runCli(['history', 's4']);
+    expect(history.code).toBe(0);
+    expect(history.stdout).toMatch(/ALARM\s+too-hot@s4[\s\S]*ACKNOWLEDGED\s+too-hot@s4.*by cli-user/);
+
+    const refused = await runCli(['ack', 'too-hot@s9']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('too-hot@s9 is NORMAL: nothing to acknowledge');
+
+    const bad = await runCli(['snooze', 'too-hot@s4']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('"snooze" needs --for DURATION');
+  }, 120_000);
 });
