@@ -5,7 +5,16 @@
  */
 import { flag, formatFlagHelp, HELP_FLAG, parseFlags, UsageError } from '../local/cli/flags.js';
 
-export const SUITES = ['pure', 'writes', 'peer', 'e2e', 'memory', 'cost', 'dashboard'] as const;
+export const SUITES = [
+  'pure',
+  'writes',
+  'peer',
+  'e2e',
+  'memory',
+  'cost',
+  'dashboard',
+  'percentiles',
+] as const;
 export type SuiteName = (typeof SUITES)[number];
 
 /** Suites whose measurements another suite needs: `cost` is derived from `pure`, `writes` and `peer`. */
@@ -17,6 +26,7 @@ export const SUITE_DEPENDENCIES: Readonly<Record<SuiteName, readonly SuiteName[]
   memory: [],
   cost: ['pure', 'writes', 'peer'],
   dashboard: [],
+  percentiles: [],
 };
 
 export const DEFAULT_OUT = 'bench/results/latest.json';
@@ -77,6 +87,9 @@ Measures windowpane on this machine and compares it with a naive per-record desi
   dashboard  the web dashboard in Chromium: time to first chart and frame time under
           live load for 1,000 sensors x a day of 1-minute windows vs 10 sensors x an
           hour, and the server store's memory (needs Chromium: .ci/install-packages)
+  percentiles  the pure path (+ state JSON) with percentiles [0.5, 0.9, 0.99] on vs
+          off in the same run: records/CPU-s, sketch bytes per open window, state
+          body per sensor
 
 Flags:
 ${formatFlagHelp(FLAGS)}

@@ -15,6 +15,7 @@ import type { DashboardSuiteResult, ScenarioResult } from './suites/dashboard.js
 import type { E2eSuiteResult } from './suites/e2e.js';
 import type { MemorySuiteResult } from './suites/memory.js';
 import type { PeerSuiteResult } from './suites/peer.js';
+import type { PercentilesSuiteResult } from './suites/percentiles.js';
 import { PURE_TARGET_VS_NAIVE, type PureSuiteResult } from './suites/pure.js';
 import type { WritesSuiteResult } from './suites/writes.js';
 
@@ -410,6 +411,37 @@ function dashboardSection(r: DashboardSuiteResult): string {
   ].join('\n');
 }
 
+function percentilesSection(r: PercentilesSuiteResult): string {
+  const row = (name: string, v: PercentilesSuiteResult['off']): Row => [
+    name,
+    `${formatInt(v.recordsPerCpuSecond.median)} (${formatInt(v.recordsPerCpuSecond.min)}–${formatInt(v.recordsPerCpuSecond.max)})`,
+    `${formatInt(v.state.meanBodyBytes)} / ${formatInt(v.state.maxBodyBytes)} B`,
+    String(v.state.openWindowsPerSensor),
+    formatInt(v.windowsFinalised),
+  ];
+  return [
+    '## 8. Percentiles',
+    '',
+    `The pure path with the state JSON (as in section 1) with percentiles off (the default) and with \`percentiles: ${JSON.stringify(r.quantiles)}\` ` +
+      `(default accuracy and bucket limit), sampled alternately on the same ${formatInt(r.batchSize)}-record batch of ${formatInt(r.sensors)} sensors at 1 Hz, ` +
+      `each from ${r.historySeconds} s of history folded under its own configuration. Records per CPU-second, median (min–max) of ${r.off.recordsPerCpuSecond.samples.length} samples.`,
+    '',
+    table(
+      [
+        'percentiles',
+        'rec/CPU-s',
+        'state body per sensor (mean / max)',
+        'open windows a sensor',
+        'windows finalised',
+      ],
+      [row('off', r.off), row(JSON.stringify(r.quantiles), r.on)],
+    ),
+    '',
+    `On vs off: ${r.ratios.recordsPerCpuSecond}x the records per CPU-second, ${r.ratios.meanStateBody}x the state body; ` +
+      `a sketch is ${r.sketchBytesPerOpenWindow} bytes per open window and metric in the state body.`,
+  ].join('\n');
+}
+
 export function renderMarkdown(report: BenchReport): string {
   const m = report.machine;
   const parts = [
@@ -436,6 +468,7 @@ export function renderMarkdown(report: BenchReport): string {
     ['memory', memorySection],
     ['cost', costSection],
     ['dashboard', dashboardSection],
+    ['percentiles', percentilesSection],
   ];
   for (const [name, render] of sections) {
     const value = report.suites[name];

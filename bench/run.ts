@@ -22,6 +22,11 @@ import { type DashboardSuiteResult, dashboardHeadlines, runDashboardSuite } from
 import { type E2eSuiteResult, e2eHeadlines, runE2eSuite } from './suites/e2e.js';
 import { type MemorySuiteResult, memoryHeadlines, runMemorySuite } from './suites/memory.js';
 import { type PeerSuiteResult, peerHeadlines, runPeerSuite } from './suites/peer.js';
+import {
+  type PercentilesSuiteResult,
+  percentilesHeadlines,
+  runPercentilesSuite,
+} from './suites/percentiles.js';
 import { type PureSuiteResult, pureHeadlines, runPureSuite } from './suites/pure.js';
 import { runWritesSuite, type WritesSuiteResult, writesHeadlines } from './suites/writes.js';
 
@@ -38,6 +43,10 @@ const SUITE_DEFINITIONS: { [K in SuiteName]: SuiteDefinition<unknown> } = {
   memory: { run: runMemorySuite, headlines: (r) => memoryHeadlines(r as MemorySuiteResult) },
   cost: { run: runCostSuite, headlines: (r) => costHeadlines(r as CostSuiteResult) },
   dashboard: { run: runDashboardSuite, headlines: (r) => dashboardHeadlines(r as DashboardSuiteResult) },
+  percentiles: {
+    run: runPercentilesSuite,
+    headlines: (r) => percentilesHeadlines(r as PercentilesSuiteResult),
+  },
 };
 
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);

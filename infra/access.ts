@@ -32,7 +32,8 @@ export type Target =
   | 'handlerFailureQueue'
   | 'resultsStream'
   | 'schemaRegistry'
-  | 'rulesTable';
+  | 'rulesTable'
+  | 'alarmsTable';
 
 export interface CodeAccess {
   target: Target;
@@ -146,6 +147,20 @@ const COMMIT_AND_DELIVER: readonly CodeAccess[] = [
     sentBy: 'recordPublished',
   },
   { target: 'alertTopic', actions: ['sns:Publish'], sentBy: 'EffectDelivery.deliverAlerts' },
+  // The alarms projection (functions/lib/alarm-projection.ts): history and action outcomes
+  // in batches, the current row by a conditional put. No reads: the CLI reads it.
+  {
+    target: 'alarmsTable',
+    actions: ['dynamodb:BatchWriteItem'],
+    sentBy: 'AlarmProjection.write',
+    onlyWith: 'alarmsTable',
+  },
+  {
+    target: 'alarmsTable',
+    actions: ['dynamodb:PutItem'],
+    sentBy: 'AlarmProjection.putCurrent',
+    onlyWith: 'alarmsTable',
+  },
   // SendMessageBatch is authorised as sqs:SendMessage.
   { target: 'lateQueue', actions: ['sqs:SendMessage'], sentBy: 'EffectDelivery.sendLate' },
 ];

@@ -11,7 +11,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { Construct } from 'constructs';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
 import { METRICS_NAMESPACE, SERVICE_NAME } from '../functions/lib/metric-names.js';
-import { ALERT_LEDGER_TABLE, ENV, RULES_TABLE, STATE_TABLE } from '../functions/lib/resources.js';
+import {
+  ALARMS_TABLE,
+  ALERT_LEDGER_TABLE,
+  ENV,
+  RULES_TABLE,
+  STATE_TABLE,
+} from '../functions/lib/resources.js';
 import { ACCESS, type Grantable, grantAccess, type Target } from './access.js';
 import { WindowpaneFunction } from './functions.js';
 import type { Ingest } from './ingest.js';
@@ -37,6 +43,8 @@ export class Pipeline extends Section {
   readonly alertLedgerTable: WindowpaneTable;
   /** Rules at runtime (docs/SEMANTICS.md A-R4): read by both functions, written by no function. */
   readonly rulesTable: WindowpaneTable;
+  /** The alarms projection `npm run alarms` reads (docs/SEMANTICS.md A-C4). */
+  readonly alarmsTable: WindowpaneTable;
   readonly windowHandler: WindowpaneFunction;
   readonly eventSourceMapping: lambda.EventSourceMapping;
   readonly idleSweeper?: WindowpaneFunction;
@@ -50,11 +58,13 @@ export class Pipeline extends Section {
     this.stateTable = new WindowpaneTable(this, STATE_TABLE, { removalPolicy });
     this.alertLedgerTable = new WindowpaneTable(this, ALERT_LEDGER_TABLE, { removalPolicy });
     this.rulesTable = new WindowpaneTable(this, RULES_TABLE, { removalPolicy });
+    this.alarmsTable = new WindowpaneTable(this, ALARMS_TABLE, { removalPolicy });
 
     const environment: Record<string, string> = {
       [ENV.stateTable]: this.stateTable.tableName,
       [ENV.resultsTable]: sinks.resultsTable.tableName,
       [ENV.alertLedgerTable]: this.alertLedgerTable.tableName,
+      [ENV.alarmsTable]: this.alarmsTable.tableName,
       [ENV.alertTopicArn]: messaging.alertTopic.topicArn,
       [ENV.invalidQueueUrl]: messaging.invalidQueue.queue.queueUrl,
       [ENV.lateQueueUrl]: messaging.lateQueue.queue.queueUrl,
@@ -153,6 +163,7 @@ export class Pipeline extends Section {
       resultsTable: sinks.resultsTable,
       alertLedgerTable: this.alertLedgerTable,
       rulesTable: this.rulesTable,
+      alarmsTable: this.alarmsTable,
       alertTopic: messaging.alertTopic,
       messagingKey: messaging.key,
       invalidQueue: messaging.invalidQueue.queue,

@@ -20,7 +20,10 @@ import {
 import { WindowpaneError } from '../functions/domain/errors.js';
 import { ENV } from '../functions/lib/resources.js';
 
-export type TableRole = 'state' | 'results' | 'alertLedger';
+export type TableRole = 'state' | 'results' | 'alertLedger' | 'alarms';
+/** The tables every template has; the alarms projection is optional (older templates lack it). */
+export type RequiredTableRole = Exclude<TableRole, 'alarms'>;
+export type TableRoles = Record<RequiredTableRole, string> & { alarms?: string };
 export type QueueRole = 'invalid' | 'late' | 'handlerFailure';
 
 export interface KeyAttribute {
@@ -119,7 +122,7 @@ export interface ResourcePlan {
   };
   /** Logical ids per role, for direct lookups. */
   roles: {
-    tables: Record<TableRole, string>;
+    tables: TableRoles;
     /** The rules table (`RULES_TABLE_NAME`), when the handler has one. */
     rulesTable?: string;
     alertTopic: string;
@@ -139,7 +142,7 @@ interface CfnResource {
   Properties?: Record<string, unknown>;
 }
 
-const TABLE_ENV: Record<TableRole, string> = {
+const TABLE_ENV: Record<RequiredTableRole, string> = {
   state: ENV.stateTable,
   results: ENV.resultsTable,
   alertLedger: ENV.alertLedgerTable,
@@ -240,8 +243,9 @@ export function resourcePlanFromTemplate(template: unknown): ResourcePlan {
     return v.resource;
   };
   const tableRoles = Object.fromEntries(
-    (Object.entries(TABLE_ENV) as [TableRole, string][]).map(([role, name]) => [role, envRef(name)]),
-  ) as Record<TableRole, string>;
+    (Object.entries(TABLE_ENV) as [RequiredTableRole, string][]).map(([role, name]) => [role, envRef(name)]),
+  ) as TableRoles;
+  if (environment[ENV.alarmsTable] !== undefined) tableRoles.alarms = envRef(ENV.alarmsTable);
   const alertTopicId = envRef(ENV.alertTopicArn);
   const rulesTableId = environment[ENV.rulesTable] ? envRef(ENV.rulesTable) : undefined;
 

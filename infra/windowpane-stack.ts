@@ -189,6 +189,11 @@ export class WindowpaneStack extends Stack {
       'DynamoDB table of rules at runtime (npm run rules -- --stack NAME)',
     );
     out(
+      'AlarmsTableName',
+      this.pipeline.alarmsTable.tableName,
+      'DynamoDB table of alarm states and history (npm run alarms)',
+    );
+    out(
       'InvalidRecordQueueUrl',
       invalidQueue.queue.queueUrl,
       'SQS queue of invalid records (reason + original data)',

@@ -9,7 +9,7 @@
  * the watermark, and finalisation (windows/finalise.ts). The state and effect types are
  * in state.ts.
  */
-import { evaluateAlarms, removeGoneAlarms, setSweepDue } from './alarms/evaluate.js';
+import { applyAlarmAction, evaluateAlarms, removeGoneAlarms, setSweepDue } from './alarms/evaluate.js';
 import type { Transition } from './alarms/transition.js';
 import { evaluateRules } from './alerting.js';
 import type { WindowpaneConfig } from './config.js';
@@ -17,7 +17,14 @@ import { percentilePlan } from './percentile-config.js';
 import { formatPosition, isAppliedAt } from './record-position.js';
 import { configuredRuleSet, type RuleSet } from './rule-set.js';
 import { evaluateWindowRules } from './rules/window-statistic.js';
-import { cloneState, emptyOutbox, type FoldResult, type SensorRecord, type SensorState } from './state.js';
+import {
+  type ActionOutcome,
+  cloneState,
+  emptyOutbox,
+  type FoldResult,
+  type SensorRecord,
+  type SensorState,
+} from './state.js';
 import { takeFinalWindows } from './windows/finalise.js';
 import { foldIntoFixed } from './windows/fixed.js';
 import {
@@ -87,6 +94,7 @@ export function foldSensorRecords(
   let applied = 0;
   let duplicates = 0;
   const transitions: Transition[] = [];
+  const actions: ActionOutcome[] = [];
   let lastAt = 0;
 
   for (const record of records) {
@@ -97,10 +105,18 @@ export function foldSensorRecords(
       continue;
     }
     applied++;
-    const { reading } = record;
     // Sub-records of one aggregate share its sequence number: the sub-index tells them apart.
     const recordPosition =
       subIndex === 0 ? record.sequence : formatPosition({ sequence: record.sequence, subIndex });
+    if (record.action) {
+      // A-E1, A-C3: a control record touches its alarm only (no window, watermark or rule).
+      applyAlarmAction(next, rules, record, transitions, actions);
+      lastAt = record.arrivalMs ?? record.action.at;
+      appliedByShard.delete(record.shardId);
+      appliedByShard.set(record.shardId, recordPosition);
+      continue;
+    }
+    const { reading } = record;
     const ts = reading.timestamp;
 
     // Lateness is per window (as in Flink): the reading is left out of every window that
@@ -157,6 +173,7 @@ export function foldSensorRecords(
     if (next.alarms || next.rs) removeGoneAlarms(next, rules, lastAt, transitions);
     if (next.rs || next.sd !== undefined) setSweepDue(next, rules);
     if (transitions.length > 0) effects.transitions = transitions;
+    if (actions.length > 0) effects.actions = actions;
     const finals = takeFinalWindows(next, config.allowedLatenessMs, false, percentilePlan(config));
     evaluateWindowRules(next, rules.windowRules, finals, effects.alerts);
     effects.results.push(...finals);

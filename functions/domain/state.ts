@@ -9,14 +9,15 @@
  * the same item as an outbox and delivered after the commit.
  */
 import { type Aggregate, type AggregateSummary, cloneAggregate } from './aggregate.js';
+import type { AlarmAction } from './alarms/control.js';
 import { type AlarmEntry, cloneEntry } from './alarms/entry.js';
 import type { Transition } from './alarms/transition.js';
 import type { WindowSpec } from './config.js';
 import type { Reading } from './reading.js';
 import type { Alert } from './rules.js';
 
-/** A decoded reading with its position in the stream. */
-export interface SensorRecord {
+/** Where a record sits in the stream, and when it arrived. */
+export interface RecordPlace {
   shardId: string;
   /** Kinesis sequence number (decimal string, see sequence.ts). */
   sequence: string;
@@ -25,12 +26,46 @@ export interface SensorRecord {
    * record that is not an aggregate (sub-index 0).
    */
   subIndex?: number;
-  reading: Reading;
   /**
    * When the record reached the stream (Kinesis approximateArrivalTimestamp), epoch ms.
    * Part of the record, so the same on every retry: the fold's only processing-time clock.
    */
   arrivalMs?: number;
+}
+
+/** A decoded reading with its position in the stream. */
+export interface ReadingRecord extends RecordPlace {
+  reading: Reading;
+  action?: undefined;
+}
+
+/** A control record (docs/SEMANTICS.md A-C1): an alarm action in the sensor's order. */
+export interface ActionRecord extends RecordPlace {
+  action: AlarmAction;
+  reading?: undefined;
+}
+
+/** One record of a sensor, in arrival order: a reading or an alarm action. */
+export type SensorRecord = ReadingRecord | ActionRecord;
+
+/**
+ * What became of one alarm action (A-C3): applied (with its transition's id), already
+ * applied (a repeat of a recent actionId), or refused with the reason. The alarms
+ * projection keeps it so the CLI can tell the user.
+ */
+export interface ActionOutcome {
+  actionId: string;
+  alarmId: string;
+  sensorId: string;
+  action: AlarmAction['type'];
+  by: string;
+  outcome: 'applied' | 'already-applied' | 'refused';
+  /** refused: why (the state named, or the rule unknown). */
+  reason?: string;
+  /** applied: the transition it caused. */
+  transitionId?: string;
+  /** `<shardId>:<sequenceNumber>` of the control record. */
+  recordId: string;
 }
 
 export interface OpenWindow {
@@ -89,6 +124,8 @@ export interface Outbox {
   late: LateReading[];
   /** Alarm transitions (absent when none, so states without alarms keep their bytes). */
   transitions?: Transition[];
+  /** What became of the alarm actions folded (absent when none). */
+  actions?: ActionOutcome[];
 }
 
 /** An alarm-mode rule's memory for one sensor (A-E2, A-L5). */
@@ -179,7 +216,8 @@ export function isOutboxEmpty(outbox: Outbox): boolean {
     outbox.results.length === 0 &&
     outbox.alerts.length === 0 &&
     outbox.late.length === 0 &&
-    (outbox.transitions?.length ?? 0) === 0
+    (outbox.transitions?.length ?? 0) === 0 &&
+    (outbox.actions?.length ?? 0) === 0
   );
 }
 

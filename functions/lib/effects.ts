@@ -35,7 +35,8 @@ import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand } from '@aws-s
 import type { Transition } from '../domain/alarms/transition.js';
 import { WindowpaneError } from '../domain/errors.js';
 import type { Alert } from '../domain/rules.js';
-import type { FinalWindow, LateReading, Outbox } from '../domain/state.js';
+import type { ActionOutcome, FinalWindow, LateReading, Outbox } from '../domain/state.js';
+import { AlarmProjection } from './alarm-projection.js';
 import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
 import { runPool } from './pool.js';
 import { alertMessage, publishOnce, transitionMessage } from './publish-once.js';
@@ -53,6 +54,8 @@ export interface EffectTargets {
   lateQueueUrl: string;
   invalidQueueUrl: string;
   ledgerTtlDays: number;
+  /** The alarms projection (A-C4); absent: transitions are published only. */
+  alarmsTable?: string;
 }
 
 export interface DeliveryCounts {
@@ -139,6 +142,7 @@ export class EffectDelivery {
   private readonly targets: EffectTargets;
   private readonly counter: WriteCounter;
   private readonly now: () => number;
+  private readonly projection: AlarmProjection | undefined;
 
   constructor(options: EffectDeliveryOptions) {
     if (options.targets.resultsStreamName && !options.kinesis) {
@@ -151,6 +155,14 @@ export class EffectDelivery {
     this.targets = options.targets;
     this.counter = options.counter ?? { writes: 0 };
     this.now = options.now ?? Date.now;
+    this.projection = options.targets.alarmsTable
+      ? new AlarmProjection({
+          doc: options.doc,
+          tableName: options.targets.alarmsTable,
+          counter: this.counter,
+          now: this.now,
+        })
+      : undefined;
   }
 
   /** Final windows and late readings of an outbox (alerts go through `deliverAlerts`). */
@@ -165,14 +177,17 @@ export class EffectDelivery {
 
   /**
    * Publishes the alerts and alarm transitions the ledger does not know yet, then records
-   * them in the ledger right after the publishes (functions/lib/publish-once.ts).
+   * them in the ledger right after the publishes (functions/lib/publish-once.ts); then,
+   * with an alarms table, writes the transitions and the actions' outcomes to the alarms
+   * projection (A-C4), so a row there means its transition was published.
    */
   async deliverAlerts(
     alerts: readonly Alert[],
     counts: DeliveryCounts = emptyCounts(),
     transitions: readonly Transition[] = [],
+    actions: readonly ActionOutcome[] = [],
   ): Promise<DeliveryCounts> {
-    if (alerts.length === 0 && transitions.length === 0) return counts;
+    if (alerts.length === 0 && transitions.length === 0 && actions.length === 0) return counts;
     const out = await publishOnce(
       {
         doc: this.doc,
@@ -191,6 +206,7 @@ export class EffectDelivery {
     counts.alertsPublished += out.published.length - published;
     counts.alertsAlreadyPublished += out.alreadyPublished;
     if (out.failure !== undefined) throw new DeliveryError('alert publish failed', { cause: out.failure });
+    await this.projection?.write(transitions, actions);
     return counts;
   }
 

@@ -19,6 +19,7 @@ const HandlerEnvSchema = z
     [ENV.resultsStream]: z.string().min(1).optional(),
     [ENV.schemaRegistryName]: z.string().min(1).optional(),
     [ENV.rulesTable]: z.string().min(1).optional(),
+    [ENV.alarmsTable]: z.string().min(1).optional(),
     [ENV.config]: z.string().optional(),
   })
   // The environment also holds Lambda's and the runtime's variables, so it cannot be a
@@ -37,6 +38,8 @@ export interface HandlerEnv {
   schemaRegistryName?: string;
   /** The rules table; absent: the configured rules only. */
   rulesTable?: string;
+  /** The alarms projection; absent: transitions are published only. */
+  alarmsTable?: string;
   config: WindowpaneConfig;
 }
 
@@ -52,6 +55,7 @@ export function parseHandlerEnv(env: NodeJS.ProcessEnv = process.env): HandlerEn
     ...(e[ENV.resultsStream] ? { resultsStreamName: e[ENV.resultsStream] } : {}),
     ...(e[ENV.schemaRegistryName] ? { schemaRegistryName: e[ENV.schemaRegistryName] } : {}),
     ...(e[ENV.rulesTable] ? { rulesTable: e[ENV.rulesTable] } : {}),
+    ...(e[ENV.alarmsTable] ? { alarmsTable: e[ENV.alarmsTable] } : {}),
     config: parseConfigJson(e[ENV.config]),
   };
 }

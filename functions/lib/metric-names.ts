@@ -39,15 +39,19 @@ export const METRIC = {
   alarmTransitions: 'AlarmTransitions',
   /** Rule rows skipped as invalid by a rules load (A-R4); worth an alarm above 0. */
   rulesInvalid: 'RulesInvalid',
+  /** Alarm actions (control records) refused: wrong state or unknown alarm (A-C3). */
+  alarmActionsRefused: 'AlarmActionsRefused',
   /** Rules refreshes that failed (the last rules loaded stayed in force). */
   rulesRefreshFailed: 'RulesRefreshFailed',
 } as const;
 
 /**
- * What the window handler publishes beside WINDOW_HANDLER_METRICS when a rules table is
- * configured; the stack's dashboard does not show them yet.
+ * What the window handler publishes beside WINDOW_HANDLER_METRICS for rules and alarms
+ * (AlarmActionsRefused always, the others when a rules table is configured); the stack's
+ * dashboard does not show them yet.
  */
 export const RULES_METRICS = [
+  METRIC.alarmActionsRefused,
   METRIC.alarmTransitions,
   METRIC.rulesInvalid,
   METRIC.rulesRefreshFailed,

@@ -46,7 +46,19 @@ export const RULES_TABLE: TableDefinition = {
   sortKey: 'sk',
 };
 
-export const TABLES = [STATE_TABLE, RESULTS_TABLE, ALERT_LEDGER_TABLE, RULES_TABLE] as const;
+/**
+ * The alarms projection (docs/SEMANTICS.md A-C4, functions/lib/alarm-projection.ts): per
+ * sensor, each alarm's current row (`alarm#<rule>`), its history (`t#<at>#<transitionId>`)
+ * and the outcome of each action (`act#<actionId>`); history and outcomes expire.
+ */
+export const ALARMS_TABLE: TableDefinition = {
+  id: 'Alarms',
+  partitionKey: 'sensorId',
+  sortKey: 'sk',
+  ttlAttribute: 'expiresAt',
+};
+
+export const TABLES = [STATE_TABLE, RESULTS_TABLE, ALERT_LEDGER_TABLE, RULES_TABLE, ALARMS_TABLE] as const;
 
 /** Environment variable names shared by the CDK app, the local cloud and the handler. */
 export const ENV = {
@@ -66,5 +78,7 @@ export const ENV = {
   schemaRegistryName: 'GLUE_SCHEMA_REGISTRY_NAME',
   /** Optional rules table (RULES_TABLE): without it the handler runs the configured rules. */
   rulesTable: 'RULES_TABLE_NAME',
+  /** Optional alarms projection (ALARMS_TABLE) for `npm run alarms`. */
+  alarmsTable: 'ALARMS_TABLE_NAME',
   config: 'WINDOWPANE_CONFIG',
 } as const;

@@ -24,6 +24,7 @@ export async function deliverAlertPhase(
     states.flatMap((s) => s.outbox.alerts),
     counts,
     states.flatMap((s) => s.outbox.transitions ?? []),
+    states.flatMap((s) => s.outbox.actions ?? []),
   );
   for (const state of states) deps.delivered.markDelivered(state, 'alerts');
 }

@@ -7,7 +7,7 @@
  * duplicates by their sequence numbers.
  */
 import { OpenWindowLimitError } from '../domain/bounds.js';
-import { type FoldResult, isOutboxEmpty, type SensorState } from '../domain/state.js';
+import { type ActionOutcome, type FoldResult, isOutboxEmpty, type SensorState } from '../domain/state.js';
 import type { DeliveryCounts } from '../lib/effects.js';
 import { BACKOFF, backoffDelay, sleep } from '../lib/retry.js';
 import { StateConflictError } from '../lib/state-store.js';
@@ -45,6 +45,7 @@ export async function commitAndDeliver(
       report.duplicates += result.duplicates;
       report.itemsWritten++;
       if (result.finalisedEarly > 0) reportOpenWindowLimit(deps, committed, result.finalisedEarly, report);
+      if (result.effects.actions) reportActions(deps, result.effects.actions, report);
       await ensureDelivered(deps, committed, counts, false);
       return committed;
     } catch (err) {
@@ -75,6 +76,28 @@ function reportOpenWindowLimit(
   });
 }
 
+/**
+ * A-C3: alarm actions are counted once per commit that applied their control record; a
+ * refused one is logged with its reason (the alarms projection keeps it for the CLI).
+ */
+function reportActions(deps: BatchDeps, outcomes: readonly ActionOutcome[], report: BatchReport): void {
+  for (const o of outcomes) {
+    if (o.outcome !== 'refused') {
+      report.actionsApplied++;
+      continue;
+    }
+    report.actionsRefused++;
+    deps.logger?.warn(`alarm action refused: ${o.reason}`, {
+      sensorId: o.sensorId,
+      alarmId: o.alarmId,
+      actionId: o.actionId,
+      action: o.action,
+      by: o.by,
+      recordId: o.recordId,
+    });
+  }
+}
+
 /** Delivers the parts of `state.outbox` this process has not delivered yet. */
 async function ensureDelivered(
   deps: BatchDeps,
@@ -89,7 +112,12 @@ async function ensureDelivered(
     deps.delivered.markDelivered(state, 'windowsAndLate');
   }
   if (includeAlerts && !deps.delivered.isDelivered(state, 'alerts')) {
-    await deps.effects.deliverAlerts(state.outbox.alerts, counts, state.outbox.transitions);
+    await deps.effects.deliverAlerts(
+      state.outbox.alerts,
+      counts,
+      state.outbox.transitions,
+      state.outbox.actions,
+    );
     deps.delivered.markDelivered(state, 'alerts');
   }
 }

@@ -7,9 +7,16 @@
  */
 import type { SensorState } from '../domain/state.js';
 
-/** The alert phase's part of an outbox: alerts and alarm transitions, published together. */
+/**
+ * The alert phase's part of an outbox: alerts and alarm transitions, published together,
+ * and the outcomes of alarm actions (for the alarms projection).
+ */
 function hasMessages(state: SensorState): boolean {
-  return state.outbox.alerts.length > 0 || (state.outbox.transitions?.length ?? 0) > 0;
+  return (
+    state.outbox.alerts.length > 0 ||
+    (state.outbox.transitions?.length ?? 0) > 0 ||
+    (state.outbox.actions?.length ?? 0) > 0
+  );
 }
 
 /** The two parts of an outbox, delivered at different moments of a batch. */

@@ -80,6 +80,7 @@ export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Ba
         invalidQueueUrl: env.invalidQueueUrl,
         ledgerTtlDays: env.config.ledgerTtlDays,
         ...(env.resultsStreamName ? { resultsStreamName: env.resultsStreamName } : {}),
+        ...(env.alarmsTable ? { alarmsTable: env.alarmsTable } : {}),
       },
       counter,
     }),

@@ -22,6 +22,9 @@ export interface BatchReport {
   itemsWritten: number;
   /** Alarm transitions published. */
   transitions: number;
+  /** Alarm actions applied, and refused (wrong state, unknown alarm: A-C3), by the commits. */
+  actionsApplied: number;
+  actionsRefused: number;
   /** Rule rows skipped as invalid by a rules load in this batch (A-R4). */
   rulesInvalid: number;
   /** 1 when this batch's rules refresh failed (the last rules loaded stayed in force). */
@@ -44,6 +47,8 @@ export function newReport(records: number, sensors: number): BatchReport {
     windowsFinalisedEarly: 0,
     itemsWritten: 0,
     transitions: 0,
+    actionsApplied: 0,
+    actionsRefused: 0,
     rulesInvalid: 0,
     rulesRefreshFailed: 0,
   };

@@ -72,6 +72,7 @@ export function buildHandler(
       metrics.addMetric(METRIC.rulesRefreshFailed, MetricUnit.Count, report.rulesRefreshFailed);
     }
     metrics.addMetric(METRIC.windowsFinalisedEarly, MetricUnit.Count, report.windowsFinalisedEarly);
+    metrics.addMetric(METRIC.alarmActionsRefused, MetricUnit.Count, report.actionsRefused);
     logger.info('batch processed', { report, failed: response.batchItemFailures.length });
     return response;
   })

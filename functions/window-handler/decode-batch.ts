@@ -1,8 +1,8 @@
 /**
  * The first step of a stream batch: unpack every Kinesis record (a KPL aggregate into its
  * user records), decode each payload with the entry of its input format
- * (functions/ingest/record-formats.ts), and group the valid readings by sensor in arrival
- * order. Invalid records and user records go to the invalid sink with their reason and
+ * (functions/ingest/record-formats.ts), and group the valid readings and alarm actions
+ * (control records) by sensor in arrival order. Invalid records and user records go to the invalid sink with their reason and
  * bytes; a corrupt aggregate goes there whole, once.
  *
  * `decodeBatch` is pure and synchronous (the benchmarks measure it with the fold,
@@ -86,7 +86,7 @@ function unpackBatch(event: KinesisStreamEvent): UnpackedBatch {
       shardPrefix = `${shardId}:`;
     }
     const data = Buffer.from(record.kinesis.data, 'base64');
-    const format = formatOf(data, RECORD_FORMATS);
+    const format = formatOf(data, RECORD_FORMATS, record.kinesis.partitionKey);
     if (format.name !== 'kpl') {
       payloads.push({ record, shardId, data, format });
       continue;
@@ -101,7 +101,7 @@ function unpackBatch(event: KinesisStreamEvent): UnpackedBatch {
           record,
           shardId,
           data: user.data,
-          format: formatOf(user.data, USER_RECORD_FORMATS),
+          format: formatOf(user.data, USER_RECORD_FORMATS, user.partitionKey),
           user: { subIndex: user.subIndex, partitionKey: user.partitionKey },
         });
       }
@@ -118,7 +118,8 @@ function decodeUnpacked(unpacked: UnpackedBatch, ctx: FormatContext): DecodedBat
     const { kinesis } = payload.record;
     // The arrival time is part of the record, so the future bound is the same on every retry.
     options.arrivalMs = kinesis.approximateArrivalTimestamp * 1000;
-    const decoded = payload.format.decode(payload.data, ctx, options);
+    const key = payload.user ? payload.user.partitionKey : kinesis.partitionKey;
+    const decoded = payload.format.decode(payload.data, ctx, options, key);
     if (!decoded.ok) {
       // Bytes no format accepted may be an aggregate whose magic was damaged.
       const damaged = payload.user === undefined && isDamagedAggregate(payload.data);
@@ -133,19 +134,21 @@ function decodeUnpacked(unpacked: UnpackedBatch, ctx: FormatContext): DecodedBat
       );
       continue;
     }
-    if (!('reading' in decoded)) continue;
-    const { sensorId } = decoded.reading;
+    if ('records' in decoded) continue;
+    // A control record joins its sensor's records in arrival order, like a reading (A-C1).
+    const sensorId = 'reading' in decoded ? decoded.reading.sensorId : decoded.action.sensorId;
     let group = groups.get(sensorId);
     if (!group) {
       group = { sensorId, records: [], firstItemId: kinesis.sequenceNumber };
       groups.set(sensorId, group);
     }
-    const sensorRecord: SensorRecord = {
-      shardId: payload.shardId,
-      sequence: checkSequence(kinesis.sequenceNumber),
-      reading: decoded.reading,
-      arrivalMs: kinesis.approximateArrivalTimestamp * 1000,
-    };
+    const shardId = payload.shardId;
+    const sequence = checkSequence(kinesis.sequenceNumber);
+    const arrivalMs = kinesis.approximateArrivalTimestamp * 1000;
+    const sensorRecord: SensorRecord =
+      'reading' in decoded
+        ? { shardId, sequence, reading: decoded.reading, arrivalMs }
+        : { shardId, sequence, action: decoded.action, arrivalMs };
     if (payload.user !== undefined && payload.user.subIndex > 0)
       sensorRecord.subIndex = payload.user.subIndex;
     group.records.push(sensorRecord);

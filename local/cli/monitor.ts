@@ -11,6 +11,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { summarize } from '../../functions/domain/aggregate.js';
 import type { Transition } from '../../functions/domain/alarms/transition.js';
+import { percentilePlan } from '../../functions/domain/percentile-config.js';
 import type { Alert } from '../../functions/domain/rules.js';
 import type { FinalWindow, LateReading } from '../../functions/domain/state.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
@@ -27,6 +28,8 @@ export interface WindowStats {
   mean: number;
   min: number;
   max: number;
+  /** The configured percentiles of the open window so far (`p50`: estimate, null: none). */
+  percentiles?: Record<string, number | null>;
 }
 
 export type LiveEvent =
@@ -54,6 +57,8 @@ export interface LiveSnapshot {
   recentWindows: FinalWindow[];
   recentAlerts: Alert[];
   recentSetAside: LiveEvent[];
+  /** Every alarm seen, by alarmId: its latest transition (highest seq) says its state. */
+  alarms: Map<string, Transition>;
 }
 
 const RECENT = 12;
@@ -74,6 +79,7 @@ export class LiveMonitor {
     recentWindows: [],
     recentAlerts: [],
     recentSetAside: [],
+    alarms: new Map(),
   };
   private readonly seen = { windows: new Set<string>(), alerts: new Set<string>(), other: new Set<string>() };
   private readonly samples: { at: number; processed: number }[] = [];
@@ -121,6 +127,10 @@ export class LiveMonitor {
         if (this.seen.other.has(`alarm:${transition.transitionId}`)) continue;
         this.seen.other.add(`alarm:${transition.transitionId}`);
         events.push({ kind: 'alarm', at: now, transition });
+        const known = s.alarms.get(transition.alarmId);
+        // A rule that comes back restarts at seq 1 after its RULE_REMOVED.
+        if (!known || transition.seq > known.seq || known.transition === 'RULE_REMOVED')
+          s.alarms.set(transition.alarmId, transition);
         continue;
       }
       if (this.seen.alerts.has(alert.alertId)) continue;
@@ -152,6 +162,7 @@ export class LiveMonitor {
     s.recentSetAside.length = Math.min(s.recentSetAside.length, RECENT);
 
     s.current = new Map();
+    const plan = percentilePlan(this.pipeline.config);
     for (const sensorId of this.sensorIds) {
       const state = states.get(sensorId);
       if (!state) continue;
@@ -160,7 +171,8 @@ export class LiveMonitor {
         const metric = Object.keys(open.aggs).sort()[0];
         if (metric === undefined) continue;
         if (newest && open.start <= newest.start) continue;
-        const sum = summarize(open.aggs[metric]!);
+        const names = plan?.byMetric[metric];
+        const sum = summarize(open.aggs[metric]!, names?.quantiles);
         newest = {
           metric,
           windowType: open.windowType,
@@ -171,6 +183,11 @@ export class LiveMonitor {
           min: sum.min,
           max: sum.max,
         };
+        if (names) {
+          newest.percentiles = Object.fromEntries(
+            names.names.map((n) => [n, sum[n as `p${string}`] ?? null] as const),
+          );
+        }
       }
       if (newest) s.current.set(sensorId, newest);
     }

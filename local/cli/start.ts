@@ -7,11 +7,13 @@
  * same steps and exits 0. In every case kinesis-local is gone before the process exits.
  */
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
-import { RULES_TABLE } from '../../functions/lib/resources.js';
+import { ALARMS_TABLE, RULES_TABLE } from '../../functions/lib/resources.js';
 import { sleep } from '../../functions/lib/retry.js';
+import { removeLocalCloudFile, writeLocalCloudFile } from '../alarms/target.js';
 import { demoFaults, demoRules, withDemoRules } from '../anomaly-demo.js';
 import { formatFaultCounter, reshardTo } from '../chaos/index.js';
 import { loadProjectConfig } from '../config.js';
+import { localAlarmActions } from '../dashboard/alarm-actions.js';
 import { type LocalDashboard, serveLocalDashboard } from '../dashboard/live.js';
 import { type LocalPipeline, startLocalPipeline } from '../pipeline/index.js';
 import { putRecordsInOrder } from '../replay.js';
@@ -26,7 +28,15 @@ import {
 } from './common.js';
 import { LiveMonitor } from './monitor.js';
 import { type StartIngest, startIngest } from './start-ingest.js';
-import { ANSI, elapsed, formatCounters, formatCurrent, formatEvent, renderScreen } from './view.js';
+import {
+  ANSI,
+  elapsed,
+  formatAlarms,
+  formatCounters,
+  formatCurrent,
+  formatEvent,
+  renderScreen,
+} from './view.js';
 
 const HINT = 'run `npm start -- --help` for usage';
 /** The start-up burst of past event time is capped so that it takes seconds, not minutes. */
@@ -123,7 +133,7 @@ async function main(): Promise<number> {
     );
   }
   const dashboard: LocalDashboard | undefined = opts.dashboard
-    ? await serveLocalDashboard({ label: header, open: opts.open, log: out })
+    ? await serveLocalDashboard({ label: header, open: opts.open, withActions: true, log: out })
     : undefined;
   if (dashboard) out(`dashboard: ${dashboard.url}`);
   out('starting the local cloud (kinesis-local, dynalite, fauxqs)...');
@@ -155,10 +165,24 @@ async function main(): Promise<number> {
     );
   }
 
+  // `npm run alarms` finds this local cloud through this file while we run.
+  const alarmsTable = pipeline.resources.tables.find((t) => t.def.id === ALARMS_TABLE.id);
+  if (e) {
+    writeLocalCloudFile({
+      region: pipeline.clientOptions.region ?? 'us-east-1',
+      endpoints: e,
+      streamName: pipeline.resources.stream.name,
+      ...(alarmsTable ? { alarmsTable: alarmsTable.name } : {}),
+    });
+    process.on('exit', () => removeLocalCloudFile());
+  }
+
   const ingest = await startIngest(opts, pipeline, out);
   const sensorIds = Array.from({ length: opts.sensors }, (_, i) => `sensor_${i + 1}`);
   monitor = new LiveMonitor(pipeline, sensorIds);
-  dashboard?.attach(pipeline, monitor);
+  // The buttons act as `npm run alarms` does: a control record on the stream, applied by the fold.
+  const actions = localAlarmActions(pipeline);
+  dashboard?.attach(pipeline, monitor, actions);
   const startedAt = Date.now();
   const startMs =
     backfill.ms > 0 ? Math.floor((startedAt - backfill.ms) / windowMs) * windowMs : Math.floor(startedAt);
@@ -326,6 +350,7 @@ class LiveRun {
           ) {
             lastCurrent = polled;
             for (const line of formatCurrent(this.monitor.snapshot, t)) this.view.out(line);
+            for (const line of formatAlarms(this.monitor.snapshot, t)) this.view.out(line);
           }
         }
         await sleep(Math.max(0, POLL_MS - (Date.now() - polled)));

@@ -85,6 +85,26 @@ export function formatCurrent(s: LiveSnapshot, sinceStartMs: number, max = 10): 
   return lines;
 }
 
+/** One alarm and its state: `too-hot@s1  ACKNOWLEDGED  since 12:00:01  value 41  (ACKNOWLEDGED by alice)`. */
+export function describeAlarm(t: Transition): string {
+  const who = t.by ? ` by ${t.by}` : '';
+  const since = t.since !== null ? `  since ${clock(t.since)}` : '';
+  const removed = t.transition === 'RULE_REMOVED' ? '  (rule removed)' : '';
+  const value = t.value === null ? '-' : num(t.value);
+  return `${t.alarmId}  ${t.state}${since}  value ${value}${removed}  (${t.transition}${who}, seq ${t.seq})`;
+}
+
+/** The alarms with their states, in id order (the line view prints them with the current windows). */
+export function formatAlarms(s: LiveSnapshot, sinceStartMs: number, max = 10): string[] {
+  const t = `[${elapsed(sinceStartMs)}]`;
+  const alarms = [...s.alarms.values()].sort((a, b) =>
+    a.alarmId < b.alarmId ? -1 : a.alarmId > b.alarmId ? 1 : 0,
+  );
+  const lines = alarms.slice(0, max).map((a) => `${t} alarm   ${describeAlarm(a)}`);
+  if (alarms.length > max) lines.push(`${t} alarm   ... and ${alarms.length - max} more alarms`);
+  return lines;
+}
+
 // ---------------------------------------------------------------------------------------
 // Full screen (TTY)
 // ---------------------------------------------------------------------------------------
@@ -144,6 +164,23 @@ export function renderScreen(
   lines.push(ANSI.bold('FINAL WINDOWS (newest first)'));
   for (const w of s.recentWindows.slice(0, rest)) lines.push(describeFinalWindow(w));
   if (s.recentWindows.length === 0) lines.push(ANSI.dim('(none yet)'));
+  if (s.alarms.size > 0) {
+    lines.push(ANSI.bold('ALARMS (state; npm run alarms -- ack|snooze|... ID)'));
+    const alarms = [...s.alarms.values()].sort((a, b) =>
+      a.alarmId < b.alarmId ? -1 : a.alarmId > b.alarmId ? 1 : 0,
+    );
+    for (const a of alarms.slice(0, rest)) {
+      const text = describeAlarm(a);
+      lines.push(
+        a.state === 'ACTIVE' || a.state === 'LATCHED'
+          ? ANSI.red(text)
+          : a.state === 'NORMAL'
+            ? text
+            : ANSI.yellow(text),
+      );
+    }
+    if (alarms.length > rest) lines.push(ANSI.dim(`... and ${alarms.length - rest} more alarms`));
+  }
   lines.push(ANSI.bold('ALERTS via SNS (newest first)'));
   for (const a of s.recentAlerts.slice(0, rest)) {
     const text = describeAlert(a);

@@ -25,6 +25,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-s
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
 import type { AwsClients } from '../../functions/lib/clients.js';
 import {
+  ALARMS_TABLE,
   ALERT_LEDGER_TABLE,
   ENV,
   RESULTS_TABLE,
@@ -333,6 +334,9 @@ export function handlerEnv(
     [ENV.stateTable]: findTable(resources, STATE_TABLE).name,
     [ENV.resultsTable]: findTable(resources, RESULTS_TABLE).name,
     [ENV.alertLedgerTable]: findTable(resources, ALERT_LEDGER_TABLE).name,
+    ...(resources.tables.some((t) => t.def.id === ALARMS_TABLE.id)
+      ? { [ENV.alarmsTable]: findTable(resources, ALARMS_TABLE).name }
+      : {}),
     [ENV.alertTopicArn]: resources.topic.arn,
     [ENV.invalidQueueUrl]: resources.queues.invalid.url,
     [ENV.lateQueueUrl]: resources.queues.late.url,

@@ -30,7 +30,10 @@ function parseHorizon(text: string, name: string): number {
 }
 
 const DASHBOARD_FLAGS = {
-  stack: flag.string('NAME', 'CloudFormation stack whose outputs name the results table and stream'),
+  stack: flag.string(
+    'NAME',
+    'CloudFormation stack whose outputs name the results table and\nstream, the readings stream and the alarms table',
+  ),
   region: flag.string('R', 'AWS region (default: AWS_REGION / AWS_DEFAULT_REGION)'),
   endpoint: flag.url('one endpoint for every service (LocalStack, moto, ...)'),
   prefix: flag.string('P', 'with --endpoint and no --stack: resource name prefix (default windowpane)', {

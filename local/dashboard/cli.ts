@@ -16,6 +16,7 @@ import {
   reportFailure,
   signalShutdownStarted,
 } from '../cli/common.js';
+import { dashboardAlarmActions } from './alarm-actions.js';
 import { DASHBOARD_HELP, parseDashboardArgs } from './args.js';
 import { type Dashboard, startDashboard } from './index.js';
 import { openBrowser } from './open-browser.js';
@@ -62,8 +63,15 @@ async function main(): Promise<number> {
     maxInitialWindows: args.maxWindows,
     log: out,
   });
+  // The buttons act as `npm run alarms` does, with these same server-side credentials.
+  const actions =
+    resources.alarmsTable && resources.stream
+      ? dashboardAlarmActions({ clients, streamName: resources.stream, alarmsTable: resources.alarmsTable })
+      : undefined;
+  if (!actions) out('no alarms projection table: alarms are not shown and cannot be acknowledged');
   dashboard = await startDashboard({
     source,
+    ...(actions ? { actions } : {}),
     port: args.port,
     store: { horizonMs: args.horizonMs },
     log: out,

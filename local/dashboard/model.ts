@@ -26,6 +26,10 @@ export interface AlarmView {
   rule: string;
   ruleVersion?: number;
   state: string;
+  /** The transition that led to `state` (ALARM, ACKNOWLEDGED, RULE_REMOVED, ...). */
+  transition?: string;
+  /** The alarm's transition count (A-L4): a lower one than the store holds is older news. */
+  seq?: number;
   severity?: string;
   /** When the alarm entered its current state, epoch ms. */
   since: number;

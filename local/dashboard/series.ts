@@ -6,6 +6,9 @@
  * 1.44 million points, so a point is 24 bytes in columns (start as float64, mean, min and
  * max as float32, count as uint32) instead of a ~150-byte object, and a series never holds
  * more than its capacity: the oldest points go first.
+ *
+ * Percentiles (`p50`, `p99_9`, ..., issue 17) are optional float32 columns of their own,
+ * added when a window first carries them: 4 bytes a point each, counted in `bytes`.
  */
 
 /** Columns the page charts; `t` is the window start, epoch ms. */
@@ -15,6 +18,8 @@ export interface SeriesColumns {
   min: number[];
   max: number[];
   count: number[];
+  /** Percentile columns by output name, ascending by quantile; NaN (null in JSON) where a window had none. */
+  p?: Record<string, number[]>;
 }
 
 export interface SeriesPoint {
@@ -23,7 +28,17 @@ export interface SeriesPoint {
   min: number;
   max: number;
   count: number;
+  /** The window's percentile estimates by output name (null: no estimate, SEMANTICS "Windows"). */
+  p?: Readonly<Record<string, number | null>>;
 }
+
+/** The quantile an output name stands for: p99_9 -> 0.999 (names from percentileName). */
+export function quantileOfName(name: string): number {
+  return Number(name.slice(1).replace('_', '.')) / 100;
+}
+
+/** Bytes per stored point of each percentile column. */
+export const BYTES_PER_PERCENTILE = 4;
 
 /** Bytes per stored point (see the header): what the store's memory bound is made of. */
 export const BYTES_PER_POINT = 8 + 4 + 4 + 4 + 4;
@@ -34,6 +49,8 @@ export class WindowSeries {
   private min: Float32Array;
   private max: Float32Array;
   private count: Uint32Array;
+  /** Percentile columns in ascending order of quantile. */
+  private p = new Map<string, Float32Array>();
   private len = 0;
 
   constructor(readonly capacity: number) {
@@ -51,7 +68,32 @@ export class WindowSeries {
   }
 
   get bytes(): number {
-    return this.t.length * BYTES_PER_POINT;
+    return this.t.length * (BYTES_PER_POINT + this.p.size * BYTES_PER_PERCENTILE);
+  }
+
+  get percentileNames(): string[] {
+    return [...this.p.keys()];
+  }
+
+  /**
+   * Adds a column for each of `names` not yet kept (NaN for the points already held);
+   * returns how many were added, so the owner can account for their memory.
+   */
+  addPercentiles(names: readonly string[]): number {
+    const added = names.filter((n) => !this.p.has(n));
+    if (added.length === 0) return 0;
+    const all = [...this.p.keys(), ...added].sort((a, b) => quantileOfName(a) - quantileOfName(b));
+    const next = new Map<string, Float32Array>();
+    for (const name of all) {
+      let col = this.p.get(name);
+      if (!col) {
+        col = new Float32Array(this.t.length);
+        col.fill(Number.NaN);
+      }
+      next.set(name, col);
+    }
+    this.p = next;
+    return added.length;
   }
 
   /**
@@ -83,13 +125,19 @@ export class WindowSeries {
   }
 
   at(i: number): SeriesPoint {
-    return {
+    const point: SeriesPoint = {
       t: this.t[i]!,
       mean: this.mean[i]!,
       min: this.min[i]!,
       max: this.max[i]!,
       count: this.count[i]!,
     };
+    if (this.p.size > 0) {
+      const p: Record<string, number | null> = {};
+      for (const [name, col] of this.p) p[name] = Number.isNaN(col[i]!) ? null : col[i]!;
+      point.p = p;
+    }
+    return point;
   }
 
   /**
@@ -97,9 +145,18 @@ export class WindowSeries {
    * more, equal time buckets, each the count-weighted mean, the lowest min and highest
    * max of its windows (so a spike stays visible in the band), and the mean count per
    * window (so the count axis keeps its meaning, readings per window).
+   *
+   * A bucket's percentile cannot be computed from its windows' percentiles (that needs
+   * their sketches), so a bucket shows the extreme on the side of the tail: the highest
+   * of its windows' values for a quantile above 0.5 (a p99 spike stays visible, as in the
+   * band), the lowest below 0.5, and the count-weighted mean for p50. Undownsampled
+   * points are the windows' own estimates.
    */
   downsample(from: number, to: number, maxPoints: number): SeriesColumns {
     const out: SeriesColumns = { t: [], mean: [], min: [], max: [], count: [] };
+    const pcols = [...this.p].map(([name, col]) => ({ q: quantileOfName(name), col, out: [] as number[] }));
+    if (pcols.length > 0)
+      out.p = Object.fromEntries([...this.p.keys()].map((name, i) => [name, pcols[i]!.out]));
     const lo = this.lowerBound(from);
     const hi = this.lowerBound(to + 1);
     const n = hi - lo;
@@ -111,6 +168,7 @@ export class WindowSeries {
         out.min.push(this.min[i]!);
         out.max.push(this.max[i]!);
         out.count.push(this.count[i]!);
+        for (const c of pcols) c.out.push(c.col[i]!);
       }
       return out;
     }
@@ -124,6 +182,8 @@ export class WindowSeries {
     let bmin = Number.POSITIVE_INFINITY;
     let bmax = Number.NEGATIVE_INFINITY;
     let bt = 0;
+    // Per percentile column: the bucket's extreme (or weighted sum for p50) and its weight.
+    const pacc = pcols.map(() => ({ v: Number.NaN, w: 0 }));
     const flush = () => {
       if (windows === 0) return;
       out.t.push(bt);
@@ -131,6 +191,12 @@ export class WindowSeries {
       out.min.push(bmin);
       out.max.push(bmax);
       out.count.push(readings / windows);
+      pcols.forEach((c, k) => {
+        const a = pacc[k]!;
+        c.out.push(c.q === 0.5 ? (a.w > 0 ? a.v / a.w : Number.NaN) : a.v);
+        a.v = Number.NaN;
+        a.w = 0;
+      });
     };
     for (let i = lo; i < hi; i++) {
       const b = Math.floor((this.t[i]! - first) / width);
@@ -150,6 +216,15 @@ export class WindowSeries {
       windows++;
       if (this.min[i]! < bmin) bmin = this.min[i]!;
       if (this.max[i]! > bmax) bmax = this.max[i]!;
+      pcols.forEach((col, k) => {
+        const v = col.col[i]!;
+        if (Number.isNaN(v)) return;
+        const a = pacc[k]!;
+        if (col.q === 0.5) {
+          a.v = (a.w > 0 ? a.v : 0) + v * c;
+          a.w += c;
+        } else if (Number.isNaN(a.v) || (col.q > 0.5 ? v > a.v : v < a.v)) a.v = v;
+      });
     }
     flush();
     return out;
@@ -172,10 +247,11 @@ export class WindowSeries {
     this.min[i] = p.min;
     this.max[i] = p.max;
     this.count[i] = p.count;
+    for (const [name, col] of this.p) col[i] = p.p?.[name] ?? Number.NaN;
   }
 
   private columns(): (Float64Array | Float32Array | Uint32Array)[] {
-    return [this.t, this.mean, this.min, this.max, this.count];
+    return [this.t, this.mean, this.min, this.max, this.count, ...this.p.values()];
   }
 
   /** Drops the oldest points in one move, so a full series pays for it once per k points. */
@@ -197,5 +273,10 @@ export class WindowSeries {
     this.min = grow(this.min, (s) => new Float32Array(s));
     this.max = grow(this.max, (s) => new Float32Array(s));
     this.count = grow(this.count, (s) => new Uint32Array(s));
+    for (const [name, col] of this.p)
+      this.p.set(
+        name,
+        grow(col, (s) => new Float32Array(s)),
+      );
   }
 }

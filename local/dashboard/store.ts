@@ -2,19 +2,28 @@
  * What the dashboard server holds: a bounded view of everything its source pushed, and
  * the journal of changes not yet broadcast. Everything has a limit, so a long run or a
  * large fleet cannot grow the server without bound:
- * - series: reserved up front against `memoryBudgetBytes` (24 bytes a point); a series
- *   that does not fit is not created, and the page says how many were dropped;
+ * - series: reserved up front against `memoryBudgetBytes` (24 bytes a point, 4 more per
+ *   percentile); a series that does not fit is not created, percentile columns that do
+ *   not fit are not added, and the page says how many of either were dropped;
  * - alerts, late/invalid records and health samples: the newest N of each;
  * - alarms: the newest `maxAlarms` by `since`;
  * - the journal: at most `maxJournalWindows` windows between two broadcasts, beyond which
  *   the clients are told to reload instead.
  */
 
+import type { AggregateSummary } from '../../functions/domain/aggregate.js';
+import { isPercentileName } from '../../functions/domain/percentile-config.js';
 import type { Alert } from '../../functions/domain/rules.js';
 import type { FinalWindow } from '../../functions/domain/state.js';
 import { describeAlert } from '../cli/view.js';
 import type { AlarmView, DashboardEvent, DashboardSink, HealthSample, OpenWindowView } from './model.js';
-import { BYTES_PER_POINT, type SeriesColumns, WindowSeries } from './series.js';
+import {
+  BYTES_PER_PERCENTILE,
+  BYTES_PER_POINT,
+  quantileOfName,
+  type SeriesColumns,
+  WindowSeries,
+} from './series.js';
 
 /** A window definition as the page labels it. */
 export interface WindowDef {
@@ -44,8 +53,30 @@ export interface SetAsideRow {
   detail: string;
 }
 
-/** [sensorId, defId, metric, start, mean, min, max, count]: compact, a day of them is sent. */
-export type WindowRow = [string, string, string, number, number, number, number, number];
+/** A window's percentile estimates by output name (`p50`, `p99_9`); null: no estimate. */
+export type Percentiles = Record<string, number | null>;
+
+/**
+ * [sensorId, defId, metric, start, mean, min, max, count, percentiles?]: compact, a day of
+ * them is sent; the percentiles only when the window carries some.
+ */
+export type WindowRow =
+  | [string, string, string, number, number, number, number, number]
+  | [string, string, string, number, number, number, number, number, Percentiles];
+
+/** The p-fields of a window's metric summary, ascending by quantile, or undefined when none. */
+export function percentilesOf(summary: AggregateSummary): Percentiles | undefined {
+  const names = Object.keys(summary)
+    .filter(isPercentileName)
+    .sort((a, b) => quantileOfName(a) - quantileOfName(b));
+  if (names.length === 0) return undefined;
+  const out: Percentiles = {};
+  for (const name of names) {
+    const v = summary[name as `p${string}`];
+    out[name] = typeof v === 'number' ? v : null;
+  }
+  return out;
+}
 
 export interface DashboardUpdate {
   seq: number;
@@ -131,11 +162,13 @@ export class DashboardStore implements DashboardSink {
   private readonly sensors = new Map<string, SensorSummary>();
   private readonly series = new Map<string, WindowSeries>();
   private reservedBytes = 0;
+  /** Series whose percentile columns did not fit: counted once, not asked again. */
+  private readonly withoutPercentiles = new WeakSet<WindowSeries>();
   private readonly alerts: AlertRow[] = [];
   private readonly alarms = new Map<string, AlarmView>();
   private readonly setAside: SetAsideRow[] = [];
   private readonly health: HealthSample[] = [];
-  private readonly counts = { windows: 0, seriesDropped: 0, sensorsDropped: 0 };
+  private readonly counts = { windows: 0, seriesDropped: 0, sensorsDropped: 0, percentilesDropped: 0 };
   private seq = 0;
   private journal = emptyJournal();
   private journalWindows = 0;
@@ -231,6 +264,7 @@ export class DashboardStore implements DashboardSink {
     for (const [metric, s] of Object.entries(w.metrics)) {
       this.metrics.add(metric);
       const key = seriesKey(w.sensorId, def.id, metric);
+      const p = percentilesOf(s);
       let series = this.series.get(key);
       if (!series) {
         const capacity = Math.max(
@@ -245,7 +279,15 @@ export class DashboardStore implements DashboardSink {
         series = new WindowSeries(capacity);
         this.series.set(key, series);
       }
-      series.upsert({ t: w.windowStart, mean: s.mean, min: s.min, max: s.max, count: s.count });
+      if (p) this.reservePercentiles(series, Object.keys(p));
+      series.upsert({
+        t: w.windowStart,
+        mean: s.mean,
+        min: s.min,
+        max: s.max,
+        count: s.count,
+        ...(p ? { p } : {}),
+      });
       const [firstMetric] = this.metrics;
       if (def.id === firstDef && metric === firstMetric && (!sensor.last || w.windowStart >= sensor.last.t)) {
         sensor.last = { t: w.windowStart, mean: s.mean };
@@ -255,11 +297,29 @@ export class DashboardStore implements DashboardSink {
         continue;
       }
       this.journalWindows++;
-      this.journal.windows.push([w.sensorId, def.id, metric, w.windowStart, s.mean, s.min, s.max, s.count]);
+      const row: WindowRow = [w.sensorId, def.id, metric, w.windowStart, s.mean, s.min, s.max, s.count];
+      this.journal.windows.push(p ? [...row, p] : row);
     }
   }
 
+  /** Percentile columns for the names the series lacks, if the memory budget has room for them. */
+  private reservePercentiles(series: WindowSeries, names: readonly string[]): void {
+    const missing = names.filter((n) => !series.percentileNames.includes(n));
+    if (missing.length === 0 || this.withoutPercentiles.has(series)) return;
+    const bytes = series.capacity * BYTES_PER_PERCENTILE * missing.length;
+    if (this.reservedBytes + bytes > this.opts.memoryBudgetBytes) {
+      this.counts.percentilesDropped += missing.length;
+      this.withoutPercentiles.add(series);
+      return;
+    }
+    this.reservedBytes += bytes;
+    series.addPercentiles(missing);
+  }
+
   private upsertAlarm(alarm: AlarmView): void {
+    const held = this.alarms.get(alarm.id);
+    // At-least-once and unordered delivery: a repeat or an older transition changes nothing.
+    if (held?.seq !== undefined && alarm.seq !== undefined && alarm.seq <= held.seq) return;
     this.alarms.delete(alarm.id);
     this.alarms.set(alarm.id, alarm);
     this.journal.alarms.set(alarm.id, alarm);

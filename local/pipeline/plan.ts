@@ -7,6 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, type EventSourceConfig, type WindowpaneConfig } from '../../functions/domain/config.js';
 import {
+  ALARMS_TABLE,
   ALERT_LEDGER_TABLE,
   RESULTS_TABLE,
   RULES_TABLE,
@@ -31,11 +32,12 @@ export function defaultSweepIntervalMs(config: WindowpaneConfig): number {
   return Math.max(1, Math.ceil(config.idleTimeoutMs / 60_000)) * 60_000;
 }
 
-const TABLE_DEFS: Record<'state' | 'results' | 'alertLedger' | 'rules', TableDefinition> = {
+const TABLE_DEFS: Record<'state' | 'results' | 'alertLedger' | 'rules' | 'alarms', TableDefinition> = {
   state: STATE_TABLE,
   results: RESULTS_TABLE,
   alertLedger: ALERT_LEDGER_TABLE,
   rules: RULES_TABLE,
+  alarms: ALARMS_TABLE,
 };
 
 /**
@@ -80,12 +82,14 @@ export function planFromTemplatePlan(
           resultsStream: { name: named(tp.resultsStream.name), shardCount: tp.resultsStream.shardCount ?? 1 },
         }
       : {}),
-    // A template from before the rules table has none: its handler runs the configured rules.
+    // A template from before the rules table or the alarms projection lacks them: its handler
+    // then runs the configured rules, and the pipeline publishes only.
     tables: [
       table('state'),
       table('results'),
       table('alertLedger'),
       ...(tp.roles.rulesTable ? [table('rules')] : []),
+      ...(tp.roles.tables.alarms ? [table('alarms')] : []),
     ],
     topic: { name: named(topic.name) },
     queues: {

@@ -25,11 +25,33 @@ const WINDOW_MS = 5_000;
 const LATENESS_MS = 1_000;
 const SENSORS = 5;
 
-export async function startLivePipeline(opts: { actions?: AlarmActions } = {}): Promise<LivePipeline> {
+/** An alarm-mode rule the simulator's spikes (about 40) raise, and that stays raised for the test. */
+export const OVERHEAT = {
+  name: 'overheat',
+  type: 'threshold',
+  metric: 'temperature',
+  above: 30,
+  mode: 'alarm',
+  clearAfter: 1_000,
+  severity: 'critical',
+};
+
+export interface LivePipelineOptions {
+  /** The page's alarm actions, made from the started pipeline (its clients and stream). */
+  actions?: (pipeline: LocalPipeline) => AlarmActions;
+  /** `percentiles` of the configuration (off by default, as in cdk.json). */
+  percentiles?: number[];
+  /** Rules added to the project's. */
+  rules?: unknown[];
+}
+
+export async function startLivePipeline(opts: LivePipelineOptions = {}): Promise<LivePipeline> {
   const base = loadProjectConfig().config;
   const config = parseConfig(
     {
       ...base,
+      ...(opts.percentiles ? { percentiles: opts.percentiles } : {}),
+      ...(opts.rules ? { rules: [...base.rules, ...opts.rules] } : {}),
       windows: [{ type: 'tumbling', sizeMs: WINDOW_MS }],
       allowedLatenessMs: LATENESS_MS,
       eventSource: { ...base.eventSource, maxBatchingWindowSeconds: 1 },
@@ -54,7 +76,7 @@ export async function startLivePipeline(opts: { actions?: AlarmActions } = {}): 
     dashboard = await startDashboard({
       source,
       tickMs: 100,
-      ...(opts.actions ? { actions: opts.actions } : {}),
+      ...(opts.actions ? { actions: opts.actions(pipeline) } : {}),
     });
   } catch (err) {
     await pipeline.stop();

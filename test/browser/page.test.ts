@@ -187,6 +187,33 @@ describe('dashboard page', () => {
     expect(errors.filter((e) => !e.includes('409'))).toEqual([]);
   });
 
+  it('keeps a note being typed while other alarms change', async () => {
+    const source = new ManualSource('two alarms');
+    const alarm = (id: string, state: string, since: number): AlarmView => ({
+      id,
+      sensorId: id,
+      rule: 'too-hot',
+      state,
+      since,
+      value: 40,
+      peak: 41,
+    });
+    source.emit(
+      { kind: 'alarm', alarm: alarm('s1', 'ACTIVE', Date.now() - 2_000) },
+      { kind: 'alarm', alarm: alarm('s2', 'ACTIVE', Date.now() - 1_000) },
+    );
+    const actions: AlarmActions = { async ack() {}, async snooze() {} };
+    const p = await open(source, actions);
+    const note = p.locator('tr[data-alarm-id="s1"] input.alarm-note');
+    await note.fill('half a sentence');
+    source.emit({ kind: 'alarm', alarm: alarm('s2', 'ACKNOWLEDGED', Date.now()) });
+    await p.waitForSelector('tr[data-alarm-id="s2"][data-alarm-state="ACKNOWLEDGED"]');
+    expect(await note.inputValue()).toBe('half a sentence');
+    // The page's context, not this file's: a string keeps the DOM out of Node's types.
+    expect(await p.evaluate('document.activeElement?.value')).toBe('half a sentence');
+    expect(errors).toEqual([]);
+  });
+
   it('works after the server restarts: it reconnects and reloads from the new server', async () => {
     const first = new ManualSource('before restart');
     first.emit(...fleetWindows(3, 10));

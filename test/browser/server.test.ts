@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Dashboard, startDashboard } from '../../local/dashboard/index.js';
+import { serveLocalDashboard } from '../../local/dashboard/live.js';
 import type { AlarmActions } from '../../local/dashboard/model.js';
 import { CONTENT_SECURITY_POLICY } from '../../local/dashboard/server.js';
 import { DeferredSource } from '../../local/dashboard/sources/deferred.js';
@@ -209,5 +210,27 @@ describe('dashboard server', () => {
     const without = await serve();
     const reply = await post(without.dashboard.port, '/api/alarms/a1/ack', { note: '' });
     expect(reply.status).toBe(501);
+  });
+
+  it("npm start's dashboard: buttons say the pipeline is starting, then act through the attached actions", async () => {
+    const live = await serveLocalDashboard({ label: 'starting', withActions: true, log: () => {} });
+    try {
+      expect(JSON.parse((await call(live.dashboard.port, '/api/snapshot')).body).actions).toBe(true);
+      const early = await post(live.dashboard.port, '/api/alarms/a1/ack', { note: '' });
+      expect(early.status).toBe(503);
+      expect(early.body).toContain('still starting');
+      const acks: string[] = [];
+      const pipeline = { mode: 'embedded', resources: { stream: { name: 'wp-readings' } } };
+      live.attach(pipeline as never, { snapshot: { current: new Map() } } as never, {
+        async ack(id) {
+          acks.push(id);
+        },
+        async snooze() {},
+      });
+      expect((await post(live.dashboard.port, '/api/alarms/a1/ack', { note: '' })).status).toBe(200);
+      expect(acks).toEqual(['a1']);
+    } finally {
+      await live.close();
+    }
   });
 });

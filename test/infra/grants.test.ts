@@ -21,6 +21,7 @@ import {
   WINDOW_HANDLER_METRICS,
 } from '../../functions/lib/metric-names.js';
 import {
+  ALARMS_TABLE,
   ALERT_LEDGER_TABLE,
   RESULTS_TABLE,
   RULES_TABLE,
@@ -54,6 +55,7 @@ const LOGICAL_ID_OF: Record<Target, string> = {
   // GetSchemaVersion by version id is granted on `*` (infra/schema-registry.ts).
   schemaRegistry: '*',
   rulesTable: RULES_TABLE.id,
+  alarmsTable: ALARMS_TABLE.id,
 };
 
 /** Whether the template has the resource a target names. */

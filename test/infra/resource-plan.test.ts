@@ -40,7 +40,12 @@ describe('resource plan of the default stack (cdk.json)', () => {
   });
 
   it('tables: exactly the TableDefinitions, with keys, TTL attribute and roles', () => {
-    const roles = { WindowState: 'state', WindowResults: 'results', AlertLedger: 'alertLedger' } as const;
+    const roles = {
+      WindowState: 'state',
+      WindowResults: 'results',
+      AlertLedger: 'alertLedger',
+      Alarms: 'alarms',
+    } as const;
     expect(plan.tables).toHaveLength(TABLES.length);
     for (const def of TABLES) {
       const table = plan.tables.find((t) => t.logicalId === def.id);
@@ -59,6 +64,7 @@ describe('resource plan of the default stack (cdk.json)', () => {
       state: 'WindowState',
       results: 'WindowResults',
       alertLedger: 'AlertLedger',
+      alarms: 'Alarms',
     });
     // The handler's RULES_TABLE_NAME names it: the local cloud creates it as the stack does.
     expect(plan.roles.rulesTable).toBe('Rules');

@@ -120,6 +120,8 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
         AlertLedger: ['dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem'],
         // The rules table's revision, then its rows (A-R4): read only.
         Rules: ['dynamodb:GetItem', 'dynamodb:Scan'],
+        // The alarms projection: written only (A-C4); npm run alarms reads it.
+        Alarms: ['dynamodb:BatchWriteItem', 'dynamodb:PutItem'],
         [LOGICAL_IDS.alertTopic]: ['sns:Publish'],
         [LOGICAL_IDS.messagingKey]: ['kms:Decrypt', 'kms:GenerateDataKey'],
         [LOGICAL_IDS.invalidQueue]: ['sqs:SendMessage'],

@@ -70,7 +70,7 @@ describe('npm run bench', () => {
       for (const [where, n] of values) expect(Number.isFinite(n), `${suite}${where}`).toBe(true);
     }
 
-    const { pure, writes, peer, e2e, memory, cost, dashboard } = report.suites;
+    const { pure, writes, peer, e2e, memory, cost, dashboard, percentiles } = report.suites;
     expect(pure.cases.map((c: { batchSize: number }) => c.batchSize)).toEqual([100, 1_000, 10_000]);
     expect(pure.headline.recordsPerSecond).toBeGreaterThan(0);
     for (const c of writes.cases) {
@@ -93,6 +93,13 @@ describe('npm run bench', () => {
       expect(s.timeToFirstChartMs.runs.length).toBeGreaterThan(0);
       expect(s.frames.count).toBeGreaterThan(0);
     }
+    // Percentiles off and on in the same run, on the same batch: both folded every reading.
+    for (const v of [percentiles.off, percentiles.on]) {
+      expect(v.recordsPerCpuSecond.median).toBeGreaterThan(0);
+      expect(v.state.meanBodyBytes).toBeGreaterThan(0);
+    }
+    expect(percentiles.on.state.meanBodyBytes).toBeGreaterThan(percentiles.off.state.meanBodyBytes);
+    expect(percentiles.sketchBytesPerOpenWindow).toBeGreaterThan(0);
     expect(report.headlines.length).toBeGreaterThan(0);
   });
 });

@@ -9,7 +9,9 @@ import { createServer, type Socket } from 'node:net';
 import { CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { buildTransition, type TransitionDraft } from '../../functions/domain/alarms/transition.js';
 import { DEFAULT_CONFIG } from '../../functions/domain/config.js';
+import { AlarmProjection } from '../../functions/lib/alarm-projection.js';
 import {
   createCloudFormationClient,
   LOCAL_TIMEOUTS,
@@ -89,6 +91,8 @@ describe('dashboard deployed-stack source', () => {
     expect(resources).toEqual({
       resultsTable: `${prefix}-WindowResults`,
       resultsStream: `${prefix}-final-windows`,
+      stream: `${prefix}-readings`,
+      alarmsTable: `${prefix}-Alarms`,
     });
 
     const log: string[] = [];
@@ -128,6 +132,82 @@ describe('dashboard deployed-stack source', () => {
         log.some((l) => l.includes('skipped a results stream record')) ? true : undefined,
       );
       expect(log.find((l) => l.includes('skipped'))).toMatch(/windowKey|windowStart/);
+    } finally {
+      await source.stop();
+    }
+  });
+
+  it('shows the alarms of the projection table, and re-reads them for their new states', async () => {
+    const alarmsTable = `${prefix}-Alarms`;
+    const projection = new AlarmProjection({ doc: pipeline.clients.doc, tableName: alarmsTable });
+    const ctx = {
+      sensorId: 'sensor_9',
+      rule: 'overheat',
+      ruleVersion: 2,
+      ruleType: 'threshold',
+      severity: 'critical' as const,
+      metric: 'temperature',
+      detail: { above: 30 },
+    };
+    const raised: TransitionDraft = {
+      transition: 'ALARM',
+      from: 'NORMAL',
+      state: 'ACTIVE',
+      at: 1_000,
+      clock: 'event',
+      since: 1_000,
+      value: 31,
+      peak: 31,
+      peakAt: 1_000,
+    };
+    await projection.write([buildTransition({ ...ctx, seq: 1 }, raised)], []);
+    const store = new DashboardStore();
+    const source = new DeployedSource({
+      clients: pipeline.clients,
+      resources: { resultsTable: `${prefix}-WindowResults`, alarmsTable },
+      label: 'alarms',
+      tablePollMs: 60_000,
+      alarmsPollMs: 200,
+    });
+    expect(source.provides).toContain('alarms');
+    await source.start(store);
+    try {
+      expect(store.alarm('overheat@sensor_9')).toMatchObject({
+        state: 'ACTIVE',
+        transition: 'ALARM',
+        seq: 1,
+        ruleVersion: 2,
+        value: 31,
+        peak: 31,
+        since: 1_000,
+      });
+      await projection.write(
+        [
+          buildTransition(
+            { ...ctx, seq: 2 },
+            {
+              ...raised,
+              transition: 'ACKNOWLEDGED',
+              from: 'ACTIVE',
+              state: 'ACKNOWLEDGED',
+              at: 9_000,
+              clock: 'processing',
+              by: 'ann',
+              note: 'fan replaced',
+            },
+          ),
+        ],
+        [],
+      );
+      await until('the acknowledged alarm', () =>
+        store.alarm('overheat@sensor_9')?.state === 'ACKNOWLEDGED' ? true : undefined,
+      );
+      expect(store.alarm('overheat@sensor_9')).toMatchObject({
+        by: 'ann',
+        note: 'fan replaced',
+        since: 9_000,
+      });
+      expect(store.snapshot().alarms).toHaveLength(1);
     } finally {
       await source.stop();
     }
@@ -216,6 +296,7 @@ describe('dashboard --stack: resources from CloudFormation outputs (moto_server)
             ResultsTableName: 'Windowpane-Results-1',
             ResultsStreamName: 'Windowpane-Out-1',
             StreamName: 'in',
+            AlarmsTableName: 'Windowpane-Alarms-1',
           }),
         }),
       );
@@ -223,6 +304,8 @@ describe('dashboard --stack: resources from CloudFormation outputs (moto_server)
       expect(await resourcesFromStack(cfn, 'Windowpane')).toEqual({
         resultsTable: 'Windowpane-Results-1',
         resultsStream: 'Windowpane-Out-1',
+        stream: 'in',
+        alarmsTable: 'Windowpane-Alarms-1',
       });
       await expect(resourcesFromStack(cfn, 'Other')).rejects.toThrow(
         /stack Other has no output ResultsTableName.*outputs: Foo/,

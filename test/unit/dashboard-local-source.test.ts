@@ -4,10 +4,12 @@
  * sample with the batch sizes since the previous one and, in chaos mode, the faults.
  */
 import { describe, expect, it } from 'vitest';
+import { buildTransition, type TransitionDraft } from '../../functions/domain/alarms/transition.js';
 import { ChaosPlan } from '../../local/chaos/plan.js';
 import { type LiveEvent, LiveMonitor } from '../../local/cli/monitor.js';
-import type { DashboardEvent } from '../../local/dashboard/model.js';
+import type { AlarmView, DashboardEvent } from '../../local/dashboard/model.js';
 import { LocalPipelineSource } from '../../local/dashboard/sources/local.js';
+import { DashboardStore } from '../../local/dashboard/store.js';
 import type { LocalPipeline } from '../../local/pipeline/index.js';
 import { alert, finalWindow } from '../browser/fleet.js';
 
@@ -83,5 +85,82 @@ describe('dashboard local pipeline source', () => {
       kind: 'health',
       health: { chaos: { total: 3, faults: { handlerCrash: 2, lambdaTimeout: 1, duplicatesSuppressed: 4 } } },
     });
+  });
+
+  it('turns alarm transitions into the alarm state the page shows: state, since, value, peak, by and note', () => {
+    const { source, pushed } = setUp();
+    const ctx = {
+      sensorId: 'sensor_2',
+      rule: 'overheat',
+      ruleVersion: 3,
+      ruleType: 'threshold',
+      severity: 'critical' as const,
+      metric: 'temperature',
+    };
+    const draft: TransitionDraft = {
+      transition: 'ALARM',
+      from: 'NORMAL',
+      state: 'ACTIVE',
+      at: 1_000,
+      clock: 'event',
+      since: 1_000,
+      value: 36.5,
+      peak: 36.5,
+      peakAt: 1_000,
+    };
+    const raised = buildTransition({ ...ctx, seq: 1 }, draft);
+    const acked = buildTransition(
+      { ...ctx, seq: 2 },
+      {
+        ...draft,
+        transition: 'ACKNOWLEDGED',
+        from: 'ACTIVE',
+        state: 'ACKNOWLEDGED',
+        at: 5_000,
+        clock: 'processing',
+        peak: 39,
+        by: 'ann',
+        note: 'on my way',
+      },
+    );
+    source.observe([
+      { kind: 'alarm', at: 1, transition: raised },
+      { kind: 'alarm', at: 1, transition: acked },
+    ]);
+    const alarms = pushed[0]!.flatMap((e) => (e.kind === 'alarm' ? [e.alarm] : []));
+    const active: AlarmView = {
+      id: 'overheat@sensor_2',
+      sensorId: 'sensor_2',
+      rule: 'overheat',
+      ruleVersion: 3,
+      state: 'ACTIVE',
+      transition: 'ALARM',
+      seq: 1,
+      severity: 'critical',
+      since: 1_000,
+      value: 36.5,
+      peak: 36.5,
+    };
+    expect(alarms).toEqual([
+      active,
+      {
+        ...active,
+        state: 'ACKNOWLEDGED',
+        transition: 'ACKNOWLEDGED',
+        seq: 2,
+        since: 5_000,
+        peak: 39,
+        by: 'ann',
+        note: 'on my way',
+      },
+    ]);
+    // SNS is at-least-once and unordered: the store keeps the newest transition of an alarm.
+    const store = new DashboardStore();
+    store.push([
+      { kind: 'alarm', alarm: alarms[1]! },
+      { kind: 'alarm', alarm: alarms[0]! },
+    ]);
+    expect(store.snapshot().alarms.map((a) => a.state)).toEqual(['ACKNOWLEDGED']);
+    expect(source.provides).toContain('alarms');
   });
 });

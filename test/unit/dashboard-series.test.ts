@@ -46,4 +46,35 @@ describe('dashboard WindowSeries', () => {
     expect(s.downsample(20, 50, 100).t).toEqual([20, 30, 40, 50]);
     expect(s.downsample(200, 300, 100).t).toEqual([]);
   });
+
+  it('keeps percentile columns, NaN for windows without them, and downsamples each toward its tail', () => {
+    const s = new WindowSeries(2_000);
+    s.upsert(point(-1));
+    expect(s.addPercentiles(['p99', 'p50'])).toBe(2);
+    expect(s.percentileNames).toEqual(['p50', 'p99']);
+    expect(s.addPercentiles(['p50'])).toBe(0);
+    for (let t = 0; t < 1_000; t++) s.upsert({ ...point(t), p: { p50: 20, p99: 30 } });
+    s.upsert({ ...point(500), p: { p50: 40, p99: 90 } });
+    s.upsert({ ...point(501), p: { p50: null, p99: 31 } });
+    const all = s.downsample(-Infinity, Infinity, 2_000);
+    expect(all.p?.p99?.[0]).toBeNaN();
+    expect(all.p?.p99?.[1]).toBe(30);
+    expect(all.p?.p50?.[502]).toBeNaN();
+    expect(s.at(502).p).toEqual({ p50: null, p99: 31 });
+    const d = s.downsample(-Infinity, Infinity, 50);
+    expect(d.t.length).toBeLessThanOrEqual(50);
+    // p99: the highest of a bucket (the spike stays visible); p50: count-weighted mean.
+    expect(Math.max(...d.p!.p99!)).toBe(90);
+    const spike = d.p!.p99!.indexOf(90);
+    expect(d.p!.p50![spike]).toBeGreaterThan(20);
+    expect(d.p!.p50![spike]).toBeLessThan(40);
+  });
+
+  it('grows percentile columns with the others', () => {
+    const s = new WindowSeries(500);
+    s.addPercentiles(['p90']);
+    for (let t = 0; t < 300; t++) s.upsert({ ...point(t), p: { p90: t * 2 } });
+    expect(s.bytes % (24 + 4)).toBe(0);
+    expect(s.downsample(-Infinity, Infinity, 1_000).p?.p90?.slice(-2)).toEqual([596, 598]);
+  });
 });

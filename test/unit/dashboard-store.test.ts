@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseFinalWindow } from '../../local/dashboard/sources/results-stream.js';
 import { DashboardStore, windowDefOf } from '../../local/dashboard/store.js';
 import { alert as fixtureAlert, finalWindow as fixtureWindow } from '../browser/fleet.js';
 
@@ -106,5 +107,52 @@ describe('dashboard store', () => {
       { id: 'x', sensorId: 's', rule: 'r', state: 'ACKNOWLEDGED', since: 2, by: 'ann' },
     ]);
     expect(store.takeUpdate()!.alarms).toHaveLength(1);
+  });
+
+  it('carries the p-fields of windows that have them: in the update row, the series and its memory', () => {
+    const store = new DashboardStore({ memoryBudgetBytes: 40_000 });
+    const plain = finalWindow('a', 0);
+    const withP = (sensorId: string, start: number) => {
+      const w = finalWindow(sensorId, start);
+      w.metrics.temperature = { ...w.metrics.temperature!, p99: 21.5, p50: 20, p99_9: null };
+      return w;
+    };
+    store.push([{ kind: 'window', window: plain }]);
+    expect(store.takeUpdate()!.windows[0]).toHaveLength(8);
+    store.push([{ kind: 'window', window: withP('a', 60_000) }]);
+    expect(store.takeUpdate()!.windows).toEqual([
+      ['a', 'tumbling:60000', 'temperature', 60_000, 20, 18, 22, 60, { p50: 20, p99: 21.5, p99_9: null }],
+    ]);
+    // The row still carries them; the series has no room for their columns.
+    expect(store.sensorSeries('a', { points: 100 })[0]?.columns.p).toBeUndefined();
+    // 1,440 points: 34,560 bytes for the series, 17,280 more for three percentiles do not fit.
+    expect(store.snapshot().counts.reservedBytes).toBe(34_560);
+    expect(store.snapshot().counts.percentilesDropped).toBe(3);
+    store.push([{ kind: 'window', window: withP('a', 120_000) }]);
+    expect(store.snapshot().counts.percentilesDropped).toBe(3);
+  });
+
+  it('reserves percentile columns within the budget', () => {
+    const store = new DashboardStore();
+    const w = finalWindow('a', 0);
+    w.metrics.temperature = { ...w.metrics.temperature!, p50: 20, p99: 21 };
+    store.push([{ kind: 'window', window: w }]);
+    expect(store.snapshot().counts.reservedBytes).toBe(1_440 * (24 + 2 * 4));
+    expect(store.sensorSeries('a', { points: 100 })[0]?.columns.p).toEqual({ p50: [20], p99: [21] });
+  });
+
+  it('keeps the p-fields of a deployed results item or output stream record', () => {
+    const item = JSON.parse(
+      JSON.stringify({
+        ...finalWindow('s', 0),
+        finalisedAt: 61_000,
+        metrics: { temperature: { count: 1, sum: 3, min: 3, max: 3, mean: 3, p50: 3, p99: 3, p99_9: null } },
+      }),
+    );
+    const parsed = parseFinalWindow(item);
+    if (!('window' in parsed)) throw new Error(parsed.error);
+    const store = new DashboardStore();
+    store.push([{ kind: 'window', window: parsed.window }]);
+    expect(store.takeUpdate()!.windows[0]![8]).toEqual({ p50: 3, p99: 3, p99_9: null });
   });
 });

@@ -1,7 +1,7 @@
 /** Factories for readings and sensor records used by the unit tests. */
 
 import { checkSequence } from '../../functions/domain/sequence.js';
-import type { Outbox, SensorRecord, SensorState } from '../../functions/domain/state.js';
+import type { Outbox, ReadingRecord, SensorState } from '../../functions/domain/state.js';
 
 export function record(
   sensorId: string,
@@ -9,7 +9,7 @@ export function record(
   temperature: number,
   sequence: number | string,
   shardId = 'shardId-000000000000',
-): SensorRecord {
+): ReadingRecord {
   return {
     shardId,
     sequence: checkSequence(String(sequence)),
@@ -38,6 +38,6 @@ export function recordOf(
   timestamp: number,
   values: Record<string, number>,
   sequence: number | string,
-): SensorRecord {
+): ReadingRecord {
   return { ...record(sensorId, timestamp, 0, sequence), reading: { sensorId, timestamp, values } };
 }

@@ -8,9 +8,9 @@
 import type { ResolvedRules } from '../rule-set.js';
 import { lifecycleOf, versionOf } from '../rules/common.js';
 import { kindOf, type Rule } from '../rules/registry.js';
-import type { RuleMemory, SensorRecord, SensorState } from '../state.js';
+import type { ActionOutcome, ActionRecord, ReadingRecord, RuleMemory, SensorState } from '../state.js';
 import { type AlarmEntry, alarmIdOf, newEntry } from './entry.js';
-import { type LifecycleInput, stepAlarm } from './lifecycle.js';
+import { type LifecycleInput, type StepResult, stepAlarm } from './lifecycle.js';
 import { buildTransition, type Transition, type TransitionDraft } from './transition.js';
 
 export interface AlarmCounts {
@@ -22,7 +22,7 @@ export interface AlarmCounts {
 export function evaluateAlarms(
   state: SensorState,
   resolved: ResolvedRules,
-  record: SensorRecord,
+  record: ReadingRecord,
   out: Transition[],
   counts?: AlarmCounts,
 ): void {
@@ -132,6 +132,51 @@ export function setSweepDue(state: SensorState, resolved: ResolvedRules): void {
   else state.sd = due;
 }
 
+/**
+ * A control record (A-C3): the snoozes that ended by its arrival end first (as for a
+ * reading), then the action steps its alarm. An alarm whose rule does not apply to the
+ * sensor in mode alarm is unknown: the action is refused. A refusal changes no alarm
+ * and publishes nothing; every action leaves its outcome for the alarms projection.
+ */
+export function applyAlarmAction(
+  state: SensorState,
+  resolved: ResolvedRules,
+  record: ActionRecord,
+  out: Transition[],
+  outcomes: ActionOutcome[],
+): void {
+  const { action } = record;
+  if (record.arrivalMs !== undefined && state.alarms) endSnoozes(state, resolved, record.arrivalMs, out);
+  const outcome: ActionOutcome = {
+    actionId: action.actionId,
+    alarmId: action.alarmId,
+    sensorId: state.sensorId,
+    action: action.type,
+    by: action.by,
+    outcome: 'refused',
+    recordId: `${record.shardId}:${record.sequence}`,
+  };
+  outcomes.push(outcome);
+  const rule = resolved.alarmsByName.get(action.rule);
+  if (!rule) {
+    outcome.reason = `${action.alarmId} is unknown: no alarm-mode rule ${action.rule} applies to sensor ${state.sensorId}`;
+    return;
+  }
+  state.alarms ??= {};
+  const before = out.length;
+  const r = step(state, state.alarms, rule, { type: 'action', action }, out, {
+    recordId: outcome.recordId,
+  });
+  if (r.kind === 'rejected') outcome.reason = r.reason;
+  else if (r.kind === 'alreadyApplied') outcome.outcome = 'already-applied';
+  else {
+    outcome.outcome = 'applied';
+    const t = out.length > before ? out[out.length - 1] : undefined;
+    if (t) outcome.transitionId = t.transitionId;
+  }
+  if (Object.keys(state.alarms).length === 0) delete state.alarms;
+}
+
 /** Every snooze whose snoozedUntil is at or before `nowMs` ends, at its snoozedUntil. */
 export function endSnoozes(
   state: SensorState,
@@ -202,17 +247,18 @@ function step(
   input: LifecycleInput,
   out: Transition[],
   extra: { recordId?: string; detail?: Record<string, number | string | null> },
-): void {
+): StepResult {
   const lifecycle = lifecycleOf(rule);
   const existing = alarms[rule.name];
   const entry = existing ?? newEntry(lifecycle.startDisabled);
   const r = stepAlarm(entry, input, lifecycle, alarmIdOf(rule.name, state.sensorId));
-  if (r.kind !== 'changed' || !r.entry) return;
+  if (r.kind !== 'changed' || !r.entry) return r;
   alarms[rule.name] = r.entry;
   if (r.transition || (!existing && r.entry.st !== 'N')) {
     remember(r.entry, rule);
     if (r.transition) out.push(transitionOf(state.sensorId, rule, r.entry.q, r.transition, extra));
   }
+  return r;
 }
 
 /** What a RULE_REMOVED message needs once the rule is gone: the rule as last published. */

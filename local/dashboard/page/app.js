@@ -60,8 +60,13 @@ function setConnection(text) {
 function renderOpen() {
   const s = list.sensors.get(list.selected);
   const o = s?.open;
+  const p = o?.percentiles
+    ? Object.entries(o.percentiles)
+        .map(([name, v]) => `, ${name} ${v === null ? '-' : num(v)}`)
+        .join('')
+    : '';
   $('open-window').textContent = o
-    ? `open window ${clock(o.start)}-${clock(o.end)} (${o.windowType}): ${o.metric} count ${o.count}, mean ${num(o.mean)}, min ${num(o.min)}, max ${num(o.max)}`
+    ? `open window ${clock(o.start)}-${clock(o.end)} (${o.windowType}): ${o.metric} count ${o.count}, mean ${num(o.mean)}, min ${num(o.min)}, max ${num(o.max)}${p}`
     : '';
 }
 
@@ -113,9 +118,10 @@ async function load() {
   state.alarms = new Map(snap.alarms.map((a) => [a.id, a]));
   state.setAside = snap.setAside;
   state.health = snap.health;
-  if (snap.counts.seriesDropped > 0 || snap.counts.sensorsDropped > 0) {
+  const { seriesDropped, sensorsDropped, percentilesDropped = 0 } = snap.counts;
+  if (seriesDropped > 0 || sensorsDropped > 0 || percentilesDropped > 0) {
     notice(
-      `memory bound reached: ${snap.counts.seriesDropped} series and ${snap.counts.sensorsDropped} sensors not kept`,
+      `memory bound reached: ${seriesDropped} series, ${sensorsDropped} sensors and ${percentilesDropped} percentile columns not kept`,
     );
   }
   charts.setDefs(snap.defs);

@@ -90,25 +90,53 @@ function alarmButtons(alarm) {
   return cell;
 }
 
-export function renderAlarms(target, alarms, withActions) {
-  const rows = [...alarms.values()].sort((a, b) => b.since - a.since).slice(0, SHOWN);
-  target.replaceChildren(
-    ...rows.map((a) => {
-      const who = a.by ? ` by ${a.by}${a.note ? `: ${a.note}` : ''}` : '';
-      const snoozed = a.snoozedUntil ? ` until ${clock(a.snoozedUntil)}` : '';
-      return el(
-        'tr',
-        { 'data-alarm-id': a.id, 'data-alarm-state': a.state, class: a.severity },
-        el('td', {}, a.sensorId),
-        el('td', {}, a.ruleVersion !== undefined ? `${a.rule} v${a.ruleVersion}` : a.rule),
-        el('td', { class: 'state', title: `${a.state}${who}${snoozed}` }, a.state),
-        el('td', {}, clock(a.since)),
-        el('td', {}, num(a.value)),
-        el('td', {}, num(a.peak)),
-        withActions ? alarmButtons(a) : el('td', { class: 'dim' }, `${who}${snoozed}`.trim()),
-      );
-    }),
+// An alarm's row, made once per alarm state: an update that does not change an alarm
+// keeps its row, so a note being typed (and the focus) survives other alarms' updates.
+const alarmRows = new WeakMap();
+
+function alarmRow(a, withActions) {
+  const cached = alarmRows.get(a);
+  if (cached && cached.withActions === withActions) return cached.tr;
+  const who = a.by ? ` by ${a.by}${a.note ? `: ${a.note}` : ''}` : '';
+  const snoozed = a.snoozedUntil ? ` until ${clock(a.snoozedUntil)}` : '';
+  const tr = el(
+    'tr',
+    {
+      'data-alarm-id': a.id,
+      'data-alarm-state': a.state,
+      'data-alarm-transition': a.transition,
+      class: a.severity,
+    },
+    el('td', {}, a.sensorId),
+    // Version 0 is a rule that never had one set: nothing to tell.
+    el('td', {}, a.ruleVersion ? `${a.rule} v${a.ruleVersion}` : a.rule),
+    el(
+      'td',
+      { class: 'state', title: `${a.transition ?? a.state}${who}${snoozed}` },
+      a.state,
+      withActions && a.by ? el('div', { class: 'dim by' }, `${who}${snoozed}`.trim()) : undefined,
+    ),
+    el('td', {}, clock(a.since)),
+    el('td', {}, num(a.value)),
+    el('td', {}, num(a.peak)),
+    withActions ? alarmButtons(a) : el('td', { class: 'dim' }, `${who}${snoozed}`.trim()),
   );
+  alarmRows.set(a, { withActions, tr });
+  return tr;
+}
+
+export function renderAlarms(target, alarms, withActions) {
+  const rows = [...alarms.values()]
+    .sort((a, b) => b.since - a.since)
+    .slice(0, SHOWN)
+    .map((a) => alarmRow(a, withActions));
+  // Rows already in place are not moved (moving one would drop its input's focus): the
+  // rows of replaced states go first, then the new ones are put where they belong.
+  const wanted = new Set(rows);
+  for (const tr of [...target.children]) if (!wanted.has(tr)) tr.remove();
+  rows.forEach((tr, i) => {
+    if (target.children[i] !== tr) target.insertBefore(tr, target.children[i] ?? null);
+  });
 }
 
 export class HealthPanel {

@@ -7,6 +7,9 @@
  * - live: the output stream of final windows when the stack has one (read from "now",
  *   opened before the scan so nothing falls between them), else the results table again
  *   every `tablePollMs` for windows finalised since the previous read.
+ * - alarms: with an alarms projection table (docs/SEMANTICS.md A-C4), every alarm's
+ *   current row, read at start and again every `alarmsPollMs`; the store keeps each
+ *   alarm's highest seq, so a re-read changes only what changed.
  * Repeats (stream and scan overlap, at-least-once delivery) are harmless: the store keeps
  * one point per window start.
  */
@@ -14,12 +17,18 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
 import type { AwsClients } from '../../../functions/lib/clients.js';
 import { BACKOFF, type BackoffPolicy, backoffDelay } from '../../../functions/lib/retry.js';
+import { listAlarms } from '../../alarms/projection.js';
+import { alarmViewOf } from '../alarm-view.js';
 import type { DashboardSink, DashboardSource } from '../model.js';
 import { parseFinalWindow, ResultsStreamReader } from './results-stream.js';
 
 export interface DeployedResources {
   resultsTable: string;
   resultsStream?: string;
+  /** The readings stream (the alarm actions' control records go there). */
+  stream?: string;
+  /** The alarms projection, when the deployment has one. */
+  alarmsTable?: string;
 }
 
 export interface DeployedSourceOptions {
@@ -30,6 +39,7 @@ export interface DeployedSourceOptions {
   maxInitialWindows?: number;
   streamPollMs?: number;
   tablePollMs?: number;
+  alarmsPollMs?: number;
   log?: (line: string) => void;
 }
 
@@ -40,14 +50,16 @@ const TABLE_OVERLAP_MS = 30_000;
 
 export class DeployedSource implements DashboardSource {
   readonly label: string;
-  readonly provides = ['windows'] as const;
+  readonly provides: DashboardSource['provides'];
   private stopped = false;
   private readonly stopping = new AbortController();
   private loop: Promise<void> | undefined;
+  private alarmsLoop: Promise<void> | undefined;
   private badRecords = 0;
 
   constructor(private readonly opts: DeployedSourceOptions) {
     this.label = opts.label;
+    this.provides = opts.resources.alarmsTable ? ['windows', 'alarms'] : ['windows'];
   }
 
   async start(sink: DashboardSink): Promise<void> {
@@ -66,6 +78,9 @@ export class DeployedSource implements DashboardSource {
       });
       await reader.open();
     }
+    const alarmsTable = resources.alarmsTable;
+    let alarms = 0;
+    if (alarmsTable) alarms = await this.readAlarms(sink, alarmsTable);
     const startedAt = Date.now();
     const loaded = await this.scan(
       sink,
@@ -76,8 +91,16 @@ export class DeployedSource implements DashboardSource {
       `dashboard: ${loaded} final window(s) of the last ${horizonMs / 3_600_000} h from ${resources.resultsTable}; ` +
         (reader
           ? `following ${resources.resultsStream} (${reader.shards} shard(s))`
-          : `re-reading it every ${(this.opts.tablePollMs ?? 10_000) / 1000} s`),
+          : `re-reading it every ${(this.opts.tablePollMs ?? 10_000) / 1000} s`) +
+        (alarmsTable
+          ? `; ${alarms} alarm(s) from ${alarmsTable}, re-read every ${(this.opts.alarmsPollMs ?? 5_000) / 1000} s`
+          : '; no alarms projection table'),
     );
+    if (alarmsTable)
+      this.alarmsLoop = this.follow(
+        () => this.readAlarms(sink, alarmsTable),
+        this.opts.alarmsPollMs ?? 5_000,
+      );
     this.loop = reader
       ? this.follow(() => reader.poll(), this.opts.streamPollMs ?? 1_000)
       : this.followTable(sink, startedAt);
@@ -114,6 +137,13 @@ export class DeployedSource implements DashboardSource {
         await this.pause(backoffDelay(failures, READ_RETRY));
       }
     }
+  }
+
+  /** Every alarm's current row of the projection, as alarm views; returns how many. */
+  private async readAlarms(sink: DashboardSink, table: string): Promise<number> {
+    const rows = await listAlarms(this.opts.clients.doc, table);
+    sink.push(rows.map((row) => ({ kind: 'alarm' as const, alarm: alarmViewOf(row) })));
+    return rows.length;
   }
 
   /** Windows whose `attribute` is at least `since`, pushed page by page; returns how many. */
@@ -160,6 +190,6 @@ export class DeployedSource implements DashboardSource {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort();
-    await this.loop;
+    await Promise.all([this.loop, this.alarmsLoop]);
   }
 }

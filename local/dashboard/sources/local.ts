@@ -1,7 +1,8 @@
 /**
  * The local pipeline as a dashboard source: what the terminal console reads
- * (local/cli/monitor.ts: final windows from the results table, alerts through the topic's
- * tap queue, late and invalid records from their queues, open windows from the state
+ * (local/cli/monitor.ts: final windows from the results table, alerts and alarm
+ * transitions through the topic's tap queue (each transition an `AlarmView` of the
+ * alarm's new state), late and invalid records from their queues, open windows from the state
  * table, throughput and iterator age from the mapping), plus batch sizes from the
  * mapping's `onBatch` and the injected faults of chaos mode.
  *
@@ -11,6 +12,7 @@
  */
 import type { LiveEvent, LiveMonitor } from '../../cli/monitor.js';
 import type { BatchInfo, LocalPipeline } from '../../pipeline/index.js';
+import { alarmViewOf } from '../alarm-view.js';
 import type {
   DashboardEvent,
   DashboardSink,
@@ -32,7 +34,7 @@ const MAX_PENDING_BATCHES = 1_000;
 
 export class LocalPipelineSource implements DashboardSource {
   readonly label: string;
-  readonly provides = ['windows', 'open', 'alerts', 'setAside', 'health'] as const;
+  readonly provides = ['windows', 'open', 'alerts', 'alarms', 'setAside', 'health'] as const;
   private sink: DashboardSink | undefined;
   private batchSizes: number[] = [];
   private readonly lastOpen = new Map<string, string>();
@@ -71,6 +73,9 @@ export class LocalPipelineSource implements DashboardSource {
         case 'alert':
           out.push({ kind: 'alert', alert: e.alert });
           break;
+        case 'alarm':
+          out.push({ kind: 'alarm', alarm: alarmViewOf(e.transition) });
+          break;
         case 'late':
           out.push({ kind: 'late', at: e.at, late: e.late });
           break;
@@ -84,7 +89,7 @@ export class LocalPipelineSource implements DashboardSource {
       const open: OpenWindowView = { sensorId, ...w };
       // Only what changed: with a thousand sensors, most polls change most of them anyway,
       // but a quiet fleet costs nothing.
-      const key = `${w.start}|${w.count}|${w.mean}|${w.min}|${w.max}`;
+      const key = `${w.start}|${w.count}|${w.mean}|${w.min}|${w.max}|${JSON.stringify(w.percentiles ?? null)}`;
       if (this.lastOpen.get(sensorId) === key) continue;
       this.lastOpen.set(sensorId, key);
       out.push({ kind: 'open', open });

@@ -5,11 +5,15 @@
  * `npm run replay -- --endpoint URL --keep-resources` on LocalStack, moto, ...).
  */
 import { type CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import {
+  DescribeTableCommand,
+  ResourceNotFoundException as TableNotFoundException,
+} from '@aws-sdk/client-dynamodb';
 import { DescribeStreamSummaryCommand, ResourceNotFoundException } from '@aws-sdk/client-kinesis';
 import { DEFAULT_CONFIG } from '../../../functions/domain/config.js';
 import { WindowpaneError } from '../../../functions/domain/errors.js';
 import type { AwsClients } from '../../../functions/lib/clients.js';
-import { RESULTS_TABLE } from '../../../functions/lib/resources.js';
+import { ALARMS_TABLE, RESULTS_TABLE } from '../../../functions/lib/resources.js';
 import { planFromConfig } from '../../cloud/provision.js';
 import type { DeployedResources } from './deployed.js';
 
@@ -19,6 +23,9 @@ export class StackOutputsError extends WindowpaneError {}
 export const STACK_OUTPUTS = {
   resultsTable: 'ResultsTableName',
   resultsStream: 'ResultsStreamName',
+  stream: 'StreamName',
+  /** The alarms projection (A-C4), when the stack has one. */
+  alarmsTable: 'AlarmsTableName',
 } as const;
 
 export async function resourcesFromStack(
@@ -43,20 +50,38 @@ export async function resourcesFromStack(
     );
   }
   const resultsStream = outputs[STACK_OUTPUTS.resultsStream];
-  return { resultsTable, ...(resultsStream ? { resultsStream } : {}) };
+  const stream = outputs[STACK_OUTPUTS.stream];
+  const alarmsTable = outputs[STACK_OUTPUTS.alarmsTable];
+  return {
+    resultsTable,
+    ...(resultsStream ? { resultsStream } : {}),
+    ...(stream ? { stream } : {}),
+    ...(alarmsTable ? { alarmsTable } : {}),
+  };
 }
 
-/** The local cloud's names for `prefix`; the output stream only if it exists there. */
+/** The local cloud's names for `prefix`; the output stream and alarms table only if they exist there. */
 export async function resourcesFromPrefix(clients: AwsClients, prefix: string): Promise<DeployedResources> {
   const plan = planFromConfig(DEFAULT_CONFIG, { prefix });
   const resultsTable = plan.tables.find((t) => t.def.id === RESULTS_TABLE.id)!.name;
+  const out: DeployedResources = { resultsTable, stream: plan.stream.name };
   const streamName = plan.resultsStream?.name;
-  if (!streamName) return { resultsTable };
-  try {
-    await clients.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
-    return { resultsTable, resultsStream: streamName };
-  } catch (err) {
-    if (err instanceof ResourceNotFoundException) return { resultsTable };
-    throw err;
+  if (streamName) {
+    try {
+      await clients.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: streamName }));
+      out.resultsStream = streamName;
+    } catch (err) {
+      if (!(err instanceof ResourceNotFoundException)) throw err;
+    }
   }
+  const alarmsTable = plan.tables.find((t) => t.def.id === ALARMS_TABLE.id)?.name;
+  if (alarmsTable) {
+    try {
+      await clients.dynamodb.send(new DescribeTableCommand({ TableName: alarmsTable }));
+      out.alarmsTable = alarmsTable;
+    } catch (err) {
+      if (!(err instanceof TableNotFoundException)) throw err;
+    }
+  }
+  return out;
 }
