@@ -81,7 +81,10 @@ export function localCloudTarget(file = LOCAL_CLOUD_FILE): AlarmsTarget {
     );
   }
   if (!info.alarmsTable)
-    throw new AlarmsTargetError(`the running \`npm start\` (pid ${info.pid}) has no alarms table`);
+    throw new AlarmsTargetError(
+      `the running \`npm start\` (pid ${info.pid}) has no alarms table: its resources come from a template ` +
+        'in cdk.out/ made before the alarms projection; run `npm run synth` and start it again',
+    );
   return {
     clientOptions: {
       region: info.region,

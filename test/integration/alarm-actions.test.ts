@@ -224,6 +224,38 @@ describe('A-C3 alarm actions through the stream', () => {
   }, 60_000);
 });
 
+describe('A-C2 a bad control record', () => {
+  it('goes to the invalid-record queue with its reason and field, and is no reading', async () => {
+    const enc = encodeControl({
+      actionId: 'bad-1',
+      alarmId: 'too-hot@s5',
+      sensorId: 's5',
+      action: 'ack',
+      by: 'mallory',
+      requestedAt: Date.now(),
+    });
+    const body = JSON.parse(Buffer.from(enc.data).toString()) as Record<string, unknown>;
+    await pipeline.clients.kinesis.send(
+      new PutRecordCommand({
+        StreamName: pipeline.resources.stream.name,
+        PartitionKey: enc.partitionKey,
+        ExplicitHashKey: enc.explicitHashKey,
+        Data: Buffer.from(
+          JSON.stringify({ ...body, action: 'mute', temperature: 99, timestamp: Date.now() }),
+        ),
+      }),
+    );
+    await pipeline.mapping.drain({ timeoutMs: 30_000 });
+    const out = await pipeline.collect({ waitMs: 300 });
+    seen.push(...out.transitionMessages);
+    expect(out.invalid).toEqual([
+      expect.objectContaining({ reason: 'control-invalid', partitionKey: '__windowpane/ctl/s5' }),
+    ]);
+    expect(out.invalid[0]!.detail).toMatch(/^action:/);
+    expect(seen.filter((t) => t.sensorId === 's5')).toEqual([]);
+  }, 60_000);
+});
+
 describe('npm run alarms (the CLI process)', () => {
   function runCli(args: string[]) {
     const child = spawn(

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { buildKinesisEvent, fakeSequenceNumber } from '../../events/kinesis-event.js';
 import {
   CONTROL_KEY_PREFIX,
   decodeControl,
@@ -18,6 +19,7 @@ import { foldSensorRecords } from '../../functions/domain/fold.js';
 import { newSensorState, type SensorRecord, type SensorState } from '../../functions/domain/state.js';
 import { decodeBatch } from '../../functions/window-handler/decode-batch.js';
 import { record } from './factories.js';
+import { aggregate } from './kpl-encoder.js';
 
 const config = parseConfig({
   rules: [{ name: 'too-hot', type: 'threshold', metric: 'temperature', above: 35, mode: 'alarm' }],
@@ -137,6 +139,36 @@ describe('A-C2 a bad control record is invalid, with the field named', () => {
     ]);
     expect(invalid).toHaveLength(1);
     expect(invalid[0]).toMatchObject({ reason: 'control-invalid', partitionKey: good.partitionKey });
+  });
+});
+
+describe('A-C1 a control record is one by its key, also inside a KPL aggregate', () => {
+  it('an aggregate of a reading and an action: both reach the sensor, in order, the action with its sub-index', () => {
+    const enc = encodeControl(body({ actionId: 'in-kpl' }));
+    const data = aggregate([
+      {
+        partitionKey: 's1',
+        data: Buffer.from(JSON.stringify({ sensorId: 's1', timestamp: T0, temperature: 40 })),
+      },
+      { partitionKey: enc.partitionKey, data: enc.data },
+    ]);
+    const event = buildKinesisEvent([
+      {
+        partitionKey: 's1',
+        data,
+        sequenceNumber: fakeSequenceNumber(1),
+        approximateArrivalTimestamp: T0 / 1000,
+      },
+    ]);
+    const { groups, invalid } = decodeBatch(event, ['temperature']);
+    expect(invalid).toEqual([]);
+    const records = groups.get('s1')!.records;
+    expect(records.map((r) => [r.action ? r.action.actionId : 'reading', r.subIndex ?? 0])).toEqual([
+      ['reading', 0],
+      ['in-kpl', 1],
+    ]);
+    const folded = foldSensorRecords(newSensorState('s1'), records, config);
+    expect(folded.effects.transitions!.map((t) => t.transition)).toEqual(['ALARM', 'ACKNOWLEDGED']);
   });
 });
 
