@@ -46,6 +46,7 @@ describe('the synthesized template on moto CloudFormation', () => {
     expect(Object.keys(report.outputs).sort()).toEqual(
       [
         'AlarmTopicArn',
+        'AlarmsTableName',
         'AlertLedgerTableName',
         'AlertTopicArn',
         'HandlerFailureQueueUrl',
