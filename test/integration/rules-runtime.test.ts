@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, waitUntilTableNotExists } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
@@ -193,6 +193,9 @@ describe('A-R4 Changes at runtime', () => {
     await source.refreshIfDue(0);
     const rules = source.current();
     await clients.dynamodb.send(new DeleteTableCommand({ TableName: name }));
+    // DeleteTable answers DELETING; dynalite drops the table a moment later, and a read in
+    // between still finds it (a busy machine widens that moment).
+    await waitUntilTableNotExists({ client: clients.dynamodb, maxWaitTime: 30 }, { TableName: name });
     expect(await source.refreshIfDue(5_000)).toEqual({ invalid: 0, failed: true });
     expect(source.current()).toBe(rules);
     expect(warnings).toEqual(['rules refresh failed; the last rules loaded stay in force']);
