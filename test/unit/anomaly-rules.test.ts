@@ -310,6 +310,10 @@ describe('A-K5 rate', () => {
       /rules\.0\.clear\.below: clear\.below 2 must be at most above 1/,
     );
     expect(issuesOf({ type: 'rate', above: 1, maxGapMs: 5 })).toMatch(/rules\.0\.maxGapMs: /);
+    // A-K5's clear bounds are A-K1's: below <= clear.above <= clear.below <= above.
+    expect(issuesOf({ type: 'rate', above: 5, below: -5, clear: { below: 1, above: 2 } })).toMatch(
+      /rules\.0\.clear\.above: clear\.above 2 must be at most clear\.below 1/,
+    );
   });
 });
 

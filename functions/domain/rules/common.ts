@@ -117,3 +117,30 @@ export function lifecycleOf(rule: CommonFields, defaultLatch = false): Lifecycle
     startDisabled: rule.startDisabled ?? false,
   };
 }
+
+/**
+ * The clear bounds of a kind that breaches outside `above` / `below` (threshold A-K1, rate
+ * A-K5): `below <= clear.above <= clear.below <= above`, `clear.below` needs `above` and
+ * `clear.above` needs `below`. For a schema's `superRefine`.
+ */
+export function refineClearBounds(
+  r: {
+    above?: number | undefined;
+    below?: number | undefined;
+    clear?: { above?: number | undefined; below?: number | undefined } | undefined;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const c = r.clear;
+  if (!c) return;
+  const issue = (path: string, message: string) =>
+    ctx.addIssue({ code: 'custom', path: ['clear', path], message });
+  if (c.below !== undefined && r.above === undefined) issue('below', 'clear.below needs `above`');
+  if (c.above !== undefined && r.below === undefined) issue('above', 'clear.above needs `below`');
+  if (c.below !== undefined && r.above !== undefined && c.below > r.above)
+    issue('below', `clear.below ${c.below} must be at most above ${r.above}`);
+  if (c.above !== undefined && r.below !== undefined && c.above < r.below)
+    issue('above', `clear.above ${c.above} must be at least below ${r.below}`);
+  if (c.above !== undefined && c.below !== undefined && c.above > c.below)
+    issue('above', `clear.above ${c.above} must be at most clear.below ${c.below}`);
+}

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import { DAY_MS, durationMs, SECOND_MS } from '../../durations.js';
 import { noAlerts, refuseAlertMode } from '../alarm-only.js';
-import { ruleCommon, ruleOptions } from '../common.js';
+import { refineClearBounds, ruleCommon, ruleOptions } from '../common.js';
 import type { RuleKind } from '../kind.js';
 
 const perSecond = (what: string) => z.number().finite().describe(`${what}; per second, any finite number`);
@@ -40,18 +40,7 @@ export const RateRuleSchema = z
     message: 'below must be less than above',
     path: ['below'],
   })
-  .superRefine((r, ctx) => {
-    const c = r.clear;
-    if (!c) return;
-    const issue = (path: string, message: string) =>
-      ctx.addIssue({ code: 'custom', path: ['clear', path], message });
-    if (c.below !== undefined && r.above === undefined) issue('below', 'clear.below needs `above`');
-    if (c.above !== undefined && r.below === undefined) issue('above', 'clear.above needs `below`');
-    if (c.below !== undefined && r.above !== undefined && c.below > r.above)
-      issue('below', `clear.below ${c.below} must be at most above ${r.above}`);
-    if (c.above !== undefined && r.below !== undefined && c.above < r.below)
-      issue('above', `clear.above ${c.above} must be at least below ${r.below}`);
-  });
+  .superRefine(refineClearBounds);
 export type RateRule = z.infer<typeof RateRuleSchema>;
 
 /** The previous reading: value and event time. */

@@ -4,7 +4,7 @@
  * statistic of each final window instead (rules/window-statistic.ts).
  */
 import { z } from 'zod';
-import { ruleCommon, ruleOptions } from '../common.js';
+import { refineClearBounds, ruleCommon, ruleOptions } from '../common.js';
 import type { AlertFields, RuleKind } from '../kind.js';
 
 export const ThresholdRuleSchema = z
@@ -39,20 +39,7 @@ export const ThresholdRuleSchema = z
     message: 'a threshold rule with `statistic` runs on final windows in alert mode only',
     path: ['mode'],
   })
-  .superRefine((r, ctx) => {
-    const c = r.clear;
-    if (!c) return;
-    const issue = (path: string, message: string) =>
-      ctx.addIssue({ code: 'custom', path: ['clear', path], message });
-    if (c.below !== undefined && r.above === undefined) issue('below', 'clear.below needs `above`');
-    if (c.above !== undefined && r.below === undefined) issue('above', 'clear.above needs `below`');
-    if (c.below !== undefined && r.above !== undefined && c.below > r.above)
-      issue('below', `clear.below ${c.below} must be at most above ${r.above}`);
-    if (c.above !== undefined && r.below !== undefined && c.above < r.below)
-      issue('above', `clear.above ${c.above} must be at least below ${r.below}`);
-    if (c.above !== undefined && c.below !== undefined && c.above > c.below)
-      issue('above', `clear.above ${c.above} must be at most clear.below ${c.below}`);
-  });
+  .superRefine(refineClearBounds);
 export type ThresholdRule = z.infer<typeof ThresholdRuleSchema>;
 
 export const threshold: RuleKind<ThresholdRule, never> = {
