@@ -145,6 +145,7 @@ export class Pipeline extends Section {
       batchSize: es.batchSize,
       maxBatchingWindow: Duration.seconds(es.maxBatchingWindowSeconds),
       parallelizationFactor: es.parallelizationFactor,
+      ...(es.tumblingWindowSeconds > 0 ? { tumblingWindow: Duration.seconds(es.tumblingWindowSeconds) } : {}),
       bisectBatchOnError: es.bisectBatchOnFunctionError,
       retryAttempts: es.retryAttempts,
       // -1 ("never too old") is Lambda's default: leave the property out.

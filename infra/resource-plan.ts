@@ -259,6 +259,7 @@ export function resourcePlanFromTemplate(template: unknown): ResourcePlan {
     maxBatchingWindowSeconds: num(m.MaximumBatchingWindowInSeconds) ?? 0,
     parallelizationFactor: num(m.ParallelizationFactor) ?? 1,
     startingPosition: m.StartingPosition,
+    tumblingWindowSeconds: num(m.TumblingWindowInSeconds) ?? 0,
     bisectBatchOnFunctionError: bool(m.BisectBatchOnFunctionError) ?? false,
     retryAttempts: num(m.MaximumRetryAttempts) ?? -1,
     maxRecordAgeSeconds: num(m.MaximumRecordAgeInSeconds) ?? -1,

@@ -126,6 +126,19 @@ export const EventSourceSchema = z.strictObject({
     .describe('concurrent batches per shard; 1 to 10')
     .default(1),
   startingPosition: z.enum(['TRIM_HORIZON', 'LATEST']).default('TRIM_HORIZON'),
+  /**
+   * Lambda's tumbling window (docs/SEMANTICS.md "Carried state"): above 0, sensors' state
+   * is carried between invocations in the mapping's window state and checkpointed to the
+   * state table at most once per window and sensor (and before any alert or alarm
+   * transition), instead of once per batch. 0 is off. Lambda allows 0 to 900 s.
+   */
+  tumblingWindowSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(900)
+    .describe("seconds of Lambda's tumbling window that carries state; 0 (off) to 900")
+    .default(0),
   bisectBatchOnFunctionError: z.boolean().default(true),
   /** -1 is Lambda's "retry until the record expires"; bounded by default. */
   retryAttempts: z
@@ -142,6 +155,11 @@ export const EventSourceSchema = z.strictObject({
     .refine((v) => v === -1 || (v >= 60 && v <= 604_800), 'maxRecordAgeSeconds is -1 or 60..604800')
     .describe('age after which a record is sent to the on-failure queue; -1 (never) or 60 to 604800 s')
     .default(3_600),
+}).refine((es) => es.tumblingWindowSeconds === 0 || es.parallelizationFactor === 1, {
+  // The carried state is one per shard; with concurrent batches of a shard each would
+  // carry a part of it, and the checkpoints of one would not fence the others.
+  message: 'tumblingWindowSeconds > 0 (carried state) needs parallelizationFactor 1',
+  path: ['tumblingWindowSeconds'],
 });
 export type EventSourceConfig = z.infer<typeof EventSourceSchema>;
 
