@@ -96,71 +96,73 @@ export {
  * Lambda event source mapping settings, used verbatim by the CDK app and by the local
  * event source mapping. Ranges are Lambda's own limits for Kinesis sources.
  */
-export const EventSourceSchema = z.strictObject({
-  /**
-   * Defaults favour cost over the last seconds of alert latency. DynamoDB writes track the
-   * distinct sensors of a batch, so what matters is readings per sensor per batch: for a
-   * large fleet the batch size bounds it (Lambda's maximum, 10,000), for a small one the
-   * batching window does (5 s: about 5 readings per 1 Hz sensor, ~1/5 of a per-reading
-   * writer's requests; see bench/RESULTS.md). Alerts then arrive within about the window.
-   */
-  batchSize: z
-    .number()
-    .int()
-    .min(1)
-    .max(10_000)
-    .describe('records per invocation; 1 to 10000')
-    .default(10_000),
-  maxBatchingWindowSeconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(300)
-    .describe('seconds Lambda gathers records before invoking; 0 to 300')
-    .default(5),
-  parallelizationFactor: z
-    .number()
-    .int()
-    .min(1)
-    .max(10)
-    .describe('concurrent batches per shard; 1 to 10')
-    .default(1),
-  startingPosition: z.enum(['TRIM_HORIZON', 'LATEST']).default('TRIM_HORIZON'),
-  /**
-   * Lambda's tumbling window (docs/SEMANTICS.md "Carried state"): above 0, sensors' state
-   * is carried between invocations in the mapping's window state and checkpointed to the
-   * state table at most once per window and sensor (and before any alert or alarm
-   * transition), instead of once per batch. 0 is off. Lambda allows 0 to 900 s.
-   */
-  tumblingWindowSeconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(900)
-    .describe("seconds of Lambda's tumbling window that carries state; 0 (off) to 900")
-    .default(0),
-  bisectBatchOnFunctionError: z.boolean().default(true),
-  /** -1 is Lambda's "retry until the record expires"; bounded by default. */
-  retryAttempts: z
-    .number()
-    .int()
-    .min(-1)
-    .max(10_000)
-    .describe('retries of a failed batch; -1 (until the record expires) or 0 to 10000')
-    .default(5),
-  /** -1 is "never too old"; otherwise 60 s to 7 days. */
-  maxRecordAgeSeconds: z
-    .number()
-    .int()
-    .refine((v) => v === -1 || (v >= 60 && v <= 604_800), 'maxRecordAgeSeconds is -1 or 60..604800')
-    .describe('age after which a record is sent to the on-failure queue; -1 (never) or 60 to 604800 s')
-    .default(3_600),
-}).refine((es) => es.tumblingWindowSeconds === 0 || es.parallelizationFactor === 1, {
-  // The carried state is one per shard; with concurrent batches of a shard each would
-  // carry a part of it, and the checkpoints of one would not fence the others.
-  message: 'tumblingWindowSeconds > 0 (carried state) needs parallelizationFactor 1',
-  path: ['tumblingWindowSeconds'],
-});
+export const EventSourceSchema = z
+  .strictObject({
+    /**
+     * Defaults favour cost over the last seconds of alert latency. DynamoDB writes track the
+     * distinct sensors of a batch, so what matters is readings per sensor per batch: for a
+     * large fleet the batch size bounds it (Lambda's maximum, 10,000), for a small one the
+     * batching window does (5 s: about 5 readings per 1 Hz sensor, ~1/5 of a per-reading
+     * writer's requests; see bench/RESULTS.md). Alerts then arrive within about the window.
+     */
+    batchSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .describe('records per invocation; 1 to 10000')
+      .default(10_000),
+    maxBatchingWindowSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(300)
+      .describe('seconds Lambda gathers records before invoking; 0 to 300')
+      .default(5),
+    parallelizationFactor: z
+      .number()
+      .int()
+      .min(1)
+      .max(10)
+      .describe('concurrent batches per shard; 1 to 10')
+      .default(1),
+    startingPosition: z.enum(['TRIM_HORIZON', 'LATEST']).default('TRIM_HORIZON'),
+    /**
+     * Lambda's tumbling window (docs/SEMANTICS.md "Carried state"): above 0, sensors' state
+     * is carried between invocations in the mapping's window state and checkpointed to the
+     * state table at most once per window and sensor (and before any alert or alarm
+     * transition), instead of once per batch. 0 is off. Lambda allows 0 to 900 s.
+     */
+    tumblingWindowSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(900)
+      .describe("seconds of Lambda's tumbling window that carries state; 0 (off) to 900")
+      .default(0),
+    bisectBatchOnFunctionError: z.boolean().default(true),
+    /** -1 is Lambda's "retry until the record expires"; bounded by default. */
+    retryAttempts: z
+      .number()
+      .int()
+      .min(-1)
+      .max(10_000)
+      .describe('retries of a failed batch; -1 (until the record expires) or 0 to 10000')
+      .default(5),
+    /** -1 is "never too old"; otherwise 60 s to 7 days. */
+    maxRecordAgeSeconds: z
+      .number()
+      .int()
+      .refine((v) => v === -1 || (v >= 60 && v <= 604_800), 'maxRecordAgeSeconds is -1 or 60..604800')
+      .describe('age after which a record is sent to the on-failure queue; -1 (never) or 60 to 604800 s')
+      .default(3_600),
+  })
+  .refine((es) => es.tumblingWindowSeconds === 0 || es.parallelizationFactor === 1, {
+    // The carried state is one per shard; with concurrent batches of a shard each would
+    // carry a part of it, and the checkpoints of one would not fence the others.
+    message: 'tumblingWindowSeconds > 0 (carried state) needs parallelizationFactor 1',
+    path: ['tumblingWindowSeconds'],
+  });
 export type EventSourceConfig = z.infer<typeof EventSourceSchema>;
 
 export const StreamSchema = z
