@@ -171,6 +171,13 @@ export const ACCESS = {
     code: [
       ...COMMIT_AND_DELIVER,
       { target: 'invalidQueue', actions: ['sqs:SendMessage'], sentBy: 'EffectDelivery.sendInvalid' },
+      // A carried state's catch-up reads its shard back (SEMANTICS.md CS5); the event source
+      // mapping's grant on the same stream already holds both actions.
+      {
+        target: 'readingsStream',
+        actions: ['kinesis:GetShardIterator', 'kinesis:GetRecords'],
+        sentBy: 'readShardStretch',
+      },
       // Writer schemas of Glue-framed Avro readings, by version id (schema-registry.ts: on `*`).
       {
         target: 'schemaRegistry',

@@ -64,7 +64,7 @@ export function maxOpenWindowsFor(metrics: readonly string[], stddev: boolean): 
 
 /** The stored `body` of a state item: everything but the attributes kept beside it. */
 export function stateBody(state: SensorState): string {
-  const { sensorId: _s, version: _v, updatedAt: _u, ...rest } = state;
+  const { sensorId: _s, version: _v, updatedAt: _u, claim: _c, ...rest } = state;
   return JSON.stringify(rest);
 }
 

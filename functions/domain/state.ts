@@ -172,6 +172,24 @@ export interface SensorState {
    * event time). The idle sweeper compares it with its timeout.
    */
   updatedAt?: number;
+  /**
+   * Set by the store when the item is claimed by a carried state (SEMANTICS.md "Carried
+   * state"): the stored body may lack records applied since. Never part of the body.
+   */
+  claim?: CarryClaim;
+}
+
+/**
+ * A carried state's claim on a sensor's item: who carries the sensor (`by`, the carried
+ * state's id), from which record on which shard its applied records are not checkpointed
+ * (`from`, a sequence number on `shardId`), and until when the claim is live (processing
+ * time, epoch ms: the end of the Lambda window plus a grace).
+ */
+export interface CarryClaim {
+  by: string;
+  shardId: string;
+  from: string;
+  until: number;
 }
 
 /** A state change: the new state and the effects it implies. */
@@ -253,6 +271,7 @@ export function cloneState(state: SensorState): SensorState {
     outbox: state.outbox,
   };
   if (state.updatedAt !== undefined) copy.updatedAt = state.updatedAt;
+  if (state.claim !== undefined) copy.claim = state.claim;
   if (state.sd !== undefined) copy.sd = state.sd;
   if (state.alarms) {
     const alarms: Record<string, AlarmEntry> = {};

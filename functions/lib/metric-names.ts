@@ -43,7 +43,20 @@ export const METRIC = {
   alarmActionsRefused: 'AlarmActionsRefused',
   /** Rules refreshes that failed (the last rules loaded stayed in force). */
   rulesRefreshFailed: 'RulesRefreshFailed',
+  /** Carried state (SEMANTICS.md "Carried state"): items claimed, checkpoints, records read back, JSON bytes. */
+  carriedClaims: 'CarriedClaims',
+  carriedCheckpoints: 'CarriedCheckpoints',
+  carriedCatchUpRecords: 'CarriedCatchUpRecords',
+  carriedStateBytes: 'CarriedStateBytes',
 } as const;
+
+/** What the window handler publishes beside WINDOW_HANDLER_METRICS when state is carried. */
+export const CARRIED_METRICS = [
+  METRIC.carriedClaims,
+  METRIC.carriedCheckpoints,
+  METRIC.carriedCatchUpRecords,
+  METRIC.carriedStateBytes,
+] as const;
 
 /**
  * What the window handler publishes beside WINDOW_HANDLER_METRICS for rules and alarms

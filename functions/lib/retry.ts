@@ -28,6 +28,8 @@ export const BACKOFF = {
   failedEntries: { baseMs: 50, maxMs: 2_000, jitter: 'equal', maxAttempts: 9 },
   /** A conditional write lost to a concurrent writer: re-read, fold again. */
   conflict: { baseMs: 20, maxMs: 1_000, jitter: 'equal', maxAttempts: 6 },
+  /** A GetRecords of a carried state's catch-up throttled by the shard's 5 reads/s. */
+  read: { baseMs: 200, maxMs: 2_000, jitter: 'full', maxAttempts: 8 },
   /** A recovery tool's batch whose handler reported failed records, run again whole. */
   handlerRetry: { baseMs: 100, maxMs: 1_000, jitter: 'equal', maxAttempts: 3 },
 } as const satisfies Record<string, BackoffPolicy>;

@@ -28,7 +28,7 @@ import { bodyBytes, MAX_STATE_BYTES, stateBody } from '../domain/bounds.js';
 import { WindowpaneError } from '../domain/errors.js';
 import { padPosition, parsePosition } from '../domain/record-position.js';
 import { reviveSketches } from '../domain/sketch/stored.js';
-import { newSensorState, type SensorState } from '../domain/state.js';
+import { type CarryClaim, newSensorState, type SensorState } from '../domain/state.js';
 import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
 
 /** The stored item is no longer at the version that was read: someone else wrote first. */
@@ -76,6 +76,26 @@ interface StateItem {
   /** The state's `sd`: from when the sweeper has an alarm to raise (absence, A-K8). */
   silentDue?: number;
   expiresAt: number;
+  /** A carried state's claim (SensorState.claim): who, on which shard, from which record, until when. */
+  carriedBy?: string;
+  carriedShard?: string;
+  carriedFrom?: string;
+  carriedUntil?: number;
+}
+
+/** How a commit fences and what it says about carried state (SEMANTICS.md "Carried state"). */
+export interface CommitOptions {
+  /**
+   * The claim the item is to carry after this commit; null clears it (a carried state's
+   * checkpoint at the end of its window). Absent: the item carries no claim.
+   */
+  claim?: CarryClaim | null;
+  /**
+   * Fence on the version alone. A carried state's `applied` runs ahead of what is stored,
+   * so the stored `lastSequence` is not known from it; the version, bumped by every write,
+   * is the fence.
+   */
+  versionOnly?: boolean;
 }
 
 export interface WindowStateStoreOptions {
@@ -136,9 +156,12 @@ export class WindowStateStore {
    * Writes `next` if the stored item is still at `previous.version` (or absent when
    * `previous.version` is 0). Returns the state at its new version.
    */
-  async commit(previous: SensorState, next: SensorState): Promise<SensorState> {
+  async commit(previous: SensorState, next: SensorState, options: CommitOptions = {}): Promise<SensorState> {
     const version = previous.version + 1;
-    const committed: SensorState = { ...next, version };
+    const { claim: _claim, ...unclaimed } = next;
+    const committed: SensorState = options.claim
+      ? { ...unclaimed, version, claim: options.claim }
+      : { ...unclaimed, version };
     const body = stateBody(committed);
     const bytes = bodyBytes(body);
     if (bytes > this.maxBodyBytes) throw new StateItemTooLargeError({ sensorId: next.sensorId, bytes });
@@ -152,6 +175,14 @@ export class WindowStateStore {
       openWindows: Object.keys(next.windows).length,
       ...(next.sd !== undefined ? { silentDue: next.sd } : {}),
       expiresAt: Math.floor(now / 1000) + this.ttlDays * SECONDS_PER_DAY,
+      ...(options.claim
+        ? {
+            carriedBy: options.claim.by,
+            carriedShard: options.claim.shardId,
+            carriedFrom: options.claim.from,
+            carriedUntil: options.claim.until,
+          }
+        : {}),
     };
     this.counter.writes++;
     try {
@@ -162,14 +193,20 @@ export class WindowStateStore {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           ...(previous.version === 0
             ? { ConditionExpression: 'attribute_not_exists(sensorId)' }
-            : {
-                ConditionExpression: '#version = :version AND #lastSequence = :lastSequence',
-                ExpressionAttributeNames: { '#version': 'version', '#lastSequence': 'lastSequence' },
-                ExpressionAttributeValues: {
-                  ':version': previous.version,
-                  ':lastSequence': latestSequence(previous),
-                },
-              }),
+            : options.versionOnly
+              ? {
+                  ConditionExpression: '#version = :version',
+                  ExpressionAttributeNames: { '#version': 'version' },
+                  ExpressionAttributeValues: { ':version': previous.version },
+                }
+              : {
+                  ConditionExpression: '#version = :version AND #lastSequence = :lastSequence',
+                  ExpressionAttributeNames: { '#version': 'version', '#lastSequence': 'lastSequence' },
+                  ExpressionAttributeValues: {
+                    ':version': previous.version,
+                    ':lastSequence': latestSequence(previous),
+                  },
+                }),
         }),
       );
     } catch (err) {
@@ -252,12 +289,22 @@ function latestSequence(state: SensorState): string {
 }
 
 function fromItem(item: StateItem): SensorState {
-  const rest = JSON.parse(item.body) as Omit<SensorState, 'sensorId' | 'version'>;
+  const state = fromBody(item.sensorId, Number(item.version), item.body);
+  state.updatedAt = Number(item.updatedAt);
+  if (item.carriedBy !== undefined && item.carriedShard !== undefined && item.carriedFrom !== undefined) {
+    state.claim = {
+      by: item.carriedBy,
+      shardId: item.carriedShard,
+      from: item.carriedFrom,
+      until: Number(item.carriedUntil ?? 0),
+    };
+  }
+  return state;
+}
+
+/** A state from its body (stateBody in domain/bounds.ts): the stored item's, or a carried state's. */
+export function fromBody(sensorId: string, version: number, body: string): SensorState {
+  const rest = JSON.parse(body) as Omit<SensorState, 'sensorId' | 'version'>;
   reviveSketches(rest.windows);
-  return {
-    ...rest,
-    sensorId: item.sensorId,
-    version: Number(item.version),
-    updatedAt: Number(item.updatedAt),
-  };
+  return { ...rest, sensorId, version };
 }

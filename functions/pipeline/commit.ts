@@ -10,7 +10,7 @@ import { OpenWindowLimitError } from '../domain/bounds.js';
 import { type ActionOutcome, type FoldResult, isOutboxEmpty, type SensorState } from '../domain/state.js';
 import type { DeliveryCounts } from '../lib/effects.js';
 import { BACKOFF, backoffDelay, sleep } from '../lib/retry.js';
-import { StateConflictError } from '../lib/state-store.js';
+import { type CommitOptions, StateConflictError } from '../lib/state-store.js';
 import { type BatchDeps, DEFAULT_COMMIT_ATTEMPTS } from './deps.js';
 import type { BatchReport } from './report.js';
 
@@ -23,12 +23,24 @@ export type Fold = (state: SensorState) => FoldResult;
  * undelivered in the outbox about to be replaced is delivered in full. Returns the state
  * as committed, or as it was when the fold changed nothing.
  */
+/** How a carried state commits (functions/window-handler/process-carried.ts). */
+export interface CarriedCommit {
+  options: CommitOptions;
+  /**
+   * The state to fold again from after a conflict, given the one that lost and the one
+   * stored (when the database returned it, else read); throws when the stored state does
+   * not cover what was carried.
+   */
+  resolveConflict: (mine: SensorState, stored: SensorState) => SensorState;
+}
+
 export async function commitAndDeliver(
   deps: BatchDeps,
   initial: SensorState,
   report: BatchReport,
   counts: DeliveryCounts,
   fold: Fold,
+  carried?: CarriedCommit,
 ): Promise<SensorState> {
   const attempts = deps.maxCommitAttempts ?? DEFAULT_COMMIT_ATTEMPTS;
   let state = initial;
@@ -40,7 +52,7 @@ export async function commitAndDeliver(
       return state;
     }
     try {
-      const committed = await deps.store.commit(state, result.state);
+      const committed = await deps.store.commit(state, result.state, carried?.options);
       report.readings += result.applied;
       report.duplicates += result.duplicates;
       report.itemsWritten++;
@@ -52,7 +64,8 @@ export async function commitAndDeliver(
       if (!(err instanceof StateConflictError) || attempt >= attempts) throw err;
       report.conflicts++;
       await sleep(backoffDelay(attempt, BACKOFF.conflict));
-      state = err.current ?? (await deps.store.load(state.sensorId));
+      const stored = err.current ?? (await deps.store.load(state.sensorId));
+      state = carried ? carried.resolveConflict(state, stored) : stored;
     }
   }
 }

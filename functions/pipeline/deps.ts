@@ -5,6 +5,7 @@
  * functions/pipeline/, between the wiring of each function and the AWS adapters of
  * functions/lib, so neither function imports from the other's folder.
  */
+import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { WindowpaneConfig } from '../domain/config.js';
 import type { AvroReadingDecoder } from '../ingest/avro-reading.js';
 import type { AwsClients } from '../lib/clients.js';
@@ -43,6 +44,8 @@ export interface BatchDeps {
   logger?: BatchLogger;
   /** Decodes Avro readings (writer schemas from a SchemaSource); absent: Avro records are invalid. */
   avro?: AvroReadingDecoder;
+  /** Reads a shard back for a carried state's catch-up (SEMANTICS.md "Carried state" CS5). */
+  kinesis?: KinesisClient;
   /** Default DEFAULT_COMMIT_ATTEMPTS. */
   maxCommitAttempts?: number;
   /** Default DEFAULT_SENSOR_CONCURRENCY. */
@@ -60,6 +63,7 @@ export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Ba
   return {
     config: env.config,
     counter,
+    kinesis: clients.kinesis,
     delivered: new DeliveryTracker(),
     store: new WindowStateStore({
       doc: clients.doc,

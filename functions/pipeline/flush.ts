@@ -39,10 +39,14 @@ export async function sweepIdleSensors(
   await deps.rules?.refreshIfDue(opts.nowMs);
   const rules = deps.rules?.current();
   return foldEach(deps, idle, (s) =>
-    sweepSensor(s, deps.config, rules, {
-      flush: s.updatedAt !== undefined && s.updatedAt < cutoff,
-      nowMs: opts.nowMs,
-    }),
+    // A sensor a carried state claims may have records its stored body lacks (SEMANTICS.md
+    // CS6): the carried state's checkpoint, or the next batch's catch-up, hands it back.
+    s.claim !== undefined
+      ? unchangedFold(s)
+      : sweepSensor(s, deps.config, rules, {
+          flush: s.updatedAt !== undefined && s.updatedAt < cutoff,
+          nowMs: opts.nowMs,
+        }),
   );
 }
 

@@ -29,6 +29,11 @@ export interface BatchReport {
   rulesInvalid: number;
   /** 1 when this batch's rules refresh failed (the last rules loaded stayed in force). */
   rulesRefreshFailed: number;
+  /** Carried state (SEMANTICS.md "Carried state"): sensors claimed, checkpointed, records caught up, JSON bytes. */
+  claims: number;
+  checkpoints: number;
+  caughtUp: number;
+  carriedBytes: number;
 }
 
 export function newReport(records: number, sensors: number): BatchReport {
@@ -51,6 +56,10 @@ export function newReport(records: number, sensors: number): BatchReport {
     actionsRefused: 0,
     rulesInvalid: 0,
     rulesRefreshFailed: 0,
+    claims: 0,
+    checkpoints: 0,
+    caughtUp: 0,
+    carriedBytes: 0,
   };
 }
 

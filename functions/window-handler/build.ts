@@ -24,6 +24,7 @@ import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js'
 import { type BatchDeps, buildBatchDeps } from '../pipeline/deps.js';
 import type { BatchReport } from '../pipeline/report.js';
 import { processBatch } from './process-batch.js';
+import { isTumblingWindowEvent, processCarriedBatch } from './process-carried.js';
 
 export type WindowHandler = ((
   event: KinesisStreamEvent,
@@ -56,8 +57,17 @@ export function buildHandler(
   let last: BatchReport | undefined;
 
   const wrapped = middy(async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {
-    const { response, report } = await processBatch(deps, event);
+    const carried = isTumblingWindowEvent(event);
+    const { response, report } = carried
+      ? await processCarriedBatch(deps, event)
+      : await processBatch(deps, event);
     last = report;
+    if (carried) {
+      metrics.addMetric(METRIC.carriedClaims, MetricUnit.Count, report.claims);
+      metrics.addMetric(METRIC.carriedCheckpoints, MetricUnit.Count, report.checkpoints);
+      metrics.addMetric(METRIC.carriedCatchUpRecords, MetricUnit.Count, report.caughtUp);
+      metrics.addMetric(METRIC.carriedStateBytes, MetricUnit.Bytes, report.carriedBytes);
+    }
     metrics.addMetric(METRIC.readings, MetricUnit.Count, report.readings);
     metrics.addMetric(METRIC.invalidRecords, MetricUnit.Count, report.invalid);
     metrics.addMetric(METRIC.lateReadings, MetricUnit.Count, report.late);

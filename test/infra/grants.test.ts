@@ -16,6 +16,7 @@
 import type { CfnElement } from 'aws-cdk-lib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  CARRIED_METRICS,
   IDLE_SWEEPER_METRICS,
   RULES_METRICS,
   WINDOW_HANDLER_METRICS,
@@ -301,7 +302,7 @@ describe('access plan = code', () => {
 
   it.each([
     // The rules metrics go out only with a rules table, but the code that sends them is reachable.
-    ['windowHandler', [...WINDOW_HANDLER_METRICS, ...RULES_METRICS]],
+    ['windowHandler', [...WINDOW_HANDLER_METRICS, ...RULES_METRICS, ...CARRIED_METRICS]],
     ['idleSweeper', IDLE_SWEEPER_METRICS],
     ['shardScaler', []],
   ] as const)('%s publishes exactly its declared metrics, all named by constants', (name, declared) => {

@@ -207,3 +207,18 @@ describe('Configuration: percentiles are off by default and checked like the res
     expect(issues(input)).toEqual([message]);
   });
 });
+
+describe('Carried state (SEMANTICS.md "Carried state")', () => {
+  it('CS7: tumblingWindowSeconds above 0 needs parallelizationFactor 1, and is at most 900', () => {
+    expect(
+      parseConfig({ eventSource: { tumblingWindowSeconds: 300 } }).eventSource.tumblingWindowSeconds,
+    ).toBe(300);
+    expect(parseConfig({}).eventSource.tumblingWindowSeconds).toBe(0);
+    expect(() =>
+      parseConfig({ eventSource: { tumblingWindowSeconds: 300, parallelizationFactor: 2 } }),
+    ).toThrow(/eventSource\.tumblingWindowSeconds.*parallelizationFactor 1/);
+    expect(() => parseConfig({ eventSource: { tumblingWindowSeconds: 901 } })).toThrow(
+      /tumblingWindowSeconds/,
+    );
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * The state a Lambda tumbling window carries between invocations of one shard
+ * (docs/SEMANTICS.md "Carried state"): each sensor's state as its stored body plus the
+ * version of the item it was last written at, under the id of this carried state, which
+ * names it in the claims it writes on the items (SensorState.claim).
+ *
+ * Lambda keeps at most 1 MB per shard and ends the window early past it; the handler
+ * keeps the JSON under CARRIED_STATE_BUDGET by checkpointing its largest sensors out.
+ */
+import { randomUUID } from 'node:crypto';
+import { stateBody } from '../domain/bounds.js';
+import type { SensorState } from '../domain/state.js';
+import { emptyOutbox } from '../domain/state.js';
+import { fromBody } from '../lib/state-store.js';
+
+/** Bytes of carried JSON the handler keeps under (Lambda's limit: 1 MB per shard). */
+export const CARRIED_STATE_BUDGET = 900_000;
+
+/** Format of the carried JSON; another value is not ours and starts a fresh state. */
+const FORMAT = 'windowpane/1';
+
+interface CarriedEntry {
+  /** The version of the item as last written (the fence of the next write). */
+  v: number;
+  /** stateBody of the sensor's state. */
+  b: string;
+}
+
+export interface CarriedJson {
+  f: typeof FORMAT;
+  id: string;
+  shard: string;
+  s: Record<string, CarriedEntry>;
+}
+
+export class CarriedStates {
+  /** This carried state's id: `<shardId>/<random>`, written in the claims it makes. */
+  readonly id: string;
+  readonly shardId: string;
+  /** No state came with the invocation (a new window, or a state lost). */
+  readonly fresh: boolean;
+  private readonly entries: Map<string, CarriedEntry>;
+
+  private constructor(id: string, shardId: string, fresh: boolean, entries: Map<string, CarriedEntry>) {
+    this.id = id;
+    this.shardId = shardId;
+    this.fresh = fresh;
+    this.entries = entries;
+  }
+
+  /** The event's `state`: ours for this shard, or a fresh one (`{}`, absent, or another shard's). */
+  static from(state: unknown, shardId: string): CarriedStates {
+    const s = state as Partial<CarriedJson> | undefined;
+    if (
+      s &&
+      s.f === FORMAT &&
+      s.shard === shardId &&
+      typeof s.id === 'string' &&
+      s.s &&
+      typeof s.s === 'object'
+    ) {
+      return new CarriedStates(s.id, shardId, false, new Map(Object.entries(s.s)));
+    }
+    return new CarriedStates(`${shardId}/${randomUUID()}`, shardId, true, new Map());
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  has(sensorId: string): boolean {
+    return this.entries.has(sensorId);
+  }
+
+  sensorIds(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  get(sensorId: string): SensorState | undefined {
+    const e = this.entries.get(sensorId);
+    return e ? fromBody(sensorId, e.v, e.b) : undefined;
+  }
+
+  /**
+   * Carries `state` as it is. Its outbox goes with it only when it was committed with it
+   * (the commit's outbox may still be undelivered); a fold that was not committed had its
+   * effects delivered before this, so its outbox is left out.
+   */
+  set(state: SensorState, committedOutbox: boolean): void {
+    const carried = committedOutbox ? state : { ...state, outbox: emptyOutbox() };
+    this.entries.set(state.sensorId, { v: state.version, b: stateBody(carried) });
+  }
+
+  delete(sensorId: string): void {
+    this.entries.delete(sensorId);
+  }
+
+  /** UTF-8 bytes of a sensor's entry in the JSON (its body dominates). */
+  entryBytes(sensorId: string): number {
+    const e = this.entries.get(sensorId);
+    return e ? Buffer.byteLength(e.b, 'utf8') + sensorId.length + 16 : 0;
+  }
+
+  toJSON(): CarriedJson {
+    return { f: FORMAT, id: this.id, shard: this.shardId, s: Object.fromEntries(this.entries) };
+  }
+
+  bytes(): number {
+    return Buffer.byteLength(JSON.stringify(this.toJSON()), 'utf8');
+  }
+}

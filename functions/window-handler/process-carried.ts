@@ -1,0 +1,418 @@
+/**
+ * One Kinesis batch with carried state (eventSource.tumblingWindowSeconds > 0;
+ * docs/SEMANTICS.md "Carried state", clauses CS1-CS7). Lambda's tumbling window hands
+ * the state the previous invocation of the shard returned to the next one, whichever
+ * execution environment runs it; the sensors' states travel in it, so a batch writes a
+ * sensor's item only:
+ *
+ * - to claim it, the first time the window touches it (CS2): the item then says which
+ *   carried state holds it and from which record its stored body is behind;
+ * - before an alert, an alarm transition or an action outcome is delivered (CS3): these
+ *   depend on the rules in force, so they come, as without carried state, from a
+ *   committed outbox. Final windows and late readings do not: they follow from the
+ *   records alone, and their delivery is idempotent, so a lost state that folds the same
+ *   records again delivers the same ones again, and they are absorbed;
+ * - at the window's final invocation, and to keep the carried JSON under its budget (CS4):
+ *   a checkpoint that releases the claim.
+ *
+ * A sensor whose item is claimed by another carried state (one that was lost: a parent
+ * shard's last window, or a state dropped mid-window) is caught up first (CS5): its
+ * records since the claim are read back from the shard and folded before the batch.
+ */
+import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import { WindowpaneError } from '../domain/errors.js';
+import { comparePosition, parsePosition } from '../domain/record-position.js';
+import type { RuleSet } from '../domain/rule-set.js';
+import { shardIdOfEventId } from '../domain/sequence.js';
+import { foldWithinBudget } from '../domain/sized-fold.js';
+import {
+  type CarryClaim,
+  isOutboxEmpty,
+  type Outbox,
+  type SensorRecord,
+  type SensorState,
+} from '../domain/state.js';
+import { type DeliveryCounts, emptyCounts } from '../lib/effects.js';
+import { runPool } from '../lib/pool.js';
+import { readShardStretch } from '../lib/shard-reader.js';
+import { StateConflictError } from '../lib/state-store.js';
+import { deliverAlertPhase } from '../pipeline/alert-phase.js';
+import { CARRIED_STATE_BUDGET, type CarriedJson, CarriedStates } from '../pipeline/carried-state.js';
+import { type CarriedCommit, commitAndDeliver } from '../pipeline/commit.js';
+import {
+  type BatchDeps,
+  DEFAULT_RECORDS_PER_COMMIT,
+  DEFAULT_SENSOR_CONCURRENCY,
+  silentLogger,
+} from '../pipeline/deps.js';
+import { addDeliveryCounts, type BatchReport, newReport } from '../pipeline/report.js';
+import { decodeBatchWithSchemas, type SensorGroup } from './decode-batch.js';
+
+/** A Kinesis event of a mapping with a tumbling window (Lambda's TimeWindow fields). */
+export interface TumblingWindowEvent extends KinesisStreamEvent {
+  window: { start: string; end: string };
+  state?: unknown;
+  shardId?: string;
+  eventSourceARN?: string;
+  isFinalInvokeForWindow?: boolean;
+  isWindowTerminatedEarly?: boolean;
+}
+
+export interface CarriedResponse {
+  state: CarriedJson | Record<string, never>;
+  batchItemFailures: { itemIdentifier: string }[];
+}
+
+export function isTumblingWindowEvent(event: KinesisStreamEvent): event is TumblingWindowEvent {
+  return (event as Partial<TumblingWindowEvent>).window !== undefined;
+}
+
+/** How long after its window's end a claim stays live (the sweeper leaves live claims alone). */
+export const CLAIM_GRACE_MS = 300_000;
+/** Most records a catch-up reads back before the sensor fails (CS5). */
+export const MAX_CATCH_UP_RECORDS = 500_000;
+
+/** A stored state that does not cover what a carried state holds was written by someone else. */
+export class CarriedStateConflictError extends WindowpaneError {}
+
+interface Run {
+  deps: BatchDeps;
+  carried: CarriedStates;
+  report: BatchReport;
+  counts: DeliveryCounts;
+  ruleSet: RuleSet | undefined;
+  claimUntil: number;
+  commit: CarriedCommit;
+  /** Committed states with alerts, transitions or action outcomes to publish. */
+  pendingAlerts: SensorState[];
+}
+
+export async function processCarriedBatch(
+  deps: BatchDeps,
+  event: TumblingWindowEvent,
+): Promise<{ response: CarriedResponse; report: BatchReport }> {
+  const logger = deps.logger ?? silentLogger;
+  const writesBefore = deps.counter.writes;
+  const first = event.Records[0];
+  const shardId = event.shardId ?? (first ? shardIdOfEventId(first.eventID) : 'shardId-unknown');
+  const carried = CarriedStates.from(event.state, shardId);
+  const failures: string[] = [];
+  const { groups, invalid } = await decodeBatchWithSchemas(event, deps.config.metrics, deps.avro);
+  const report = newReport(event.Records.length, groups.size);
+  if (deps.rules) {
+    const refreshed = await deps.rules.refreshIfDue(Date.now());
+    report.rulesInvalid = refreshed.invalid;
+    report.rulesRefreshFailed = refreshed.failed ? 1 : 0;
+  }
+  const run: Run = {
+    deps,
+    carried,
+    report,
+    counts: emptyCounts(),
+    ruleSet: deps.rules?.current(),
+    claimUntil: Date.parse(event.window.end) + CLAIM_GRACE_MS,
+    commit: {
+      options: { versionOnly: true },
+      resolveConflict: (mine, stored) => resolveConflict(shardId, mine, stored),
+    },
+    pendingAlerts: [],
+  };
+
+  if (event.isFinalInvokeForWindow) {
+    // CS4: the window ends and Lambda drops its state: checkpoint every sensor, release its claim.
+    await checkpointOut(run, carried.sensorIds());
+    report.writeRequests = deps.counter.writes - writesBefore;
+    return { response: { state: {}, batchItemFailures: [] }, report };
+  }
+
+  const invalidSent = invalid.length > 0 ? deps.effects.sendInvalid(invalid) : Promise.resolve();
+  const streamArn = event.eventSourceARN ?? first?.eventSourceARN ?? '';
+  const start = await startingStates(run, [...groups.values()], streamArn, event.Records);
+
+  await runPool([...groups.values()], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (group) => {
+    try {
+      const state = await applyCarried(run, await start(group), group.records);
+      carried.set(state, state.outbox !== EMPTY_MARK);
+    } catch (err) {
+      report.failedSensors++;
+      failures.push(group.firstItemId);
+      logger.error("sensor failed; the sensor's records will be retried", {
+        sensorId: group.sensorId,
+        error: err instanceof Error ? { name: err.name, message: err.message } : String(err),
+      });
+    }
+  });
+
+  // A failed publish fails the invocation: Lambda retries it with the state from before,
+  // and the retry's commits lose to the ones made here, fold again from them, and deliver
+  // their outboxes (commit.ts). Carrying on would carry states whose outbox is undelivered.
+  await deliverAlertPhase(deps, run.pendingAlerts, run.counts);
+
+  await keepWithinBudget(run);
+  addDeliveryCounts(report, run.counts);
+  try {
+    await invalidSent;
+    report.invalid = invalid.length;
+  } catch (err) {
+    for (const m of invalid) failures.push(m.sequenceNumber);
+    logger.error('invalid-record queue unavailable; records will be retried', {
+      error: err instanceof Error ? { name: err.name, message: err.message } : String(err),
+    });
+  }
+  report.writeRequests = deps.counter.writes - writesBefore;
+  return {
+    response: {
+      state: carried.toJSON(),
+      batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })),
+    },
+    report,
+  };
+}
+
+/** Marks a state whose outbox was delivered without a commit (nothing to carry of it). */
+const EMPTY_MARK: Outbox = Object.freeze({ results: [], alerts: [], late: [] }) as Outbox;
+
+/**
+ * Where each sensor of the batch starts: its carried state, or its item (CS2), claimed
+ * for this carried state, and caught up first when another carried state holds it (CS5).
+ */
+async function startingStates(
+  run: Run,
+  groups: readonly SensorGroup[],
+  streamArn: string,
+  batch: readonly KinesisStreamRecord[],
+): Promise<(group: SensorGroup) => Promise<SensorState>> {
+  const { deps, carried } = run;
+  const missing = groups.filter((g) => !carried.has(g.sensorId)).map((g) => g.sensorId);
+  const loaded = missing.length > 0 ? await deps.store.loadMany(missing) : new Map<string, SensorState>();
+  const stale = [...loaded.values()].filter((s) => s.claim !== undefined && s.claim.by !== carried.id);
+  const caughtUp = stale.length > 0 ? await catchUpRecords(run, stale, streamArn, batch) : new Map();
+  return async (group) => {
+    const inCarried = carried.get(group.sensorId);
+    if (inCarried) return inCarried;
+    let state = loaded.get(group.sensorId)!;
+    // An outbox committed and perhaps not delivered (by a failed invocation): delivered now.
+    if (!isOutboxEmpty(state.outbox)) {
+      await deps.effects.deliverWindowsAndLate(state.outbox, run.counts);
+      if (deps.delivered.needsAlerts(state)) run.pendingAlerts.push(state);
+    }
+    if (state.claim?.by === carried.id) return state; // claimed by this state in a failed attempt
+    const behind = caughtUp.get(group.sensorId);
+    if (state.claim && behind && behind.length > 0) {
+      // Commits during the catch-up keep the old claim's start: until the claim below, the
+      // stored body may still lack records from there.
+      state = { ...state, claim: { ...state.claim, by: carried.id, until: run.claimUntil } };
+      state = await applyCarried(run, state, behind);
+      run.report.caughtUp += behind.length;
+    }
+    const firstSeq = group.records[0]!.sequence;
+    const claim: CarryClaim = {
+      by: carried.id,
+      shardId: carried.shardId,
+      from: firstSeq,
+      until: run.claimUntil,
+    };
+    // The claim, with the caught-up state as its checkpoint: from here on a lost carried
+    // state is caught up from this batch's first record of the sensor.
+    const claimed = await deps.store.commit(state, state, { claim, versionOnly: true });
+    run.report.claims++;
+    return claimed;
+  };
+}
+
+/**
+ * CS5: the records of `stale` sensors that their claims say the stored bodies lack: from
+ * the claim's record on its shard, to this batch on this shard, or, when the claim was
+ * made on another shard (a parent: its last window got no final invocation), to that
+ * shard's end and then this shard from its start.
+ */
+async function catchUpRecords(
+  run: Run,
+  stale: readonly SensorState[],
+  streamArn: string,
+  batch: readonly KinesisStreamRecord[],
+): Promise<Map<string, SensorRecord[]>> {
+  const { deps, carried } = run;
+  const ids = new Set(stale.map((s) => s.sensorId));
+  const before = batch[0]?.kinesis.sequenceNumber;
+  const fromByShard = new Map<string, string>();
+  for (const s of stale) {
+    const c = s.claim!;
+    const prev = fromByShard.get(c.shardId);
+    if (prev === undefined || comparePosition(parsePosition(c.from), parsePosition(prev)) < 0) {
+      fromByShard.set(c.shardId, c.from);
+    }
+  }
+  if (!deps.kinesis)
+    throw new CarriedStateConflictError(
+      'a carried state catch-up needs a Kinesis client (BatchDeps.kinesis)',
+    );
+  const records: KinesisStreamRecord[] = [];
+  let readThisShardFromStart = false;
+  for (const [shardId, from] of fromByShard) {
+    const here = shardId === carried.shardId;
+    records.push(
+      ...(await readShardStretch(deps.kinesis, {
+        streamArn,
+        shardId,
+        from,
+        ...(here && before !== undefined ? { before } : {}),
+        maxRecords: MAX_CATCH_UP_RECORDS,
+      })),
+    );
+    if (!here) readThisShardFromStart = true;
+  }
+  if (readThisShardFromStart && !fromByShard.has(carried.shardId)) {
+    records.push(
+      ...(await readShardStretch(deps.kinesis, {
+        streamArn,
+        shardId: carried.shardId,
+        ...(before !== undefined ? { before } : {}),
+        maxRecords: MAX_CATCH_UP_RECORDS,
+      })),
+    );
+  }
+  const { groups } = await decodeBatchWithSchemas({ Records: records }, deps.config.metrics, deps.avro);
+  const out = new Map<string, SensorRecord[]>();
+  for (const [id, g] of groups) if (ids.has(id)) out.set(id, g.records);
+  deps.logger?.warn('carried state caught up from the shard', {
+    sensors: stale.length,
+    recordsRead: records.length,
+    shards: [...fromByShard.keys()],
+  });
+  return out;
+}
+
+/**
+ * Folds a sensor's records onto its carried state, in commits no larger than the commit
+ * target (B1) as without carried state. A fold with alerts, transitions or action
+ * outcomes is committed first (CS3); any other is only delivered (CS1).
+ */
+async function applyCarried(
+  run: Run,
+  initial: SensorState,
+  records: readonly SensorRecord[],
+): Promise<SensorState> {
+  const { deps, report, counts } = run;
+  const chunk = deps.maxRecordsPerCommit ?? DEFAULT_RECORDS_PER_COMMIT;
+  let state = initial;
+  for (let i = 0; i < records.length; ) {
+    const part = records.slice(i, i + chunk);
+    const sized = foldWithinBudget(state, part, deps.config, deps.commitTargetBytes, run.ruleSet);
+    const result = sized.result;
+    let consumed = sized.consumed;
+    if (result.applied === 0 && isOutboxEmpty(result.effects) && !result.rewrite) {
+      report.duplicates += result.duplicates;
+    } else if (needsCommit(result.effects)) {
+      state = await commitAndDeliver(
+        deps,
+        state,
+        report,
+        counts,
+        (s) => {
+          const again = foldWithinBudget(s, part, deps.config, deps.commitTargetBytes, run.ruleSet);
+          consumed = again.consumed;
+          return again.result;
+        },
+        { ...run.commit, options: { ...run.commit.options, claim: claimOf(run, state) } },
+      );
+      if (deps.delivered.needsAlerts(state)) run.pendingAlerts.push(state);
+    } else {
+      if (result.effects.results.length > 0 || result.effects.late.length > 0) {
+        await deps.effects.deliverWindowsAndLate(result.effects, counts);
+      }
+      report.readings += result.applied;
+      report.duplicates += result.duplicates;
+      state = { ...result.state, outbox: EMPTY_MARK };
+    }
+    i += consumed;
+  }
+  return state;
+}
+
+/** CS3: effects that depend on the rules in force are delivered from a committed outbox only. */
+function needsCommit(effects: Outbox): boolean {
+  return (
+    effects.alerts.length > 0 || (effects.transitions?.length ?? 0) > 0 || (effects.actions?.length ?? 0) > 0
+  );
+}
+
+/** This carried state's claim as it stands on the item (kept by every commit until released). */
+function claimOf(run: Run, state: SensorState): CarryClaim {
+  if (state.claim?.by !== run.carried.id) {
+    // startingStates claims every sensor before it folds one; anything else is a bug.
+    throw new CarriedStateConflictError(
+      `sensor "${state.sensorId}" is folded without this carried state's claim`,
+    );
+  }
+  return state.claim;
+}
+
+/**
+ * After a lost conditional write: the stored state is the one to go on from when it
+ * covers every record this carried state applied on its shard (a retry of ours that
+ * committed, or a sweeper that caught the sensor up); otherwise someone else moved it and
+ * what this state carries cannot be reconciled here.
+ */
+function resolveConflict(shardId: string, mine: SensorState, stored: SensorState): SensorState {
+  const m = mine.applied[shardId];
+  const s = stored.applied[shardId];
+  if (m === undefined || (s !== undefined && comparePosition(parsePosition(s), parsePosition(m)) >= 0))
+    return stored;
+  throw new CarriedStateConflictError(
+    `state of sensor "${mine.sensorId}" was written by another writer at version ${stored.version}, behind this carried state (${shardId} ${s ?? 'none'} < ${m})`,
+  );
+}
+
+/** CS4: commits the sensors' carried states with their claims released, and stops carrying them. */
+async function checkpointOut(run: Run, sensorIds: readonly string[]): Promise<void> {
+  const { deps, carried } = run;
+  const failed: unknown[] = [];
+  await runPool([...sensorIds], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (id) => {
+    const state = carried.get(id)!;
+    try {
+      await checkpoint(run, state);
+      carried.delete(id);
+    } catch (err) {
+      failed.push(err);
+    }
+  });
+  if (failed.length > 0) throw failed[0];
+}
+
+async function checkpoint(run: Run, state: SensorState): Promise<void> {
+  const { deps } = run;
+  let mine = state;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await deps.store.commit(mine, mine, { claim: null, versionOnly: true });
+      run.report.checkpoints++;
+      return;
+    } catch (err) {
+      if (!(err instanceof StateConflictError) || attempt >= 3) throw err;
+      run.report.conflicts++;
+      const stored = err.current ?? (await deps.store.load(mine.sensorId));
+      const next = resolveConflict(run.carried.shardId, mine, stored);
+      // A stored state that covers ours and carries no claim of ours is already the checkpoint.
+      if (next.claim?.by !== run.carried.id) return;
+      mine = next;
+    }
+  }
+}
+
+/** CS4: the carried JSON stays under its budget; the largest sensors are checkpointed out. */
+async function keepWithinBudget(run: Run): Promise<void> {
+  const { carried } = run;
+  let bytes = carried.bytes();
+  run.report.carriedBytes = bytes;
+  if (bytes <= CARRIED_STATE_BUDGET) return;
+  const bySize = carried.sensorIds().sort((a, b) => carried.entryBytes(b) - carried.entryBytes(a));
+  const out: string[] = [];
+  for (const id of bySize) {
+    if (bytes <= CARRIED_STATE_BUDGET * 0.8) break;
+    bytes -= carried.entryBytes(id);
+    out.push(id);
+  }
+  await checkpointOut(run, out);
+  run.report.carriedBytes = carried.bytes();
+}
