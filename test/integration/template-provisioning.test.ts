@@ -119,6 +119,8 @@ describe('Local cloud from the synthesized template: the same resources and mapp
       maxBatchingWindowSeconds: p.MaximumBatchingWindowInSeconds,
       parallelizationFactor: p.ParallelizationFactor,
       startingPosition: p.StartingPosition,
+      // Absent from the template when 0 (no tumbling window, state not carried).
+      tumblingWindowSeconds: p.TumblingWindowInSeconds ?? 0,
       bisectBatchOnFunctionError: p.BisectBatchOnFunctionError,
       retryAttempts: p.MaximumRetryAttempts,
       maxRecordAgeSeconds: p.MaximumRecordAgeInSeconds,
