@@ -8,7 +8,8 @@
 import type { _Record } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
-import { flushOpenWindows } from '../../functions/pipeline/flush.js';
+import { flushOpenWindows, sweepIdleSensors } from '../../functions/pipeline/flush.js';
+import type { TumblingWindowEvent } from '../../functions/window-handler/process-carried.js';
 import {
   createTestPipeline,
   kinesisEvent,
@@ -149,6 +150,39 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     expect(writes).toBeLessThan(referenceWrites / 3);
     const items = await scanAll(p.clients, p.tables.state);
     expect(items.every((i) => i.carriedBy === undefined)).toBe(true);
+  }, 120_000);
+
+  it('CS6: the idle sweeper leaves claimed sensors alone; after the checkpoint it flushes them', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-sweep');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const [shard] = (await readAllRecords(p.clients, p.streamName)).filter((s) => s.records.length > 0);
+    const h = p.handler();
+    const base = kinesisEvent(shard!.shardId, shard!.records.slice(0, BATCH), p.streamArn);
+    const window = {
+      window: WINDOW,
+      shardId: shard!.shardId,
+      eventSourceARN: p.streamArn,
+      isWindowTerminatedEarly: false,
+    };
+    const first: TumblingWindowEvent = { ...base, ...window, state: {}, isFinalInvokeForWindow: false };
+    const res = (await h(first, lambdaContext())) as unknown as { state: unknown };
+    const claimed = (await scanAll(p.clients, p.tables.state)).filter((i) => i.carriedBy !== undefined);
+    expect(claimed.length).toBeGreaterThan(0);
+    // Long past any idle timeout: only the claims keep the sweeper off.
+    const sweep = () => sweepIdleSensors(h.deps, { nowMs: Date.now() + 86_400_000, idleTimeoutMs: 0 });
+    await sweep();
+    expect(await results(p)).toEqual([]);
+    const final: TumblingWindowEvent = {
+      Records: [],
+      ...window,
+      state: res.state,
+      isFinalInvokeForWindow: true,
+    };
+    await h(final, lambdaContext());
+    expect((await scanAll(p.clients, p.tables.state)).every((i) => i.carriedBy === undefined)).toBe(true);
+    await sweep();
+    expect((await results(p)).length).toBeGreaterThan(0);
   }, 120_000);
 
   it('CS5: a carried state lost mid-window is caught up from the shard, with the same results', async () => {
