@@ -93,7 +93,7 @@ export interface TestPipeline {
   queues: { invalid: string; late: string; alertsTap: string };
   tables: { state: string; results: string; ledger: string };
   /** A fresh handler (a new "container") whose clients go through `probe`. */
-  handler(probe?: FaultProbe, options?: BuildHandlerOptions): WindowHandler;
+  handler(probe?: Pick<FaultProbe, 'decorate'>, options?: BuildHandlerOptions): WindowHandler;
   destroy(): void;
 }
 
