@@ -22,6 +22,7 @@ import {
   DEFAULT_SENSOR_CONCURRENCY,
   silentLogger,
 } from '../pipeline/deps.js';
+import { rulesForBatch, sendInvalidRecords } from '../pipeline/intake.js';
 import { addDeliveryCounts, type BatchReport, newReport } from '../pipeline/report.js';
 import { decodeBatchWithSchemas, type SensorGroup } from './decode-batch.js';
 
@@ -42,15 +43,8 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   // A schema source that cannot be asked throws here: the whole batch is retried.
   const { groups, invalid } = await decodeBatchWithSchemas(event, deps.config.metrics, deps.avro);
   const report = newReport(event.Records.length, groups.size);
-  // A-R4: rules as of this batch. A failed first load throws: the batch is retried.
-  if (deps.rules) {
-    const refreshed = await deps.rules.refreshIfDue(Date.now());
-    report.rulesInvalid = refreshed.invalid;
-    report.rulesRefreshFailed = refreshed.failed ? 1 : 0;
-  }
-  const ruleSet = deps.rules?.current();
-
-  const invalidSent = invalid.length > 0 ? deps.effects.sendInvalid(invalid) : Promise.resolve();
+  const ruleSet = await rulesForBatch(deps, report);
+  const invalidSent = sendInvalidRecords(deps, invalid);
   const states = await deps.store.loadMany([...groups.keys()]);
   const counts = emptyCounts();
   const pendingAlerts: Committed[] = [];
@@ -85,16 +79,7 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   }
   addDeliveryCounts(report, counts);
 
-  try {
-    await invalidSent;
-    report.invalid = invalid.length;
-  } catch (err) {
-    // The invalid records were not stored anywhere yet: report them so they are retried.
-    for (const m of invalid) failures.push(m.sequenceNumber);
-    logger.error('invalid-record queue unavailable; records will be retried', {
-      error: err instanceof Error ? { name: err.name, message: err.message } : String(err),
-    });
-  }
+  await invalidSent.settle(report, failures);
 
   report.writeRequests = deps.counter.writes - writesBefore;
   return { response: { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) }, report };

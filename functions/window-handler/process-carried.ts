@@ -45,6 +45,7 @@ import {
   DEFAULT_SENSOR_CONCURRENCY,
   silentLogger,
 } from '../pipeline/deps.js';
+import { rulesForBatch, sendInvalidRecords } from '../pipeline/intake.js';
 import { addDeliveryCounts, type BatchReport, newReport } from '../pipeline/report.js';
 import { decodeBatchWithSchemas, type SensorGroup } from './decode-batch.js';
 
@@ -99,17 +100,13 @@ export async function processCarriedBatch(
   const failures: string[] = [];
   const { groups, invalid } = await decodeBatchWithSchemas(event, deps.config.metrics, deps.avro);
   const report = newReport(event.Records.length, groups.size);
-  if (deps.rules) {
-    const refreshed = await deps.rules.refreshIfDue(Date.now());
-    report.rulesInvalid = refreshed.invalid;
-    report.rulesRefreshFailed = refreshed.failed ? 1 : 0;
-  }
+  const ruleSet = await rulesForBatch(deps, report);
   const run: Run = {
     deps,
     carried,
     report,
     counts: emptyCounts(),
-    ruleSet: deps.rules?.current(),
+    ruleSet,
     claimUntil: Date.parse(event.window.end) + CLAIM_GRACE_MS,
     commit: {
       options: { versionOnly: true },
@@ -125,7 +122,7 @@ export async function processCarriedBatch(
     return { response: { state: {}, batchItemFailures: [] }, report };
   }
 
-  const invalidSent = invalid.length > 0 ? deps.effects.sendInvalid(invalid) : Promise.resolve();
+  const invalidSent = sendInvalidRecords(deps, invalid);
   const streamArn = event.eventSourceARN ?? first?.eventSourceARN ?? '';
   const start = await startingStates(run, [...groups.values()], streamArn, event.Records);
 
@@ -150,15 +147,7 @@ export async function processCarriedBatch(
 
   await keepWithinBudget(run);
   addDeliveryCounts(report, run.counts);
-  try {
-    await invalidSent;
-    report.invalid = invalid.length;
-  } catch (err) {
-    for (const m of invalid) failures.push(m.sequenceNumber);
-    logger.error('invalid-record queue unavailable; records will be retried', {
-      error: err instanceof Error ? { name: err.name, message: err.message } : String(err),
-    });
-  }
+  await invalidSent.settle(report, failures);
   report.writeRequests = deps.counter.writes - writesBefore;
   return {
     response: {
