@@ -24,6 +24,12 @@ interface CarriedEntry {
   v: number;
   /** stateBody of the sensor's state. */
   b: string;
+  /**
+   * This carried state's claim on the item, as written there (`from` and `until`; `by` is
+   * this state's id and the shard its shard). The body leaves the claim out, and every
+   * later write of the item must keep it (CS2).
+   */
+  c?: { f: string; u: number };
 }
 
 export interface CarriedJson {
@@ -78,7 +84,10 @@ export class CarriedStates {
 
   get(sensorId: string): SensorState | undefined {
     const e = this.entries.get(sensorId);
-    return e ? fromBody(sensorId, e.v, e.b) : undefined;
+    if (!e) return undefined;
+    const state = fromBody(sensorId, e.v, e.b);
+    if (e.c) state.claim = { by: this.id, shardId: this.shardId, from: e.c.f, until: e.c.u };
+    return state;
   }
 
   /**
@@ -88,7 +97,8 @@ export class CarriedStates {
    */
   set(state: SensorState, committedOutbox: boolean): void {
     const carried = committedOutbox ? state : { ...state, outbox: emptyOutbox() };
-    this.entries.set(state.sensorId, { v: state.version, b: stateBody(carried) });
+    const claim = state.claim?.by === this.id ? { c: { f: state.claim.from, u: state.claim.until } } : {};
+    this.entries.set(state.sensorId, { v: state.version, b: stateBody(carried), ...claim });
   }
 
   delete(sensorId: string): void {

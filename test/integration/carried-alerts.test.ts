@@ -172,4 +172,40 @@ describe('Carried state and rule-dependent effects (SEMANTICS.md CS3)', () => {
     expect(new Set(out.transitions).size).toBe(out.transitions.length);
     expect(await results(p)).toEqual(reference.results);
   }, 120_000);
+
+  it('CS3: an alert in a later invocation of the window, on a sensor already carried, is committed before it is published', async () => {
+    const p = await createTestPipeline(
+      endpoints,
+      parseConfig({ stream: { shardCount: 1 }, eventSource: { tumblingWindowSeconds: 300 }, rules: RULES }),
+      'cs3-later',
+    );
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const [shard] = await readAllRecords(p.clients, p.streamName);
+    const h = p.handler();
+    // Two readings below the threshold, then the rest (the alerts) in the next invocation.
+    const first = (await h(
+      windowEvent(p, shard!.shardId, shard!.records.slice(0, 2), {}),
+      lambdaContext(),
+    )) as unknown as {
+      state: unknown;
+      batchItemFailures: unknown[];
+    };
+    expect(first.batchItemFailures).toEqual([]);
+    expect((await published(p)).alerts).toEqual([]);
+    const fault = new PublishFault();
+    fault.failing = true;
+    const second = windowEvent(p, shard!.shardId, shard!.records.slice(2), first.state);
+    await expect(p.handler(fault)(second, lambdaContext())).rejects.toThrow();
+    const [item] = await scanAll(p.clients, p.tables.state);
+    const stored = fromBody(String(item!.sensorId), Number(item!.version), String(item!.body));
+    expect(stored.outbox.alerts.length).toBeGreaterThan(0);
+    const retry = (await h(second, lambdaContext())) as unknown as {
+      state: unknown;
+      batchItemFailures: unknown[];
+    };
+    expect(retry.batchItemFailures).toEqual([]);
+    await h(windowEvent(p, shard!.shardId, [], retry.state, true), lambdaContext());
+    expect(await published(p)).toEqual(reference.published);
+  }, 120_000);
 });
