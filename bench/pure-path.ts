@@ -13,8 +13,8 @@ import type { WindowpaneConfig } from '../functions/domain/config.js';
 import { foldSensorRecords } from '../functions/domain/fold.js';
 import { reviveSketches } from '../functions/domain/sketch/stored.js';
 import { newSensorState, type SensorRecord, type SensorState } from '../functions/domain/state.js';
+import { decodeBatch } from '../functions/pipeline/decode-batch.js';
 import type { BatchReport } from '../functions/pipeline/report.js';
-import { decodeBatch } from '../functions/window-handler/decode-batch.js';
 
 /**
  * Readings folded per commit, as processBatch's default (DEFAULT_RECORDS_PER_COMMIT in

@@ -201,6 +201,19 @@ export const ACCESS = {
         onlyWith: 'rulesTable',
       },
       { target: 'rulesTable', actions: ['dynamodb:Scan'], sentBy: 'RulesTable.scan', onlyWith: 'rulesTable' },
+      // A carried state's expired claim is taken over by reading its shard back (SEMANTICS.md
+      // CS6), and what it reads is decoded as the handler decodes it.
+      {
+        target: 'readingsStream',
+        actions: ['kinesis:GetShardIterator', 'kinesis:GetRecords'],
+        sentBy: 'readShardStretch',
+      },
+      {
+        target: 'schemaRegistry',
+        actions: ['glue:GetSchemaVersion'],
+        sentBy: 'GlueSchemaSource.lookup',
+        onlyWith: 'schemaRegistry',
+      },
     ],
     service: [PUBLISH_KEY_ACCESS],
   },

@@ -38,6 +38,15 @@ export interface PipelineProps {
   removalPolicy: RemovalPolicy;
 }
 
+/** The one wildcard of a role that decodes Glue-framed Avro readings (access.ts: on `*`). */
+const GLUE_WILDCARD = {
+  id: 'AwsSolutions-IAM5[Resource::*]',
+  reason:
+    'glue:GetSchemaVersion by SchemaVersionId (all a Glue-framed Avro record names) is authorised only on *: ' +
+    'Glue refuses it on registry or schema ARNs (github.com/awslabs/aws-glue-schema-registry/issues/68). ' +
+    'It is the only wildcard, a read of schema text, and nothing else of the role is on *.',
+};
+
 export class Pipeline extends Section {
   readonly stateTable: WindowpaneTable;
   readonly alertLedgerTable: WindowpaneTable;
@@ -69,6 +78,7 @@ export class Pipeline extends Section {
       [ENV.invalidQueueUrl]: messaging.invalidQueue.queue.queueUrl,
       [ENV.lateQueueUrl]: messaging.lateQueue.queue.queueUrl,
       [ENV.rulesTable]: this.rulesTable.tableName,
+      [ENV.readingsStream]: props.ingest.stream.streamName,
       ...(sinks.resultsStream ? { [ENV.resultsStream]: sinks.resultsStream.streamName } : {}),
       ...(props.ingest.schemaRegistry
         ? { [ENV.schemaRegistryName]: props.ingest.schemaRegistry.registryName }
@@ -94,13 +104,7 @@ export class Pipeline extends Section {
     this.eventSourceMapping = this.mapStream();
     grantAccess(this.windowHandler.function, ACCESS.windowHandler, this.targets());
     if (props.ingest.schemaRegistry) {
-      acknowledge(this.windowHandler.role, {
-        id: 'AwsSolutions-IAM5[Resource::*]',
-        reason:
-          'glue:GetSchemaVersion by SchemaVersionId (all a Glue-framed Avro record names) is authorised only on *: ' +
-          'Glue refuses it on registry or schema ARNs (github.com/awslabs/aws-glue-schema-registry/issues/68). ' +
-          'It is the only wildcard, a read of schema text, and nothing else of the role is on *.',
-      });
+      acknowledge(this.windowHandler.role, GLUE_WILDCARD);
     }
 
     if (deploy.idleSweep.enabled) {
@@ -115,6 +119,8 @@ export class Pipeline extends Section {
       });
       const sweeper = this.idleSweeper.function;
       grantAccess(sweeper, ACCESS.idleSweeper, this.targets());
+      // A claim takeover decodes Glue-framed Avro readings as the handler does (access.ts).
+      if (props.ingest.schemaRegistry) acknowledge(this.idleSweeper.role, GLUE_WILDCARD);
       // A failed sweep is not retried: the next scheduled one does the same work.
       sweeper.configureAsyncInvoke({ retryAttempts: 0 });
       this.idleSweepSchedule = new events.Rule(this, 'IdleSweepSchedule', {

@@ -20,6 +20,7 @@ const HandlerEnvSchema = z
     [ENV.schemaRegistryName]: z.string().min(1).optional(),
     [ENV.rulesTable]: z.string().min(1).optional(),
     [ENV.alarmsTable]: z.string().min(1).optional(),
+    [ENV.readingsStream]: z.string().min(1).optional(),
     [ENV.config]: z.string().optional(),
   })
   // The environment also holds Lambda's and the runtime's variables, so it cannot be a
@@ -40,6 +41,8 @@ export interface HandlerEnv {
   rulesTable?: string;
   /** The alarms projection; absent: transitions are published only. */
   alarmsTable?: string;
+  /** The readings stream; absent: the idle sweeper leaves expired claims alone (CS6). */
+  readingsStreamName?: string;
   config: WindowpaneConfig;
 }
 
@@ -56,6 +59,7 @@ export function parseHandlerEnv(env: NodeJS.ProcessEnv = process.env): HandlerEn
     ...(e[ENV.schemaRegistryName] ? { schemaRegistryName: e[ENV.schemaRegistryName] } : {}),
     ...(e[ENV.rulesTable] ? { rulesTable: e[ENV.rulesTable] } : {}),
     ...(e[ENV.alarmsTable] ? { alarmsTable: e[ENV.alarmsTable] } : {}),
+    ...(e[ENV.readingsStream] ? { readingsStreamName: e[ENV.readingsStream] } : {}),
     config: parseConfigJson(e[ENV.config]),
   };
 }

@@ -80,5 +80,10 @@ export const ENV = {
   rulesTable: 'RULES_TABLE_NAME',
   /** Optional alarms projection (ALARMS_TABLE) for `npm run alarms`. */
   alarmsTable: 'ALARMS_TABLE_NAME',
+  /**
+   * The readings stream's name: the idle sweeper reads a shard back to take over a carried
+   * state's expired claim (SEMANTICS.md CS6). The window handler has it from its events.
+   */
+  readingsStream: 'READINGS_STREAM_NAME',
   config: 'WINDOWPANE_CONFIG',
 } as const;

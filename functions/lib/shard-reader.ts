@@ -1,7 +1,8 @@
 /**
  * Reads a stretch of one shard back from Kinesis (GetShardIterator, GetRecords) as the
  * records of a Lambda event, for the catch-up of a carried state that was lost
- * (functions/pipeline/catch-up.ts, docs/SEMANTICS.md "Carried state").
+ * (window-handler/process-carried.ts), or to take over its expired claim
+ * (pipeline/claim-takeover.ts); docs/SEMANTICS.md "Carried state".
  *
  * A stretch starts AT a sequence number or at TRIM_HORIZON, and ends before a sequence
  * number, at the end of a closed shard (GetRecords gives no NextShardIterator), or at the
@@ -23,7 +24,9 @@ import { BACKOFF, backoffDelay, sleep } from './retry.js';
 export class CatchUpTooLargeError extends WindowpaneError {}
 
 export interface ShardStretch {
-  streamArn: string;
+  /** The stream, by ARN (the handler has it from its event) or by name (the idle sweeper). */
+  streamArn?: string;
+  streamName?: string;
   shardId: string;
   /** First record (AT_SEQUENCE_NUMBER); absent: TRIM_HORIZON. */
   from?: string;
@@ -40,11 +43,12 @@ export async function readShardStretch(
   stretch: ShardStretch,
 ): Promise<KinesisStreamRecord[]> {
   const out: KinesisStreamRecord[] = [];
-  const region = regionOf(stretch.streamArn);
+  const region = stretch.streamArn ? regionOf(stretch.streamArn) : '';
+  const streamName = stretch.streamName ?? (stretch.streamArn ? streamNameOf(stretch.streamArn) : '');
   let iterator = (
     await kinesis.send(
       new GetShardIteratorCommand({
-        StreamName: streamNameOf(stretch.streamArn),
+        StreamName: streamName,
         ShardId: stretch.shardId,
         ...(stretch.from
           ? { ShardIteratorType: 'AT_SEQUENCE_NUMBER', StartingSequenceNumber: stretch.from }
@@ -102,7 +106,7 @@ function toLambdaRecord(
     eventName: 'aws:kinesis:record',
     invokeIdentityArn: '',
     awsRegion: region,
-    eventSourceARN: stretch.streamArn,
+    eventSourceARN: stretch.streamArn ?? '',
   };
 }
 

@@ -225,10 +225,29 @@ export class WindowStateStore {
   /**
    * Sensors with open windows whose last commit is older than `cutoffMs` (processing
    * time), and, given `nowMs`, sensors whose `silentDue` is before it (an absence alarm to
-   * raise, A-K8). A scan: the sweeper runs every few minutes and reads keys only.
+   * raise, A-K8), and given `claimsBefore`, sensors claimed by a carried state until
+   * before it (a claim to take over, CS6). A scan: the sweeper runs every few minutes and
+   * reads keys only.
    */
-  async listIdleSensors(cutoffMs: number, nowMs?: number): Promise<string[]> {
+  async listIdleSensors(cutoffMs: number, nowMs?: number, claimsBefore?: number): Promise<string[]> {
     const idle = '(#updatedAt < :cutoff AND #openWindows > :zero)';
+    if (nowMs !== undefined && claimsBefore !== undefined) {
+      return this.scanSensorIds({
+        FilterExpression: `${idle} OR #silentDue < :now OR #carriedUntil < :claims`,
+        ExpressionAttributeNames: {
+          '#updatedAt': 'updatedAt',
+          '#openWindows': 'openWindows',
+          '#silentDue': 'silentDue',
+          '#carriedUntil': 'carriedUntil',
+        },
+        ExpressionAttributeValues: {
+          ':cutoff': cutoffMs,
+          ':zero': 0,
+          ':now': nowMs,
+          ':claims': claimsBefore,
+        },
+      });
+    }
     return this.scanSensorIds(
       nowMs === undefined
         ? {

@@ -16,6 +16,27 @@ import { fromBody } from '../lib/state-store.js';
 /** Bytes of carried JSON the handler keeps under (Lambda's limit: 1 MB per shard). */
 export const CARRIED_STATE_BUDGET = 900_000;
 
+/**
+ * A claim is a lease: live until its window's end (or, when the shard is behind, the time
+ * of the invocation) plus this grace.
+ */
+export const CLAIM_GRACE_MS = 300_000;
+/** A carried sensor whose claim ends sooner than this is renewed before it is folded (CS6). */
+export const CLAIM_RENEW_BEFORE_MS = CLAIM_GRACE_MS / 2;
+/**
+ * How long past its end the idle sweeper waits before it takes a claim over (CS6):
+ * Lambda's longest invocation, so no invocation that found the claim live (or renewed it)
+ * still runs by then.
+ */
+export const CLAIM_TAKEOVER_MS = 900_000;
+/** A claim the idle sweeper may take over at `nowMs` (CS6). */
+export function isClaimExpired(state: SensorState, nowMs: number): boolean {
+  return state.claim !== undefined && state.claim.until + CLAIM_TAKEOVER_MS < nowMs;
+}
+
+/** Most records a catch-up reads back before the sensor fails (CS5, CS6). */
+export const MAX_CATCH_UP_RECORDS = 500_000;
+
 /** Format of the carried JSON; another value is not ours and starts a fresh state. */
 const FORMAT = 'windowpane/1';
 
@@ -99,6 +120,11 @@ export class CarriedStates {
     const carried = committedOutbox ? state : { ...state, outbox: emptyOutbox() };
     const claim = state.claim?.by === this.id ? { c: { f: state.claim.from, u: state.claim.until } } : {};
     this.entries.set(state.sensorId, { v: state.version, b: stateBody(carried), ...claim });
+  }
+
+  /** When this carried state's claim on the sensor ends; undefined when it holds none. */
+  claimUntil(sensorId: string): number | undefined {
+    return this.entries.get(sensorId)?.c?.u;
   }
 
   delete(sensorId: string): void {

@@ -7,11 +7,13 @@
  */
 import type { KinesisClient } from '@aws-sdk/client-kinesis';
 import type { WindowpaneConfig } from '../domain/config.js';
-import type { AvroReadingDecoder } from '../ingest/avro-reading.js';
-import type { AwsClients } from '../lib/clients.js';
+import { AvroReadingDecoder } from '../ingest/avro-reading.js';
+import type { SchemaSource } from '../ingest/schema-source.js';
+import { type AwsClients, type ClientOptions, createGlueClient } from '../lib/clients.js';
 import type { WriteCounter } from '../lib/dynamo-batch.js';
 import { EffectDelivery } from '../lib/effects.js';
 import type { HandlerEnv } from '../lib/env.js';
+import { GlueSchemaSource } from '../lib/glue-schema-source.js';
 import { BACKOFF } from '../lib/retry.js';
 import { type RuleSource, TableRuleSource } from '../lib/rule-source.js';
 import { RulesTable } from '../lib/rules-table.js';
@@ -46,6 +48,8 @@ export interface BatchDeps {
   avro?: AvroReadingDecoder;
   /** Reads a shard back for a carried state's catch-up (SEMANTICS.md "Carried state" CS5). */
   kinesis?: KinesisClient;
+  /** Processing time, epoch ms (claims of carried state); default Date.now. */
+  now?: () => number;
   /** Default DEFAULT_COMMIT_ATTEMPTS. */
   maxCommitAttempts?: number;
   /** Default DEFAULT_SENSOR_CONCURRENCY. */
@@ -99,4 +103,23 @@ export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Ba
       : {}),
     ...(logger ? { logger } : {}),
   };
+}
+
+/**
+ * Avro readings are decoded with writer schemas from a SchemaSource: the one given (the
+ * local pipeline's registry stand-in), else the Glue Schema Registry when the environment
+ * names one (GLUE_SCHEMA_REGISTRY_NAME, set by the stack), else none, and Avro records are
+ * invalid (`avro-unknown-schema`, naming the missing registry). Both functions decode: the
+ * handler its batches, the idle sweeper what it reads back to take a claim over.
+ */
+export function attachAvroDecoder(
+  deps: BatchDeps,
+  env: HandlerEnv,
+  clientOptions: ClientOptions,
+  schemaSource?: SchemaSource,
+): void {
+  const source =
+    schemaSource ??
+    (env.schemaRegistryName ? new GlueSchemaSource({ glue: createGlueClient(clientOptions) }) : undefined);
+  if (source) deps.avro = new AvroReadingDecoder({ source, metrics: env.config.metrics });
 }

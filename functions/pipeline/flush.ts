@@ -10,6 +10,7 @@ import { flushSensor } from '../domain/windows/finalise.js';
 import { emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
 import { deliverAlertPhase } from './alert-phase.js';
+import { CLAIM_TAKEOVER_MS, isClaimExpired } from './carried-state.js';
 import { commitAndDeliver, type Fold } from './commit.js';
 import { type BatchDeps, DEFAULT_SENSOR_CONCURRENCY } from './deps.js';
 import { addDeliveryCounts, type BatchReport, newReport } from './report.js';
@@ -30,15 +31,25 @@ export function flushOpenWindows(deps: BatchDeps, sensorIds: readonly string[]):
  */
 export async function sweepIdleSensors(
   deps: BatchDeps,
-  opts: { nowMs: number; idleTimeoutMs: number },
+  opts: {
+    nowMs: number;
+    idleTimeoutMs: number;
+    /**
+     * Takes over claims a carried state left expired (SEMANTICS.md CS6: the idle sweeper's
+     * claim-takeover.ts); absent: they are left alone.
+     */
+    takeOver?: (states: SensorState[], report: BatchReport) => Promise<void>;
+  },
 ): Promise<BatchReport> {
   const cutoff = opts.nowMs - opts.idleTimeoutMs;
-  // Idle sensors with open windows, and sensors with an absence alarm due (A-K8).
-  const idle = await deps.store.listIdleSensors(cutoff, opts.nowMs);
+  // Idle sensors with open windows, sensors with an absence alarm due (A-K8), and sensors
+  // whose claim expired long enough ago to take it over.
+  const claimsBefore = opts.takeOver ? opts.nowMs - CLAIM_TAKEOVER_MS : undefined;
+  const idle = await deps.store.listIdleSensors(cutoff, opts.nowMs, claimsBefore);
   // A-R4: the sweeper raises with the rules as the handler would (a failed refresh keeps the last).
   await deps.rules?.refreshIfDue(opts.nowMs);
   const rules = deps.rules?.current();
-  return foldEach(deps, idle, (s) =>
+  const report = await foldEach(deps, idle, (s) =>
     // A sensor a carried state claims may have records its stored body lacks (SEMANTICS.md
     // CS6): the carried state's checkpoint, or the next batch's catch-up, hands it back.
     s.claim !== undefined
@@ -48,6 +59,15 @@ export async function sweepIdleSensors(
           nowMs: opts.nowMs,
         }),
   );
+  if (opts.takeOver && idle.length > 0) {
+    const expired = [...(await deps.store.loadMany(idle)).values()].filter((s) =>
+      isClaimExpired(s, opts.nowMs),
+    );
+    const writesBefore = deps.counter.writes;
+    await opts.takeOver(expired, report);
+    report.writeRequests += deps.counter.writes - writesBefore;
+  }
+  return report;
 }
 
 async function flushWhere(

@@ -3,11 +3,7 @@
  * local pipeline) and wraps `processBatch` in middy with Powertools logging and metrics.
  * `handler.ts` calls this with the parsed environment; tests and the local cloud call it
  * with their own client options.
- *
- * Avro readings are decoded with writer schemas from a SchemaSource: the one given (the
- * local pipeline's registry stand-in), else the Glue Schema Registry when the
- * environment names one (GLUE_SCHEMA_REGISTRY_NAME, set by the stack), else none, and
- * Avro records are invalid (`avro-unknown-schema`, naming the missing registry).
+ * Avro readings are decoded as pipeline/deps.ts `attachAvroDecoder` says.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
@@ -15,13 +11,11 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
-import { AvroReadingDecoder } from '../ingest/avro-reading.js';
 import type { SchemaSource } from '../ingest/schema-source.js';
-import { type ClientOptions, createClients, createGlueClient } from '../lib/clients.js';
+import { type ClientOptions, createClients } from '../lib/clients.js';
 import type { HandlerEnv } from '../lib/env.js';
-import { GlueSchemaSource } from '../lib/glue-schema-source.js';
 import { METRIC, METRICS_NAMESPACE, SERVICE_NAME } from '../lib/metric-names.js';
-import { type BatchDeps, buildBatchDeps } from '../pipeline/deps.js';
+import { attachAvroDecoder, type BatchDeps, buildBatchDeps } from '../pipeline/deps.js';
 import type { BatchReport } from '../pipeline/report.js';
 import { processBatch } from './process-batch.js';
 import { isTumblingWindowEvent, processCarriedBatch } from './process-carried.js';
@@ -50,10 +44,7 @@ export function buildHandler(
   // structured logger, so they obey its level like every other log line.
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: SERVICE_NAME, logger });
   const deps = buildBatchDeps(env, createClients(clientOptions), logger);
-  const schemaSource =
-    options.schemaSource ??
-    (env.schemaRegistryName ? new GlueSchemaSource({ glue: createGlueClient(clientOptions) }) : undefined);
-  if (schemaSource) deps.avro = new AvroReadingDecoder({ source: schemaSource, metrics: env.config.metrics });
+  attachAvroDecoder(deps, env, clientOptions, options.schemaSource);
   let last: BatchReport | undefined;
 
   const wrapped = middy(async (event: KinesisStreamEvent): Promise<KinesisStreamBatchResponse> => {

@@ -1,6 +1,6 @@
 /**
  * One Kinesis batch, end to end: decode every record (any input format, KPL aggregates
- * unpacked: decode-batch.ts), send invalid ones to their queue,
+ * unpacked: pipeline/decode-batch.ts), send invalid ones to their queue,
  * and for each sensor fold, commit with one conditional write and deliver final windows
  * and late readings (functions/pipeline/commit.ts). Alerts of every committed sensor are
  * published afterwards, in one phase (functions/pipeline/alert-phase.ts). Sensors are
@@ -16,6 +16,7 @@ import { type DeliveryCounts, emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
 import { deliverAlertPhase } from '../pipeline/alert-phase.js';
 import { commitAndDeliver } from '../pipeline/commit.js';
+import { decodeBatchWithSchemas, type SensorGroup } from '../pipeline/decode-batch.js';
 import {
   type BatchDeps,
   DEFAULT_RECORDS_PER_COMMIT,
@@ -24,7 +25,6 @@ import {
 } from '../pipeline/deps.js';
 import { rulesForBatch, sendInvalidRecords } from '../pipeline/intake.js';
 import { addDeliveryCounts, type BatchReport, newReport } from '../pipeline/report.js';
-import { decodeBatchWithSchemas, type SensorGroup } from './decode-batch.js';
 
 export interface BatchOutcome {
   response: KinesisStreamBatchResponse;

@@ -27,6 +27,7 @@ import { shardIdOfEventId } from '../domain/sequence.js';
 import { foldWithinBudget } from '../domain/sized-fold.js';
 import {
   type CarryClaim,
+  emptyOutbox,
   isOutboxEmpty,
   type Outbox,
   type SensorRecord,
@@ -37,8 +38,16 @@ import { runPool } from '../lib/pool.js';
 import { readShardStretch } from '../lib/shard-reader.js';
 import { StateConflictError } from '../lib/state-store.js';
 import { deliverAlertPhase } from '../pipeline/alert-phase.js';
-import { CARRIED_STATE_BUDGET, type CarriedJson, CarriedStates } from '../pipeline/carried-state.js';
+import {
+  CARRIED_STATE_BUDGET,
+  type CarriedJson,
+  CarriedStates,
+  CLAIM_GRACE_MS,
+  CLAIM_RENEW_BEFORE_MS,
+  MAX_CATCH_UP_RECORDS,
+} from '../pipeline/carried-state.js';
 import { type CarriedCommit, commitAndDeliver } from '../pipeline/commit.js';
+import { decodeBatchWithSchemas, type SensorGroup } from '../pipeline/decode-batch.js';
 import {
   type BatchDeps,
   DEFAULT_RECORDS_PER_COMMIT,
@@ -47,7 +56,6 @@ import {
 } from '../pipeline/deps.js';
 import { rulesForBatch, sendInvalidRecords } from '../pipeline/intake.js';
 import { addDeliveryCounts, type BatchReport, newReport } from '../pipeline/report.js';
-import { decodeBatchWithSchemas, type SensorGroup } from './decode-batch.js';
 
 /** A Kinesis event of a mapping with a tumbling window (Lambda's TimeWindow fields). */
 export interface TumblingWindowEvent extends KinesisStreamEvent {
@@ -68,11 +76,6 @@ export function isTumblingWindowEvent(event: KinesisStreamEvent): event is Tumbl
   return (event as Partial<TumblingWindowEvent>).window !== undefined;
 }
 
-/** How long after its window's end a claim stays live (the sweeper leaves live claims alone). */
-export const CLAIM_GRACE_MS = 300_000;
-/** Most records a catch-up reads back before the sensor fails (CS5). */
-export const MAX_CATCH_UP_RECORDS = 500_000;
-
 /** A stored state that does not cover what a carried state holds was written by someone else. */
 export class CarriedStateConflictError extends WindowpaneError {}
 
@@ -82,6 +85,8 @@ interface Run {
   report: BatchReport;
   counts: DeliveryCounts;
   ruleSet: RuleSet | undefined;
+  /** Processing time at the start of the invocation. */
+  now: number;
   claimUntil: number;
   commit: CarriedCommit;
   /** Committed states with alerts, transitions or action outcomes to publish. */
@@ -94,6 +99,7 @@ export async function processCarriedBatch(
 ): Promise<{ response: CarriedResponse; report: BatchReport }> {
   const logger = deps.logger ?? silentLogger;
   const writesBefore = deps.counter.writes;
+  const now = (deps.now ?? Date.now)();
   const first = event.Records[0];
   const shardId = event.shardId ?? (first ? shardIdOfEventId(first.eventID) : 'shardId-unknown');
   const carried = CarriedStates.from(event.state, shardId);
@@ -107,7 +113,10 @@ export async function processCarriedBatch(
     report,
     counts: emptyCounts(),
     ruleSet,
-    claimUntil: Date.parse(event.window.end) + CLAIM_GRACE_MS,
+    now,
+    // A shard that is behind runs a window's invocations after its end: the claim is then
+    // live from the invocation on.
+    claimUntil: Math.max(Date.parse(event.window.end), now) + CLAIM_GRACE_MS,
     commit: {
       options: { versionOnly: true },
       resolveConflict: (mine, stored) => resolveConflict(shardId, mine, stored),
@@ -172,6 +181,7 @@ async function startingStates(
   batch: readonly KinesisStreamRecord[],
 ): Promise<(group: SensorGroup) => Promise<SensorState>> {
   const { deps, carried } = run;
+  await renewClaims(run, groups);
   const missing = groups.filter((g) => !carried.has(g.sensorId)).map((g) => g.sensorId);
   const loaded = missing.length > 0 ? await deps.store.loadMany(missing) : new Map<string, SensorState>();
   const stale = [...loaded.values()].filter((s) => s.claim !== undefined && s.claim.by !== carried.id);
@@ -207,6 +217,36 @@ async function startingStates(
     run.report.claims++;
     return claimed;
   };
+}
+
+/**
+ * CS6: a carried sensor of the batch whose claim ends within CLAIM_RENEW_BEFORE_MS is
+ * checkpointed with its claim renewed (from this batch's first record of the sensor)
+ * before it is folded. A renewal that loses its conditional write finds the claim taken
+ * over by the idle sweeper: the sensor is no longer carried, and starts from its item.
+ */
+async function renewClaims(run: Run, groups: readonly SensorGroup[]): Promise<void> {
+  const { deps, carried } = run;
+  const renewBy = run.now + CLAIM_RENEW_BEFORE_MS;
+  const due = groups.filter((g) => (carried.claimUntil(g.sensorId) ?? Number.POSITIVE_INFINITY) < renewBy);
+  await runPool(due, deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (group) => {
+    const state = carried.get(group.sensorId)!;
+    const claim: CarryClaim = { ...state.claim!, from: group.records[0]!.sequence, until: run.claimUntil };
+    try {
+      // The carried outbox was delivered by the invocation that carried it on.
+      const renewed = await deps.store.commit(
+        state,
+        { ...state, outbox: emptyOutbox() },
+        { claim, versionOnly: true },
+      );
+      carried.set(renewed, false);
+      run.report.claims++;
+    } catch (err) {
+      if (!(err instanceof StateConflictError)) throw err;
+      run.report.conflicts++;
+      carried.delete(group.sensorId);
+    }
+  });
 }
 
 /**

@@ -340,6 +340,7 @@ export function handlerEnv(
     [ENV.alertTopicArn]: resources.topic.arn,
     [ENV.invalidQueueUrl]: resources.queues.invalid.url,
     [ENV.lateQueueUrl]: resources.queues.late.url,
+    [ENV.readingsStream]: resources.stream.name,
     ...(resources.resultsStream ? { [ENV.resultsStream]: resources.resultsStream.name } : {}),
     ...(rules ? { [ENV.rulesTable]: rules.name } : {}),
     [ENV.config]: JSON.stringify(config),

@@ -178,6 +178,7 @@ export async function startLocalPipeline(opts: LocalPipelineOptions): Promise<Lo
         opts.idleSweepIntervalMs ?? chosen.sweepIntervalMs,
         log,
         debug,
+        wiring.schemaRegistry,
       )
     : undefined;
   return runningPipeline({

@@ -7,6 +7,7 @@ import type avro from 'avsc';
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
 import { buildSweeper } from '../../functions/idle-sweeper/build.js';
 import { READINGS_SCHEMA_NAME, readingAvroSchema } from '../../functions/ingest/reading-schema.js';
+import type { SchemaSource } from '../../functions/ingest/schema-source.js';
 import type { AwsClients, ClientOptions } from '../../functions/lib/clients.js';
 import { type HandlerEnv, parseHandlerEnv } from '../../functions/lib/env.js';
 import { buildHandler, type WindowHandler } from '../../functions/window-handler/build.js';
@@ -97,11 +98,12 @@ export function startIdleSweeper(
   intervalMs: number,
   log: (line: string) => void,
   debug: (line: string) => void,
+  schemaSource?: SchemaSource,
 ): { stop(): Promise<void> } {
   let sweeper: ReturnType<typeof buildSweeper> | undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
   const timer = setInterval(() => {
-    sweeper ??= buildSweeper(env, clientOptions);
+    sweeper ??= buildSweeper(env, clientOptions, Date.now, schemaSource);
     const fn = sweeper;
     sweeping = sweeping
       .then(() => fn.sweep(undefined))

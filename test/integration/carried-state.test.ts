@@ -8,6 +8,10 @@
 import type { _Record } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
+import { buildSweeper } from '../../functions/idle-sweeper/build.js';
+import { localClientOptions } from '../../functions/lib/clients.js';
+import { parseHandlerEnv } from '../../functions/lib/env.js';
+import { CLAIM_GRACE_MS, CLAIM_TAKEOVER_MS } from '../../functions/pipeline/carried-state.js';
 import { flushOpenWindows, sweepIdleSensors } from '../../functions/pipeline/flush.js';
 import type { TumblingWindowEvent } from '../../functions/window-handler/process-carried.js';
 import {
@@ -194,5 +198,114 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     // Both losses read back the records since the sensors' claims (5 and 4 batches' worth).
     expect(caughtUp).toBeGreaterThanOrEqual(9 * BATCH);
     expect(await results(p)).toEqual(reference);
+  }, 120_000);
+
+  /** The idle sweeper as deployed (its environment names the stream), at processing time `now()`. */
+  function sweeperAt(p: TestPipeline, now: () => number) {
+    return buildSweeper(parseHandlerEnv(p.env), localClientOptions(endpoints), now);
+  }
+
+  async function claimsOf(p: TestPipeline) {
+    return (await scanAll(p.clients, p.tables.state)).filter((i) => i.carriedBy !== undefined);
+  }
+
+  it('CS6: a claim whose carried state is gone (no final invocation) is taken over by the idle sweeper, then the windows are flushed', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-takeover');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const mine = await readAllRecords(p.clients, p.streamName);
+    const h = p.handler();
+    // Every batch of the window, then no final invocation: a parent shard's last window.
+    for (const shard of mine) {
+      let state: unknown = {};
+      for (let b = 0; b * BATCH < shard.records.length; b++) {
+        const base = kinesisEvent(
+          shard.shardId,
+          shard.records.slice(b * BATCH, (b + 1) * BATCH),
+          p.streamArn,
+        );
+        const event: TumblingWindowEvent = {
+          ...base,
+          window: WINDOW,
+          state,
+          shardId: shard.shardId,
+          eventSourceARN: p.streamArn,
+        };
+        const res = (await h(event, lambdaContext())) as unknown as { state: unknown };
+        state = res.state;
+      }
+    }
+    const claims = await claimsOf(p);
+    expect(claims).toHaveLength(SENSORS.length);
+    const until = Math.max(...claims.map((i) => Number(i.carriedUntil)));
+
+    // While the claims are live, or expired for less than CLAIM_TAKEOVER_MS, nothing moves.
+    const early = await sweeperAt(p, () => until + CLAIM_TAKEOVER_MS - 1_000).sweep({});
+    expect(early.checkpoints).toBe(0);
+    expect(await claimsOf(p)).toHaveLength(SENSORS.length);
+
+    const takeover = await sweeperAt(p, () => until + CLAIM_TAKEOVER_MS + 1_000).sweep({});
+    expect(takeover.checkpoints).toBe(SENSORS.length);
+    // The stored bodies stopped at each sensor's claim: the rest was read back from the shards.
+    expect(takeover.caughtUp).toBeGreaterThan(records().length / 2);
+    expect(await claimsOf(p)).toEqual([]);
+
+    // Idle now, and no longer claimed: a later sweep flushes the windows, as without carried state.
+    await sweeperAt(p, () => until + CLAIM_TAKEOVER_MS + 86_400_000).sweep({});
+    expect(await results(p)).toEqual(reference);
+  }, 120_000);
+
+  it('CS6: a claim about to end is renewed before its sensor is folded; one taken over meanwhile is started again from the item', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-renew');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const [shard] = (await readAllRecords(p.clients, p.streamName)).filter((s) => s.records.length > 0);
+    const h = p.handler();
+    const t0 = Date.now();
+    let now = t0;
+    h.deps.now = () => now;
+    const window = { window: WINDOW, shardId: shard!.shardId, eventSourceARN: p.streamArn };
+    const batch = (b: number, state: unknown) => ({
+      ...kinesisEvent(shard!.shardId, shard!.records.slice(b * BATCH, (b + 1) * BATCH), p.streamArn),
+      ...window,
+      state,
+    });
+    const invoke = async (event: TumblingWindowEvent) =>
+      (await h(event, lambdaContext())) as unknown as { state: unknown; batchItemFailures: unknown[] };
+
+    // The window ended long ago (the shard is behind): the claim is live from the invocation on.
+    const first = await invoke(batch(0, {}));
+    const claimed = await claimsOf(p);
+    expect(claimed.length).toBeGreaterThan(0);
+    for (const i of claimed) expect(Number(i.carriedUntil)).toBe(t0 + CLAIM_GRACE_MS);
+
+    // Four minutes on, the claims end within CLAIM_RENEW_BEFORE_MS: renewed before the fold.
+    now = t0 + 240_000;
+    const second = await invoke(batch(1, first.state));
+    expect(second.batchItemFailures).toEqual([]);
+    expect(h.lastReport()!.claims).toBeGreaterThan(0);
+    for (const i of await claimsOf(p)) expect(Number(i.carriedUntil)).toBe(now + CLAIM_GRACE_MS);
+
+    // The shard stalls past the renewed claims' end and the sweeper takes them over...
+    now += CLAIM_GRACE_MS + CLAIM_TAKEOVER_MS + 1_000;
+    const takeover = await sweeperAt(p, () => now).sweep({});
+    expect(takeover.checkpoints).toBeGreaterThan(0);
+    expect(await claimsOf(p)).toEqual([]);
+    // ...then the carried state goes on: its renewals lose, its sensors start from their
+    // items (which hold every record of the shard already), and nothing is counted twice.
+    let state = second.state;
+    for (let b = 2; b * BATCH < shard!.records.length; b++) {
+      const res = await invoke(batch(b, state));
+      expect(res.batchItemFailures).toEqual([]);
+      state = res.state;
+    }
+    const final = await invoke({ Records: [], ...window, state, isFinalInvokeForWindow: true });
+    expect(final.state).toEqual({});
+    expect(await claimsOf(p)).toEqual([]);
+    await flushOpenWindows(h.deps, SENSORS);
+    const got = await results(p);
+    const sensorsHere = new Set(got.map((r) => r.sensorId));
+    expect(got).toEqual(reference.filter((r) => sensorsHere.has(r.sensorId)));
+    expect(got.length).toBeGreaterThan(0);
   }, 120_000);
 });

@@ -17,7 +17,7 @@ import {
 import { parseConfig } from '../../functions/domain/config.js';
 import { foldSensorRecords } from '../../functions/domain/fold.js';
 import { newSensorState, type SensorRecord, type SensorState } from '../../functions/domain/state.js';
-import { decodeBatch } from '../../functions/window-handler/decode-batch.js';
+import { decodeBatch } from '../../functions/pipeline/decode-batch.js';
 import { record } from './factories.js';
 import { aggregate } from './kpl-encoder.js';
 

@@ -18,7 +18,7 @@ import { AvroReadingDecoder } from '../../functions/ingest/avro-reading.js';
 import { frameConfluent } from '../../functions/ingest/avro-wire.js';
 import { formatOf } from '../../functions/ingest/record-formats.js';
 import type { SchemaLookup, SchemaSource } from '../../functions/ingest/schema-source.js';
-import { decodeBatch, decodeBatchWithSchemas } from '../../functions/window-handler/decode-batch.js';
+import { decodeBatch, decodeBatchWithSchemas } from '../../functions/pipeline/decode-batch.js';
 import { AvroReadingEncoder } from '../../local/registry/avro-producer.js';
 import { LocalSchemaRegistry } from '../../local/registry/local-schema-registry.js';
 import { aggregate, encodeRawAggregate, frame } from './kpl-encoder.js';
