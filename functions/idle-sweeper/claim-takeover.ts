@@ -14,17 +14,12 @@
  */
 
 import { WindowpaneError } from '../domain/errors.js';
-import { comparePosition, parsePosition } from '../domain/record-position.js';
-import { foldWithinBudget } from '../domain/sized-fold.js';
 import type { SensorRecord, SensorState } from '../domain/state.js';
 import { type DeliveryCounts, emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
-import { readShardStretch } from '../lib/shard-reader.js';
 import { deliverAlertPhase } from '../pipeline/alert-phase.js';
-import { MAX_CATCH_UP_RECORDS } from '../pipeline/carried-state.js';
-import { commitAndDeliver } from '../pipeline/commit.js';
-import { decodeBatchWithSchemas } from '../pipeline/decode-batch.js';
-import { type BatchDeps, DEFAULT_RECORDS_PER_COMMIT, DEFAULT_SENSOR_CONCURRENCY } from '../pipeline/deps.js';
+import { foldClaimedRecords, readClaimedRecords } from '../pipeline/catch-up.js';
+import { type BatchDeps, DEFAULT_SENSOR_CONCURRENCY } from '../pipeline/deps.js';
 import { addDeliveryCounts, type BatchReport } from '../pipeline/report.js';
 
 /** The stored state moved while the sweeper took its claim over: the next sweep tries again. */
@@ -38,37 +33,12 @@ export async function takeOverClaims(
   report: BatchReport,
 ): Promise<void> {
   if (states.length === 0) return;
-  if (!deps.kinesis) throw new ClaimTakeoverConflictError('a claim takeover needs a Kinesis client');
-  const fromByShard = new Map<string, string>();
-  for (const { claim } of states) {
-    const prev = fromByShard.get(claim!.shardId);
-    if (prev === undefined || comparePosition(parsePosition(claim!.from), parsePosition(prev)) < 0) {
-      fromByShard.set(claim!.shardId, claim!.from);
-    }
-  }
-  const records = [];
-  for (const [shardId, from] of fromByShard) {
-    records.push(
-      ...(await readShardStretch(deps.kinesis, {
-        streamName,
-        shardId,
-        from,
-        maxRecords: MAX_CATCH_UP_RECORDS,
-      })),
-    );
-  }
-  const { groups } = await decodeBatchWithSchemas({ Records: records }, deps.config.metrics, deps.avro);
+  const { records: behind, read } = await readClaimedRecords(deps, states, { streamName });
   const counts = emptyCounts();
   const withAlerts: SensorState[] = [];
   await runPool([...states], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (state) => {
     try {
-      const after = await catchUpAndRelease(
-        deps,
-        state,
-        groups.get(state.sensorId)?.records ?? [],
-        report,
-        counts,
-      );
+      const after = await catchUpAndRelease(deps, state, behind.get(state.sensorId) ?? [], report, counts);
       if (deps.delivered.needsAlerts(after)) withAlerts.push(after);
     } catch (err) {
       report.failedSensors++;
@@ -80,11 +50,7 @@ export async function takeOverClaims(
   });
   await deliverAlertPhase(deps, withAlerts, counts);
   addDeliveryCounts(report, counts);
-  deps.logger?.warn('expired carried-state claims taken over', {
-    sensors: states.length,
-    recordsRead: records.length,
-    shards: [...fromByShard.keys()],
-  });
+  deps.logger?.warn('expired carried-state claims taken over', { sensors: states.length, recordsRead: read });
 }
 
 async function catchUpAndRelease(
@@ -102,27 +68,14 @@ async function catchUpAndRelease(
       );
     },
   };
-  const chunk = deps.maxRecordsPerCommit ?? DEFAULT_RECORDS_PER_COMMIT;
-  let state = initial;
-  for (let i = 0; i < records.length; ) {
-    const part = records.slice(i, i + chunk);
-    let consumed = part.length;
-    // The claim stays until the end: a sweep that dies midway leaves it to the next one.
-    state = await commitAndDeliver(
-      deps,
-      state,
-      report,
-      counts,
-      (s) => {
-        const sized = foldWithinBudget(s, part, deps.config, deps.commitTargetBytes, deps.rules?.current());
-        consumed = sized.consumed;
-        return sized.result;
-      },
-      { ...fenced, options: { versionOnly: true, claim } },
-    );
-    i += consumed;
-  }
-  report.caughtUp += records.length;
+  // The claim stays until the end: a sweep that dies midway leaves it to the next one.
+  const state = await foldClaimedRecords(
+    deps,
+    initial,
+    records,
+    { report, counts, ruleSet: deps.rules?.current() },
+    fenced.resolveConflict,
+  );
   const released = await deps.store.commit(state, state, { claim: null, versionOnly: true });
   report.checkpoints++;
   return released;

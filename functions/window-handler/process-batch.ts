@@ -10,11 +10,13 @@
  */
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import type { RuleSet } from '../domain/rule-set.js';
+import { shardIdOfEventId } from '../domain/sequence.js';
 import { foldWithinBudget } from '../domain/sized-fold.js';
-import type { SensorState } from '../domain/state.js';
+import type { SensorRecord, SensorState } from '../domain/state.js';
 import { type DeliveryCounts, emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
 import { deliverAlertPhase } from '../pipeline/alert-phase.js';
+import { foldClaimedRecords, readClaimedRecords } from '../pipeline/catch-up.js';
 import { commitAndDeliver } from '../pipeline/commit.js';
 import { decodeBatchWithSchemas, type SensorGroup } from '../pipeline/decode-batch.js';
 import {
@@ -46,6 +48,7 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   const ruleSet = await rulesForBatch(deps, report);
   const invalidSent = sendInvalidRecords(deps, invalid);
   const states = await deps.store.loadMany([...groups.keys()]);
+  const behind = await claimedRecords(deps, [...states.values()], event);
   const counts = emptyCounts();
   const pendingAlerts: Committed[] = [];
   const failed = (group: SensorGroup, err: unknown, what: string) => {
@@ -60,7 +63,19 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
   // Phase 1: fold, commit, and deliver windows and late readings, sensor by sensor.
   await runPool([...groups.values()], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (group) => {
     try {
-      const state = await applySensor(deps, group, states.get(group.sensorId)!, report, counts, ruleSet);
+      let loaded = states.get(group.sensorId)!;
+      if (loaded.claim) {
+        // CS7: claimed by a carried state (carried state since turned off): caught up first,
+        // and the sensor's first commit below releases the claim.
+        loaded = await foldClaimedRecords(
+          deps,
+          loaded,
+          behind.get(group.sensorId) ?? [],
+          { report, counts, ruleSet },
+          (_mine, stored) => stored,
+        );
+      }
+      const state = await applySensor(deps, group, loaded, report, counts, ruleSet);
       if (deps.delivered.needsAlerts(state)) pendingAlerts.push({ group, state });
     } catch (err) {
       failed(group, err, 'sensor failed');
@@ -83,6 +98,25 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
 
   report.writeRequests = deps.counter.writes - writesBefore;
   return { response: { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) }, report };
+}
+
+/**
+ * The records the stored bodies of claimed sensors may lack (SEMANTICS.md CS7): a mapping
+ * whose tumbling window was turned off leaves the claims of its last window behind.
+ */
+async function claimedRecords(
+  deps: BatchDeps,
+  states: readonly SensorState[],
+  event: KinesisStreamEvent,
+): Promise<Map<string, SensorRecord[]>> {
+  const claimed = states.filter((s) => s.claim !== undefined);
+  const first = event.Records[0];
+  if (claimed.length === 0 || !first) return new Map();
+  const { records } = await readClaimedRecords(deps, claimed, {
+    streamArn: first.eventSourceARN,
+    here: { shardId: shardIdOfEventId(first.eventID), before: first.kinesis.sequenceNumber },
+  });
+  return records;
 }
 
 /**

@@ -35,7 +35,6 @@ import {
 } from '../domain/state.js';
 import { type DeliveryCounts, emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
-import { readShardStretch } from '../lib/shard-reader.js';
 import { StateConflictError } from '../lib/state-store.js';
 import { deliverAlertPhase } from '../pipeline/alert-phase.js';
 import {
@@ -44,8 +43,8 @@ import {
   CarriedStates,
   CLAIM_GRACE_MS,
   CLAIM_RENEW_BEFORE_MS,
-  MAX_CATCH_UP_RECORDS,
 } from '../pipeline/carried-state.js';
+import { readClaimedRecords } from '../pipeline/catch-up.js';
 import { type CarriedCommit, commitAndDeliver } from '../pipeline/commit.js';
 import { decodeBatchWithSchemas, type SensorGroup } from '../pipeline/decode-batch.js';
 import {
@@ -185,7 +184,17 @@ async function startingStates(
   const missing = groups.filter((g) => !carried.has(g.sensorId)).map((g) => g.sensorId);
   const loaded = missing.length > 0 ? await deps.store.loadMany(missing) : new Map<string, SensorState>();
   const stale = [...loaded.values()].filter((s) => s.claim !== undefined && s.claim.by !== carried.id);
-  const caughtUp = stale.length > 0 ? await catchUpRecords(run, stale, streamArn, batch) : new Map();
+  // CS5: from each claim's record to just before this batch (via the claim's shard's end).
+  const before = batch[0]?.kinesis.sequenceNumber;
+  const caughtUp =
+    stale.length > 0
+      ? (
+          await readClaimedRecords(deps, stale, {
+            streamArn,
+            here: { shardId: carried.shardId, ...(before !== undefined ? { before } : {}) },
+          })
+        ).records
+      : new Map<string, SensorRecord[]>();
   return async (group) => {
     const inCarried = carried.get(group.sensorId);
     if (inCarried) return inCarried;
@@ -247,69 +256,6 @@ async function renewClaims(run: Run, groups: readonly SensorGroup[]): Promise<vo
       carried.delete(group.sensorId);
     }
   });
-}
-
-/**
- * CS5: the records of `stale` sensors that their claims say the stored bodies lack: from
- * the claim's record on its shard, to this batch on this shard, or, when the claim was
- * made on another shard (a parent: its last window got no final invocation), to that
- * shard's end and then this shard from its start.
- */
-async function catchUpRecords(
-  run: Run,
-  stale: readonly SensorState[],
-  streamArn: string,
-  batch: readonly KinesisStreamRecord[],
-): Promise<Map<string, SensorRecord[]>> {
-  const { deps, carried } = run;
-  const ids = new Set(stale.map((s) => s.sensorId));
-  const before = batch[0]?.kinesis.sequenceNumber;
-  const fromByShard = new Map<string, string>();
-  for (const s of stale) {
-    const c = s.claim!;
-    const prev = fromByShard.get(c.shardId);
-    if (prev === undefined || comparePosition(parsePosition(c.from), parsePosition(prev)) < 0) {
-      fromByShard.set(c.shardId, c.from);
-    }
-  }
-  if (!deps.kinesis)
-    throw new CarriedStateConflictError(
-      'a carried state catch-up needs a Kinesis client (BatchDeps.kinesis)',
-    );
-  const records: KinesisStreamRecord[] = [];
-  let readThisShardFromStart = false;
-  for (const [shardId, from] of fromByShard) {
-    const here = shardId === carried.shardId;
-    records.push(
-      ...(await readShardStretch(deps.kinesis, {
-        streamArn,
-        shardId,
-        from,
-        ...(here && before !== undefined ? { before } : {}),
-        maxRecords: MAX_CATCH_UP_RECORDS,
-      })),
-    );
-    if (!here) readThisShardFromStart = true;
-  }
-  if (readThisShardFromStart && !fromByShard.has(carried.shardId)) {
-    records.push(
-      ...(await readShardStretch(deps.kinesis, {
-        streamArn,
-        shardId: carried.shardId,
-        ...(before !== undefined ? { before } : {}),
-        maxRecords: MAX_CATCH_UP_RECORDS,
-      })),
-    );
-  }
-  const { groups } = await decodeBatchWithSchemas({ Records: records }, deps.config.metrics, deps.avro);
-  const out = new Map<string, SensorRecord[]>();
-  for (const [id, g] of groups) if (ids.has(id)) out.set(id, g.records);
-  deps.logger?.warn('carried state caught up from the shard', {
-    sensors: stale.length,
-    recordsRead: records.length,
-    shards: [...fromByShard.keys()],
-  });
-  return out;
 }
 
 /**

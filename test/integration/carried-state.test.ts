@@ -6,6 +6,7 @@
  * is lost mid-window and the handler has to catch up from the shard.
  */
 import type { _Record } from '@aws-sdk/client-kinesis';
+import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
 import { buildSweeper } from '../../functions/idle-sweeper/build.js';
@@ -307,5 +308,38 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     const sensorsHere = new Set(got.map((r) => r.sensorId));
     expect(got).toEqual(reference.filter((r) => sensorsHere.has(r.sensorId)));
     expect(got.length).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('CS7: carried state turned off mid-window: batches without a window catch the claimed sensors up, and the results are the same', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-off');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const mine = await readAllRecords(p.clients, p.streamName);
+    const h = p.handler();
+    for (const shard of mine) {
+      const n = Math.ceil(shard.records.length / BATCH);
+      let state: unknown = {};
+      for (let b = 0; b < n; b++) {
+        const base = kinesisEvent(
+          shard.shardId,
+          shard.records.slice(b * BATCH, (b + 1) * BATCH),
+          p.streamArn,
+        );
+        // The first half of the shard with a tumbling window, never finished; then without one.
+        const event: KinesisStreamEvent | TumblingWindowEvent =
+          b < n / 2
+            ? { ...base, window: WINDOW, state, shardId: shard.shardId, eventSourceARN: p.streamArn }
+            : base;
+        const res = (await h(event, lambdaContext())) as unknown as {
+          state?: unknown;
+          batchItemFailures: unknown[];
+        };
+        expect(res.batchItemFailures).toEqual([]);
+        if (b < n / 2) state = res.state;
+      }
+    }
+    expect(await claimsOf(p)).toEqual([]);
+    await flushOpenWindows(h.deps, SENSORS);
+    expect(await results(p)).toEqual(reference);
   }, 120_000);
 });
