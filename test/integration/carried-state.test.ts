@@ -3,13 +3,16 @@
  * the handler is given Lambda's tumbling-window events by hand (records read back from
  * kinesis-local), and its results must equal those of the same records processed
  * without carried state, with fewer state writes; and equal again when the carried state
- * is lost mid-window and the handler has to catch up from the shard.
+ * is lost mid-window and the handler has to catch up from the shard. The same again with
+ * the events made by the local event source mapping (local/esm/tumbling.ts) instead of
+ * by hand: its windows, its final invocations, its fault hook.
  */
 import type { _Record } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parseConfig } from '../../functions/domain/config.js';
+import { type EventSourceConfig, parseConfig } from '../../functions/domain/config.js';
 import { flushOpenWindows, sweepIdleSensors } from '../../functions/pipeline/flush.js';
 import type { TumblingWindowEvent } from '../../functions/window-handler/process-carried.js';
+import { LocalEventSourceMapping, type MappingFaults, type TimeWindowEvent } from '../../local/esm/index.js';
 import {
   createTestPipeline,
   kinesisEvent,
@@ -95,6 +98,43 @@ async function runCarried(p: TestPipeline, shards: Shard[], lose: (batch: number
   return { h, caughtUp };
 }
 
+/**
+ * The stream's records through the local event source mapping with the real handler:
+ * windows, states and final invocations are the mapping's; `faults` may drop states.
+ */
+async function runThroughMapping(p: TestPipeline, settings: EventSourceConfig, faults?: MappingFaults) {
+  const h = p.handler();
+  const windows = new Set<string>();
+  let caughtUp = 0;
+  const m = new LocalEventSourceMapping({
+    clients: p.clients,
+    streamName: p.streamName,
+    settings: { ...settings, batchSize: BATCH, maxBatchingWindowSeconds: 0 },
+    handler: async (event, context) => {
+      windows.add((event as TimeWindowEvent).window.start);
+      const res = await h(event, context);
+      caughtUp += h.lastReport()!.caughtUp;
+      return res;
+    },
+    idlePollMs: 50,
+    ...(faults ? { faults } : {}),
+  });
+  try {
+    m.start();
+    m.inputComplete();
+    await m.drain({ timeoutMs: 60_000 });
+    const stats = m.stats();
+    // Every claim was released by a final invocation, before any flush.
+    const items = await scanAll(p.clients, p.tables.state);
+    expect(items.length).toBe(SENSORS.length);
+    expect(items.every((i) => i.carriedBy === undefined)).toBe(true);
+    await flushOpenWindows(h.deps, SENSORS);
+    return { stats, windows, caughtUp };
+  } finally {
+    await m.stop();
+  }
+}
+
 describe('Carried state (SEMANTICS.md "Carried state")', () => {
   const pipelines: TestPipeline[] = [];
   let reference: Awaited<ReturnType<typeof results>>;
@@ -150,6 +190,33 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     expect(writes).toBeLessThan(referenceWrites / 3);
     const items = await scanAll(p.clients, p.tables.state);
     expect(items.every((i) => i.carriedBy === undefined)).toBe(true);
+  }, 120_000);
+
+  it('CS1, CS2, CS4 through the local event source mapping: its windows and final invocations give the same results with a few writes a sensor', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-esm');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const { stats, windows, caughtUp } = await runThroughMapping(p, carriedConfig.eventSource);
+    expect(caughtUp).toBe(0);
+    expect(stats.errors).toBe(0);
+    // One final invocation per shard and window (the records may straddle a window's end).
+    expect(stats.finalInvokes).toBeGreaterThanOrEqual(2);
+    expect(stats.finalInvokes).toBeLessThanOrEqual(2 * windows.size);
+    expect(await results(p)).toEqual(reference);
+    // Per sensor and window: the claim and the checkpoint; then the flush's commit.
+    expect(await stateWrites(p)).toBeLessThanOrEqual(SENSORS.length * (2 * windows.size + 1));
+  }, 120_000);
+
+  it('CS5 through the local event source mapping: states dropped mid-window by its fault hook are caught up, with the same results', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-esm-lost');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const { stats, caughtUp } = await runThroughMapping(p, carriedConfig.eventSource, {
+      windowStateFault: (info) => info.invocations === 3,
+    });
+    expect(stats.windowStatesDropped).toBeGreaterThanOrEqual(1);
+    expect(caughtUp).toBeGreaterThanOrEqual(3 * BATCH);
+    expect(await results(p)).toEqual(reference);
   }, 120_000);
 
   it('CS6: the idle sweeper leaves claimed sensors alone; after the checkpoint it flushes them', async () => {
