@@ -234,9 +234,12 @@ export class ChaosHandler {
     this.stats.handlerInvocations++;
     c.invocation = this.stats.handlerInvocations;
     const reportBefore = c.handler.lastReport();
-    // A fresh copy, as Lambda deserializes each invocation's event.
+    // A fresh copy, as Lambda deserializes each invocation's event, with a tumbling
+    // window's fields (window, state, isFinalInvokeForWindow, ...) when the mapping has one.
     const copy: KinesisStreamEvent = {
+      ...event,
       Records: event.Records.map((r) => ({ ...r, kinesis: { ...r.kinesis } })),
+      ...('state' in event ? { state: structuredClone(event.state) } : {}),
     };
     const run = c.handler(copy, context).then(
       (response) => ({ ok: true as const, response }),
@@ -481,8 +484,15 @@ function shardOf(event: KinesisStreamEvent): string | undefined {
   return i > 0 ? id.slice(0, i) : undefined;
 }
 
-/** A batch by its first and last record: retries of the same records share it. */
+/**
+ * A batch by its first and last record: retries of the same records share it. A tumbling
+ * window's final invocation has no records: it goes by its shard and window.
+ */
 function batchKey(event: KinesisStreamEvent): string {
+  if (event.Records.length === 0) {
+    const w = event as { shardId?: string; window?: { start: string } };
+    return `final|${w.shardId ?? ''}|${w.window?.start ?? ''}`;
+  }
   const first = event.Records[0]?.eventID ?? '';
   const last = event.Records[event.Records.length - 1]?.eventID ?? '';
   return `${first}|${last}|${event.Records.length}`;

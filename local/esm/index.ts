@@ -7,3 +7,4 @@ export * from './policy.js';
 export * from './progress.js';
 export * from './records.js';
 export * from './response.js';
+export * from './tumbling.js';

@@ -46,9 +46,14 @@ export class LaneRunner {
           this.host.bufferFreed();
           continue;
         }
+        if (lane.window?.finalDue(lane.next, Date.now(), this.host)) {
+          await lane.window.invokeFinal((event) => this.call(lane, event));
+          continue;
+        }
         if (lane.size === 0) {
           if (this.host.readToEnd) return;
-          await lane.signal.wait(undefined, this.rt.abort);
+          // An open tumbling window ends on the wall clock: wake up then.
+          await lane.signal.wait(lane.window?.waitMs(Date.now()), this.rt.abort);
           continue;
         }
         if (
@@ -146,50 +151,66 @@ export class LaneRunner {
   }
 
   private async invoke(lane: Lane, batch: PendingBatch): Promise<InvocationOutcome> {
-    const { rt } = this;
-    const requestId = randomUUID();
+    const records = batch.records;
     // A fresh event per invocation, as Lambda deserializes one: the handler may mutate it.
     const event: KinesisStreamEvent = {
-      Records: batch.records.map(({ record }) => ({ ...record, kinesis: { ...record.kinesis } })),
+      Records: records.map(({ record }) => ({ ...record, kinesis: { ...record.kinesis } })),
+      ...lane.window?.batchFields(records[0]!),
     };
-    const context = invocationContext(rt.fn, requestId);
     batch.invokes++;
-    batch.lastRequestId = requestId;
-    lane.inFlight = true;
-    rt.stats.inFlight++;
-    rt.stats.batches++;
     const started = performance.now();
-    let outcome: InvocationOutcome;
-    try {
-      const response = await withTimeout(
-        Promise.resolve().then(() => rt.opts.handler(event, context)),
-        rt.timeoutMs,
-      );
-      outcome = classifyResponse(
-        batch.records.map((r) => r.record),
-        response,
-      );
-    } catch (err) {
-      outcome = { kind: 'error', functionError: true, message: errorText(err) };
-    } finally {
-      lane.inFlight = false;
-      rt.stats.inFlight--;
-    }
+    const result = await this.call(lane, event, (id) => {
+      batch.lastRequestId = id;
+    });
+    let outcome: InvocationOutcome = result.ok
+      ? classifyResponse(
+          records.map((r) => r.record),
+          result.response,
+        )
+      : { kind: 'error', functionError: true, message: errorText(result.error) };
+    if (lane.window) outcome = lane.window.settle(outcome, result.ok ? result.response : undefined);
     batch.lastThrew = outcome.kind === 'error' && outcome.functionError;
     this.report({
       shardId: this.host.shardId,
-      records: batch.records.length,
-      firstSequence: batch.records[0]!.record.kinesis.sequenceNumber,
-      lastSequence: batch.records[batch.records.length - 1]!.record.kinesis.sequenceNumber,
+      records: records.length,
+      firstSequence: records[0]!.record.kinesis.sequenceNumber,
+      lastSequence: records[records.length - 1]!.record.kinesis.sequenceNumber,
       durationMs: performance.now() - started,
       outcome: outcome.kind,
       failedItems:
-        outcome.kind === 'ok' ? 0 : outcome.kind === 'partial' ? outcome.failedItems : batch.records.length,
+        outcome.kind === 'ok' ? 0 : outcome.kind === 'partial' ? outcome.failedItems : records.length,
       attempt: batch.retries + 1,
       millisBehindLatest: this.host.millisBehindLatest,
       bisected: batch.bisected,
     });
     return outcome;
+  }
+
+  /** One invocation of the handler, under the function's timeout; never rejects. */
+  private async call(
+    lane: Lane,
+    event: KinesisStreamEvent,
+    onRequestId?: (id: string) => void,
+  ): Promise<{ ok: true; response: unknown } | { ok: false; error: unknown }> {
+    const { rt } = this;
+    const requestId = randomUUID();
+    onRequestId?.(requestId);
+    const context = invocationContext(rt.fn, requestId);
+    lane.inFlight = true;
+    rt.stats.inFlight++;
+    rt.stats.batches++;
+    try {
+      const response = await withTimeout(
+        Promise.resolve().then(() => rt.opts.handler(event, context)),
+        rt.timeoutMs,
+      );
+      return { ok: true, response };
+    } catch (error) {
+      return { ok: false, error };
+    } finally {
+      lane.inFlight = false;
+      rt.stats.inFlight--;
+    }
   }
 
   private report(info: BatchInfo): void {

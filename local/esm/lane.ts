@@ -5,6 +5,7 @@
  */
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { Signal } from './progress.js';
+import type { TumblingWindow } from './tumbling.js';
 
 export interface QueuedRecord {
   /** Position in the shard (ShardProgress). */
@@ -36,8 +37,16 @@ export class Lane {
   readonly signal = new Signal();
   inFlight = false;
 
+  /** With `tumblingWindowSeconds` > 0, the lane's window and its state (tumbling.ts). */
+  constructor(readonly window?: TumblingWindow) {}
+
   get size(): number {
     return this.items.length - this.head;
+  }
+
+  /** The next record to be taken, if any. */
+  get next(): QueuedRecord | undefined {
+    return this.items[this.head];
   }
 
   get oldestReadAt(): number {
@@ -57,14 +66,20 @@ export class Lane {
     this.queuedBytes += record.bytes;
   }
 
-  /** The next batch: up to `max` records, at most `maxBytes` as an event, at least one record. */
+  /**
+   * The next batch: up to `max` records, at most `maxBytes` as an event, at least one
+   * record, and with a tumbling window only records of the first one's window.
+   */
   take(max: number, maxBytes: number): QueuedRecord[] {
     const batch: QueuedRecord[] = [];
+    const windowOf = this.window?.windowOf;
+    const window = windowOf && this.next ? windowOf(this.next) : undefined;
     // `{"Records":[...]}` around the records.
     let bytes = 14;
     while (this.head < this.items.length && batch.length < max) {
       const next = this.items[this.head]!;
       if (batch.length > 0 && bytes + next.bytes > maxBytes) break;
+      if (windowOf && windowOf(next) !== window) break;
       batch.push(next);
       bytes += next.bytes;
       this.queuedBytes -= next.bytes;

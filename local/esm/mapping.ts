@@ -49,12 +49,15 @@
  *   (kinesis-local reports 2^63-1). A parent listed closed that GetRecords does not end
  *   within `closedShardGraceMs` at its tip makes drain() fail with UnendedParentShardError
  *   naming it, instead of waiting for the drain timeout (moto 5 never ends closed shards).
+ * - Tumbling windows (`tumblingWindowSeconds` > 0): batches are cut at window boundaries,
+ *   carry the window's state, and each window ends with a final invocation (tumbling.ts).
  * - Kinesis errors. Throttling (ProvisionedThroughputExceeded, LimitExceeded) and any other
  *   read error are retried with backoff; an expired iterator is renewed after the last
  *   record read, so nothing is skipped or read twice.
  *
  * Where things are: shard-worker.ts reads a shard, lane-runner.ts invokes a lane's
- * batches, policy.ts decides retry, bisect or discard, lane.ts cuts batches.
+ * batches, policy.ts decides retry, bisect or discard, lane.ts cuts batches, tumbling.ts
+ * keeps a lane's tumbling window and its state.
  */
 import { setMaxListeners } from 'node:events';
 import { DescribeStreamSummaryCommand, ListShardsCommand, type Shard } from '@aws-sdk/client-kinesis';
@@ -80,6 +83,7 @@ import {
   THROTTLING_ERRORS,
 } from './runtime.js';
 import { ShardWorker } from './shard-worker.js';
+import type { MappingFaults } from './tumbling.js';
 
 export {
   DrainStalledError,
@@ -122,6 +126,12 @@ export interface MappingStats {
   discarded: number;
   /** Kinesis calls answered with a throttling error (and retried). */
   throttles: number;
+  /** Successful final invocations of tumbling windows (`isFinalInvokeForWindow`). */
+  finalInvokes: number;
+  /** Tumbling windows ended early because the handler returned a state over 1 MB. */
+  windowsTerminatedEarly: number;
+  /** Invocations handed `{}` instead of their window's state by the `windowStateFault` hook. */
+  windowStatesDropped: number;
   inFlight: number;
   maxMillisBehindLatest: number;
   shards: { shardId: string; state: 'waiting-for-parents' | 'active' | 'drained'; checkpoint?: string }[];
@@ -164,6 +174,8 @@ export interface LocalMappingOptions {
    * lower it, because kinesis-local moves large records at about 1 MB/s.
    */
   maxPayloadBytes?: number;
+  /** Fault hooks (tumbling.ts): what chaos mode and the tests inject into the mapping itself. */
+  faults?: MappingFaults;
   onBatch?: (info: BatchInfo) => void;
   log?: (line: string) => void;
 }
@@ -183,6 +195,9 @@ export class LocalEventSourceMapping {
     expired: 0,
     discarded: 0,
     throttles: 0,
+    finalInvokes: 0,
+    windowsTerminatedEarly: 0,
+    windowStatesDropped: 0,
     inFlight: 0,
     maxMillisBehindLatest: 0,
   };
@@ -199,6 +214,13 @@ export class LocalEventSourceMapping {
 
   constructor(private readonly opts: LocalMappingOptions) {
     this.closedShardGraceMs = opts.closedShardGraceMs ?? 5_000;
+    const { tumblingWindowSeconds, parallelizationFactor } = opts.settings;
+    if (tumblingWindowSeconds > 0 && parallelizationFactor !== 1) {
+      // The config refuses it (SEMANTICS.md CS7); settings built by hand are checked here.
+      throw new MappingStateError(
+        `tumblingWindowSeconds ${tumblingWindowSeconds} needs parallelizationFactor 1, got ${parallelizationFactor}`,
+      );
+    }
     // Every wait and SDK call listens on the one abort signal.
     setMaxListeners(100_000, this.controller.signal);
   }

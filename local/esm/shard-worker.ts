@@ -18,6 +18,7 @@ import type { MappingStats } from './mapping.js';
 import { ShardProgress, Signal } from './progress.js';
 import { executionRoleArn, lambdaRecordBytes, laneOf, type RecordSource, toLambdaRecord } from './records.js';
 import { callBackoffMs, errorName, errorText, type Runtime, THROTTLING_ERRORS } from './runtime.js';
+import { TumblingWindow } from './tumbling.js';
 
 export type ShardState = MappingStats['shards'][number]['state'];
 
@@ -52,7 +53,12 @@ export class ShardWorker {
     private readonly startType: 'TRIM_HORIZON' | 'LATEST',
   ) {
     const n = rt.settings.parallelizationFactor;
-    this.lanes = Array.from({ length: n }, () => new Lane());
+    // Tumbling windows need one lane (config CS7: parallelizationFactor 1).
+    const windowed = rt.settings.tumblingWindowSeconds > 0;
+    this.lanes = Array.from(
+      { length: n },
+      () => new Lane(windowed ? new TumblingWindow(rt, shardId) : undefined),
+    );
     this.source = {
       shardId,
       streamArn: rt.streamArn,
@@ -94,9 +100,13 @@ export class ShardWorker {
     return this.finished;
   }
 
-  /** Nothing queued, pending or in flight. */
+  /** Nothing queued, pending or in flight, and no tumbling window's final invocation due. */
   get idle(): boolean {
-    return this.progress.pending === 0 && this.lanes.every((l) => l.idle);
+    const now = Date.now();
+    return (
+      this.progress.pending === 0 &&
+      this.lanes.every((l) => l.idle && !l.window?.finalDue(undefined, now, this))
+    );
   }
 
   /** Polls now (drain: a tip seen before the drain began does not count). */

