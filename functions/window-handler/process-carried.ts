@@ -183,9 +183,18 @@ async function startingStates(
   await renewClaims(run, groups);
   const missing = groups.filter((g) => !carried.has(g.sensorId)).map((g) => g.sensorId);
   const loaded = missing.length > 0 ? await deps.store.loadMany(missing) : new Map<string, SensorState>();
-  const stale = [...loaded.values()].filter((s) => s.claim !== undefined && s.claim.by !== carried.id);
-  // CS5: from each claim's record to just before this batch (via the claim's shard's end).
+  // CS5: a claim made before this batch, by any carried state (this one too: an older copy
+  // of it delivered again), may have left records out of the body: from the claim's record
+  // to just before this batch (via the claim's shard's end). A claim made by this batch (a
+  // failed attempt of it, or a copy delivered again from the window's start) left none.
   const before = batch[0]?.kinesis.sequenceNumber;
+  const stale = [...loaded.values()].filter(
+    (s) =>
+      s.claim !== undefined &&
+      (s.claim.shardId !== carried.shardId ||
+        before === undefined ||
+        comparePosition(parsePosition(s.claim.from), parsePosition(before)) < 0),
+  );
   const caughtUp =
     stale.length > 0
       ? (
@@ -204,7 +213,6 @@ async function startingStates(
       await deps.effects.deliverWindowsAndLate(state.outbox, run.counts);
       if (deps.delivered.needsAlerts(state)) run.pendingAlerts.push(state);
     }
-    if (state.claim?.by === carried.id) return state; // claimed by this state in a failed attempt
     const behind = caughtUp.get(group.sensorId);
     if (state.claim && behind && behind.length > 0) {
       // Commits during the catch-up keep the old claim's start: until the claim below, the
@@ -326,14 +334,23 @@ function claimOf(run: Run, state: SensorState): CarryClaim {
 /**
  * After a lost conditional write: the stored state is the one to go on from when it
  * covers every record this carried state applied on its shard (a retry of ours that
- * committed, or a sweeper that caught the sensor up); otherwise someone else moved it and
- * what this state carries cannot be reconciled here.
+ * committed, or a sweeper that caught the sensor up). When instead this state covers
+ * every record the stored one applied, on every shard, the stored one was written by a
+ * copy of this window's lineage that the mapping did not go on with (a batch delivered
+ * again, whose answer was dropped, or an older batch delivered again): it folded records
+ * this state holds too, so this state goes on, fenced on the stored version. Otherwise
+ * the two have diverged and cannot be reconciled here.
  */
 function resolveConflict(shardId: string, mine: SensorState, stored: SensorState): SensorState {
   const m = mine.applied[shardId];
   const s = stored.applied[shardId];
   if (m === undefined || (s !== undefined && comparePosition(parsePosition(s), parsePosition(m)) >= 0))
     return stored;
+  const covered = Object.entries(stored.applied).every(([shard, pos]) => {
+    const mineThere = mine.applied[shard];
+    return mineThere !== undefined && comparePosition(parsePosition(mineThere), parsePosition(pos)) >= 0;
+  });
+  if (covered) return { ...mine, version: stored.version };
   throw new CarriedStateConflictError(
     `state of sensor "${mine.sensorId}" was written by another writer at version ${stored.version}, behind this carried state (${shardId} ${s ?? 'none'} < ${m})`,
   );
