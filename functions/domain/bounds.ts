@@ -7,6 +7,7 @@
  */
 import { WindowpaneError } from './errors.js';
 import type { SensorState } from './state.js';
+import { encodeStateBody } from './state-codec.js';
 
 /** DynamoDB's item size limit: 400 KB, counted as UTF-8 bytes of names and values. */
 export const DYNAMODB_ITEM_LIMIT_BYTES = 409_600;
@@ -62,10 +63,12 @@ export function maxOpenWindowsFor(metrics: readonly string[], stddev: boolean): 
   );
 }
 
-/** The stored `body` of a state item: everything but the attributes kept beside it. */
+/**
+ * The stored `body` of a state item: everything but the attributes kept beside it, in the
+ * compact encoding of state-codec.ts.
+ */
 export function stateBody(state: SensorState): string {
-  const { sensorId: _s, version: _v, updatedAt: _u, claim: _c, ...rest } = state;
-  return JSON.stringify(rest);
+  return encodeStateBody(state);
 }
 
 /** UTF-8 size of a body: what DynamoDB counts. */

@@ -27,8 +27,8 @@ import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { bodyBytes, MAX_STATE_BYTES, stateBody } from '../domain/bounds.js';
 import { WindowpaneError } from '../domain/errors.js';
 import { padPosition, parsePosition } from '../domain/record-position.js';
-import { reviveSketches } from '../domain/sketch/stored.js';
 import { type CarryClaim, newSensorState, type SensorState } from '../domain/state.js';
+import { decodeStateBody } from '../domain/state-codec.js';
 import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
 
 /** The stored item is no longer at the version that was read: someone else wrote first. */
@@ -64,7 +64,7 @@ export class StateItemTooLargeError extends WindowpaneError {
 
 const SECONDS_PER_DAY = 86_400;
 
-interface StateItem {
+export interface StateItem {
   sensorId: string;
   version: number;
   lastSequence: string;
@@ -166,24 +166,7 @@ export class WindowStateStore {
     const bytes = bodyBytes(body);
     if (bytes > this.maxBodyBytes) throw new StateItemTooLargeError({ sensorId: next.sensorId, bytes });
     const now = this.now();
-    const item: StateItem = {
-      sensorId: next.sensorId,
-      version,
-      lastSequence: latestSequence(next),
-      body,
-      updatedAt: now,
-      openWindows: Object.keys(next.windows).length,
-      ...(next.sd !== undefined ? { silentDue: next.sd } : {}),
-      expiresAt: Math.floor(now / 1000) + this.ttlDays * SECONDS_PER_DAY,
-      ...(options.claim
-        ? {
-            carriedBy: options.claim.by,
-            carriedShard: options.claim.shardId,
-            carriedFrom: options.claim.from,
-            carriedUntil: options.claim.until,
-          }
-        : {}),
-    };
+    const item = stateItem(next, { version, body, now, ttlDays: this.ttlDays, claim: options.claim });
     this.counter.writes++;
     try {
       await this.doc.send(
@@ -277,6 +260,38 @@ export class WindowStateStore {
   }
 }
 
+/** The item a commit writes: `next` at `version` with its `body`, committed at `now`. */
+export function stateItem(
+  next: SensorState,
+  options: {
+    version: number;
+    body: string;
+    now: number;
+    ttlDays: number;
+    claim?: CarryClaim | null | undefined;
+  },
+): StateItem {
+  const { version, body, now, claim } = options;
+  return {
+    sensorId: next.sensorId,
+    version,
+    lastSequence: latestSequence(next),
+    body,
+    updatedAt: now,
+    openWindows: Object.keys(next.windows).length,
+    ...(next.sd !== undefined ? { silentDue: next.sd } : {}),
+    expiresAt: Math.floor(now / 1000) + options.ttlDays * SECONDS_PER_DAY,
+    ...(claim
+      ? {
+          carriedBy: claim.by,
+          carriedShard: claim.shardId,
+          carriedFrom: claim.from,
+          carriedUntil: claim.until,
+        }
+      : {}),
+  };
+}
+
 /**
  * The most recently applied record (the last shard in LRU order) as
  * `<shardId>:<fixed-width sequence number>`, so the stored attribute compares correctly as
@@ -302,9 +317,10 @@ function fromItem(item: StateItem): SensorState {
   return state;
 }
 
-/** A state from its body (stateBody in domain/bounds.ts): the stored item's, or a carried state's. */
+/**
+ * A state from its body (stateBody in domain/bounds.ts): the stored item's, or a carried
+ * state's; a body of the previous release (a JSON object) reads as before.
+ */
 export function fromBody(sensorId: string, version: number, body: string): SensorState {
-  const rest = JSON.parse(body) as Omit<SensorState, 'sensorId' | 'version'>;
-  reviveSketches(rest.windows);
-  return { ...rest, sensorId, version };
+  return decodeStateBody(sensorId, version, body);
 }
