@@ -32,6 +32,14 @@ import { decodeSketch, encodeSketch } from './sketch/codec.js';
 import { reviveSketches, storable } from './sketch/stored.js';
 import type { OpenWindow, Outbox, SensorState } from './state.js';
 import { PackContext, pack, StateBodyError, unpack } from './state-pack.js';
+import {
+  compactDouble,
+  decodePosition,
+  decodeShard,
+  encodePosition,
+  encodeShard,
+  fullDouble,
+} from './state-values.js';
 import { windowKey } from './windows/assign.js';
 
 export { StateBodyError } from './state-pack.js';
@@ -48,11 +56,11 @@ export function encodeStateBody(state: SensorState): string {
   const specIndex = new Map<string, number>();
   const windows: unknown[] = [];
   for (const key in state.windows)
-    windows.push(encodeWindow(key, state.windows[key]!, ctx, specs, specIndex));
+    windows.push(encodeWindow(key, state.windows[key]!, state.watermark, ctx, specs, specIndex));
   const last: unknown[] = [];
   for (const m in state.last) last.push(ctx.nameIndex(m), state.last[m]!);
   const fired: unknown[] = [];
-  for (const r in state.fired) fired.push(r, state.fired[r]!);
+  for (const r in state.fired) fired.push(r, encodeBuckets(state.fired[r]!));
   const applied: unknown[] = [];
   for (const shard in state.applied) applied.push(encodeShard(shard), encodePosition(state.applied[shard]!));
   const rest: Record<string, unknown> = {};
@@ -125,17 +133,17 @@ function decodeFormat2(sensorId: string, version: number, a: unknown[]): SensorS
   };
   const ap = list(applied, 'applied', sensorId);
   for (let i = 0; i < ap.length; i += 2)
-    state.applied[decodeShard(ap[i], ctx)] = decodePosition(ap[i + 1], ctx);
+    state.applied[decodeShard(ap[i]) ?? ctx.fail(`not a shard: ${JSON.stringify(ap[i])}`)] =
+      decodePosition(ap[i + 1]) ?? ctx.fail(`not a record position: ${JSON.stringify(ap[i + 1])}`);
   const sp = list(specs, 'specs', sensorId);
   for (const w of list(windows, 'windows', sensorId)) {
-    const [key, open] = decodeWindow(w, sp, ctx);
+    const [key, open] = decodeWindow(w, sp, state.watermark, ctx);
     state.windows[key] = open;
   }
   const ls = list(last, 'last', sensorId);
   for (let i = 0; i < ls.length; i += 2) state.last[ctx.name(ls[i])] = ls[i + 1] as number;
   const fd = list(fired, 'fired', sensorId);
-  for (let i = 0; i < fd.length; i += 2)
-    state.fired[String(fd[i])] = list(fd[i + 1], 'fired buckets', sensorId) as number[];
+  for (let i = 0; i < fd.length; i += 2) state.fired[String(fd[i])] = decodeBuckets(fd[i + 1], ctx);
   if (a[10] !== undefined && a[10] !== null) Object.assign(state, unpack(a[10], ctx));
   return state;
 }
@@ -143,6 +151,7 @@ function decodeFormat2(sensorId: string, version: number, a: unknown[]): SensorS
 function encodeWindow(
   key: string,
   w: OpenWindow,
+  watermark: number | null,
   ctx: PackContext,
   specs: (string | [string, string])[],
   specIndex: Map<string, number>,
@@ -162,7 +171,14 @@ function encodeWindow(
   for (const k in w) if (!WINDOW_FIELDS.has(k)) extra[k] = w[k as keyof OpenWindow];
   const aggs: unknown[] = [];
   for (const m in w.aggs) aggs.push(encodeAggregate(ctx.nameIndex(m), w.aggs[m]!));
-  const out: unknown[] = [s, w.start, duration, aggs, w.windowSlideMs ?? null, w.windowGapMs ?? null];
+  const out: unknown[] = [
+    s,
+    relativeTo(w.start, watermark),
+    duration,
+    aggs,
+    w.windowSlideMs ?? null,
+    w.windowGapMs ?? null,
+  ];
   out.push(Object.keys(extra).length > 0 ? pack(extra, ctx) : null);
   return trimTrailing(out, 4);
 }
@@ -178,8 +194,14 @@ const WINDOW_FIELDS = new Set([
   'aggs',
 ]);
 
-function decodeWindow(entry: unknown, specs: unknown[], ctx: PackContext): [string, OpenWindow] {
-  const [s, start, duration, aggs, slide, gap, extraPacked] = list(entry, 'window', ctx.sensorId);
+function decodeWindow(
+  entry: unknown,
+  specs: unknown[],
+  watermark: number | null,
+  ctx: PackContext,
+): [string, OpenWindow] {
+  const [s, relativeStart, duration, aggs, slide, gap, extraPacked] = list(entry, 'window', ctx.sensorId);
+  const start = absolute(relativeStart, watermark, ctx);
   const spec = specs[s as number];
   const [id, type] =
     typeof spec === 'string' ? [spec, spec.slice(0, spec.indexOf(':'))] : (spec as [string, string]);
@@ -228,11 +250,11 @@ function decodeAggregate(entry: unknown, ctx: PackContext): [string, Aggregate] 
   const [name, count, sum, min, max, sq, q] = list(entry, 'aggregate', ctx.sensorId);
   const a: Aggregate = {
     count: count as number,
-    sum: list(sum, 'sum', ctx.sensorId).map((x) => fullDouble(x, ctx)),
-    min: fullDouble(min, ctx),
-    max: fullDouble(max, ctx),
+    sum: list(sum, 'sum', ctx.sensorId).map((x) => fullDoubleOf(x, ctx)),
+    min: fullDoubleOf(min, ctx),
+    max: fullDoubleOf(max, ctx),
   };
-  if (Array.isArray(sq)) a.sq = sq.map((x) => fullDouble(x, ctx));
+  if (Array.isArray(sq)) a.sq = sq.map((x) => fullDoubleOf(x, ctx));
   if (typeof q === 'string') a.q = storable(decodeSketch(q));
   return [ctx.name(name), a];
 }
@@ -286,55 +308,36 @@ function timeOrNull(x: unknown, ctx: PackContext): number | null {
   return typeof x === 'number' ? x : ctx.fail(`expected a time, got ${JSON.stringify(x)}`);
 }
 
-const SHARD = /^shardId-(\d{12})$/;
+const exactDifference = (x: number, base: number) =>
+  Number.isSafeInteger(x) && Number.isSafeInteger(base) && Number.isSafeInteger(x - base);
 
-function encodeShard(shard: string): string | number {
-  const m = SHARD.exec(shard);
-  return m ? Number(m[1]) : shard;
+/** `x - base` when exact (integers, as event times are), else `[x]`. */
+function relativeTo(x: number, base: number | null): number | [number] {
+  return base !== null && exactDifference(x, base) ? x - base : [x];
 }
 
-function decodeShard(x: unknown, ctx: PackContext): string {
-  if (typeof x === 'string') return x;
-  if (typeof x === 'number' && Number.isSafeInteger(x) && x >= 0)
-    return `shardId-${String(x).padStart(12, '0')}`;
-  return ctx.fail(`not a shard: ${JSON.stringify(x)}`);
+function absolute(x: unknown, base: number | null, ctx: PackContext): number {
+  if (Array.isArray(x) && typeof x[0] === 'number') return x[0];
+  if (typeof x === 'number' && base !== null) return base + x;
+  return ctx.fail(`not a time: ${JSON.stringify(x)}`);
 }
 
-const CANONICAL_POSITION = /^([1-9]\d*)(\.[1-9]\d*)?$/;
-
-function encodePosition(p: string): string {
-  const m = CANONICAL_POSITION.exec(p);
-  if (!m) return `=${p}`;
-  let hex = BigInt(m[1]!).toString(16);
-  if (hex.length % 2 === 1) hex = `0${hex}`;
-  return `~${Buffer.from(hex, 'hex').toString('base64url')}${m[2] ?? ''}`;
+/** A rule's cooldown buckets (ascending integers, a few apart) as the first and the steps from it, or `[[...]]`. */
+function encodeBuckets(b: readonly number[]): unknown[] {
+  const first = b[0];
+  if (first === undefined || !b.every((x) => exactDifference(x, first)))
+    return b.length === 0 ? [] : [b.slice()];
+  return b.map((x, i) => (i === 0 ? x : x - first));
 }
 
-function decodePosition(x: unknown, ctx: PackContext): string {
-  if (typeof x !== 'string') return ctx.fail(`not a record position: ${JSON.stringify(x)}`);
-  if (x.startsWith('=')) return x.slice(1);
-  const dot = x.indexOf('.');
-  const digits = x.slice(1, dot < 0 ? undefined : dot);
-  if (!x.startsWith('~') || !/^[A-Za-z0-9_-]+$/.test(digits))
-    return ctx.fail(`not a record position: "${x}"`);
-  const seq = BigInt(`0x${Buffer.from(digits, 'base64url').toString('hex')}`).toString();
-  return dot < 0 ? seq : seq + x.slice(dot);
+function decodeBuckets(x: unknown, ctx: PackContext): number[] {
+  const b = list(x, 'fired buckets', ctx.sensorId);
+  if (Array.isArray(b[0])) return b[0] as number[];
+  const first = b[0] as number;
+  return b.map((d, i) => (i === 0 ? first : first + (d as number)));
 }
 
-const scratch = Buffer.alloc(8);
-
-/** A double as itself when short, else its 8 bytes in base64url (exact either way). */
-export function compactDouble(x: number): number | string {
-  if (String(x).length <= 12) return x;
-  scratch.writeDoubleLE(x, 0);
-  return scratch.toString('base64url');
-}
-
-function fullDouble(x: unknown, ctx: PackContext): number {
-  if (typeof x === 'number') return x;
-  if (typeof x === 'string' && /^[A-Za-z0-9_-]{11}$/.test(x))
-    return Buffer.from(x, 'base64url').readDoubleLE(0);
-  // JSON writes a non-finite double as null, and format 1 read it back as null too.
-  if (x === null) return x as unknown as number;
-  return ctx.fail(`not a number: ${JSON.stringify(x)}`);
+function fullDoubleOf(x: unknown, ctx: PackContext): number {
+  const d = fullDouble(x);
+  return d === undefined ? ctx.fail(`not a number: ${JSON.stringify(x)}`) : (d as number);
 }

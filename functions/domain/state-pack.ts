@@ -17,6 +17,8 @@
  * KEYS and SHAPES are part of the stored format: append only, never reorder or remove.
  */
 import { WindowpaneError } from './errors.js';
+import { alertIdOf, cooldownBucket } from './rules.js';
+import { decodeRecordId, encodeRecordId } from './state-values.js';
 
 /** A body that is not a state body windowpane wrote: what it is, and where it fails. */
 export class StateBodyError extends WindowpaneError {
@@ -110,8 +112,7 @@ export class PackContext {
 /** `value` in packed form (JSON's rules: undefined members are left out, in arrays null). */
 export function pack(value: unknown, ctx: PackContext): Json {
   if (value === null || value === undefined) return null;
-  if (typeof value === 'string')
-    return value === ctx.sensorId ? '~' : value.startsWith('~') ? `~${value}` : value;
+  if (typeof value === 'string') return packString(value, ctx);
   if (typeof value !== 'object') return typeof value === 'function' ? null : (value as Json);
   if (Array.isArray(value)) {
     const out: Json[] = [0];
@@ -123,10 +124,67 @@ export function pack(value: unknown, ctx: PackContext): Json {
   const shape = shapeOf(keys);
   if (shape === 0) return packKeys(obj, keys, ctx);
   const fields = SHAPES[shape - 1]!;
+  const derived = DERIVED[shape - 1];
   const out: Json[] = [shape];
-  for (const k of fields) out.push(pack(obj[k], ctx));
+  for (const k of fields) {
+    const derive = derived?.[k];
+    out.push(derive !== undefined && derive(obj, ctx) === obj[k] ? DERIVED_MARK : pack(obj[k], ctx));
+  }
   if (keys.length > fields.length) out.push(packKeys(obj, keys.slice(fields.length), ctx));
   return out;
+}
+
+/**
+ * Fields a shape can leave out because they follow from the others (each written
+ * DERIVED_MARK when it equals its derivation, as it is otherwise): an alert's cooldown
+ * bucket and id, a summary's mean. Derivations are listed in the order they are computed.
+ */
+type Derive = (o: Record<string, unknown>, ctx: PackContext) => unknown;
+const DERIVED_MARK = '~=';
+const num = (x: unknown) => (typeof x === 'number' ? x : Number.NaN);
+const alertDerived: Record<string, Derive> = {
+  cooldownBucket: (o) => cooldownBucket(num(o.timestamp), num(o.cooldownMs)),
+  alertId: (o) =>
+    typeof o.sensorId === 'string' && typeof o.rule === 'string' && typeof o.cooldownBucket === 'number'
+      ? alertIdOf(o.sensorId, o.rule, o.cooldownBucket)
+      : undefined,
+};
+const summaryDerived: Record<string, Derive> = {
+  mean: (o) => (num(o.count) > 0 ? num(o.sum) / num(o.count) : 0),
+};
+const firstMissed = (o: Record<string, unknown>) =>
+  Array.isArray(o.missedWindows) ? (o.missedWindows[0] as Record<string, unknown> | undefined) : undefined;
+const DERIVED: readonly (Record<string, Derive> | undefined)[] = [
+  alertDerived,
+  alertDerived,
+  alertDerived,
+  alertDerived,
+  undefined,
+  summaryDerived,
+  summaryDerived,
+  // A late reading's first missed window is also its own.
+  { windowStart: (o) => firstMissed(o)?.windowStart, windowEnd: (o) => firstMissed(o)?.windowEnd },
+  // A missed window's type is its spec's prefix (config.ts specId).
+  { windowType: (o) => (typeof o.spec === 'string' ? o.spec.slice(0, o.spec.indexOf(':')) : undefined) },
+];
+
+/** `~` the sensor's id, `~~…` a string that began with `~`, `~:…` a record id (state-values.ts). */
+function packString(value: string, ctx: PackContext): string {
+  if (value === ctx.sensorId) return '~';
+  if (value.startsWith('~')) return `~${value}`;
+  if (value.startsWith('shardId-')) {
+    const id = encodeRecordId(value);
+    if (id !== undefined) return `~:${id}`;
+  }
+  return value;
+}
+
+function unpackString(packed: string, ctx: PackContext): string {
+  if (!packed.startsWith('~')) return packed;
+  if (packed === '~') return ctx.sensorId;
+  if (packed[1] === '~') return packed.slice(1);
+  if (packed[1] === ':') return decodeRecordId(packed.slice(2)) ?? ctx.fail(`not a record id: "${packed}"`);
+  return ctx.fail(`unknown string form "${packed.slice(0, 40)}"`);
 }
 
 function shapeOf(keys: readonly string[]): number {
@@ -150,8 +208,7 @@ function packKeys(obj: Record<string, unknown>, keys: readonly string[], ctx: Pa
 /** What `pack` wrote, as it was. */
 export function unpack(packed: unknown, ctx: PackContext): unknown {
   if (packed === null || typeof packed === 'number' || typeof packed === 'boolean') return packed;
-  if (typeof packed === 'string')
-    return packed === '~' ? ctx.sensorId : packed.startsWith('~') ? packed.slice(1) : packed;
+  if (typeof packed === 'string') return unpackString(packed, ctx);
   if (Array.isArray(packed)) {
     const tag = packed[0];
     if (tag === 0) return packed.slice(1).map((v) => unpack(v, ctx));
@@ -161,7 +218,14 @@ export function unpack(packed: unknown, ctx: PackContext): unknown {
       return ctx.fail(`shape ${tag} holds ${fields.length} values, got ${packed.length - 1}`);
     }
     const out: Record<string, unknown> = {};
-    for (const [j, k] of fields.entries()) setKey(out, k, unpack(packed[j + 1], ctx));
+    const derived = DERIVED[tag - 1];
+    for (const [j, k] of fields.entries()) {
+      const v = packed[j + 1];
+      setKey(out, k, v === DERIVED_MARK && derived?.[k] ? undefined : unpack(v, ctx));
+    }
+    // In DERIVED's order, each from fields already set; the key keeps its place.
+    for (const k in derived)
+      if (packed[fields.indexOf(k) + 1] === DERIVED_MARK) out[k] = derived[k]!(out, ctx);
     const rest = packed[fields.length + 1];
     if (rest !== undefined) unpackKeys(rest, ctx, out);
     return out;

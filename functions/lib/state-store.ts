@@ -6,9 +6,11 @@
  * version, so "the version I read is still current" makes the read-fold-write atomic:
  * a concurrent or zombie writer makes the put fail (re-read and fold again), and a
  * redelivered record is recognised by its sequence number in the state it is folded
- * into. The top-level `lastSequence` attribute (fixed-width, see sequence.ts) shows the
- * last applied record and is part of the condition, as a second guard that the fence
- * the fold used is the one stored.
+ * into. The top-level `lastSequence` attribute (`<shardId>:<position>`) shows the last
+ * applied record and is part of the condition, as a second guard that the fence the fold
+ * used is the one stored. The condition compares it for equality only, so it is stored
+ * as the position is spelled (56 digits for Kinesis today), not padded to 129: an item
+ * written by the previous release holds the padded form, which the condition also accepts.
  *
  * A failed condition asks for the item as stored (`ReturnValuesOnConditionCheckFailure:
  * ALL_OLD`, honoured by DynamoDB and moto), so the writer that lost can fold again from
@@ -26,7 +28,7 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { bodyBytes, MAX_STATE_BYTES, stateBody } from '../domain/bounds.js';
 import { WindowpaneError } from '../domain/errors.js';
-import { padPosition, parsePosition } from '../domain/record-position.js';
+import { formatPosition, padPosition, parsePosition } from '../domain/record-position.js';
 import { type CarryClaim, newSensorState, type SensorState } from '../domain/state.js';
 import { decodeStateBody } from '../domain/state-codec.js';
 import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
@@ -183,11 +185,13 @@ export class WindowStateStore {
                   ExpressionAttributeValues: { ':version': previous.version },
                 }
               : {
-                  ConditionExpression: '#version = :version AND #lastSequence = :lastSequence',
+                  ConditionExpression:
+                    '#version = :version AND #lastSequence IN (:lastSequence, :paddedSequence)',
                   ExpressionAttributeNames: { '#version': 'version', '#lastSequence': 'lastSequence' },
                   ExpressionAttributeValues: {
                     ':version': previous.version,
                     ':lastSequence': latestSequence(previous),
+                    ':paddedSequence': latestSequence(previous, true),
                   },
                 }),
         }),
@@ -293,14 +297,16 @@ export function stateItem(
 }
 
 /**
- * The most recently applied record (the last shard in LRU order) as
- * `<shardId>:<fixed-width sequence number>`, so the stored attribute compares correctly as
- * a string.
+ * The most recently applied record (the last shard in LRU order) as `<shardId>:<position>`;
+ * `padded`: with the position fixed-width (record-position.ts padPosition), as the previous
+ * release stored it.
  */
-function latestSequence(state: SensorState): string {
+function latestSequence(state: SensorState, padded = false): string {
   const shards = Object.keys(state.applied);
   const last = shards[shards.length - 1];
-  return last === undefined ? '' : `${last}:${padPosition(parsePosition(state.applied[last]!))}`;
+  if (last === undefined) return '';
+  const p = parsePosition(state.applied[last]!);
+  return `${last}:${padded ? padPosition(p) : formatPosition(p)}`;
 }
 
 function fromItem(item: StateItem): SensorState {
