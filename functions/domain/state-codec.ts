@@ -31,14 +31,18 @@ import type { Aggregate } from './aggregate.js';
 import { decodeSketch, encodeSketch } from './sketch/codec.js';
 import { reviveSketches, storable } from './sketch/stored.js';
 import type { OpenWindow, Outbox, SensorState } from './state.js';
-import { PackContext, pack, StateBodyError, unpack } from './state-pack.js';
+import { PackContext, pack, StateBodyError, setKey, unpack } from './state-pack.js';
 import {
+  absoluteTime,
+  bucketsOf,
   compactDouble,
   decodePosition,
   decodeShard,
+  encodeBuckets,
   encodePosition,
   encodeShard,
   fullDouble,
+  relativeTo,
 } from './state-values.js';
 import { windowKey } from './windows/assign.js';
 
@@ -132,18 +136,20 @@ function decodeFormat2(sensorId: string, version: number, a: unknown[]): SensorS
     outbox: decodeOutbox(a[9], ctx),
   };
   const ap = list(applied, 'applied', sensorId);
-  for (let i = 0; i < ap.length; i += 2)
-    state.applied[decodeShard(ap[i]) ?? ctx.fail(`not a shard: ${JSON.stringify(ap[i])}`)] =
-      decodePosition(ap[i + 1]) ?? ctx.fail(`not a record position: ${JSON.stringify(ap[i + 1])}`);
+  for (let i = 0; i < ap.length; i += 2) {
+    const shard = decodeShard(ap[i]) ?? ctx.fail(`not a shard: ${JSON.stringify(ap[i])}`);
+    const p = decodePosition(ap[i + 1]) ?? ctx.fail(`not a record position: ${JSON.stringify(ap[i + 1])}`);
+    setKey(state.applied, shard, p);
+  }
   const sp = list(specs, 'specs', sensorId);
   for (const w of list(windows, 'windows', sensorId)) {
     const [key, open] = decodeWindow(w, sp, state.watermark, ctx);
-    state.windows[key] = open;
+    setKey(state.windows, key, open);
   }
   const ls = list(last, 'last', sensorId);
-  for (let i = 0; i < ls.length; i += 2) state.last[ctx.name(ls[i])] = ls[i + 1] as number;
+  for (let i = 0; i < ls.length; i += 2) setKey(state.last, ctx.name(ls[i]), ls[i + 1]);
   const fd = list(fired, 'fired', sensorId);
-  for (let i = 0; i < fd.length; i += 2) state.fired[String(fd[i])] = decodeBuckets(fd[i + 1], ctx);
+  for (let i = 0; i < fd.length; i += 2) setKey(state.fired, String(fd[i]), decodeBuckets(fd[i + 1], ctx));
   if (a[10] !== undefined && a[10] !== null) Object.assign(state, unpack(a[10], ctx));
   return state;
 }
@@ -204,7 +210,7 @@ function decodeWindow(
   const start = absolute(relativeStart, watermark, ctx);
   const spec = specs[s as number];
   const [id, type] =
-    typeof spec === 'string' ? [spec, spec.slice(0, spec.indexOf(':'))] : (spec as [string, string]);
+    typeof spec === 'string' ? [spec, spec.slice(0, spec.indexOf(':'))] : Array.isArray(spec) ? spec : [];
   if (typeof id !== 'string' || typeof type !== 'string')
     return ctx.fail(`window names no spec ${String(s)}`);
   if (typeof start !== 'number' || typeof duration !== 'number')
@@ -227,7 +233,7 @@ function decodeWindow(
   w.aggs = {};
   for (const agg of list(aggs ?? [], 'aggs', ctx.sensorId)) {
     const [m, aggregate] = decodeAggregate(agg, ctx);
-    w.aggs[m] = aggregate;
+    setKey(w.aggs, m, aggregate);
   }
   Object.assign(w, unknownFields);
   return [(key as string | undefined) ?? windowKey(id, start), w];
@@ -308,33 +314,12 @@ function timeOrNull(x: unknown, ctx: PackContext): number | null {
   return typeof x === 'number' ? x : ctx.fail(`expected a time, got ${JSON.stringify(x)}`);
 }
 
-const exactDifference = (x: number, base: number) =>
-  Number.isSafeInteger(x) && Number.isSafeInteger(base) && Number.isSafeInteger(x - base);
-
-/** `x - base` when exact (integers, as event times are), else `[x]`. */
-function relativeTo(x: number, base: number | null): number | [number] {
-  return base !== null && exactDifference(x, base) ? x - base : [x];
-}
-
 function absolute(x: unknown, base: number | null, ctx: PackContext): number {
-  if (Array.isArray(x) && typeof x[0] === 'number') return x[0];
-  if (typeof x === 'number' && base !== null) return base + x;
-  return ctx.fail(`not a time: ${JSON.stringify(x)}`);
-}
-
-/** A rule's cooldown buckets (ascending integers, a few apart) as the first and the steps from it, or `[[...]]`. */
-function encodeBuckets(b: readonly number[]): unknown[] {
-  const first = b[0];
-  if (first === undefined || !b.every((x) => exactDifference(x, first)))
-    return b.length === 0 ? [] : [b.slice()];
-  return b.map((x, i) => (i === 0 ? x : x - first));
+  return absoluteTime(x, base) ?? ctx.fail(`not a time: ${JSON.stringify(x)}`);
 }
 
 function decodeBuckets(x: unknown, ctx: PackContext): number[] {
-  const b = list(x, 'fired buckets', ctx.sensorId);
-  if (Array.isArray(b[0])) return b[0] as number[];
-  const first = b[0] as number;
-  return b.map((d, i) => (i === 0 ? first : first + (d as number)));
+  return bucketsOf(x) ?? ctx.fail(`not cooldown buckets: ${JSON.stringify(x)}`);
 }
 
 function fullDoubleOf(x: unknown, ctx: PackContext): number {

@@ -251,7 +251,7 @@ function unpackKeys(
 }
 
 /** As JSON.parse would: `__proto__` is an own key, not the prototype. */
-function setKey(out: Record<string, unknown>, key: string, value: unknown): void {
+export function setKey(out: Record<string, unknown>, key: string, value: unknown): void {
   if (key === '__proto__')
     Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
   else out[key] = value;

@@ -101,3 +101,32 @@ export function fullDouble(x: unknown): number | null | undefined {
   bytes.copy(scratch);
   return scratch.readDoubleBE(0);
 }
+
+const exactDifference = (x: number, base: number) =>
+  Number.isSafeInteger(x) && Number.isSafeInteger(base) && Number.isSafeInteger(x - base);
+
+/** An event time as `x - base` when exact (integers, as event times are), else `[x]`. */
+export function relativeTo(x: number, base: number | null): number | [number] {
+  return base !== null && exactDifference(x, base) ? x - base : [x];
+}
+
+export function absoluteTime(x: unknown, base: number | null): number | undefined {
+  if (Array.isArray(x) && x.length === 1 && typeof x[0] === 'number') return x[0];
+  return typeof x === 'number' && base !== null ? base + x : undefined;
+}
+
+/** A rule's cooldown buckets (integers a few apart) as the first and the steps from it, or `[[...]]`. */
+export function encodeBuckets(b: readonly number[]): unknown[] {
+  const first = b[0];
+  if (first === undefined) return [];
+  return b.every((x) => exactDifference(x, first)) ? b.map((x, i) => (i === 0 ? x : x - first)) : [b.slice()];
+}
+
+export function bucketsOf(x: unknown): number[] | undefined {
+  if (!Array.isArray(x)) return undefined;
+  if (Array.isArray(x[0]))
+    return x.length === 1 && x[0].every((b) => typeof b === 'number') ? x[0] : undefined;
+  if (!x.every((d) => typeof d === 'number')) return undefined;
+  const first = x[0] as number;
+  return x.map((d: number, i) => (i === 0 ? first : first + d));
+}
