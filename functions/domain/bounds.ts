@@ -43,9 +43,11 @@ export const MAX_OPEN_WINDOWS_LIMIT = 1_000;
 /**
  * Bytes one open window may take in the body, both as an open window and as the final
  * window it becomes in the outbox (a reading can close every open window at once).
- * Measured on the body's JSON: an open window of one metric with squares is ~250 bytes, its
- * final window ~320 with an 8-character sensor id; the allowance adds room for longer ids
- * (64 characters) and for sums that need a few partials.
+ * Measured on the body as a JSON object (format 1): an open window of one metric with
+ * squares is ~250 bytes, its final window ~320 with an 8-character sensor id; the allowance
+ * adds room for longer ids (64 characters) and for sums that need a few partials. The
+ * compact body (format 2, state-codec.ts) takes under half of that (~90 and ~140 bytes; its
+ * final windows name the sensor as `~`), so the allowance is an upper bound for it.
  */
 export function openWindowAllowanceBytes(metrics: readonly string[], stddev: boolean): number {
   let bytes = 400;
