@@ -11,8 +11,8 @@
 import type { KinesisStreamEvent } from 'aws-lambda';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
 import { foldSensorRecords } from '../functions/domain/fold.js';
-import { reviveSketches } from '../functions/domain/sketch/stored.js';
 import { newSensorState, type SensorRecord, type SensorState } from '../functions/domain/state.js';
+import { decodeStateBody, encodeStateBody } from '../functions/domain/state-codec.js';
 import { decodeBatch } from '../functions/pipeline/decode-batch.js';
 import type { BatchReport } from '../functions/pipeline/report.js';
 
@@ -97,15 +97,12 @@ export function runPurePath(
 
 /** A state item's body as `WindowStateStore.commit` writes it. */
 export function stateBody(state: SensorState): string {
-  const { sensorId: _s, version: _v, ...rest } = state;
-  return JSON.stringify(rest);
+  return encodeStateBody(state);
 }
 
 /** A state as `WindowStateStore` reads it back from its item. */
 export function stateFromBody(sensorId: string, version: number, body: string): SensorState {
-  const rest = JSON.parse(body) as Omit<SensorState, 'sensorId' | 'version'>;
-  reviveSketches(rest.windows);
-  return { ...rest, sensorId, version };
+  return decodeStateBody(sensorId, version, body);
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import { WindowpaneError } from './errors.js';
 import type { SensorState } from './state.js';
+import { encodeStateBody } from './state-codec.js';
 
 /** DynamoDB's item size limit: 400 KB, counted as UTF-8 bytes of names and values. */
 export const DYNAMODB_ITEM_LIMIT_BYTES = 409_600;
@@ -42,9 +43,11 @@ export const MAX_OPEN_WINDOWS_LIMIT = 1_000;
 /**
  * Bytes one open window may take in the body, both as an open window and as the final
  * window it becomes in the outbox (a reading can close every open window at once).
- * Measured on the body's JSON: an open window of one metric with squares is ~250 bytes, its
- * final window ~320 with an 8-character sensor id; the allowance adds room for longer ids
- * (64 characters) and for sums that need a few partials.
+ * Measured on the body as a JSON object (format 1): an open window of one metric with
+ * squares is ~250 bytes, its final window ~320 with an 8-character sensor id; the allowance
+ * adds room for longer ids (64 characters) and for sums that need a few partials. The
+ * compact body (format 2, state-codec.ts) takes under half of that (~90 and ~140 bytes; its
+ * final windows name the sensor as `~`), so the allowance is an upper bound for it.
  */
 export function openWindowAllowanceBytes(metrics: readonly string[], stddev: boolean): number {
   let bytes = 400;
@@ -62,10 +65,12 @@ export function maxOpenWindowsFor(metrics: readonly string[], stddev: boolean): 
   );
 }
 
-/** The stored `body` of a state item: everything but the attributes kept beside it. */
+/**
+ * The stored `body` of a state item: everything but the attributes kept beside it, in the
+ * compact encoding of state-codec.ts.
+ */
 export function stateBody(state: SensorState): string {
-  const { sensorId: _s, version: _v, updatedAt: _u, claim: _c, ...rest } = state;
-  return JSON.stringify(rest);
+  return encodeStateBody(state);
 }
 
 /** UTF-8 size of a body: what DynamoDB counts. */

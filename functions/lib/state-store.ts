@@ -6,9 +6,11 @@
  * version, so "the version I read is still current" makes the read-fold-write atomic:
  * a concurrent or zombie writer makes the put fail (re-read and fold again), and a
  * redelivered record is recognised by its sequence number in the state it is folded
- * into. The top-level `lastSequence` attribute (fixed-width, see sequence.ts) shows the
- * last applied record and is part of the condition, as a second guard that the fence
- * the fold used is the one stored.
+ * into. The top-level `lastSequence` attribute (`<shardId>:<position>`) shows the last
+ * applied record and is part of the condition, as a second guard that the fence the fold
+ * used is the one stored. The condition compares it for equality only, so it is stored
+ * as the position is spelled (56 digits for Kinesis today), not padded to 129: an item
+ * written by the previous release holds the padded form, which the condition also accepts.
  *
  * A failed condition asks for the item as stored (`ReturnValuesOnConditionCheckFailure:
  * ALL_OLD`, honoured by DynamoDB and moto), so the writer that lost can fold again from
@@ -26,9 +28,9 @@ import {
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import { bodyBytes, MAX_STATE_BYTES, stateBody } from '../domain/bounds.js';
 import { WindowpaneError } from '../domain/errors.js';
-import { padPosition, parsePosition } from '../domain/record-position.js';
-import { reviveSketches } from '../domain/sketch/stored.js';
+import { formatPosition, padPosition, parsePosition } from '../domain/record-position.js';
 import { type CarryClaim, newSensorState, type SensorState } from '../domain/state.js';
+import { decodeStateBody } from '../domain/state-codec.js';
 import { batchGetAll, type WriteCounter } from './dynamo-batch.js';
 
 /** The stored item is no longer at the version that was read: someone else wrote first. */
@@ -64,7 +66,7 @@ export class StateItemTooLargeError extends WindowpaneError {
 
 const SECONDS_PER_DAY = 86_400;
 
-interface StateItem {
+export interface StateItem {
   sensorId: string;
   version: number;
   lastSequence: string;
@@ -166,24 +168,7 @@ export class WindowStateStore {
     const bytes = bodyBytes(body);
     if (bytes > this.maxBodyBytes) throw new StateItemTooLargeError({ sensorId: next.sensorId, bytes });
     const now = this.now();
-    const item: StateItem = {
-      sensorId: next.sensorId,
-      version,
-      lastSequence: latestSequence(next),
-      body,
-      updatedAt: now,
-      openWindows: Object.keys(next.windows).length,
-      ...(next.sd !== undefined ? { silentDue: next.sd } : {}),
-      expiresAt: Math.floor(now / 1000) + this.ttlDays * SECONDS_PER_DAY,
-      ...(options.claim
-        ? {
-            carriedBy: options.claim.by,
-            carriedShard: options.claim.shardId,
-            carriedFrom: options.claim.from,
-            carriedUntil: options.claim.until,
-          }
-        : {}),
-    };
+    const item = stateItem(next, { version, body, now, ttlDays: this.ttlDays, claim: options.claim });
     this.counter.writes++;
     try {
       await this.doc.send(
@@ -200,11 +185,13 @@ export class WindowStateStore {
                   ExpressionAttributeValues: { ':version': previous.version },
                 }
               : {
-                  ConditionExpression: '#version = :version AND #lastSequence = :lastSequence',
+                  ConditionExpression:
+                    '#version = :version AND #lastSequence IN (:lastSequence, :paddedSequence)',
                   ExpressionAttributeNames: { '#version': 'version', '#lastSequence': 'lastSequence' },
                   ExpressionAttributeValues: {
                     ':version': previous.version,
                     ':lastSequence': latestSequence(previous),
+                    ':paddedSequence': latestSequence(previous, true),
                   },
                 }),
         }),
@@ -296,15 +283,49 @@ export class WindowStateStore {
   }
 }
 
+/** The item a commit writes: `next` at `version` with its `body`, committed at `now`. */
+export function stateItem(
+  next: SensorState,
+  options: {
+    version: number;
+    body: string;
+    now: number;
+    ttlDays: number;
+    claim?: CarryClaim | null | undefined;
+  },
+): StateItem {
+  const { version, body, now, claim } = options;
+  return {
+    sensorId: next.sensorId,
+    version,
+    lastSequence: latestSequence(next),
+    body,
+    updatedAt: now,
+    openWindows: Object.keys(next.windows).length,
+    ...(next.sd !== undefined ? { silentDue: next.sd } : {}),
+    expiresAt: Math.floor(now / 1000) + options.ttlDays * SECONDS_PER_DAY,
+    ...(claim
+      ? {
+          carriedBy: claim.by,
+          carriedShard: claim.shardId,
+          carriedFrom: claim.from,
+          carriedUntil: claim.until,
+        }
+      : {}),
+  };
+}
+
 /**
- * The most recently applied record (the last shard in LRU order) as
- * `<shardId>:<fixed-width sequence number>`, so the stored attribute compares correctly as
- * a string.
+ * The most recently applied record (the last shard in LRU order) as `<shardId>:<position>`;
+ * `padded`: with the position fixed-width (record-position.ts padPosition), as the previous
+ * release stored it.
  */
-function latestSequence(state: SensorState): string {
+function latestSequence(state: SensorState, padded = false): string {
   const shards = Object.keys(state.applied);
   const last = shards[shards.length - 1];
-  return last === undefined ? '' : `${last}:${padPosition(parsePosition(state.applied[last]!))}`;
+  if (last === undefined) return '';
+  const p = parsePosition(state.applied[last]!);
+  return `${last}:${padded ? padPosition(p) : formatPosition(p)}`;
 }
 
 function fromItem(item: StateItem): SensorState {
@@ -321,9 +342,10 @@ function fromItem(item: StateItem): SensorState {
   return state;
 }
 
-/** A state from its body (stateBody in domain/bounds.ts): the stored item's, or a carried state's. */
+/**
+ * A state from its body (stateBody in domain/bounds.ts): the stored item's, or a carried
+ * state's; a body of the previous release (a JSON object) reads as before.
+ */
 export function fromBody(sensorId: string, version: number, body: string): SensorState {
-  const rest = JSON.parse(body) as Omit<SensorState, 'sensorId' | 'version'>;
-  reviveSketches(rest.windows);
-  return { ...rest, sensorId, version };
+  return decodeStateBody(sensorId, version, body);
 }

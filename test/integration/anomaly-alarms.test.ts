@@ -15,6 +15,7 @@ import {
   putRecords,
   readAllRecords,
   scanAll,
+  stateOfItem,
   type TestPipeline,
 } from './pipeline-helpers.js';
 
@@ -113,9 +114,9 @@ describe('A-K3 zscore alarm on the emulators', () => {
   });
 
   it("keeps the alarm and the rule's window in furnace-1's state item, none in furnace-2's", async () => {
-    const items = (await scanAll(p.clients, p.tables.state)) as { sensorId: string; body: string }[];
+    const items = await scanAll(p.clients, p.tables.state);
     const body = (id: string) =>
-      JSON.parse(items.find((i) => i.sensorId === id)!.body) as {
+      stateOfItem(items.find((i) => i.sensorId === id)!) as {
         alarms?: Record<string, { st: string }>;
         rs?: Record<string, { s: { v: number[] } }>;
       };

@@ -21,7 +21,7 @@ import { findTable, uniquePrefix } from '../../local/cloud/index.js';
 import { type LocalPipeline, type PipelineOutputs, startLocalPipeline } from '../../local/pipeline/index.js';
 import { type DlqEntry, listDlq, redriveDlq } from '../../local/recovery/index.js';
 import { reference, windowRows } from '../proof/reference.js';
-import { putRecords, readAllRecords, scanAll } from './pipeline-helpers.js';
+import { putRecords, readAllRecords, scanAll, stateOfItem } from './pipeline-helpers.js';
 
 const endpoints = inject('endpoints');
 const T0 = Date.UTC(2026, 0, 1);
@@ -92,7 +92,7 @@ describe('Chaos with bounded retries: what reaches the on-failure queue, and `np
       body: string;
     }[];
     const fences = new Map(
-      states.map((s) => [s.sensorId, (JSON.parse(s.body) as { applied: Record<string, string> }).applied]),
+      states.map((s) => [s.sensorId, stateOfItem(s as unknown as Record<string, unknown>).applied]),
     );
     notCounted = [];
     for (const { shardId, records } of await readAllRecords(

@@ -19,6 +19,7 @@ import {
   readAllRecords,
   scanAll,
   snapshot,
+  stateOfItem,
   type TestPipeline,
 } from './pipeline-helpers.js';
 
@@ -108,7 +109,7 @@ describe('KPL aggregates: the same outputs as plain records, exactly once under 
     expect(probe.dead).toBe(true);
     // What was committed ends inside an aggregate: the fence holds <sequenceNumber>.<subIndex>.
     const fences = (await scanAll(p.clients, p.tables.state)).flatMap((item) =>
-      Object.values((JSON.parse(String(item.body)) as { applied: Record<string, string> }).applied),
+      Object.values(stateOfItem(item).applied),
     );
     expect(fences.length).toBeGreaterThan(0);
     expect(fences.every((f) => /^\d+\.\d+$/.test(f))).toBe(true);

@@ -20,6 +20,7 @@ import {
   putRecords,
   readAllRecords,
   scanAll,
+  stateOfItem,
   type TestPipeline,
 } from './pipeline-helpers.js';
 
@@ -166,12 +167,10 @@ describe.each([
     });
 
     it("commits the sensor's state, with the open window of the last reading", async () => {
-      const [state] = (await scanAll(p.clients, p.tables.state)) as { sensorId: string; body: string }[];
+      const [state] = await scanAll(p.clients, p.tables.state);
       expect(state?.sensorId).toBe('edge');
-      const body = JSON.parse(state!.body) as {
-        windows: Record<string, { aggs: { temperature: { count: number } } }>;
-      };
-      expect(Object.values(body.windows).map((w) => w.aggs.temperature.count)).toEqual([1]);
+      const body = stateOfItem(state!);
+      expect(Object.values(body.windows).map((w) => w.aggs.temperature!.count)).toEqual([1]);
     });
   },
 );

@@ -13,6 +13,8 @@ import {
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
+import type { SensorState } from '../../functions/domain/state.js';
+import { decodeStateBody } from '../../functions/domain/state-codec.js';
 import { type AwsClients, type ClientOptions, localClientOptions } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
 import { ALERT_LEDGER_TABLE, RESULTS_TABLE, STATE_TABLE } from '../../functions/lib/resources.js';
@@ -226,6 +228,11 @@ export function lambdaContext(): Context {
   };
 }
 
+/** The state a state-table item holds, read as the store reads it (state-codec.ts, either format). */
+export function stateOfItem(item: Record<string, unknown>): SensorState {
+  return decodeStateBody(String(item.sensorId), Number(item.version), String(item.body));
+}
+
 export async function scanAll(clients: AwsClients, table: string): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   let start: Record<string, unknown> | undefined;
@@ -244,7 +251,7 @@ export async function snapshot(p: TestPipeline) {
       sensorId: i.sensorId,
       version: i.version,
       lastSequence: i.lastSequence,
-      body: JSON.parse(String(i.body)),
+      body: stateOfItem(i),
     }))
     .sort((a, b) => String(a.sensorId).localeCompare(String(b.sensorId)));
   const results = (await scanAll(p.clients, p.tables.results))

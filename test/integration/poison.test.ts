@@ -19,6 +19,7 @@ import {
   putRecords,
   readAllRecords,
   scanAll,
+  stateOfItem,
   type TestPipeline,
 } from './pipeline-helpers.js';
 
@@ -250,10 +251,8 @@ describe('Poison records: each ends in the invalid sink with a specific reason a
     const state = await scanAll(p.clients, p.tables.state);
     expect(state.map((s) => s.sensorId).sort()).toEqual(['a', 'b', 'c']);
     for (const item of state) {
-      const body = JSON.parse(String(item.body)) as {
-        windows: Record<string, { aggs: { temperature: { count: number } } }>;
-      };
-      const counts = Object.values(body.windows).map((w) => w.aggs.temperature.count);
+      const body = stateOfItem(item);
+      const counts = Object.values(body.windows).map((w) => w.aggs.temperature!.count);
       const applied = item.sensorId === 'c' ? VALID_EXTREMES.length : POISON.length;
       expect(counts.reduce((x, y) => x + y, 0)).toBe(applied);
     }

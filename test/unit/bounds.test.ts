@@ -103,9 +103,11 @@ describe('Bounds B1: commits are sized by the item they write; any cut gives the
     },
   );
 
-  it('a one-day backlog of one sensor (1,500 readings 60 s apart) commits in pieces under the target', () => {
+  it('a four-day backlog of one sensor (6,000 readings 60 s apart) commits in pieces under the target', () => {
     const config = parseConfig({});
-    const backlog = Array.from({ length: 1_500 }, (_, i) =>
+    // 6,000 final windows: past MAX_STATE_BYTES in one outbox even in the compact body
+    // (state-codec.ts, about 170 bytes a final window), as 1,500 were in the JSON object one.
+    const backlog = Array.from({ length: 6_000 }, (_, i) =>
       record('sensor_1', T0 + i * MINUTE, 20 + (i % 7), i + 1),
     );
     // One fold of it all is what used to be committed: over the limit.
