@@ -19,12 +19,12 @@ import { isMetricValue } from './aggregate.js';
 import { parseIsoTimestamp } from './iso-timestamp.js';
 import {
   type DecodeOptions,
-  type DecodeResult,
   MAX_FUTURE_SKEW_MS,
   MAX_RECORD_BYTES,
   MAX_SENSOR_ID_LENGTH,
   MAX_TIMESTAMP_MS,
   MIN_TIMESTAMP_MS,
+  type Reading,
 } from './reading.js';
 
 const QUOTE = 0x22;
@@ -119,28 +119,30 @@ let scannedNumber = 0;
 /**
  * The reading `decodeReading(data, metrics, options)` would return, or undefined when
  * this fast path cannot say. `partitionKey`, when given, is reused as the sensor id
- * string if it spells the same characters (it usually is the sensor id).
+ * string if it spells the same characters (it usually is the sensor id). `length` reads
+ * only the first bytes of `data` (a scratch buffer) as the record.
  */
 export function decodeFlatReading(
   data: Uint8Array,
   metrics: readonly string[],
   options: DecodeOptions = {},
   partitionKey?: string,
-): DecodeResult | undefined {
-  const n = data.length;
+  length = data.length,
+): Reading | undefined {
+  const n = Math.min(length, data.length);
   if (n === 0 || n > MAX_RECORD_BYTES) return undefined;
   const plan = planFor(metrics);
   if (plan === null) return undefined;
   const { kind, start, end, number, others } = plan;
   for (let s = 0; s < kind.length; s++) kind[s] = ABSENT;
   let otherCount = 0;
-  let i = skipSpace(data, 0);
-  if (byteAt(data, i) !== OPEN) return undefined;
-  i = skipSpace(data, i + 1);
+  let i = skipSpace(data, 0, n);
+  if (byteAt(data, i, n) !== OPEN) return undefined;
+  i = skipSpace(data, i + 1, n);
   for (;;) {
-    if (byteAt(data, i) !== QUOTE) return undefined;
+    if (byteAt(data, i, n) !== QUOTE) return undefined;
     const keyStart = i + 1;
-    const keyEnd = scanString(data, keyStart);
+    const keyEnd = scanString(data, keyStart, n);
     if (keyEnd < 0) return undefined;
     const slot = slotOf(plan.names, data, keyStart, keyEnd);
     if (slot < 0) {
@@ -155,26 +157,26 @@ export function decodeFlatReading(
     } else if (kind[slot] !== ABSENT) {
       return undefined;
     }
-    i = skipSpace(data, keyEnd + 1);
-    if (byteAt(data, i) !== COLON) return undefined;
-    i = skipSpace(data, i + 1);
-    const c = byteAt(data, i);
+    i = skipSpace(data, keyEnd + 1, n);
+    if (byteAt(data, i, n) !== COLON) return undefined;
+    i = skipSpace(data, i + 1, n);
+    const c = byteAt(data, i, n);
     let valueKind: number;
     let valueStart = i;
     let valueEnd: number;
     if (c === QUOTE) {
       valueStart = i + 1;
-      valueEnd = scanString(data, valueStart);
+      valueEnd = scanString(data, valueStart, n);
       if (valueEnd < 0) return undefined;
       i = valueEnd + 1;
       valueKind = STRING;
     } else if (c === MINUS || (c >= ZERO && c <= NINE)) {
-      valueEnd = scanNumber(data, i);
+      valueEnd = scanNumber(data, i, n);
       if (valueEnd < 0) return undefined;
       i = valueEnd;
       valueKind = NUMBER;
     } else {
-      valueEnd = scanLiteral(data, i);
+      valueEnd = scanLiteral(data, i, n);
       if (valueEnd < 0) return undefined;
       i = valueEnd;
       valueKind = LITERAL;
@@ -185,12 +187,12 @@ export function decodeFlatReading(
       end[slot] = valueEnd;
       number[slot] = valueKind === NUMBER ? scannedNumber : Number.NaN;
     }
-    i = skipSpace(data, i);
-    if (byteAt(data, i) === COMMA) {
-      i = skipSpace(data, i + 1);
+    i = skipSpace(data, i, n);
+    if (byteAt(data, i, n) === COMMA) {
+      i = skipSpace(data, i + 1, n);
       continue;
     }
-    if (byteAt(data, i) !== CLOSE || skipSpace(data, i + 1) !== n) return undefined;
+    if (byteAt(data, i, n) !== CLOSE || skipSpace(data, i + 1, n) !== n) return undefined;
     break;
   }
   return readingOf(plan, data, options, partitionKey);
@@ -202,7 +204,7 @@ function readingOf(
   data: Uint8Array,
   options: DecodeOptions,
   partitionKey: string | undefined,
-): DecodeResult | undefined {
+): Reading | undefined {
   const { kind, start, end, number, metrics } = plan;
   let idSlot: number;
   if (kind[SENSOR_ID] !== ABSENT) {
@@ -247,28 +249,28 @@ function readingOf(
     partitionKey !== undefined && spells(data, idStart, idEnd, partitionKey)
       ? partitionKey
       : asciiText(data, idStart, idEnd);
-  return { ok: true, reading: { sensorId, timestamp, values } };
+  return { sensorId, timestamp, values };
 }
 
 /**
  * The byte at `i`, or -1 past the end: never an out-of-bounds read, which would make
  * every byte a number-or-undefined to the optimising compiler.
  */
-function byteAt(data: Uint8Array, i: number): number {
-  return i < data.length ? data[i]! : -1;
+function byteAt(data: Uint8Array, i: number, n: number): number {
+  return i < n ? data[i]! : -1;
 }
 
-function skipSpace(data: Uint8Array, i: number): number {
+function skipSpace(data: Uint8Array, i: number, n: number): number {
   for (;;) {
-    const c = byteAt(data, i);
+    const c = byteAt(data, i, n);
     if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
     i++;
   }
 }
 
 /** Index of the closing quote of a string of printable ASCII without escapes, or -1. */
-function scanString(data: Uint8Array, i: number): number {
-  for (; i < data.length; i++) {
+function scanString(data: Uint8Array, i: number, n: number): number {
+  for (; i < n; i++) {
     const c = data[i]!;
     if (c === QUOTE) return i;
     if (c === BACKSLASH || c < 0x20 || c > 0x7f) return -1;
@@ -280,17 +282,17 @@ function scanString(data: Uint8Array, i: number): number {
  * End of a JSON number literal starting at `i` (or -1 when it is not one), with its value
  * in `scannedNumber` when it has at most MAX_DIGITS digits and no exponent, else NaN.
  */
-function scanNumber(data: Uint8Array, i: number): number {
-  const negative = byteAt(data, i) === MINUS;
+function scanNumber(data: Uint8Array, i: number, n: number): number {
+  const negative = byteAt(data, i, n) === MINUS;
   if (negative) i++;
   let mantissa = 0;
   let digits = 0;
-  let c = byteAt(data, i);
+  let c = byteAt(data, i, n);
   if (c === ZERO) {
-    c = byteAt(data, ++i);
+    c = byteAt(data, ++i, n);
     digits = 1;
   } else if (c > ZERO && c <= NINE) {
-    for (; c >= ZERO && c <= NINE; c = byteAt(data, ++i)) {
+    for (; c >= ZERO && c <= NINE; c = byteAt(data, ++i, n)) {
       mantissa = mantissa * 10 + (c - ZERO);
       digits++;
     }
@@ -299,9 +301,9 @@ function scanNumber(data: Uint8Array, i: number): number {
   }
   let fraction = 0;
   if (c === DOT) {
-    c = byteAt(data, ++i);
+    c = byteAt(data, ++i, n);
     if (c < ZERO || c > NINE) return -1;
-    for (; c >= ZERO && c <= NINE; c = byteAt(data, ++i)) {
+    for (; c >= ZERO && c <= NINE; c = byteAt(data, ++i, n)) {
       mantissa = mantissa * 10 + (c - ZERO);
       digits++;
       fraction++;
@@ -310,10 +312,10 @@ function scanNumber(data: Uint8Array, i: number): number {
   let exact = digits <= MAX_DIGITS;
   if (c === 0x65 /* e */ || c === 0x45 /* E */) {
     exact = false;
-    c = byteAt(data, ++i);
-    if (c === 0x2b /* + */ || c === MINUS) c = byteAt(data, ++i);
+    c = byteAt(data, ++i, n);
+    if (c === 0x2b /* + */ || c === MINUS) c = byteAt(data, ++i, n);
     if (c < ZERO || c > NINE) return -1;
-    while (c >= ZERO && c <= NINE) c = byteAt(data, ++i);
+    while (c >= ZERO && c <= NINE) c = byteAt(data, ++i, n);
   }
   if (!exact) scannedNumber = Number.NaN;
   else {
@@ -326,9 +328,9 @@ function scanNumber(data: Uint8Array, i: number): number {
 const LITERALS = [bytesOf('true'), bytesOf('false'), bytesOf('null')];
 
 /** End of `true`, `false` or `null` at `i`, or -1. */
-function scanLiteral(data: Uint8Array, i: number): number {
+function scanLiteral(data: Uint8Array, i: number, n: number): number {
   for (const word of LITERALS) {
-    if (sameAt(data, i, word)) return i + word.length;
+    if (i + word.length <= n && sameAt(data, i, word)) return i + word.length;
   }
   return -1;
 }

@@ -87,8 +87,10 @@ const JSON_READING: RecordFormat = {
   matches: () => true,
   framedAvro: false,
   // The flat fast path answers for the common record; anything else is decoded in full.
-  decode: (data, ctx, options, partitionKey) =>
-    decodeFlatReading(data, ctx.metrics, options, partitionKey) ?? decodeReading(data, ctx.metrics, options),
+  decode(data, ctx, options, partitionKey) {
+    const reading = decodeFlatReading(data, ctx.metrics, options, partitionKey);
+    return reading ? { ok: true, reading } : decodeReading(data, ctx.metrics, options);
+  },
 };
 
 /** Every format, in the order they are tried; JSON last, as it takes anything. */

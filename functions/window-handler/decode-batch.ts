@@ -10,7 +10,9 @@
  * writer schemas its Avro payloads name, once per batch.
  */
 import type { KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import type { DecodeOptions } from '../domain/reading.js';
+import { decodeFlatReading } from '../domain/flat-reading.js';
+import type { DecodeOptions, Reading } from '../domain/reading.js';
+import { MAX_RECORD_BYTES } from '../domain/reading.js';
 import { formatPosition } from '../domain/record-position.js';
 import { checkSequence, shardIdOfEventId } from '../domain/sequence.js';
 import type { SensorRecord } from '../domain/state.js';
@@ -38,11 +40,15 @@ export interface DecodedBatch {
   invalid: InvalidRecordMessage[];
 }
 
-/** One thing to decode: a whole Kinesis record, or one user record of an aggregate. */
+/**
+ * One thing to decode: a whole Kinesis record, or one user record of an aggregate. A
+ * JSON record's bytes are left undecoded (`data` undefined) until it is decoded itself:
+ * see `readLazily`.
+ */
 interface Payload {
   record: KinesisStreamRecord;
   shardId: string;
-  data: Uint8Array;
+  data: Uint8Array | undefined;
   format: RecordFormat;
   /** The user record's index and key, for a user record of an aggregate. */
   user?: { subIndex: number; partitionKey: string };
@@ -69,7 +75,7 @@ export async function decodeBatchWithSchemas(
 ): Promise<DecodedBatch> {
   const unpacked = unpackBatch(event);
   if (decoder === undefined) return decodeUnpacked(unpacked, { metrics });
-  const framed = unpacked.payloads.filter((p) => p.format.framedAvro).map((p) => p.data);
+  const framed = unpacked.payloads.filter((p) => p.format.framedAvro).map((p) => p.data!);
   const prepared = framed.length > 0 ? await decoder.prepare(framed) : new Map();
   return decodeUnpacked(unpacked, { metrics, avro: { decoder, prepared } });
 }
@@ -84,6 +90,15 @@ function unpackBatch(event: KinesisStreamEvent): UnpackedBatch {
     if (!record.eventID.startsWith(shardPrefix)) {
       shardId = shardIdOfEventId(record.eventID);
       shardPrefix = `${shardId}:`;
+    }
+    // The format is told by the first bytes: a JSON record is decoded later, whole.
+    const head = base64Head(record.kinesis.data);
+    if (head !== undefined) {
+      const format = formatOf(head, RECORD_FORMATS, record.kinesis.partitionKey);
+      if (format.name === 'json') {
+        payloads.push({ record, shardId, data: undefined, format });
+        continue;
+      }
     }
     const data = Buffer.from(record.kinesis.data, 'base64');
     const format = formatOf(data, RECORD_FORMATS, record.kinesis.partitionKey);
@@ -119,10 +134,13 @@ function decodeUnpacked(unpacked: UnpackedBatch, ctx: FormatContext): DecodedBat
     // The arrival time is part of the record, so the future bound is the same on every retry.
     options.arrivalMs = kinesis.approximateArrivalTimestamp * 1000;
     const key = payload.user ? payload.user.partitionKey : kinesis.partitionKey;
-    const decoded = payload.format.decode(payload.data, ctx, options, key);
+    const flat = payload.data === undefined ? readLazily(payload, ctx, options) : undefined;
+    const decoded = flat
+      ? { ok: true as const, reading: flat }
+      : payload.format.decode(payload.data!, ctx, options, key);
     if (!decoded.ok) {
       // Bytes no format accepted may be an aggregate whose magic was damaged.
-      const damaged = payload.user === undefined && isDamagedAggregate(payload.data);
+      const damaged = payload.user === undefined && isDamagedAggregate(payload.data!);
       invalid.push(
         damaged
           ? invalidMessage(
@@ -173,7 +191,59 @@ function invalidMessage(payload: Payload, reason: string, detail: string): Inval
     sequenceNumber: kinesis.sequenceNumber,
     ...(user ? { subIndex: user.subIndex } : {}),
     approximateArrivalTimestamp: kinesis.approximateArrivalTimestamp,
-    data: user ? Buffer.from(payload.data).toString('base64') : kinesis.data,
-    byteLength: payload.data.length,
+    data: user ? Buffer.from(payload.data!).toString('base64') : kinesis.data,
+    byteLength: payload.data!.length,
   };
+}
+
+/**
+ * Scratch space for JSON records' bytes: most records are decoded from it by the flat
+ * fast path (functions/domain/flat-reading.ts) and never need a buffer of their own.
+ */
+const scratch = Buffer.allocUnsafe(MAX_RECORD_BYTES + 4);
+
+/**
+ * The reading of a JSON record whose bytes are not decoded yet, when the flat fast path
+ * reads it from the scratch buffer; otherwise its bytes become `payload.data`, for the
+ * format's own decoder (and the invalid sink), and undefined is returned.
+ */
+function readLazily(payload: Payload, ctx: FormatContext, options: DecodeOptions): Reading | undefined {
+  const { kinesis } = payload.record;
+  const base64 = kinesis.data;
+  // The same decoder as Buffer.from writes the same bytes, given room for all of them.
+  if (Math.ceil(base64.length / 4) * 3 <= scratch.length) {
+    const length = scratch.write(base64, 0, scratch.length, 'base64');
+    const reading = decodeFlatReading(scratch, ctx.metrics, options, kinesis.partitionKey, length);
+    if (reading) return reading;
+  }
+  payload.data = Buffer.from(base64, 'base64');
+  return undefined;
+}
+
+const BASE64_DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+const BASE64_VALUE = new Int8Array(128).fill(-1);
+for (let i = 0; i < BASE64_DIGITS.length; i++) BASE64_VALUE[BASE64_DIGITS.charCodeAt(i)] = i;
+const head = new Uint8Array(6);
+
+/**
+ * The first 6 bytes of base64 text that begins with 8 plain base64 digits (every record
+ * of 6 bytes or more, as producers write them), enough for `formatOf`; otherwise undefined
+ * and the caller decodes the whole text. Shared: valid until the next call.
+ */
+function base64Head(text: string): Uint8Array | undefined {
+  if (text.length < 8) return undefined;
+  let bits = 0;
+  for (let i = 0; i < 8; i++) {
+    const c = text.charCodeAt(i);
+    const v = c < 128 ? BASE64_VALUE[c]! : -1;
+    if (v < 0) return undefined;
+    bits = i === 4 ? v : bits * 64 + v;
+    if (i === 3 || i === 7) {
+      const at = i === 3 ? 0 : 3;
+      head[at] = bits >> 16;
+      head[at + 1] = (bits >> 8) & 0xff;
+      head[at + 2] = bits & 0xff;
+    }
+  }
+  return head;
 }
