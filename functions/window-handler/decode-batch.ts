@@ -132,12 +132,22 @@ function decodeUnpacked(unpacked: UnpackedBatch, ctx: FormatContext): DecodedBat
   for (const payload of unpacked.payloads) {
     const { kinesis } = payload.record;
     // The arrival time is part of the record, so the future bound is the same on every retry.
-    options.arrivalMs = kinesis.approximateArrivalTimestamp * 1000;
-    const key = payload.user ? payload.user.partitionKey : kinesis.partitionKey;
+    const arrivalMs = kinesis.approximateArrivalTimestamp * 1000;
+    options.arrivalMs = arrivalMs;
     const flat = payload.data === undefined ? readLazily(payload, ctx, options) : undefined;
-    const decoded = flat
-      ? { ok: true as const, reading: flat }
-      : payload.format.decode(payload.data!, ctx, options, key);
+    if (flat) {
+      // A whole JSON record (never a user record), read by the flat fast path.
+      const sequence = checkSequence(kinesis.sequenceNumber);
+      groupOf(groups, flat.sensorId, kinesis.sequenceNumber).records.push({
+        shardId: payload.shardId,
+        sequence,
+        reading: flat,
+        arrivalMs,
+      });
+      continue;
+    }
+    const key = payload.user ? payload.user.partitionKey : kinesis.partitionKey;
+    const decoded = payload.format.decode(payload.data!, ctx, options, key);
     if (!decoded.ok) {
       // Bytes no format accepted may be an aggregate whose magic was damaged.
       const damaged = payload.user === undefined && isDamagedAggregate(payload.data!);
@@ -155,14 +165,9 @@ function decodeUnpacked(unpacked: UnpackedBatch, ctx: FormatContext): DecodedBat
     if ('records' in decoded) continue;
     // A control record joins its sensor's records in arrival order, like a reading (A-C1).
     const sensorId = 'reading' in decoded ? decoded.reading.sensorId : decoded.action.sensorId;
-    let group = groups.get(sensorId);
-    if (!group) {
-      group = { sensorId, records: [], firstItemId: kinesis.sequenceNumber };
-      groups.set(sensorId, group);
-    }
+    const group = groupOf(groups, sensorId, kinesis.sequenceNumber);
     const shardId = payload.shardId;
     const sequence = checkSequence(kinesis.sequenceNumber);
-    const arrivalMs = kinesis.approximateArrivalTimestamp * 1000;
     const sensorRecord: SensorRecord =
       'reading' in decoded
         ? { shardId, sequence, reading: decoded.reading, arrivalMs }
@@ -172,6 +177,16 @@ function decodeUnpacked(unpacked: UnpackedBatch, ctx: FormatContext): DecodedBat
     group.records.push(sensorRecord);
   }
   return { groups, invalid };
+}
+
+/** The sensor's group, created with `itemId` (its first record's) when it has none yet. */
+function groupOf(groups: Map<string, SensorGroup>, sensorId: string, itemId: string): SensorGroup {
+  let group = groups.get(sensorId);
+  if (!group) {
+    group = { sensorId, records: [], firstItemId: itemId };
+    groups.set(sensorId, group);
+  }
+  return group;
 }
 
 /**
