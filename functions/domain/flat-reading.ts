@@ -16,7 +16,7 @@
  * rounds the exact quotient correctly, as JSON.parse rounds the decimal.
  */
 import { isMetricValue } from './aggregate.js';
-import { parseIsoTimestamp } from './iso-timestamp.js';
+import { parseIsoTimestamp, parseUtcTimestampBytes } from './iso-timestamp.js';
 import {
   type DecodeOptions,
   MAX_FUTURE_SKEW_MS,
@@ -226,7 +226,9 @@ function readingOf(
     timestamp = number[TIMESTAMP]!;
     if (Number.isNaN(timestamp)) return undefined;
   } else if (kind[TIMESTAMP] === STRING) {
-    const parsed = parseIsoTimestamp(asciiText(data, start[TIMESTAMP]!, end[TIMESTAMP]!));
+    const parsed =
+      parseUtcTimestampBytes(data, start[TIMESTAMP]!, end[TIMESTAMP]!) ??
+      parseIsoTimestamp(asciiText(data, start[TIMESTAMP]!, end[TIMESTAMP]!));
     if (typeof parsed === 'string') return undefined;
     timestamp = parsed;
   } else {

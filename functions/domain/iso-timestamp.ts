@@ -72,3 +72,49 @@ function daysFromCivil(year: number, month: number, day: number): number {
   const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
   return era * 146_097 + doe - 719_468;
 }
+
+/**
+ * `parseIsoTimestamp` for the spelling producers use, `YYYY-MM-DDTHH:MM:SS[.fraction]Z`,
+ * read from ASCII bytes `data[from, to)` without making a string: the same epoch ms
+ * when that spelling denotes a valid instant, undefined for anything else (the caller
+ * then asks `parseIsoTimestamp`, which also says what is wrong).
+ */
+export function parseUtcTimestampBytes(data: Uint8Array, from: number, to: number): number | undefined {
+  const length = to - from;
+  if (length < 20 || data[to - 1] !== 0x5a /* Z */) return undefined;
+  const at = (offset: number, width: number): number => {
+    let n = 0;
+    for (let k = from + offset; k < from + offset + width; k++) {
+      const d = data[k]! - 0x30;
+      if (d < 0 || d > 9) return -1;
+      n = n * 10 + d;
+    }
+    return n;
+  };
+  if (data[from + 4] !== 0x2d || data[from + 7] !== 0x2d || data[from + 10] !== 0x54 /* T */)
+    return undefined;
+  if (data[from + 13] !== 0x3a || data[from + 16] !== 0x3a) return undefined;
+  const year = at(0, 4);
+  const month = at(5, 2);
+  const day = at(8, 2);
+  const hour = at(11, 2);
+  const minute = at(14, 2);
+  const second = at(17, 2);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return undefined;
+  let millis = 0;
+  if (length > 20) {
+    // `.` and at least one digit; sub-millisecond digits are truncated, as the regex path does.
+    const digits = length - 21;
+    if (data[from + 19] !== 0x2e /* . */ || digits < 1 || at(20, digits) < 0) return undefined;
+    const kept = Math.min(3, digits);
+    millis = at(20, kept) * 10 ** (3 - kept);
+  }
+  return (
+    daysFromCivil(year, month, day) * 86_400_000 +
+    hour * 3_600_000 +
+    minute * 60_000 +
+    second * 1_000 +
+    millis
+  );
+}
