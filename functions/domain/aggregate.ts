@@ -91,8 +91,12 @@ export function addExact(partials: number[], x: number): void {
     if (lo !== 0) partials[i++] = lo;
     x = hi;
   }
-  partials.length = i;
-  partials.push(x);
+  // As `length = i; push(x)`, without resizing when the count is unchanged (the usual case).
+  if (i === partials.length) partials.push(x);
+  else {
+    partials[i] = x;
+    if (partials.length !== i + 1) partials.length = i + 1;
+  }
 }
 
 /** The correctly rounded value of the exact sum held by the partials. */

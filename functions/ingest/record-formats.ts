@@ -18,6 +18,7 @@
  * and handed to the entries as `FormatContext.avro`.
  */
 import { type AlarmAction, decodeControl, isControlKey } from '../domain/alarms/control.js';
+import { decodeFlatReading } from '../domain/flat-reading.js';
 import { type DecodeOptions, decodeReading, type Reading } from '../domain/reading.js';
 import type { AvroReadingDecoder, PreparedSchemas } from './avro-reading.js';
 import { isConfluentFramed, isGlueFramed } from './avro-wire.js';
@@ -85,7 +86,11 @@ const JSON_READING: RecordFormat = {
   name: 'json',
   matches: () => true,
   framedAvro: false,
-  decode: (data, ctx, options) => decodeReading(data, ctx.metrics, options),
+  // The flat fast path answers for the common record; anything else is decoded in full.
+  decode(data, ctx, options, partitionKey) {
+    const reading = decodeFlatReading(data, ctx.metrics, options, partitionKey);
+    return reading ? { ok: true, reading } : decodeReading(data, ctx.metrics, options);
+  },
 };
 
 /** Every format, in the order they are tried; JSON last, as it takes anything. */

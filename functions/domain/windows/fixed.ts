@@ -23,32 +23,51 @@ export function foldIntoFixed(
   ctx: PlacementContext,
   placement: Placement,
 ): void {
-  const { spec, id } = def;
-  for (const w of assignWindows(spec, reading.timestamp)) {
-    if (isFinal(w.end, state.watermark, ctx.allowedLatenessMs, state.flushedThrough)) {
-      addMissed(placement, { windowType: spec.type, spec: id, windowStart: w.start, windowEnd: w.end });
-      continue;
-    }
-    if (def.lastStart !== w.start) {
-      def.lastStart = w.start;
-      def.lastKey = windowKey(id, w.start);
-    }
-    const key = def.lastKey;
-    let open = state.windows[key];
-    if (!open) {
-      open = {
-        spec: id,
-        windowType: spec.type,
-        windowSizeMs: spec.sizeMs,
-        start: w.start,
-        end: w.end,
-        aggs: {},
-      };
-      if (spec.type === 'sliding') open.windowSlideMs = spec.slideMs;
-      state.windows[key] = open;
-      placement.opened++;
-    }
-    addToWindow(open, reading.values, ctx);
-    placement.accepted = true;
+  const { spec } = def;
+  if (spec.type === 'tumbling') {
+    // assignTumbling's one window, without allocating it.
+    const start = Math.floor(reading.timestamp / spec.sizeMs) * spec.sizeMs;
+    foldIntoWindow(state, def, reading, ctx, placement, start, start + spec.sizeMs);
+    return;
   }
+  for (const w of assignWindows(spec, reading.timestamp)) {
+    foldIntoWindow(state, def, reading, ctx, placement, w.start, w.end);
+  }
+}
+
+function foldIntoWindow(
+  state: SensorState,
+  def: FixedDefinition,
+  reading: Reading,
+  ctx: PlacementContext,
+  placement: Placement,
+  start: number,
+  end: number,
+): void {
+  const { spec, id } = def;
+  if (isFinal(end, state.watermark, ctx.allowedLatenessMs, state.flushedThrough)) {
+    addMissed(placement, { windowType: spec.type, spec: id, windowStart: start, windowEnd: end });
+    return;
+  }
+  if (def.lastStart !== start) {
+    def.lastStart = start;
+    def.lastKey = windowKey(id, start);
+  }
+  const key = def.lastKey;
+  let open = state.windows[key];
+  if (!open) {
+    open = {
+      spec: id,
+      windowType: spec.type,
+      windowSizeMs: spec.sizeMs,
+      start,
+      end,
+      aggs: {},
+    };
+    if (spec.type === 'sliding') open.windowSlideMs = spec.slideMs;
+    state.windows[key] = open;
+    placement.opened++;
+  }
+  addToWindow(open, reading.values, ctx);
+  placement.accepted = true;
 }
