@@ -4,6 +4,7 @@
  * formulas both the per-batch and the carried rows are priced with.
  */
 import { BenchSuiteError } from './context.js';
+import type { MeterTotals } from './meter.js';
 import { PRICES } from './prices.js';
 import type { CostScenario } from './scenarios.js';
 import { round } from './stats.js';
@@ -17,7 +18,7 @@ export const COST_ASSUMPTIONS = {
   /** One Lambda arm64 vCPU assumed as fast as one core of the benchmark machine. */
   cpuSpeedFactor: 1,
   /** Typical in-region round trips from Lambda, ms (assumption, not measured here). */
-  roundTripMs: { dynamodb: 6, sns: 15, sqs: 10 },
+  roundTripMs: { dynamodb: 6, sns: 15, sqs: 10, kinesis: 10 },
   /** processBatch's sensor concurrency and alert publish concurrency (process-batch.ts, effects.ts). */
   handlerConcurrency: 8,
   publishConcurrency: 16,
@@ -148,4 +149,24 @@ export function breakdown(
     totalOnDemand: r(kinesis.onDemand + shared),
     totalProvisioned: r(kinesis.provisioned + shared),
   };
+}
+
+/**
+ * Modelled I/O wait of one invocation from the requests metered in it: state loads
+ * (BatchGetItem) one after another; per-sensor writes and reads (claims, commits, result
+ * puts, checkpoints) `handlerConcurrency` at a time; ledger batch writes, queue and
+ * stream requests in turn; publishes `publishConcurrency` at a time.
+ */
+export function requestsIoMs(d: MeterTotals): number {
+  const a = COST_ASSUMPTIONS;
+  const rt = a.roundTripMs;
+  const n = (name: string) => d.dynamodb.byCommand[name] ?? 0;
+  const pooled = n('PutItemCommand') + n('UpdateItemCommand') + n('GetItemCommand') + n('DeleteItemCommand');
+  return (
+    (n('BatchGetItemCommand') + n('BatchWriteItemCommand') + n('QueryCommand')) * rt.dynamodb +
+    Math.ceil(pooled / a.handlerConcurrency) * rt.dynamodb +
+    Math.ceil(d.sns.publishes / a.publishConcurrency) * rt.sns +
+    d.sqs.requests * rt.sqs +
+    d.kinesis.requests * rt.kinesis
+  );
 }
