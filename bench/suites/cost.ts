@@ -36,6 +36,7 @@ import { formatDollars } from '../report.js';
 import { type ScaleInputs, type ScaleRow, scaleModel } from '../scale.js';
 import { batchShape, COST_SCENARIOS } from '../scenarios.js';
 import { round } from '../stats.js';
+import { type CarriedCostRow, carriedCostHeadlines, carriedCostRow } from './cost-carried.js';
 import type { PeerCaseResult, PeerSuiteResult } from './peer.js';
 import type { PureSuiteResult } from './pure.js';
 import type { WriteCaseResult, WritesSuiteResult } from './writes.js';
@@ -59,6 +60,8 @@ export interface CostSuiteResult {
   assumptions: typeof COST_ASSUMPTIONS;
   recordBytes: number;
   rows: CostRow[];
+  /** The carried-state design's rows (bench/suites/cost-carried.ts), from the writes suite's carried cases. */
+  carried: CarriedCostRow[];
   /** The scale model (bench/scale.ts) from this run's measurements. */
   scale: ScaleRow[];
 }
@@ -233,6 +236,13 @@ export async function runCostSuite(ctx: BenchContext): Promise<CostSuiteResult> 
         `${formatDollars(pt.dollarsPerMillion.totalOnDemand)} per million readings (Kinesis on-demand)`,
     );
   }
+  const carried = writes.carried.map((c) => carriedCostRow(pure, c, rows));
+  for (const x of carried) {
+    ctx.log(
+      `cost: ${x.scenario}: carried ${formatDollars(x.dollarsPerMillion.totalOnDemand)} / naive ` +
+        `${formatDollars(x.naive.totalOnDemand)} per million readings (x${x.vsNaive.onDemand}, goal <= 1/2)`,
+    );
+  }
   return {
     prices: {
       asOf: PRICES_AS_OF,
@@ -244,6 +254,7 @@ export async function runCostSuite(ctx: BenchContext): Promise<CostSuiteResult> 
     assumptions: COST_ASSUMPTIONS,
     recordBytes,
     rows,
+    carried,
     scale: scaleModel(scaleInputs(writes, peer, recordBytes)),
   };
 }
@@ -270,5 +281,5 @@ export function costHeadlines(r: CostSuiteResult): Headline[] {
       met: o.totalOnDemand <= n.totalOnDemand / 2 && o.totalProvisioned <= n.totalProvisioned / 2,
     });
   }
-  return out;
+  return [...out, ...carriedCostHeadlines(r.carried)];
 }
