@@ -64,6 +64,11 @@ export interface CarriedCaseResult extends CarriedCaseSpec {
   claims: number;
   checkpoints: number;
   caughtUpRecords: number;
+  /**
+   * Writes of sensors' state items (metered on the state table): claims, checkpoints and the
+   * commits before alerts or transitions (CS3) are the rest; their sizes (bytes).
+   */
+  stateItems: { writes: number; ruleCommits: number; meanBytes: number; maxBytes: number };
   /** Kinesis requests the handler made (catch-up reads): 0 without faults. */
   kinesisRequests: number;
   /** JSON bytes of the state returned by each invocation with records, vs the handler's budget. */
@@ -223,6 +228,12 @@ export async function runCarriedCase(
       claims: r.claims,
       checkpoints: r.checkpoints,
       caughtUpRecords: r.caughtUp,
+      stateItems: {
+        writes: run.trackedItems.count,
+        ruleCommits: run.trackedItems.count - r.claims - r.checkpoints,
+        meanBytes: Math.round(run.trackedItems.totalBytes / Math.max(1, run.trackedItems.count)),
+        maxBytes: run.trackedItems.maxBytes,
+      },
       kinesisRequests: run.kinesis.requests,
       carriedBytes: {
         mean: Math.round(bytes.reduce((a, b) => a + b, 0) / Math.max(1, bytes.length)),

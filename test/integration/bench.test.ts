@@ -87,6 +87,8 @@ describe('npm run bench', () => {
       expect(c.claims, c.id).toBeGreaterThan(0);
       expect(c.checkpoints, c.id).toBe(c.claims);
       expect(c.caughtUpRecords, c.id).toBe(0);
+      expect(c.stateItems.writes, c.id).toBe(c.claims + c.checkpoints + c.stateItems.ruleCommits);
+      expect(c.stateItems.ruleCommits, c.id).toBeGreaterThanOrEqual(0);
       expect(c.kinesisRequests, c.id).toBe(0);
       expect(c.carriedBytes.max, c.id).toBeGreaterThan(0);
       expect(c.carriedBytes.max, c.id).toBeLessThanOrEqual(c.carriedBytes.budget);
