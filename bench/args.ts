@@ -76,14 +76,15 @@ Measures windowpane on this machine and compares it with a naive per-record desi
           for batches of 100 / 1,000 / 10,000, vs a per-record JSON.parse baseline
           and the physical floor (base64 + JSON.parse + one Map fold)
   writes  DynamoDB write requests per batch against the emulator vs a naive
-          one-write-per-reading writer (10 / 100 / 1,000 sensors at 1 Hz)
+          one-write-per-reading writer (10 / 100 / 1,000 sensors at 1 Hz), and the
+          carried-state design (tumbling window 300 / 900 s, 1 s batches) in units
   peer    the realistic peer (Powertools BatchProcessor + Idempotency on DynamoDB +
           per-reading UpdateItem): CPU, writes per reading and rate vs the others
   e2e     readings/s through the local pipeline vs the Kinesis emulator's own rate,
           and reading-to-alert latency p50 / p99
   memory  peak heap for one 10,000-record batch, handler bundle size and load time
-  cost    dollars per million readings on AWS, from the measurements and bench/prices.ts,
-          and the scale model (10k / 100k / 1M sensors: shards, concurrency, limits)
+  cost    dollars per million readings on AWS, from the measurements and bench/prices.ts
+          (per-batch, carried state, naive, Powertools), and the scale model (10k / 100k / 1M sensors: shards, concurrency, limits)
   dashboard  the web dashboard in Chromium: time to first chart and frame time under
           live load for 1,000 sensors x a day of 1-minute windows vs 10 sensors x an
           hour, and the server store's memory (needs Chromium: .ci/install-packages)

@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { SuiteName } from './args.js';
 import type { Headline } from './context.js';
 import type { MachineInfo } from './machine.js';
+import { carriedCostPart, carriedWritesPart, type TablePart } from './markdown-carried.js';
 import { PRICES_STATUS } from './prices.js';
 import { formatDollars, formatInt } from './report.js';
 import { type CostSuiteResult, DESIGN_TUMBLING_WINDOW_SECONDS } from './suites/cost.js';
@@ -144,7 +145,12 @@ function writesSection(r: WritesSuiteResult): string {
       ],
       rows,
     ),
+    ...(r.carried?.length ? ['', part(carriedWritesPart(r.carried))] : []),
   ].join('\n');
+}
+
+function part(p: TablePart): string {
+  return [p.heading, '', p.text, '', table(p.header, p.rows)].join('\n');
 }
 
 function peerSection(r: PeerSuiteResult): string {
@@ -325,6 +331,7 @@ function costSection(r: CostSuiteResult): string {
       ],
       rows,
     ),
+    ...(r.carried?.length ? ['', part(carriedCostPart(r.carried))] : []),
   ].join('\n');
 }
 

@@ -41,6 +41,8 @@ export interface MeterTotals {
   trackedItems: { count: number; totalBytes: number; maxBytes: number };
   sns: { publishes: number };
   sqs: { requests: number; messages: number };
+  /** Kinesis requests per command (the handler reads the stream only to catch a carried state up). */
+  kinesis: { requests: number; byCommand: Record<string, number> };
 }
 
 export function emptyTotals(): MeterTotals {
@@ -57,16 +59,13 @@ export function emptyTotals(): MeterTotals {
     trackedItems: { count: 0, totalBytes: 0, maxBytes: 0 },
     sns: { publishes: 0 },
     sqs: { requests: 0, messages: 0 },
+    kinesis: { requests: 0, byCommand: {} },
   };
 }
 
 /** `after - before`, field by field. */
 export function diffTotals(after: MeterTotals, before: MeterTotals): MeterTotals {
-  const byCommand: Record<string, number> = {};
-  for (const [name, n] of Object.entries(after.dynamodb.byCommand)) {
-    const d = n - (before.dynamodb.byCommand[name] ?? 0);
-    if (d !== 0) byCommand[name] = d;
-  }
+  const byCommand = diffCounts(after.dynamodb.byCommand, before.dynamodb.byCommand);
   const a = after.dynamodb;
   const b = before.dynamodb;
   return {
@@ -90,7 +89,20 @@ export function diffTotals(after: MeterTotals, before: MeterTotals): MeterTotals
       requests: after.sqs.requests - before.sqs.requests,
       messages: after.sqs.messages - before.sqs.messages,
     },
+    kinesis: {
+      requests: after.kinesis.requests - before.kinesis.requests,
+      byCommand: diffCounts(after.kinesis.byCommand, before.kinesis.byCommand),
+    },
   };
+}
+
+function diffCounts(after: Record<string, number>, before: Record<string, number>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, n] of Object.entries(after)) {
+    const d = n - (before[name] ?? 0);
+    if (d !== 0) out[name] = d;
+  }
+  return out;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -174,6 +186,10 @@ export class RequestMeter {
         else if (service === 'sns' && (name === 'PublishCommand' || name === 'PublishBatchCommand')) {
           this.totals.sns.publishes +=
             name === 'PublishCommand' ? 1 : ((input.PublishBatchRequestEntries as unknown[]) ?? []).length;
+        } else if (service === 'kinesis') {
+          const k = this.totals.kinesis;
+          k.requests++;
+          k.byCommand[name] = (k.byCommand[name] ?? 0) + 1;
         } else if (service === 'sqs') {
           this.totals.sqs.requests++;
           if (name === 'SendMessageBatchCommand')

@@ -9,7 +9,7 @@ import { DEFAULT_CONFIG } from '../functions/domain/config.js';
 import { PRICES } from './prices.js';
 
 export interface EsmSettings {
-  label: 'default' | 'tuned';
+  label: 'default' | 'tuned' | 'carried';
   batchSize: number;
   maxBatchingWindowSeconds: number;
 }
@@ -38,6 +38,16 @@ export const TUNED_ESM: EsmSettings = {
   label: 'tuned',
   batchSize: LAMBDA_MAX_BATCH,
   maxBatchingWindowSeconds: LAMBDA_MAX_WINDOW_SECONDS,
+};
+
+/**
+ * Carried state (eventSource.tumblingWindowSeconds > 0): writes no longer track batches, so
+ * a short batching window costs invocations, not writes; 1 s keeps alerts prompt.
+ */
+export const CARRIED_ESM: EsmSettings = {
+  label: 'carried',
+  batchSize: LAMBDA_MAX_BATCH,
+  maxBatchingWindowSeconds: 1,
 };
 
 export const COST_SCENARIOS: readonly CostScenario[] = [

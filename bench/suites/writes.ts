@@ -25,11 +25,12 @@ import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_CONFIG, parseConfig, type WindowpaneConfig } from '../../functions/domain/config.js';
 import { type AwsClients, createClients, localClientOptions } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
-import { type BatchDeps, buildBatchDeps } from '../../functions/pipeline/deps.js';
+import { buildBatchDeps } from '../../functions/pipeline/deps.js';
 import { processBatch } from '../../functions/window-handler/process-batch.js';
 import type { EmulatorEndpoints } from '../../local/cloud/emulators.js';
 import { provisionLocalCloud, uniquePrefix } from '../../local/cloud/index.js';
 import { NaiveWriter, naiveProcessBatch, newNaiveState, tumblingSizeMs } from '../baseline.js';
+import { type CarriedCaseResult, carriedHeadlines, runCarriedCases } from '../carried.js';
 import { type BenchContext, BenchSuiteError, defaultDeploymentEnv, type Headline } from '../context.js';
 import {
   distinctPartitionKeys,
@@ -39,6 +40,7 @@ import {
   toEvents,
 } from '../data.js';
 import { RequestMeter } from '../meter.js';
+import { openWindowShare } from '../open-windows.js';
 import { batchShape, COST_SCENARIOS } from '../scenarios.js';
 import { median, nowMs, round } from '../stats.js';
 
@@ -117,6 +119,8 @@ export interface WritesSuiteResult {
   windowMs: number;
   targetRatio: number;
   cases: WriteCaseResult[];
+  /** The carried-state design (bench/carried.ts) on the same kind of records. */
+  carried: CarriedCaseResult[];
 }
 
 /** The cases of a run (pure: no emulator needed). */
@@ -346,28 +350,6 @@ export async function runWriteCase(
   }
 }
 
-/**
- * Windows still open in the stored states, and the share of one result put each has used
- * up: readings so far / readings in a full window, at most 1.
- */
-async function openWindowShare(
-  deps: BatchDeps,
-  sensorIds: readonly string[],
-  readingsPerFullWindow: number,
-): Promise<{ windows: number; share: number }> {
-  const states = await deps.store.loadMany(sensorIds);
-  let windows = 0;
-  let share = 0;
-  for (const state of states.values()) {
-    for (const w of Object.values(state.windows)) {
-      const count = Math.max(0, ...Object.values(w.aggs).map((a) => a.count));
-      windows++;
-      share += Math.min(1, count / readingsPerFullWindow);
-    }
-  }
-  return { windows, share };
-}
-
 function mean(xs: readonly number[]): number {
   return xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
 }
@@ -393,10 +375,15 @@ export async function runWritesSuite(ctx: BenchContext): Promise<WritesSuiteResu
         `[${Math.round((nowMs() - t0) / 1_000)} s]`,
     );
   }
-  return { windowMs: tumblingSizeMs(config), targetRatio: WRITES_TARGET_RATIO, cases };
+  const carried = await runCarriedCases(endpoints, ctx.quick, ctx.log);
+  return { windowMs: tumblingSizeMs(config), targetRatio: WRITES_TARGET_RATIO, cases, carried };
 }
 
 export function writesHeadlines(r: WritesSuiteResult): Headline[] {
+  return [...matrixHeadlines(r), ...carriedHeadlines(r.carried)];
+}
+
+function matrixHeadlines(r: WritesSuiteResult): Headline[] {
   return r.cases
     .filter((c) => c.group === 'matrix')
     .map((c) => ({

@@ -77,6 +77,28 @@ describe('npm run bench', () => {
       expect(c.ours.writeRequests).toBeGreaterThan(0);
       expect(c.naive.formulaMatched).toBe(true);
     }
+    // Carried state (bench/carried.ts): the handler path counted over whole Lambda windows.
+    expect(writes.carried.length).toBeGreaterThan(0);
+    for (const c of writes.carried) {
+      expect(c.invocations, c.id).toBeGreaterThan(0);
+      expect(c.finalInvocations, c.id).toBe(c.lambdaWindows);
+      expect(c.readings, c.id).toBeGreaterThan(0);
+      // Every claim is released by a checkpoint; no state was lost, so nothing was caught up.
+      expect(c.claims, c.id).toBeGreaterThan(0);
+      expect(c.checkpoints, c.id).toBe(c.claims);
+      expect(c.caughtUpRecords, c.id).toBe(0);
+      expect(c.stateItems.writes, c.id).toBe(c.claims + c.checkpoints + c.stateItems.ruleCommits);
+      expect(c.stateItems.ruleCommits, c.id).toBeGreaterThanOrEqual(0);
+      expect(c.kinesisRequests, c.id).toBe(0);
+      expect(c.carriedBytes.max, c.id).toBeGreaterThan(0);
+      expect(c.carriedBytes.max, c.id).toBeLessThanOrEqual(c.carriedBytes.budget);
+      expect(c.ours.writeUnits, c.id).toBeGreaterThan(0);
+      expect(c.ours.readUnits, c.id).toBeGreaterThan(0);
+      expect(c.naive.writeRequests, c.id).toBeGreaterThanOrEqual(c.readings);
+      expect(c.ratio, c.id).toBeGreaterThan(0);
+      expect(c.ratio, c.id).toBeLessThan(1);
+      expect(typeof c.targetMet, c.id).toBe('boolean');
+    }
     for (const c of peer.cases) expect(c.measured.formulaMatched).toBe(true);
     expect(peer.cpu.recordsPerSecond.peer.median).toBeGreaterThan(0);
     expect(e2e.pipeline.readings).toBeGreaterThan(0);
@@ -87,6 +109,23 @@ describe('npm run bench', () => {
     expect(cost.rows.length).toBe(12);
     expect(cost.scale.length).toBe(6);
     for (const row of cost.rows) expect(row.dollarsPerMillion.totalOnDemand).toBeGreaterThan(0);
+    // One carried cost row per carried case, priced beside naive on the same records.
+    expect(cost.carried.length).toBe(writes.carried.length);
+    for (const row of cost.carried) {
+      expect(row.invocationsPerMillion).toBeGreaterThan(row.finalInvocationsPerMillion);
+      expect(row.finalInvocationsPerMillion).toBeGreaterThan(0);
+      expect(row.dollarsPerMillion.lambda).toBeGreaterThan(0);
+      expect(row.dollarsPerMillion.totalOnDemand).toBeGreaterThan(0);
+      expect(row.naive.totalOnDemand).toBeGreaterThan(0);
+      expect(row.vsNaive.onDemand).toBeCloseTo(
+        row.dollarsPerMillion.totalOnDemand / row.naive.totalOnDemand,
+        2,
+      );
+      expect(row.carriedStateWithinBudget).toBe(true);
+      expect(typeof row.goalMet).toBe('boolean');
+    }
+    const carriedTargets = report.headlines.filter((h: { metric: string }) => h.metric.includes('carried'));
+    expect(carriedTargets.length).toBe(writes.carried.length + cost.carried.length);
     // The scale scenario against its baseline, each with first-chart runs and frames.
     expect([dashboard.scale.sensors, dashboard.baseline.sensors]).toEqual([1_000, 10]);
     for (const s of [dashboard.scale, dashboard.baseline]) {
