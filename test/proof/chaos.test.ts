@@ -79,6 +79,36 @@ describe('chaos replay of events/readings-small.jsonl', () => {
   });
 });
 
+describe('chaos replay of events/readings-small.jsonl with carried state (SEMANTICS.md "Carried state")', () => {
+  // Tumbling windows of 1 s and 10 s: a replay of a few seconds spans several of them, so
+  // claims, checkpoints, final invocations, the two reshards' parents' last windows (CS5)
+  // and the faults aimed at the mapping all meet the carried state.
+  it.each([1, 10])(
+    'tumbling window %i s: the same four files as a clean run without carried state, line for line after sorting',
+    async (seconds) => {
+      const carried: WindowpaneConfig = {
+        ...projectConfig,
+        eventSource: {
+          ...projectConfig.eventSource,
+          tumblingWindowSeconds: seconds,
+          parallelizationFactor: 1,
+        },
+      };
+      const clean = await replay(SMALL, projectConfig);
+      const chaos = await replay(SMALL, carried, 20_261_202 + seconds);
+      expect(chaos.summary.discarded).toBe(0);
+      expect(chaos.summary.chaos?.faults.reshard).toBe(2);
+      expect(chaos.summary.chaos!.totalFaults).toBeGreaterThan(2);
+      expect(chaos.pipeline.mapping.stats().finalInvokes).toBeGreaterThan(0);
+      for (const name of OUTPUTS) {
+        const a = await sortedLines(clean.outDir, name);
+        expect(a.length, `${name}.jsonl of the clean run is not empty`).toBeGreaterThan(0);
+        expect(await sortedLines(chaos.outDir, name), `${name}.jsonl`).toEqual(a);
+      }
+    },
+  );
+});
+
 // ---------------------------------------------------------------------------------------
 // The 100k proof
 // ---------------------------------------------------------------------------------------
