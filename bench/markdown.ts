@@ -356,8 +356,11 @@ function scaleSection(r: CostSuiteResult): string {
     '## 6. Scale model',
     '',
     'From this run\'s record size and per-reading units (default settings), bench/scale.ts. "windowpane carried" ' +
-      'is the design of issue 14 (state carried in the tumbling-window state, checkpoints every ' +
-      `${DESIGN_TUMBLING_WINDOW_SECONDS} s, one alert journal write per invocation): expected units, not measured. ` +
+      'is the design of issue 14 (state carried in the tumbling-window state, ' +
+      `W = ${DESIGN_TUMBLING_WINDOW_SECONDS} s): ` +
+      (r.carriedMeasured
+        ? "units per reading and state bytes per sensor as measured by the writes suite's carried cases (section 2). "
+        : "expected units from the design's arithmetic, not measured (the run had no carried cases). ") +
       'Shards at 80 % of the write limits (carried: throughput / 1 MB state cap); concurrency = shards x PF (1). ' +
       '$/M = DynamoDB + provisioned Kinesis only. Quotas are AWS defaults as last documented: see docs/SCALING.md.',
     '',

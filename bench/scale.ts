@@ -30,7 +30,10 @@ export const QUOTAS = {
 export const SCALE_FLEETS = [10_000, 100_000, 1_000_000] as const;
 export const SCALE_RATES = [0.1, 1] as const;
 
-/** Bytes a sensor takes in the carried (tumbling-window) state: compact body, key, quotes (design section 6). */
+/**
+ * Bytes a sensor takes in the carried (tumbling-window) state, when the run did not measure
+ * it (the design's estimate); a run with the writes suite's carried cases uses theirs.
+ */
 export const CARRIED_STATE_BYTES_PER_SENSOR = 190;
 /** The design keeps the carried state under this share of the 1 MB cap (spills beyond it). */
 const CARRIED_STATE_FILL = 0.85;
@@ -45,6 +48,12 @@ export interface ScaleInputs {
   rates: Record<string, { finals: number; alerts: number }>;
   /** The carried design's tumbling window (s): one checkpoint write and one load per sensor per window. */
   tumblingWindowSeconds: number;
+  /**
+   * The carried design as measured by the writes suite (bench/carried.ts), per rate (Hz):
+   * request units per reading and the carried state's bytes per sensor (largest state of
+   * the case over its sensors). Absent: the design's arithmetic and estimate.
+   */
+  carried?: Record<string, { write: number; read: number; stateBytesPerSensor: number }>;
 }
 
 export interface ScaleDesignRow {
@@ -117,7 +126,8 @@ export function scaleModel(inputs: ScaleInputs): ScaleRow[] {
       const recordsPerSecond = sensors * rateHz;
       const bytesPerSecond = recordsPerSecond * inputs.recordBytes;
       const shardsForThroughput = provisionedShards(recordsPerSecond, inputs.recordBytes);
-      const stateBytes = sensors * CARRIED_STATE_BYTES_PER_SENSOR;
+      const measured = inputs.carried?.[key];
+      const stateBytes = sensors * (measured?.stateBytesPerSensor ?? CARRIED_STATE_BYTES_PER_SENSOR);
       const shardsForCarriedState = Math.ceil(
         stateBytes / (QUOTAS.tumblingStateBytesPerShard * CARRIED_STATE_FILL),
       );
@@ -144,15 +154,17 @@ export function scaleModel(inputs: ScaleInputs): ScaleRow[] {
           shards: shardsForThroughput,
         },
         'windowpane carried': {
-          ...(rate
-            ? carriedUnitsPerReading(
-                rateHz,
-                rate.finals,
-                rate.alerts,
-                perInvocation,
-                inputs.tumblingWindowSeconds,
-              )
-            : { write: 0, read: 0 }),
+          ...(measured
+            ? { write: measured.write, read: measured.read }
+            : rate
+              ? carriedUnitsPerReading(
+                  rateHz,
+                  rate.finals,
+                  rate.alerts,
+                  perInvocation,
+                  inputs.tumblingWindowSeconds,
+                )
+              : { write: 0, read: 0 }),
           shards: carriedShards,
         },
         naive: { ...(inputs.units.naive[key] ?? { write: 0, read: 0 }), shards: shardsForThroughput },

@@ -64,6 +64,8 @@ export interface CostSuiteResult {
   carried: CarriedCostRow[];
   /** The scale model (bench/scale.ts) from this run's measurements. */
   scale: ScaleRow[];
+  /** The scale model's carried rows come from measured carried cases (else the design's arithmetic). */
+  carriedMeasured: boolean;
 }
 
 /** The carried-state design's default tumbling window (/work design, section 7). */
@@ -92,6 +94,19 @@ export function scaleInputs(
     inputs.rates[key] = {
       finals: (c.windowsFinalisedInRun + c.openWindowResultShare) / c.readings,
       alerts: c.ours.snsPublishes / c.readings,
+    };
+  }
+  // The carried design as measured: the design's window, the case with most sensors a shard.
+  const carried = writes.carried
+    .filter((c) => c.tumblingWindowSeconds === DESIGN_TUMBLING_WINDOW_SECONDS)
+    .sort((a, b) => b.sensors - a.sensors);
+  for (const c of carried) {
+    const key = String(c.rateHz);
+    inputs.carried ??= {};
+    inputs.carried[key] ??= {
+      write: c.ours.writeUnitsPerReading,
+      read: c.ours.readUnitsPerReading,
+      stateBytesPerSensor: Math.ceil(c.carriedBytes.max / c.sensors),
     };
   }
   return inputs;
@@ -237,6 +252,7 @@ export async function runCostSuite(ctx: BenchContext): Promise<CostSuiteResult> 
     );
   }
   const carried = writes.carried.map((c) => carriedCostRow(pure, c, rows));
+  const inputs = scaleInputs(writes, peer, recordBytes);
   for (const x of carried) {
     ctx.log(
       `cost: ${x.scenario}: carried ${formatDollars(x.dollarsPerMillion.totalOnDemand)} / naive ` +
@@ -255,7 +271,8 @@ export async function runCostSuite(ctx: BenchContext): Promise<CostSuiteResult> 
     recordBytes,
     rows,
     carried,
-    scale: scaleModel(scaleInputs(writes, peer, recordBytes)),
+    scale: scaleModel(inputs),
+    carriedMeasured: inputs.carried !== undefined,
   };
 }
 

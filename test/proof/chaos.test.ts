@@ -120,199 +120,216 @@ const SEED = 6;
 const CHAOS_SEED = Number.parseInt(process.env.CHAOS_PROOF_SEED ?? '424242', 10);
 const T0 = Date.UTC(2026, 0, 1);
 
-describe('the chaos proof: 100k+ readings under injected faults', () => {
-  const config: WindowpaneConfig = {
-    ...projectConfig,
-    // One alarm-mode rule beside the configured alert-mode ones: its transitions are under
-    // the same proof (SEMANTICS.md A-M2), with hysteresis exercised by `clear` and `clearAfter`.
-    rules: [
-      ...projectConfig.rules,
-      {
-        name: 'overheat',
-        type: 'threshold',
-        metric: 'temperature',
-        above: 35,
-        clear: { below: 33 },
-        clearAfter: 2,
-        mode: 'alarm',
-        severity: 'critical',
-        cooldownMs: 60_000,
-      },
-    ],
-    stream: { ...projectConfig.stream, shardCount: 2 },
-    // Large batches and 4 lanes per shard keep 100k records within a few minutes.
+// The proof as it stands (4 lanes a shard), and again with carried state (SEMANTICS.md
+// "Carried state": one lane a shard, 60 s tumbling windows, so a run of some minutes spans
+// several windows, reshards included).
+const PROOF_EVENT_SOURCES = [
+  {
+    design: 'per-batch state',
+    eventSource: { batchSize: 500, parallelizationFactor: 4, maxBatchingWindowSeconds: 0 },
+  },
+  {
+    design: 'carried state',
     eventSource: {
-      ...projectConfig.eventSource,
       batchSize: 500,
-      parallelizationFactor: 4,
+      parallelizationFactor: 1,
       maxBatchingWindowSeconds: 0,
+      tumblingWindowSeconds: 60,
     },
-  };
-  let records: SimulatedRecord[];
-  let lines: Buffer[];
-  let expected: Expected;
-  let summary: ReplaySummary;
-  let pipeline: LocalPipeline;
-  let wallMs: number;
+  },
+] as const;
 
-  beforeAll(async () => {
-    records = [
-      ...simulate({
-        sensors: SENSORS,
-        rateHz: 1,
-        seed: SEED,
-        startMs: T0,
-        durationMs: DURATION_MS,
-        windowMs: 60_000,
-        allowedLatenessMs: config.allowedLatenessMs,
-      }),
-    ];
-    lines = records.map((r) => Buffer.from(r.data));
-    expected = reference(lines, config);
-    const dir = await tempDir('proof-input');
-    const input = path.join(dir, 'readings.jsonl');
-    await writeFile(input, Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')])));
-    const started = Date.now();
-    const run = await replay(input, config, CHAOS_SEED);
-    wallMs = Date.now() - started;
-    summary = run.summary;
-    pipeline = run.pipeline;
-  });
+describe.each(PROOF_EVENT_SOURCES.map((p) => [p.design, p.eventSource] as const))(
+  'the chaos proof: 100k+ readings under injected faults, %s',
+  (_design, eventSource) => {
+    const config: WindowpaneConfig = {
+      ...projectConfig,
+      // One alarm-mode rule beside the configured alert-mode ones: its transitions are under
+      // the same proof (SEMANTICS.md A-M2), with hysteresis exercised by `clear` and `clearAfter`.
+      rules: [
+        ...projectConfig.rules,
+        {
+          name: 'overheat',
+          type: 'threshold',
+          metric: 'temperature',
+          above: 35,
+          clear: { below: 33 },
+          clearAfter: 2,
+          mode: 'alarm',
+          severity: 'critical',
+          cooldownMs: 60_000,
+        },
+      ],
+      stream: { ...projectConfig.stream, shardCount: 2 },
+      // Large batches (and, per batch, 4 lanes per shard) keep 100k records within a few minutes.
+      eventSource: { ...projectConfig.eventSource, ...eventSource },
+    };
+    let records: SimulatedRecord[];
+    let lines: Buffer[];
+    let expected: Expected;
+    let summary: ReplaySummary;
+    let pipeline: LocalPipeline;
+    let wallMs: number;
 
-  afterAll(() => {
-    if (!summary?.chaos) return;
-    const c = summary.chaos;
-    const atRisk = Object.entries(c.alertsAtRisk)
-      .map(([k, v]) => `${k} ${v}`)
-      .join(', ');
-    console.log(
-      [
-        `chaos proof: ${summary.records} records (${summary.readings} readings, ${summary.invalid} invalid, ${summary.late} late), wall time ${(wallMs / 1000).toFixed(1)} s (sending ${(summary.sendMs / 1000).toFixed(1)} s)`,
-        `  windows ${summary.windows}, alerts ${summary.alerts} distinct (${summary.alertMessages} messages through SNS, ${summary.repeatedAlertIds.length} repeats, ${summary.republishedAlertIds.length} of them second publishes)`,
-        `  alarm transitions ${summary.alarms} distinct (${summary.transitionMessages} messages, ${summary.repeatedTransitionIds.length} repeats, ${summary.republishedTransitionIds.length} of them second publishes)`,
-        `  faults injected (seed ${c.seed}): ${c.totalFaults}: ${formatFaults(c.faults)}`,
-        `  mapping: ${c.mappingInvocations} invocations, ${c.mappingErrors} failed, ${c.retries} retries, ${c.bisects} bisects; handler runs ${c.handlerInvocations} in ${c.containers} containers (${c.calmInvocations} undisturbed after repeated faults)`,
-        `  duplicates suppressed ${c.duplicatesSuppressed}, conflicts ${c.conflicts}, alerts put at risk: ${atRisk}`,
-      ].join('\n'),
-    );
-  });
-
-  it('generates 100k+ readings with every kind of disorder (preconditions)', () => {
-    expect(records.length).toBeGreaterThanOrEqual(100_000);
-    // The test writes one record a line: no record may hold a line break.
-    expect(lines.filter((l) => l.includes(0x0a) || l[l.length - 1] === 0x0d)).toEqual([]);
-    const kinds = (k: SimulatedRecord['kind']) => records.filter((r) => r.kind === k).length;
-    expect(kinds('out-of-order')).toBeGreaterThan(100);
-    // The reference agrees with what the simulator built (two independent accounts).
-    expect(expected.late.length).toBe(kinds('late'));
-    expect(expected.invalid.length).toBe(kinds('malformed'));
-    expect(expected.late.length).toBeGreaterThan(50);
-    expect(expected.invalid.length).toBeGreaterThan(50);
-    expect(expected.alerts.length).toBeGreaterThan(500);
-    // Enough alarm episodes, raised and resolved, to mean something.
-    expect(expected.transitions.filter((t) => t.transition === 'ALARM').length).toBeGreaterThan(100);
-    expect(expected.transitions.filter((t) => t.transition === 'RESOLVED').length).toBeGreaterThan(100);
-  });
-
-  it('injected every kind of fault, and no record was given up', () => {
-    const c = summary.chaos!;
-    for (const kind of FAULT_KINDS) expect(c.faults[kind], kind).toBeGreaterThan(0);
-    expect(c.faults.reshard).toBe(2);
-    expect(c.retries).toBeGreaterThan(0);
-    expect(c.duplicatesSuppressed).toBeGreaterThan(0);
-    expect(summary.discarded).toBe(0);
-  });
-
-  it('windows equal the ground truth', () => {
-    const got = summary.outputs.windows;
-    expect(got.map((w) => `${w.sensorId}|${w.windowStart}|${w.metric}`)).toEqual(
-      expected.windows.map((w) => `${w.sensorId}|${w.windowStart}|${w.metric}`),
-    );
-    const wrong: unknown[] = [];
-    got.forEach((w, i) => {
-      const e = expected.windows[i]!;
-      const sum = e.values.reduce((a, b) => a + b, 0);
-      const exact =
-        w.count === e.values.length &&
-        w.min === Math.min(...e.values) &&
-        w.max === Math.max(...e.values) &&
-        w.windowEnd === e.windowStart + 60_000 &&
-        Math.abs(w.sum - sum) < 1e-6 &&
-        Math.abs(w.mean - sum / e.values.length) < 1e-9;
-      if (!exact) wrong.push({ got: w, expected: { ...e, sum } });
+    beforeAll(async () => {
+      records = [
+        ...simulate({
+          sensors: SENSORS,
+          rateHz: 1,
+          seed: SEED,
+          startMs: T0,
+          durationMs: DURATION_MS,
+          windowMs: 60_000,
+          allowedLatenessMs: config.allowedLatenessMs,
+        }),
+      ];
+      lines = records.map((r) => Buffer.from(r.data));
+      expected = reference(lines, config);
+      const dir = await tempDir('proof-input');
+      const input = path.join(dir, 'readings.jsonl');
+      await writeFile(input, Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')])));
+      const started = Date.now();
+      const run = await replay(input, config, CHAOS_SEED);
+      wallMs = Date.now() - started;
+      summary = run.summary;
+      pipeline = run.pipeline;
     });
-    expect(wrong.slice(0, 5)).toEqual([]);
-    expect(summary.windows).toBe(expected.windows.length);
-  });
 
-  it('delivers every expected alert through SNS exactly once per alertId; every repeat is accounted for', () => {
-    const alerts = summary.outputs.alerts;
-    expect(new Set(alerts.map((a) => a.alertId)).size).toBe(alerts.length);
-    expect(
-      alerts.map((a) => ({
-        sensorId: a.sensorId,
-        rule: a.rule,
-        metric: a.metric,
-        value: a.value,
-        timestamp: a.timestamp,
-        late: a.late,
-      })),
-    ).toEqual(expected.alerts);
-    // A second publish of an alert (same alertId and body, a new SNS MessageId: the outputs
-    // above dedupe it) is only possible where SNS accepted a publish whose invocation or SDK
-    // attempt did not complete; any other is a bug. Copies with one MessageId are the queue's
-    // at-least-once delivery of one publish, not the handler's doing.
-    const { alertsAtRisk: atRisk, publishes } = pipeline.chaos!.handler;
-    const unexplained = summary.republishedAlertIds.filter((id) => !atRisk.has(id));
-    expect(
-      unexplained.map((id) => ({ alertId: id, publishesSeen: publishes.get(id) ?? [] })),
-      'repeats no fault explains, with every publish of them the harness saw',
-    ).toEqual([]);
-    expect(summary.alertMessages).toBe(alerts.length + summary.repeatedAlertIds.length);
-    expect(summary.republishedAlertIds.length).toBeLessThanOrEqual(summary.repeatedAlertIds.length);
-  });
+    afterAll(() => {
+      if (!summary?.chaos) return;
+      const c = summary.chaos;
+      const atRisk = Object.entries(c.alertsAtRisk)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ');
+      console.log(
+        [
+          `chaos proof: ${summary.records} records (${summary.readings} readings, ${summary.invalid} invalid, ${summary.late} late), wall time ${(wallMs / 1000).toFixed(1)} s (sending ${(summary.sendMs / 1000).toFixed(1)} s)`,
+          `  windows ${summary.windows}, alerts ${summary.alerts} distinct (${summary.alertMessages} messages through SNS, ${summary.repeatedAlertIds.length} repeats, ${summary.republishedAlertIds.length} of them second publishes)`,
+          `  alarm transitions ${summary.alarms} distinct (${summary.transitionMessages} messages, ${summary.repeatedTransitionIds.length} repeats, ${summary.republishedTransitionIds.length} of them second publishes)`,
+          `  faults injected (seed ${c.seed}): ${c.totalFaults}: ${formatFaults(c.faults)}`,
+          `  mapping: ${c.mappingInvocations} invocations, ${c.mappingErrors} failed, ${c.retries} retries, ${c.bisects} bisects; handler runs ${c.handlerInvocations} in ${c.containers} containers (${c.calmInvocations} undisturbed after repeated faults)`,
+          `  duplicates suppressed ${c.duplicatesSuppressed}, conflicts ${c.conflicts}, alerts put at risk: ${atRisk}`,
+        ].join('\n'),
+      );
+    });
 
-  it('A-M2: publishes every expected alarm transition through SNS exactly once per transitionId; every repeat is accounted for', () => {
-    const alarms = summary.outputs.alarms;
-    expect(new Set(alarms.map((t) => t.transitionId)).size).toBe(alarms.length);
-    const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-    const got = alarms
-      .map((t) => ({
-        sensorId: t.sensorId,
-        rule: t.rule,
-        seq: t.seq,
-        transition: t.transition,
-        at: t.at,
-        line: t.line,
-      }))
-      .sort((a, b) => order(a.sensorId, b.sensorId) || order(a.rule, b.rule) || a.seq - b.seq);
-    expect(got).toEqual(expected.transitions);
-    const { alertsAtRisk: atRisk, publishes } = pipeline.chaos!.handler;
-    const unexplained = summary.republishedTransitionIds.filter((id) => !atRisk.has(id));
-    expect(
-      unexplained.map((id) => ({ transitionId: id, publishesSeen: publishes.get(id) ?? [] })),
-      'transition repeats no fault explains, with every publish of them the harness saw',
-    ).toEqual([]);
-    expect(summary.transitionMessages).toBe(alarms.length + summary.repeatedTransitionIds.length);
-  });
+    it('generates 100k+ readings with every kind of disorder (preconditions)', () => {
+      expect(records.length).toBeGreaterThanOrEqual(100_000);
+      // The test writes one record a line: no record may hold a line break.
+      expect(lines.filter((l) => l.includes(0x0a) || l[l.length - 1] === 0x0d)).toEqual([]);
+      const kinds = (k: SimulatedRecord['kind']) => records.filter((r) => r.kind === k).length;
+      expect(kinds('out-of-order')).toBeGreaterThan(100);
+      // The reference agrees with what the simulator built (two independent accounts).
+      expect(expected.late.length).toBe(kinds('late'));
+      expect(expected.invalid.length).toBe(kinds('malformed'));
+      expect(expected.late.length).toBeGreaterThan(50);
+      expect(expected.invalid.length).toBeGreaterThan(50);
+      expect(expected.alerts.length).toBeGreaterThan(500);
+      // Enough alarm episodes, raised and resolved, to mean something.
+      expect(expected.transitions.filter((t) => t.transition === 'ALARM').length).toBeGreaterThan(100);
+      expect(expected.transitions.filter((t) => t.transition === 'RESOLVED').length).toBeGreaterThan(100);
+    });
 
-  it('late and invalid records are exactly the expected ones, with their reasons', () => {
-    expect(summary.outputs.late.map((l) => [l.line, l.sensorId, l.timestamp])).toEqual(
-      expected.late.map((l) => [l.line, l.sensorId, l.timestamp]),
-    );
-    expect(summary.outputs.invalid.map((m) => [m.line, m.reason, m.data])).toEqual(
-      expected.invalid.map((m) => [m.line, m.reason, m.data]),
-    );
-  });
+    it('injected every kind of fault, and no record was given up', () => {
+      const c = summary.chaos!;
+      for (const kind of FAULT_KINDS) expect(c.faults[kind], kind).toBeGreaterThan(0);
+      expect(c.faults.reshard).toBe(2);
+      expect(c.retries).toBeGreaterThan(0);
+      expect(c.duplicatesSuppressed).toBeGreaterThan(0);
+      expect(summary.discarded).toBe(0);
+    });
 
-  it('accounts for every record exactly once: in a window, or in a sink, never both', () => {
-    const lateLines = new Set(summary.outputs.late.map((l) => l.line));
-    const invalidLines = new Set(summary.outputs.invalid.map((m) => m.line));
-    expect([...lateLines].filter((l) => invalidLines.has(l))).toEqual([]);
-    // One metric per reading here: a window's count is the number of its records.
-    expect(config.metrics).toEqual(['temperature']);
-    const inWindows = summary.outputs.windows.reduce((n, w) => n + w.count, 0);
-    expect(inWindows + lateLines.size + invalidLines.size).toBe(records.length);
-    expect(summary.readings).toBe(records.length - invalidLines.size);
-  });
-});
+    it('windows equal the ground truth', () => {
+      const got = summary.outputs.windows;
+      expect(got.map((w) => `${w.sensorId}|${w.windowStart}|${w.metric}`)).toEqual(
+        expected.windows.map((w) => `${w.sensorId}|${w.windowStart}|${w.metric}`),
+      );
+      const wrong: unknown[] = [];
+      got.forEach((w, i) => {
+        const e = expected.windows[i]!;
+        const sum = e.values.reduce((a, b) => a + b, 0);
+        const exact =
+          w.count === e.values.length &&
+          w.min === Math.min(...e.values) &&
+          w.max === Math.max(...e.values) &&
+          w.windowEnd === e.windowStart + 60_000 &&
+          Math.abs(w.sum - sum) < 1e-6 &&
+          Math.abs(w.mean - sum / e.values.length) < 1e-9;
+        if (!exact) wrong.push({ got: w, expected: { ...e, sum } });
+      });
+      expect(wrong.slice(0, 5)).toEqual([]);
+      expect(summary.windows).toBe(expected.windows.length);
+    });
+
+    it('delivers every expected alert through SNS exactly once per alertId; every repeat is accounted for', () => {
+      const alerts = summary.outputs.alerts;
+      expect(new Set(alerts.map((a) => a.alertId)).size).toBe(alerts.length);
+      expect(
+        alerts.map((a) => ({
+          sensorId: a.sensorId,
+          rule: a.rule,
+          metric: a.metric,
+          value: a.value,
+          timestamp: a.timestamp,
+          late: a.late,
+        })),
+      ).toEqual(expected.alerts);
+      // A second publish of an alert (same alertId and body, a new SNS MessageId: the outputs
+      // above dedupe it) is only possible where SNS accepted a publish whose invocation or SDK
+      // attempt did not complete; any other is a bug. Copies with one MessageId are the queue's
+      // at-least-once delivery of one publish, not the handler's doing.
+      const { alertsAtRisk: atRisk, publishes } = pipeline.chaos!.handler;
+      const unexplained = summary.republishedAlertIds.filter((id) => !atRisk.has(id));
+      expect(
+        unexplained.map((id) => ({ alertId: id, publishesSeen: publishes.get(id) ?? [] })),
+        'repeats no fault explains, with every publish of them the harness saw',
+      ).toEqual([]);
+      expect(summary.alertMessages).toBe(alerts.length + summary.repeatedAlertIds.length);
+      expect(summary.republishedAlertIds.length).toBeLessThanOrEqual(summary.repeatedAlertIds.length);
+    });
+
+    it('A-M2: publishes every expected alarm transition through SNS exactly once per transitionId; every repeat is accounted for', () => {
+      const alarms = summary.outputs.alarms;
+      expect(new Set(alarms.map((t) => t.transitionId)).size).toBe(alarms.length);
+      const order = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+      const got = alarms
+        .map((t) => ({
+          sensorId: t.sensorId,
+          rule: t.rule,
+          seq: t.seq,
+          transition: t.transition,
+          at: t.at,
+          line: t.line,
+        }))
+        .sort((a, b) => order(a.sensorId, b.sensorId) || order(a.rule, b.rule) || a.seq - b.seq);
+      expect(got).toEqual(expected.transitions);
+      const { alertsAtRisk: atRisk, publishes } = pipeline.chaos!.handler;
+      const unexplained = summary.republishedTransitionIds.filter((id) => !atRisk.has(id));
+      expect(
+        unexplained.map((id) => ({ transitionId: id, publishesSeen: publishes.get(id) ?? [] })),
+        'transition repeats no fault explains, with every publish of them the harness saw',
+      ).toEqual([]);
+      expect(summary.transitionMessages).toBe(alarms.length + summary.repeatedTransitionIds.length);
+    });
+
+    it('late and invalid records are exactly the expected ones, with their reasons', () => {
+      expect(summary.outputs.late.map((l) => [l.line, l.sensorId, l.timestamp])).toEqual(
+        expected.late.map((l) => [l.line, l.sensorId, l.timestamp]),
+      );
+      expect(summary.outputs.invalid.map((m) => [m.line, m.reason, m.data])).toEqual(
+        expected.invalid.map((m) => [m.line, m.reason, m.data]),
+      );
+    });
+
+    it('accounts for every record exactly once: in a window, or in a sink, never both', () => {
+      const lateLines = new Set(summary.outputs.late.map((l) => l.line));
+      const invalidLines = new Set(summary.outputs.invalid.map((m) => m.line));
+      expect([...lateLines].filter((l) => invalidLines.has(l))).toEqual([]);
+      // One metric per reading here: a window's count is the number of its records.
+      expect(config.metrics).toEqual(['temperature']);
+      const inWindows = summary.outputs.windows.reduce((n, w) => n + w.count, 0);
+      expect(inWindows + lateLines.size + invalidLines.size).toBe(records.length);
+      expect(summary.readings).toBe(records.length - invalidLines.size);
+    });
+  },
+);
