@@ -33,7 +33,10 @@ describe('dashboard on a running local pipeline', () => {
     await page.goto(live!.dashboard.url);
     const p = page;
     try {
-      expect(await p.textContent('#source-label')).toContain('local pipeline');
+      // The label is set by the page's first request to the server: wait for it, as page.test.ts does.
+      await expect
+        .poll(() => p.textContent('#source-label'), { timeout: 15_000 })
+        .toContain('local pipeline');
       await p.waitForSelector('body[data-first-chart]', { timeout: 60_000 });
       const chart = p.locator('#charts .chart[data-def="tumbling:5000"][data-metric="temperature"]');
       await expect.poll(() => chart.getAttribute('data-points'), { timeout: 30_000 }).not.toBeNull();
