@@ -15,7 +15,6 @@
  */
 
 import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { CreateTopicCommand } from '@aws-sdk/client-sns';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { DEFAULT_CONFIG, parseConfig, type WindowpaneConfig } from '../../functions/domain/config.js';
@@ -25,6 +24,7 @@ import { buildBatchDeps } from '../../functions/pipeline/deps.js';
 import { processBatch } from '../../functions/window-handler/process-batch.js';
 import type { EmulatorEndpoints } from '../../local/cloud/emulators.js';
 import { provisionLocalCloud, uniquePrefix } from '../../local/cloud/index.js';
+import { createActiveTable } from '../../local/cloud/provision.js';
 import { NaiveWriter, naiveProcessBatch, newNaiveState } from '../baseline.js';
 import { type BenchContext, BenchSuiteError, defaultDeploymentEnv, type Headline } from '../context.js';
 import { fleetRecords, toEvents } from '../data.js';
@@ -182,28 +182,24 @@ const destroy = (c: AwsClients) => {
 async function peerTables(clients: AwsClients, prefix: string) {
   const idempotency = `${prefix}-peer-idempotency`;
   const aggregates = `${prefix}-peer-aggregates`;
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: idempotency,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
-    }),
-  );
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: aggregates,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'sensorId', AttributeType: 'S' },
-        { AttributeName: 'windowKey', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'sensorId', KeyType: 'HASH' },
-        { AttributeName: 'windowKey', KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await createActiveTable(clients.dynamodb, {
+    TableName: idempotency,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+  });
+  await createActiveTable(clients.dynamodb, {
+    TableName: aggregates,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'sensorId', AttributeType: 'S' },
+      { AttributeName: 'windowKey', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'sensorId', KeyType: 'HASH' },
+      { AttributeName: 'windowKey', KeyType: 'RANGE' },
+    ],
+  });
   const topic = await clients.sns.send(new CreateTopicCommand({ Name: `${prefix}-peer-alerts` }));
   return { idempotency, aggregates, topicArn: topic.TopicArn! };
 }
@@ -331,17 +327,15 @@ async function throughput(
       [naiveTables.windows, ['sensorId', 'windowKey']],
       [naiveTables.alerts, ['alertId']],
     ] as const) {
-      await clients.dynamodb.send(
-        new CreateTableCommand({
-          TableName: name,
-          BillingMode: 'PAY_PER_REQUEST',
-          AttributeDefinitions: keys.map((k) => ({ AttributeName: k, AttributeType: 'S' as const })),
-          KeySchema: keys.map((k, i) => ({
-            AttributeName: k,
-            KeyType: i === 0 ? ('HASH' as const) : ('RANGE' as const),
-          })),
-        }),
-      );
+      await createActiveTable(clients.dynamodb, {
+        TableName: name,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: keys.map((k) => ({ AttributeName: k, AttributeType: 'S' as const })),
+        KeySchema: keys.map((k, i) => ({
+          AttributeName: k,
+          KeyType: i === 0 ? ('HASH' as const) : ('RANGE' as const),
+        })),
+      });
     }
     const writer = new NaiveWriter(clients.doc, naiveTables, config);
     const state = newNaiveState();

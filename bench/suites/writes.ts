@@ -21,7 +21,6 @@
  *   whole case is then counted with that formula from the baseline's own parse of every
  *   record (`naive.mode` says which part was measured).
  */
-import { CreateTableCommand } from '@aws-sdk/client-dynamodb';
 import { DEFAULT_CONFIG, parseConfig, type WindowpaneConfig } from '../../functions/domain/config.js';
 import { type AwsClients, createClients, localClientOptions } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
@@ -29,6 +28,7 @@ import { buildBatchDeps } from '../../functions/pipeline/deps.js';
 import { processBatch } from '../../functions/window-handler/process-batch.js';
 import type { EmulatorEndpoints } from '../../local/cloud/emulators.js';
 import { provisionLocalCloud, uniquePrefix } from '../../local/cloud/index.js';
+import { createActiveTable } from '../../local/cloud/provision.js';
 import { NaiveWriter, naiveProcessBatch, newNaiveState, tumblingSizeMs } from '../baseline.js';
 import { type CarriedCaseResult, carriedHeadlines, runCarriedCases } from '../carried.js';
 import { type BenchContext, BenchSuiteError, defaultDeploymentEnv, type Headline } from '../context.js';
@@ -181,28 +181,24 @@ const destroy = (c: AwsClients) => {
 
 async function createNaiveTables(clients: AwsClients, prefix: string) {
   const tables = { windows: `${prefix}-naive-windows`, alerts: `${prefix}-naive-alerts` };
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: tables.windows,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'sensorId', AttributeType: 'S' },
-        { AttributeName: 'windowKey', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'sensorId', KeyType: 'HASH' },
-        { AttributeName: 'windowKey', KeyType: 'RANGE' },
-      ],
-    }),
-  );
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: tables.alerts,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'alertId', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'alertId', KeyType: 'HASH' }],
-    }),
-  );
+  await createActiveTable(clients.dynamodb, {
+    TableName: tables.windows,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'sensorId', AttributeType: 'S' },
+      { AttributeName: 'windowKey', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'sensorId', KeyType: 'HASH' },
+      { AttributeName: 'windowKey', KeyType: 'RANGE' },
+    ],
+  });
+  await createActiveTable(clients.dynamodb, {
+    TableName: tables.alerts,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: 'alertId', AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: 'alertId', KeyType: 'HASH' }],
+  });
   return tables;
 }
 

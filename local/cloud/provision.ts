@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   CreateTableCommand,
+  type CreateTableCommandInput,
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceInUseException,
@@ -211,6 +212,27 @@ export async function enableTimeToLive(
   }
 }
 
+/**
+ * Creates a table (or finds it already there) and waits until it is ACTIVE: a write to a
+ * CREATING table is refused with ResourceNotFoundException, on DynamoDB as on dynalite, whose
+ * CreateTable answers before it marks the table ACTIVE. Returns the table's ARN.
+ */
+export async function createActiveTable(
+  dynamodb: DynamoDBClient,
+  input: CreateTableCommandInput,
+  timeoutMs = 30_000,
+): Promise<string> {
+  try {
+    await dynamodb.send(new CreateTableCommand(input));
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+  }
+  return pollUntil(`table ${input.TableName}`, timeoutMs, async () => {
+    const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: input.TableName }));
+    return Table?.TableStatus === 'ACTIVE' ? (Table.TableArn ?? '') : undefined;
+  });
+}
+
 async function createTable(
   clients: AwsClients,
   table: ResourcePlan['tables'][number],
@@ -222,26 +244,20 @@ async function createTable(
     { AttributeName: def.partitionKey, KeyType: 'HASH' as const },
     ...(def.sortKey ? [{ AttributeName: def.sortKey, KeyType: 'RANGE' as const }] : []),
   ];
-  try {
-    await clients.dynamodb.send(
-      new CreateTableCommand({
-        TableName: table.name,
-        BillingMode: 'PAY_PER_REQUEST',
-        // windowpane's keys are all strings (sensor ids, window keys, alert ids).
-        AttributeDefinitions: keys.map((k) => ({
-          AttributeName: k.AttributeName,
-          AttributeType: 'S' as const,
-        })),
-        KeySchema: keys,
-      }),
-    );
-  } catch (err) {
-    if (!(err instanceof ResourceInUseException)) throw err;
-  }
-  const arn = await pollUntil(`table ${table.name}`, timeoutMs, async () => {
-    const { Table } = await clients.dynamodb.send(new DescribeTableCommand({ TableName: table.name }));
-    return Table?.TableStatus === 'ACTIVE' ? (Table.TableArn ?? '') : undefined;
-  });
+  const arn = await createActiveTable(
+    clients.dynamodb,
+    {
+      TableName: table.name,
+      BillingMode: 'PAY_PER_REQUEST',
+      // windowpane's keys are all strings (sensor ids, window keys, alert ids).
+      AttributeDefinitions: keys.map((k) => ({
+        AttributeName: k.AttributeName,
+        AttributeType: 'S' as const,
+      })),
+      KeySchema: keys,
+    },
+    timeoutMs,
+  );
   const ttl = def.ttlAttribute
     ? await enableTimeToLive(clients.dynamodb, table.name, def.ttlAttribute, log)
     : ('none' as const);

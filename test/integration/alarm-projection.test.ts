@@ -4,7 +4,7 @@
  * it back), RULE_REMOVED lets a returning rule start again at seq 1, and outcomes are
  * kept by actionId.
  */
-import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildTransition, type TransitionDraft } from '../../functions/domain/alarms/transition.js';
 import { AlarmProjection } from '../../functions/lib/alarm-projection.js';
@@ -15,6 +15,7 @@ import {
   localClientOptions,
 } from '../../functions/lib/clients.js';
 import { alarmHistory, listAlarms } from '../../local/alarms/projection.js';
+import { createActiveTable } from '../../local/cloud/provision.js';
 
 const TABLE = `alarm-projection-${process.pid}-${Date.now()}`;
 let clients: AwsClients;
@@ -54,20 +55,18 @@ function transition(
 
 beforeAll(async () => {
   clients = createClients(localClientOptions({ dynamodb: inject('endpoints').dynamodb }));
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'sensorId', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'sensorId', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await createActiveTable(clients.dynamodb, {
+    TableName: TABLE,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'sensorId', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'sensorId', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+  });
   projection = new AlarmProjection({ doc: clients.doc, tableName: TABLE });
 });
 afterAll(async () => {

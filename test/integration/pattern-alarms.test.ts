@@ -8,7 +8,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { CreateTableCommand, DeleteTableCommand } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { Transition } from '../../functions/domain/alarms/transition.js';
 import { parseConfig } from '../../functions/domain/config.js';
@@ -26,6 +26,7 @@ import {
   type SnsEnvelope,
   uniquePrefix,
 } from '../../local/cloud/index.js';
+import { createActiveTable } from '../../local/cloud/provision.js';
 import { runReplay } from '../../local/replay.js';
 import { kinesisEvent, putRecords, readAllRecords } from './pipeline-helpers.js';
 
@@ -217,20 +218,18 @@ describe('A-K8 with rules at runtime (A-R4): a silence rule put in the rules tab
 
   it('ALARM once, carrying the row version', async () => {
     const c = clients();
-    await c.dynamodb.send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-      }),
-    );
+    await createActiveTable(c.dynamodb, {
+      TableName: table,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' },
+        { AttributeName: 'sk', AttributeType: 'S' },
+      ],
+      KeySchema: [
+        { AttributeName: 'pk', KeyType: 'HASH' },
+        { AttributeName: 'sk', KeyType: 'RANGE' },
+      ],
+    });
     const rows = new RulesTable({ doc: c.doc, tableName: table });
     const rule = RuleSchema.parse({
       name: 'table-silent',

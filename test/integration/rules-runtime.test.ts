@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { CreateTableCommand, DeleteTableCommand, waitUntilTableNotExists } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand, waitUntilTableNotExists } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
@@ -29,6 +29,7 @@ import { sleep } from '../../functions/lib/retry.js';
 import { TableRuleSource } from '../../functions/lib/rule-source.js';
 import { RulesTable, RuleVersionConflictError } from '../../functions/lib/rules-table.js';
 import { uniquePrefix } from '../../local/cloud/index.js';
+import { createActiveTable } from '../../local/cloud/provision.js';
 import { startLocalPipeline } from '../../local/pipeline/index.js';
 import { putRecordsInOrder } from '../../local/replay.js';
 import {
@@ -66,20 +67,18 @@ const hotAlarm = (above: number): Rule => ({
 });
 
 async function createRulesTable(name: string): Promise<void> {
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: name,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' },
-        { AttributeName: 'sk', AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: 'pk', KeyType: 'HASH' },
-        { AttributeName: 'sk', KeyType: 'RANGE' },
-      ],
-    }),
-  );
+  await createActiveTable(clients.dynamodb, {
+    TableName: name,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [
+      { AttributeName: 'pk', AttributeType: 'S' },
+      { AttributeName: 'sk', AttributeType: 'S' },
+    ],
+    KeySchema: [
+      { AttributeName: 'pk', KeyType: 'HASH' },
+      { AttributeName: 'sk', KeyType: 'RANGE' },
+    ],
+  });
 }
 
 beforeAll(async () => {

@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
-import { CreateTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
 import { foldSensorRecords } from '../../functions/domain/fold.js';
@@ -17,6 +17,7 @@ import { newSensorState, type SensorRecord } from '../../functions/domain/state.
 import { type AwsClients, createClients, localClientOptions } from '../../functions/lib/clients.js';
 import { StateConflictError, WindowStateStore } from '../../functions/lib/state-store.js';
 import { registerChild } from '../../local/cloud/emulators.js';
+import { createActiveTable } from '../../local/cloud/provision.js';
 import { record } from '../unit/factories.js';
 
 const TABLE = 'state-conflict';
@@ -71,14 +72,12 @@ beforeAll(async () => {
       await new Promise((r) => setTimeout(r, 200));
     }
   }
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: TABLE,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [{ AttributeName: 'sensorId', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'sensorId', KeyType: 'HASH' }],
-    }),
-  );
+  await createActiveTable(clients.dynamodb, {
+    TableName: TABLE,
+    BillingMode: 'PAY_PER_REQUEST',
+    AttributeDefinitions: [{ AttributeName: 'sensorId', AttributeType: 'S' }],
+    KeySchema: [{ AttributeName: 'sensorId', KeyType: 'HASH' }],
+  });
 });
 
 afterAll(async () => {
