@@ -98,6 +98,12 @@ export interface CommitOptions {
    * is the fence.
    */
   versionOnly?: boolean;
+  /**
+   * Processing time the item records as its last commit (`updatedAt`, which the idle
+   * sweeper compares with its cutoff); default now. A carried state's checkpoint writes the
+   * time of the sensor's last batch (CS8): the sensor has been silent since then.
+   */
+  updatedAt?: number;
 }
 
 export interface WindowStateStoreOptions {
@@ -167,7 +173,7 @@ export class WindowStateStore {
     const body = stateBody(committed);
     const bytes = bodyBytes(body);
     if (bytes > this.maxBodyBytes) throw new StateItemTooLargeError({ sensorId: next.sensorId, bytes });
-    const now = this.now();
+    const now = options.updatedAt ?? this.now();
     const item = stateItem(next, { version, body, now, ttlDays: this.ttlDays, claim: options.claim });
     this.counter.writes++;
     try {

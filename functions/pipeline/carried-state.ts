@@ -51,6 +51,17 @@ interface CarriedEntry {
    * later write of the item must keep it (CS2).
    */
   c?: { f: string; u: number };
+  /** Processing time of the sensor's last batch (CS8); absent in JSON of an older release. */
+  t?: number;
+  /** When the sensor is handed back to the idle sweeper if no batch has it by then (CS8). */
+  d?: number;
+}
+
+/** When a carried sensor seen at `seenAt` is handed back to the idle sweeper (CS8). */
+export function handBackAt(state: SensorState, seenAt: number, idleTimeoutMs: number): number | undefined {
+  const idle = Object.keys(state.windows).length > 0 ? seenAt + idleTimeoutMs : undefined;
+  if (state.sd === undefined) return idle;
+  return idle === undefined ? state.sd : Math.min(idle, state.sd);
 }
 
 export interface CarriedJson {
@@ -116,10 +127,35 @@ export class CarriedStates {
    * (the commit's outbox may still be undelivered); a fold that was not committed had its
    * effects delivered before this, so its outbox is left out.
    */
-  set(state: SensorState, committedOutbox: boolean): void {
+  set(
+    state: SensorState,
+    committedOutbox: boolean,
+    seen?: { at: number; handBackAt: number | undefined },
+  ): void {
     const carried = committedOutbox ? state : { ...state, outbox: emptyOutbox() };
     const claim = state.claim?.by === this.id ? { c: { f: state.claim.from, u: state.claim.until } } : {};
-    this.entries.set(state.sensorId, { v: state.version, b: stateBody(carried), ...claim });
+    const before = this.entries.get(state.sensorId);
+    const t = seen ? seen.at : before?.t;
+    const d = seen ? seen.handBackAt : before?.d;
+    this.entries.set(state.sensorId, {
+      v: state.version,
+      b: stateBody(carried),
+      ...claim,
+      ...(t !== undefined ? { t } : {}),
+      ...(d !== undefined ? { d } : {}),
+    });
+  }
+
+  /** Processing time of the sensor's last batch, when known (CS8). */
+  seenAt(sensorId: string): number | undefined {
+    return this.entries.get(sensorId)?.t;
+  }
+
+  /** Carried sensors due to be handed back to the idle sweeper at `nowMs` (CS8). */
+  dueForHandBack(nowMs: number): string[] {
+    const due: string[] = [];
+    for (const [id, e] of this.entries) if (e.d !== undefined && e.d <= nowMs) due.push(id);
+    return due;
   }
 
   /** When this carried state's claim on the sensor ends; undefined when it holds none. */

@@ -32,6 +32,8 @@ export interface BatchReport {
   /** Carried state (SEMANTICS.md "Carried state"): sensors claimed, checkpointed, records caught up, JSON bytes. */
   claims: number;
   checkpoints: number;
+  /** Carried sensors handed back to the idle sweeper, silent (CS8). */
+  handedBack: number;
   caughtUp: number;
   carriedBytes: number;
 }
@@ -58,6 +60,7 @@ export function newReport(records: number, sensors: number): BatchReport {
     rulesRefreshFailed: 0,
     claims: 0,
     checkpoints: 0,
+    handedBack: 0,
     caughtUp: 0,
     carriedBytes: 0,
   };

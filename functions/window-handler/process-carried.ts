@@ -13,7 +13,9 @@
  *   records alone, and their delivery is idempotent, so a lost state that folds the same
  *   records again delivers the same ones again, and they are absorbed;
  * - at the window's final invocation, and to keep the carried JSON under its budget (CS4):
- *   a checkpoint that releases the claim.
+ *   a checkpoint that releases the claim;
+ * - when a sensor not in the batch has fallen silent (CS8): the same checkpoint, so that the
+ *   idle sweeper flushes it and raises its absence alarms on time.
  *
  * A sensor whose item is claimed by another carried state (one that was lost: a parent
  * shard's last window, or a state dropped mid-window) is caught up first (CS5): its
@@ -43,6 +45,7 @@ import {
   CarriedStates,
   CLAIM_GRACE_MS,
   CLAIM_RENEW_BEFORE_MS,
+  handBackAt,
 } from '../pipeline/carried-state.js';
 import { readClaimedRecords } from '../pipeline/catch-up.js';
 import { type CarriedCommit, commitAndDeliver } from '../pipeline/commit.js';
@@ -137,7 +140,10 @@ export async function processCarriedBatch(
   await runPool([...groups.values()], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (group) => {
     try {
       const state = await applyCarried(run, await start(group), group.records);
-      carried.set(state, state.outbox !== EMPTY_MARK);
+      carried.set(state, state.outbox !== EMPTY_MARK, {
+        at: now,
+        handBackAt: handBackAt(state, now, deps.config.idleTimeoutMs),
+      });
     } catch (err) {
       report.failedSensors++;
       failures.push(group.firstItemId);
@@ -153,6 +159,7 @@ export async function processCarriedBatch(
   // their outboxes (commit.ts). Carrying on would carry states whose outbox is undelivered.
   await deliverAlertPhase(deps, run.pendingAlerts, run.counts);
 
+  await handBackSilent(run, groups);
   await keepWithinBudget(run);
   addDeliveryCounts(report, run.counts);
   await invalidSent.settle(report, failures);
@@ -374,10 +381,14 @@ async function checkpointOut(run: Run, sensorIds: readonly string[]): Promise<vo
 
 async function checkpoint(run: Run, state: SensorState): Promise<void> {
   const { deps } = run;
+  // The item says when the sensor last read (CS8), so the idle sweeper's cutoff counts
+  // its silence from then, not from the checkpoint.
+  const seenAt = run.carried.seenAt(state.sensorId);
+  const at = seenAt !== undefined ? { updatedAt: Math.min(seenAt, run.now) } : {};
   let mine = state;
   for (let attempt = 1; ; attempt++) {
     try {
-      await deps.store.commit(mine, mine, { claim: null, versionOnly: true });
+      await deps.store.commit(mine, mine, { claim: null, versionOnly: true, ...at });
       run.report.checkpoints++;
       return;
     } catch (err) {
@@ -390,6 +401,20 @@ async function checkpoint(run: Run, state: SensorState): Promise<void> {
       mine = next;
     }
   }
+}
+
+/**
+ * CS8: a carried sensor that has stopped reading is handed back to the idle sweeper,
+ * checkpointed and released, once its windows have been idle for idleTimeoutMs or an
+ * absence alarm of it is due: the sweeper flushes and raises for it as without carried
+ * state, instead of at the window's end.
+ */
+async function handBackSilent(run: Run, inBatch: ReadonlyMap<string, SensorGroup>): Promise<void> {
+  // A sensor of this batch is reading: it is not silent, whatever its alarms say.
+  const due = run.carried.dueForHandBack(run.now).filter((id) => !inBatch.has(id));
+  if (due.length === 0) return;
+  await checkpointOut(run, due);
+  run.report.handedBack += due.length;
 }
 
 /** CS4: the carried JSON stays under its budget; the largest sensors are checkpointed out. */

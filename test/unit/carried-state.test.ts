@@ -1,7 +1,7 @@
 /** The carried JSON (functions/pipeline/carried-state.ts): what survives from one invocation to the next. */
 import { describe, expect, it } from 'vitest';
 import { newSensorState } from '../../functions/domain/state.js';
-import { CarriedStates } from '../../functions/pipeline/carried-state.js';
+import { CarriedStates, handBackAt } from '../../functions/pipeline/carried-state.js';
 
 function carried(): CarriedStates {
   return CarriedStates.from({}, 'shardId-000000000001');
@@ -36,5 +36,32 @@ describe('CarriedStates', () => {
     c.set({ ...newSensorState('s3'), version: 1 }, false);
     expect(CarriedStates.from(c.toJSON(), 'shardId-000000000002').fresh).toBe(true);
     expect(CarriedStates.from({ ...c.toJSON(), f: 'other/1' }, c.shardId).fresh).toBe(true);
+  });
+});
+
+describe('CS8: hand-back of silent carried sensors', () => {
+  const withWindow = (s: ReturnType<typeof newSensorState>) =>
+    ({ ...s, windows: { 'tumbling:60000:0': {} } }) as unknown as ReturnType<typeof newSensorState>;
+
+  it('is due idleTimeoutMs after the last batch when windows are open, or when an absence alarm is due, whichever comes first', () => {
+    const open = withWindow(newSensorState('s1'));
+    expect(handBackAt(newSensorState('s0'), 1_000, 60_000)).toBeUndefined();
+    expect(handBackAt(open, 1_000, 60_000)).toBe(61_000);
+    expect(handBackAt({ ...open, sd: 30_000 }, 1_000, 60_000)).toBe(30_000);
+    expect(handBackAt({ ...newSensorState('s2'), sd: 90_000 }, 1_000, 60_000)).toBe(90_000);
+  });
+
+  it('the last batch and the due time travel with the sensor, and a set without them keeps them', () => {
+    const c = carried();
+    c.set(newSensorState('s1'), false, { at: 1_000, handBackAt: 61_000 });
+    c.set(newSensorState('s2'), false, { at: 1_000, handBackAt: undefined });
+    const next = CarriedStates.from(JSON.parse(JSON.stringify(c.toJSON())), c.shardId);
+    expect(next.seenAt('s1')).toBe(1_000);
+    expect(next.dueForHandBack(60_999)).toEqual([]);
+    expect(next.dueForHandBack(61_000)).toEqual(['s1']);
+    // A renewal's set (no batch of the sensor) keeps what the last batch said.
+    next.set(next.get('s1')!, false);
+    expect(next.dueForHandBack(61_000)).toEqual(['s1']);
+    expect(next.seenAt('s1')).toBe(1_000);
   });
 });
