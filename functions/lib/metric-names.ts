@@ -43,9 +43,13 @@ export const METRIC = {
   alarmActionsRefused: 'AlarmActionsRefused',
   /** Rules refreshes that failed (the last rules loaded stayed in force). */
   rulesRefreshFailed: 'RulesRefreshFailed',
-  /** Carried state (SEMANTICS.md "Carried state"): items claimed, checkpoints, records read back, JSON bytes. */
+  /**
+   * Carried state (SEMANTICS.md "Carried state"): items claimed, checkpoints, silent
+   * sensors handed back to the idle sweeper (CS8), records read back, JSON bytes.
+   */
   carriedClaims: 'CarriedClaims',
   carriedCheckpoints: 'CarriedCheckpoints',
+  carriedHandedBack: 'CarriedHandedBack',
   carriedCatchUpRecords: 'CarriedCatchUpRecords',
   carriedStateBytes: 'CarriedStateBytes',
 } as const;
@@ -54,6 +58,7 @@ export const METRIC = {
 export const CARRIED_METRICS = [
   METRIC.carriedClaims,
   METRIC.carriedCheckpoints,
+  METRIC.carriedHandedBack,
   METRIC.carriedCatchUpRecords,
   METRIC.carriedStateBytes,
 ] as const;

@@ -56,6 +56,7 @@ export function buildHandler(
     if (carried) {
       metrics.addMetric(METRIC.carriedClaims, MetricUnit.Count, report.claims);
       metrics.addMetric(METRIC.carriedCheckpoints, MetricUnit.Count, report.checkpoints);
+      metrics.addMetric(METRIC.carriedHandedBack, MetricUnit.Count, report.handedBack);
       metrics.addMetric(METRIC.carriedCatchUpRecords, MetricUnit.Count, report.caughtUp);
       metrics.addMetric(METRIC.carriedStateBytes, MetricUnit.Bytes, report.carriedBytes);
     }
