@@ -174,6 +174,11 @@ export class WindowStateStore {
     const bytes = bodyBytes(body);
     if (bytes > this.maxBodyBytes) throw new StateItemTooLargeError({ sensorId: next.sensorId, bytes });
     const now = options.updatedAt ?? this.now();
+    // A state that applied no record yet (a claim on a new sensor, CS2) has no last
+    // sequence to compare: its version alone fences it. (An IN of two empty strings never
+    // holds on dynalite, and every later commit of such an item failed as a conflict.)
+    const lastSequence = latestSequence(previous);
+    const versionOnly = options.versionOnly || lastSequence === '';
     const item = stateItem(next, { version, body, now, ttlDays: this.ttlDays, claim: options.claim });
     this.counter.writes++;
     try {
@@ -184,7 +189,7 @@ export class WindowStateStore {
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           ...(previous.version === 0
             ? { ConditionExpression: 'attribute_not_exists(sensorId)' }
-            : options.versionOnly
+            : versionOnly
               ? {
                   ConditionExpression: '#version = :version',
                   ExpressionAttributeNames: { '#version': 'version' },
@@ -196,7 +201,7 @@ export class WindowStateStore {
                   ExpressionAttributeNames: { '#version': 'version', '#lastSequence': 'lastSequence' },
                   ExpressionAttributeValues: {
                     ':version': previous.version,
-                    ':lastSequence': latestSequence(previous),
+                    ':lastSequence': lastSequence,
                     ':paddedSequence': latestSequence(previous, true),
                   },
                 }),

@@ -11,6 +11,8 @@ import type { _Record } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type EventSourceConfig, parseConfig } from '../../functions/domain/config.js';
+import { foldSensorRecords } from '../../functions/domain/fold.js';
+import { newSensorState } from '../../functions/domain/state.js';
 import { buildSweeper } from '../../functions/idle-sweeper/build.js';
 import { localClientOptions } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
@@ -19,6 +21,7 @@ import { flushOpenWindows, sweepIdleSensors } from '../../functions/pipeline/flu
 import type { TumblingWindowEvent } from '../../functions/window-handler/process-carried.js';
 import { ChaosHandler, ChaosPlan, chaosMappingSettings } from '../../local/chaos/index.js';
 import { LocalEventSourceMapping, type MappingFaults, type TimeWindowEvent } from '../../local/esm/index.js';
+import { record } from '../unit/factories.js';
 import {
   createTestPipeline,
   kinesisEvent,
@@ -484,6 +487,27 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     expect(got.length).toBeGreaterThan(0);
     expect(new Set(got.map((r) => r.sensorId))).toEqual(new Set(keys.filter((k) => k !== reading)));
   }, 120_000);
+
+  it('CS2, CS7: an item claimed before it applied any record (a new sensor) takes a batch without carried state, and still refuses a stale commit', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-new-claim');
+    pipelines.push(p);
+    const { store } = p.handler().deps;
+    const v0 = newSensorState('claimed-new');
+    const claim = { by: 'shardId-000000000000/lost', shardId: 'shardId-000000000000', from: '1', until: 5 };
+    const claimed = await store.commit(v0, v0, { claim, versionOnly: true });
+    const loaded = await store.load('claimed-new');
+    expect(loaded.claim).toEqual(claim);
+    // A batch without carried state (the state was lost, or recovery redrives records) folds it.
+    const fold = (n: number) =>
+      foldSensorRecords(
+        loaded,
+        Array.from({ length: n }, (_, i) => record('claimed-new', T0 + i * 1_000, 20 + i, i)),
+        carriedConfig,
+      ).state;
+    const next = await store.commit(loaded, fold(3));
+    expect(next.version).toBe(claimed.version + 1);
+    await expect(store.commit(loaded, fold(4))).rejects.toThrow(/changed since version 1 was read/);
+  });
 
   it('CS7: carried state turned off mid-window: batches without a window catch the claimed sensors up, and the results are the same', async () => {
     const p = await createTestPipeline(endpoints, carriedConfig, 'carried-off');

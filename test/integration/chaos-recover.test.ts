@@ -25,9 +25,17 @@ import { putRecords, readAllRecords, scanAll, stateOfItem } from './pipeline-hel
 
 const endpoints = inject('endpoints');
 const T0 = Date.UTC(2026, 0, 1);
-const config = parseConfig({
+const perBatch = parseConfig({
   stream: { shardCount: 2 },
   eventSource: { bisectBatchOnFunctionError: false },
+});
+/**
+ * With carried state the crashed invocation has claimed its sensors (CS2) before it died,
+ * new sensors included, so the redrive's batches meet claims of a lost carried state (CS7).
+ */
+const carried = parseConfig({
+  stream: { shardCount: 2 },
+  eventSource: { bisectBatchOnFunctionError: false, tumblingWindowSeconds: 300 },
 });
 /**
  * Only handler crashes (the process dies at its k-th DynamoDB write), at the highest rate
@@ -59,98 +67,104 @@ function inRange(f: NonNullable<DlqEntry['failure']>, shardId: string, sequence:
   );
 }
 
-describe('Chaos with bounded retries: what reaches the on-failure queue, and `npm run recover` brings it back', () => {
-  let pipeline: LocalPipeline;
-  let dlq: DlqEntry[];
-  let notCounted: { shardId: string; sequence: string }[];
-  let redriven: Awaited<ReturnType<typeof redriveDlq>>;
-  let outputs: PipelineOutputs;
+describe.each([
+  ['per-batch state', perBatch],
+  ['carried state', carried],
+] as const)(
+  'Chaos with bounded retries (%s): what reaches the on-failure queue, and `npm run recover` brings it back',
+  (_design, config) => {
+    let pipeline: LocalPipeline;
+    let dlq: DlqEntry[];
+    let notCounted: { shardId: string; sequence: string }[];
+    let redriven: Awaited<ReturnType<typeof redriveDlq>>;
+    let outputs: PipelineOutputs;
 
-  beforeAll(async () => {
-    pipeline = await startLocalPipeline({
-      config,
-      target: localClientOptions(endpoints),
-      prefix: uniquePrefix('chaos-rec'),
-      resourceSource: 'config',
-      chaos: { seed: SEED, rates, retryAttempts: 0 },
-    });
-    await putRecords(
-      pipeline.clients,
-      pipeline.resources.stream.name,
-      lines.map((data) => ({
-        partitionKey: (JSON.parse(data.toString()) as { sensorId: string }).sensorId,
-        data,
-      })),
-    );
-    await pipeline.mapping.drain({ timeoutMs: 120_000 });
-    const dlqUrl = pipeline.resources.queues.dlq.url;
-    dlq = await listDlq(pipeline.clients, dlqUrl);
+    beforeAll(async () => {
+      pipeline = await startLocalPipeline({
+        config,
+        target: localClientOptions(endpoints),
+        prefix: uniquePrefix('chaos-rec'),
+        resourceSource: 'config',
+        chaos: { seed: SEED, rates, retryAttempts: 0 },
+      });
+      await putRecords(
+        pipeline.clients,
+        pipeline.resources.stream.name,
+        lines.map((data) => ({
+          partitionKey: (JSON.parse(data.toString()) as { sensorId: string }).sensorId,
+          data,
+        })),
+      );
+      await pipeline.mapping.drain({ timeoutMs: 120_000 });
+      const dlqUrl = pipeline.resources.queues.dlq.url;
+      dlq = await listDlq(pipeline.clients, dlqUrl);
 
-    // Not counted: records above their sensor's fence for their shard (or of a sensor with no state).
-    const states = (await scanAll(pipeline.clients, findTable(pipeline.resources, STATE_TABLE).name)) as {
-      sensorId: string;
-      body: string;
-    }[];
-    const fences = new Map(
-      states.map((s) => [s.sensorId, stateOfItem(s as unknown as Record<string, unknown>).applied]),
-    );
-    notCounted = [];
-    for (const { shardId, records } of await readAllRecords(
-      pipeline.clients,
-      pipeline.resources.stream.name,
-    )) {
-      for (const r of records) {
-        const fence = fences.get(r.PartitionKey!)?.[shardId];
-        if (fence === undefined || compareSequence(r.SequenceNumber!, fence) > 0) {
-          notCounted.push({ shardId, sequence: r.SequenceNumber! });
+      // Not counted: records above their sensor's fence for their shard (or of a sensor with no state).
+      const states = (await scanAll(pipeline.clients, findTable(pipeline.resources, STATE_TABLE).name)) as {
+        sensorId: string;
+        body: string;
+      }[];
+      const fences = new Map(
+        states.map((s) => [s.sensorId, stateOfItem(s as unknown as Record<string, unknown>).applied]),
+      );
+      notCounted = [];
+      for (const { shardId, records } of await readAllRecords(
+        pipeline.clients,
+        pipeline.resources.stream.name,
+      )) {
+        for (const r of records) {
+          const fence = fences.get(r.PartitionKey!)?.[shardId];
+          if (fence === undefined || compareSequence(r.SequenceNumber!, fence) > 0) {
+            notCounted.push({ shardId, sequence: r.SequenceNumber! });
+          }
         }
       }
-    }
 
-    redriven = await redriveDlq({
-      clients: pipeline.clients,
-      dlqUrl,
-      apply: true,
-      handler: pipeline.handler,
+      redriven = await redriveDlq({
+        clients: pipeline.clients,
+        dlqUrl,
+        apply: true,
+        handler: pipeline.handler,
+      });
+      await pipeline.flush();
+      outputs = await pipeline.collect({ waitMs: 1_000 });
+      console.info(
+        `chaos seed ${SEED}, retryAttempts 0: ${pipeline.mapping.stats().discarded} record(s) discarded in ${dlq.length} message(s), ${notCounted.length} not counted, ${redriven.totals.readings} applied by the redrive`,
+      );
+    }, 300_000);
+
+    afterAll(() => pipeline?.stop());
+
+    it('discards batches under bounded retries: their records are in the on-failure queue', () => {
+      expect(pipeline.mapping.stats().discarded).toBeGreaterThan(0);
+      expect(dlq.length).toBeGreaterThan(0);
+      expect(dlq.every((e) => e.failure?.condition === 'RetryAttemptsExhausted')).toBe(true);
+      expect(dlq.reduce((n, e) => n + e.failure!.batchSize, 0)).toBe(pipeline.mapping.stats().discarded);
     });
-    await pipeline.flush();
-    outputs = await pipeline.collect({ waitMs: 1_000 });
-    console.info(
-      `chaos seed ${SEED}, retryAttempts 0: ${pipeline.mapping.stats().discarded} record(s) discarded in ${dlq.length} message(s), ${notCounted.length} not counted, ${redriven.totals.readings} applied by the redrive`,
-    );
-  }, 300_000);
 
-  afterAll(() => pipeline?.stop());
+    it('the on-failure queue holds every record that was not counted', () => {
+      expect(notCounted.length).toBeGreaterThan(0);
+      const missing = notCounted.filter((r) => !dlq.some((e) => inRange(e.failure!, r.shardId, r.sequence)));
+      expect(missing).toEqual([]);
+    });
 
-  it('discards batches under bounded retries: their records are in the on-failure queue', () => {
-    expect(pipeline.mapping.stats().discarded).toBeGreaterThan(0);
-    expect(dlq.length).toBeGreaterThan(0);
-    expect(dlq.every((e) => e.failure?.condition === 'RetryAttemptsExhausted')).toBe(true);
-    expect(dlq.reduce((n, e) => n + e.failure!.batchSize, 0)).toBe(pipeline.mapping.stats().discarded);
-  });
+    it('redrive applies exactly the records not counted, and empties the queue', () => {
+      expect(redriven.ranges.every((r) => r.outcome === 'redriven')).toBe(true);
+      expect(redriven.deleted).toBe(dlq.length);
+      expect(redriven.totals.readings).toBe(notCounted.length);
+      expect(redriven.totals.failedSensors).toBe(0);
+      expect(outputs.failures).toEqual([]);
+    });
 
-  it('the on-failure queue holds every record that was not counted', () => {
-    expect(notCounted.length).toBeGreaterThan(0);
-    const missing = notCounted.filter((r) => !dlq.some((e) => inRange(e.failure!, r.shardId, r.sequence)));
-    expect(missing).toEqual([]);
-  });
-
-  it('redrive applies exactly the records not counted, and empties the queue', () => {
-    expect(redriven.ranges.every((r) => r.outcome === 'redriven')).toBe(true);
-    expect(redriven.deleted).toBe(dlq.length);
-    expect(redriven.totals.readings).toBe(notCounted.length);
-    expect(redriven.totals.failedSensors).toBe(0);
-    expect(outputs.failures).toEqual([]);
-  });
-
-  it("after recovery and the flush the outputs are a clean run's: windows exact, alerts once per alertId", () => {
-    const expected = reference(lines, config);
-    expect(outputs.windows.map((w) => [w.sensorId, w.windowStart, w.count, w.sum, w.min, w.max])).toEqual(
-      windowRows(expected),
-    );
-    expect(outputs.alerts.map((a) => [a.sensorId, a.rule, a.timestamp, a.value])).toEqual(
-      expected.alerts.map((a) => [a.sensorId, a.rule, a.timestamp, a.value]),
-    );
-    expect(new Set(outputs.alerts.map((a) => a.alertId)).size).toBe(outputs.alerts.length);
-  });
-});
+    it("after recovery and the flush the outputs are a clean run's: windows exact, alerts once per alertId", () => {
+      const expected = reference(lines, config);
+      expect(outputs.windows.map((w) => [w.sensorId, w.windowStart, w.count, w.sum, w.min, w.max])).toEqual(
+        windowRows(expected),
+      );
+      expect(outputs.alerts.map((a) => [a.sensorId, a.rule, a.timestamp, a.value])).toEqual(
+        expected.alerts.map((a) => [a.sensorId, a.rule, a.timestamp, a.value]),
+      );
+      expect(new Set(outputs.alerts.map((a) => a.alertId)).size).toBe(outputs.alerts.length);
+    });
+  },
+);
