@@ -33,11 +33,14 @@ export async function takeOverClaims(
   report: BatchReport,
 ): Promise<void> {
   if (states.length === 0) return;
-  const { records: behind, read } = await readClaimedRecords(deps, states, { streamName });
+  const { records: behind, failed: unread, read } = await readClaimedRecords(deps, states, { streamName });
   const counts = emptyCounts();
   const withAlerts: SensorState[] = [];
   await runPool([...states], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (state) => {
     try {
+      // Its shard could not be read: this sensor waits for the next sweep, the others go on.
+      const cannotRead = unread.get(state.sensorId);
+      if (cannotRead) throw cannotRead;
       const after = await catchUpAndRelease(deps, state, behind.get(state.sensorId) ?? [], report, counts);
       if (deps.delivered.needsAlerts(after)) withAlerts.push(after);
     } catch (err) {

@@ -34,15 +34,24 @@ export interface ShardStretch {
   before?: string;
   /** Most records read before giving up with CatchUpTooLargeError. */
   maxRecords: number;
+  /** Records asked for by each GetRecords call (default DEFAULT_PAGE_LIMIT). */
+  pageLimit?: number;
 }
 
 const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'LimitExceededException']);
 
-export async function readShardStretch(
+/** Records a GetRecords call asks for, at most (Kinesis allows 10,000). */
+export const DEFAULT_PAGE_LIMIT = 10_000;
+
+/**
+ * The stretch page by page (one GetRecords answer each, as Lambda records), so a caller
+ * keeps only what it needs of a long stretch: a window of a full shard is far more than
+ * an invocation can hold at once.
+ */
+export async function* readShardStretch(
   kinesis: KinesisClient,
   stretch: ShardStretch,
-): Promise<KinesisStreamRecord[]> {
-  const out: KinesisStreamRecord[] = [];
+): AsyncGenerator<KinesisStreamRecord[]> {
   const region = stretch.streamArn ? regionOf(stretch.streamArn) : '';
   const streamName = stretch.streamName ?? (stretch.streamArn ? streamNameOf(stretch.streamArn) : '');
   let iterator = (
@@ -57,10 +66,13 @@ export async function readShardStretch(
     )
   ).ShardIterator;
   let attempt = 0;
+  let read = 0;
   while (iterator) {
     let page: GetRecordsCommandOutput;
     try {
-      page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
+      page = await kinesis.send(
+        new GetRecordsCommand({ ShardIterator: iterator, Limit: stretch.pageLimit ?? DEFAULT_PAGE_LIMIT }),
+      );
       attempt = 0;
     } catch (err) {
       if (!(err instanceof Error) || !THROTTLED.has(err.name) || ++attempt >= BACKOFF.read.maxAttempts)
@@ -68,22 +80,28 @@ export async function readShardStretch(
       await sleep(backoffDelay(attempt, BACKOFF.read));
       continue;
     }
+    const out: KinesisStreamRecord[] = [];
+    let ended = false;
     for (const r of page.Records ?? []) {
-      const seq = r.SequenceNumber!;
-      if (stretch.before !== undefined && compareSequence(seq, stretch.before) >= 0) return out;
+      if (stretch.before !== undefined && compareSequence(r.SequenceNumber!, stretch.before) >= 0) {
+        ended = true;
+        break;
+      }
       out.push(toLambdaRecord(r, stretch, region));
     }
-    if (out.length > stretch.maxRecords) {
+    read += out.length;
+    if (read > stretch.maxRecords) {
       throw new CatchUpTooLargeError(
         `catch-up of ${stretch.shardId} from ${stretch.from ?? 'TRIM_HORIZON'} passed ${stretch.maxRecords} records`,
       );
     }
+    if (out.length > 0) yield out;
+    // The end of what there is: the record to stop before, a closed shard's end, or the
+    // tip with nothing behind it.
     const empty = (page.Records ?? []).length === 0;
-    // The end of what there is: a closed shard's end, or the tip with nothing behind it.
-    if (empty && (page.MillisBehindLatest ?? 0) === 0) return out;
+    if (ended || (empty && (page.MillisBehindLatest ?? 0) === 0)) return;
     iterator = page.NextShardIterator;
   }
-  return out;
 }
 
 function toLambdaRecord(

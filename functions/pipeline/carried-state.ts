@@ -34,8 +34,12 @@ export function isClaimExpired(state: SensorState, nowMs: number): boolean {
   return state.claim !== undefined && state.claim.until + CLAIM_TAKEOVER_MS < nowMs;
 }
 
-/** Most records a catch-up reads back before the sensor fails (CS5, CS6). */
-export const MAX_CATCH_UP_RECORDS = 500_000;
+/**
+ * Most records a catch-up reads back from one shard before its sensors fail (CS5, CS6):
+ * above a window of a full shard (1,000 records a second for 900 s). The catch-up keeps
+ * only the claimed sensors' records (catch-up.ts), so memory follows those, not this.
+ */
+export const MAX_CATCH_UP_RECORDS = 2_000_000;
 
 /** Format of the carried JSON; another value is not ours and starts a fresh state. */
 const FORMAT = 'windowpane/1';

@@ -7,8 +7,8 @@
  */
 
 import { WindowpaneError } from '../domain/errors.js';
-import { comparePosition, parsePosition } from '../domain/record-position.js';
 import type { RuleSet } from '../domain/rule-set.js';
+import { compareSequence } from '../domain/sequence.js';
 import { foldWithinBudget } from '../domain/sized-fold.js';
 import type { SensorRecord, SensorState } from '../domain/state.js';
 import type { DeliveryCounts } from '../lib/effects.js';
@@ -35,63 +35,121 @@ export interface CatchUpStretch {
   here?: { shardId: string; before?: string };
 }
 
-/** The records of `claimed` sensors (each with a claim) their stored bodies may lack, per sensor. */
+export interface ClaimedRecords {
+  /** Per sensor, the records its stored body may lack, in stream order (parents first). */
+  records: Map<string, SensorRecord[]>;
+  /** Sensors whose stretch could not be read, with the error: they fail alone. */
+  failed: Map<string, Error>;
+  /** Records read from the stream. */
+  read: number;
+}
+
+/** One shard read of a catch-up, and from where on each of its sensors wants its records. */
+interface ShardRead {
+  shardId: string;
+  from?: string;
+  before?: string;
+  /** Sensor → first sequence it wants from this shard ('' : all of them). */
+  wants: Map<string, string>;
+}
+
+/**
+ * The records of `claimed` sensors (each with a claim) their stored bodies may lack, per
+ * sensor. The shards are read page by page and only the claimed sensors' records are
+ * kept, so a catch-up over a window of a full shard holds no more than those sensors'
+ * records. Each sensor takes its records from its claim's record on its claim's shard,
+ * and, when that is not this shard, from this shard's start: other shards (parents) are
+ * read before this one. A shard that cannot be read fails only the sensors that need it.
+ */
 export async function readClaimedRecords(
   deps: BatchDeps,
   claimed: readonly SensorState[],
   stretch: CatchUpStretch,
-): Promise<{ records: Map<string, SensorRecord[]>; read: number }> {
+): Promise<ClaimedRecords> {
   if (!deps.kinesis)
     throw new CatchUpUnavailableError('a catch-up needs a Kinesis client (BatchDeps.kinesis)');
-  const ids = new Set(claimed.map((s) => s.sensorId));
-  const fromByShard = new Map<string, string>();
-  for (const s of claimed) {
-    const c = s.claim!;
-    const prev = fromByShard.get(c.shardId);
-    if (prev === undefined || comparePosition(parsePosition(c.from), parsePosition(prev)) < 0) {
-      fromByShard.set(c.shardId, c.from);
-    }
-  }
   const stream = {
     ...(stretch.streamArn ? { streamArn: stretch.streamArn } : {}),
     ...(stretch.streamName ? { streamName: stretch.streamName } : {}),
   };
-  const here = stretch.here;
-  const before = here?.before !== undefined ? { before: here.before } : {};
-  const raw = [];
-  let readHereFromStart = false;
-  for (const [shardId, from] of fromByShard) {
-    const isHere = shardId === here?.shardId;
-    raw.push(
-      ...(await readShardStretch(deps.kinesis, {
-        ...stream,
-        shardId,
-        from,
-        ...(isHere ? before : {}),
-        maxRecords: MAX_CATCH_UP_RECORDS,
-      })),
-    );
-    if (here && !isHere) readHereFromStart = true;
-  }
-  if (here && readHereFromStart && !fromByShard.has(here.shardId)) {
-    raw.push(
-      ...(await readShardStretch(deps.kinesis, {
-        ...stream,
-        shardId: here.shardId,
-        ...before,
-        maxRecords: MAX_CATCH_UP_RECORDS,
-      })),
-    );
-  }
-  const { groups } = await decodeBatchWithSchemas({ Records: raw }, deps.config.metrics, deps.avro);
   const records = new Map<string, SensorRecord[]>();
-  for (const [id, g] of groups) if (ids.has(id)) records.set(id, g.records);
+  const failed = new Map<string, Error>();
+  let read = 0;
+  for (const plan of shardReads(claimed, stretch.here)) {
+    const wanted = [...plan.wants.keys()].filter((id) => !failed.has(id));
+    if (wanted.length === 0) continue;
+    const kept = new Map<string, SensorRecord[]>();
+    try {
+      const pages = readShardStretch(deps.kinesis, {
+        ...stream,
+        shardId: plan.shardId,
+        ...(plan.from !== undefined ? { from: plan.from } : {}),
+        ...(plan.before !== undefined ? { before: plan.before } : {}),
+        maxRecords: MAX_CATCH_UP_RECORDS,
+        ...(deps.catchUpPageLimit !== undefined ? { pageLimit: deps.catchUpPageLimit } : {}),
+      });
+      for await (const page of pages) {
+        read += page.length;
+        const { groups } = await decodeBatchWithSchemas({ Records: page }, deps.config.metrics, deps.avro);
+        for (const [id, group] of groups) {
+          const from = plan.wants.get(id);
+          if (from === undefined || failed.has(id)) continue;
+          const mine =
+            from === '' ? group.records : group.records.filter((r) => compareSequence(r.sequence, from) >= 0);
+          if (mine.length === 0) continue;
+          const list = kept.get(id);
+          if (list) list.push(...mine);
+          else kept.set(id, [...mine]);
+        }
+      }
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      for (const id of wanted) {
+        failed.set(id, error);
+        records.delete(id);
+      }
+      deps.logger?.error('a catch-up could not read a shard; the sensors that need it fail', {
+        shardId: plan.shardId,
+        sensors: wanted.length,
+        error: { name: error.name, message: error.message },
+      });
+      continue;
+    }
+    for (const [id, list] of kept) {
+      const before = records.get(id);
+      if (before) before.push(...list);
+      else records.set(id, list);
+    }
+  }
   deps.logger?.warn('claimed sensors caught up from the stream', {
     sensors: claimed.length,
-    recordsRead: raw.length,
-    shards: [...fromByShard.keys()],
+    recordsRead: read,
+    shards: [...new Set(claimed.map((s) => s.claim!.shardId))],
   });
-  return { records, read: raw.length };
+  return { records, failed, read };
+}
+
+/** What a catch-up reads: the claims' other shards first, each from its earliest claim, then this one. */
+function shardReads(claimed: readonly SensorState[], here: CatchUpStretch['here']): ShardRead[] {
+  const reads = new Map<string, ShardRead>();
+  for (const s of claimed) {
+    const c = s.claim!;
+    const plan = reads.get(c.shardId) ?? { shardId: c.shardId, wants: new Map<string, string>() };
+    if (plan.from === undefined || compareSequence(c.from, plan.from) < 0) plan.from = c.from;
+    plan.wants.set(s.sensorId, c.from);
+    reads.set(c.shardId, plan);
+  }
+  if (!here) return [...reads.values()];
+  const others = [...reads.values()].filter((r) => r.shardId !== here.shardId);
+  const mine = reads.get(here.shardId) ?? { shardId: here.shardId, wants: new Map<string, string>() };
+  if (here.before !== undefined) mine.before = here.before;
+  // A sensor claimed on another shard needs all of this one before the batch.
+  const fromStart = claimed.filter((s) => s.claim!.shardId !== here.shardId);
+  if (fromStart.length > 0) {
+    delete mine.from;
+    for (const s of fromStart) mine.wants.set(s.sensorId, '');
+  }
+  return mine.wants.size > 0 ? [...others, mine] : others;
 }
 
 /**

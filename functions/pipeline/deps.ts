@@ -48,6 +48,8 @@ export interface BatchDeps {
   avro?: AvroReadingDecoder;
   /** Reads a shard back for a carried state's catch-up (SEMANTICS.md "Carried state" CS5). */
   kinesis?: KinesisClient;
+  /** Records per GetRecords call of a catch-up; default DEFAULT_PAGE_LIMIT (shard-reader.ts). */
+  catchUpPageLimit?: number;
   /** Processing time, epoch ms (claims of carried state); default Date.now. */
   now?: () => number;
   /** Default DEFAULT_COMMIT_ATTEMPTS. */

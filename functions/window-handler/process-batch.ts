@@ -16,7 +16,7 @@ import type { SensorRecord, SensorState } from '../domain/state.js';
 import { type DeliveryCounts, emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
 import { deliverAlertPhase } from '../pipeline/alert-phase.js';
-import { foldClaimedRecords, readClaimedRecords } from '../pipeline/catch-up.js';
+import { type ClaimedRecords, foldClaimedRecords, readClaimedRecords } from '../pipeline/catch-up.js';
 import { commitAndDeliver } from '../pipeline/commit.js';
 import { decodeBatchWithSchemas, type SensorGroup } from '../pipeline/decode-batch.js';
 import {
@@ -65,12 +65,14 @@ export async function processBatch(deps: BatchDeps, event: KinesisStreamEvent): 
     try {
       let loaded = states.get(group.sensorId)!;
       if (loaded.claim) {
+        const unread = behind.failed.get(group.sensorId);
+        if (unread) throw unread;
         // CS7: claimed by a carried state (carried state since turned off): caught up first,
         // and the sensor's first commit below releases the claim.
         loaded = await foldClaimedRecords(
           deps,
           loaded,
-          behind.get(group.sensorId) ?? [],
+          behind.records.get(group.sensorId) ?? [],
           { report, counts, ruleSet },
           (_mine, stored) => stored,
         );
@@ -108,15 +110,14 @@ async function claimedRecords(
   deps: BatchDeps,
   states: readonly SensorState[],
   event: KinesisStreamEvent,
-): Promise<Map<string, SensorRecord[]>> {
+): Promise<ClaimedRecords> {
   const claimed = states.filter((s) => s.claim !== undefined);
   const first = event.Records[0];
-  if (claimed.length === 0 || !first) return new Map();
-  const { records } = await readClaimedRecords(deps, claimed, {
+  if (claimed.length === 0 || !first) return { records: new Map(), failed: new Map(), read: 0 };
+  return readClaimedRecords(deps, claimed, {
     streamArn: first.eventSourceARN,
     here: { shardId: shardIdOfEventId(first.eventID), before: first.kinesis.sequenceNumber },
   });
-  return records;
 }
 
 /**

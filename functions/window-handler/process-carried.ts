@@ -202,18 +202,19 @@ async function startingStates(
         before === undefined ||
         comparePosition(parsePosition(s.claim.from), parsePosition(before)) < 0),
   );
-  const caughtUp =
+  const { records: caughtUp, failed: unread } =
     stale.length > 0
-      ? (
-          await readClaimedRecords(deps, stale, {
-            streamArn,
-            here: { shardId: carried.shardId, ...(before !== undefined ? { before } : {}) },
-          })
-        ).records
-      : new Map<string, SensorRecord[]>();
+      ? await readClaimedRecords(deps, stale, {
+          streamArn,
+          here: { shardId: carried.shardId, ...(before !== undefined ? { before } : {}) },
+        })
+      : { records: new Map<string, SensorRecord[]>(), failed: new Map<string, Error>() };
   return async (group) => {
     const inCarried = carried.get(group.sensorId);
     if (inCarried) return inCarried;
+    // A stretch that could not be read fails its sensors alone; their records are retried.
+    const cannotRead = unread.get(group.sensorId);
+    if (cannotRead) throw cannotRead;
     let state = loaded.get(group.sensorId)!;
     // An outbox committed and perhaps not delivered (by a failed invocation): delivered now.
     if (!isOutboxEmpty(state.outbox)) {
