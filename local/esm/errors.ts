@@ -20,12 +20,15 @@ export class DrainStalledError extends WindowpaneError {
   constructor(
     stallMs: number,
     readonly stats: MappingStats,
+    /** The mapping's last log lines (failed invocations, retries, read errors). */
+    readonly recentLog: readonly string[] = [],
   ) {
     const shards = stats.shards.map((s) => `${s.shardId}=${s.state}`).join(', ');
+    const lines = recentLog.length > 0 ? `; its last log lines:\n  ${recentLog.join('\n  ')}` : '';
     super(
       `the event source mapping made no progress for ${stallMs} ms: no record was processed or ` +
         `discarded (in flight ${stats.inFlight}, shards ${shards}, processed ${stats.records}, ` +
-        `errors ${stats.errors}, retries ${stats.retries})`,
+        `errors ${stats.errors}, retries ${stats.retries})${lines}`,
     );
   }
 }

@@ -180,6 +180,9 @@ export interface LocalMappingOptions {
   log?: (line: string) => void;
 }
 
+/** Log lines a DrainStalledError quotes. */
+const RECENT_LOG_LINES = 20;
+
 export class LocalEventSourceMapping {
   private readonly controller = new AbortController();
   private readonly workers = new Map<string, ShardWorker>();
@@ -203,6 +206,7 @@ export class LocalEventSourceMapping {
   };
   private started = false;
   private stopping = false;
+  private readonly recentLog: string[] = [];
   private stopped: Promise<void> | undefined;
   private running: Promise<void> = Promise.resolve();
   private fatal: unknown;
@@ -275,7 +279,7 @@ export class LocalEventSourceMapping {
       const stuck = this.unendedParent(now, timedOut || stalled ? 0 : this.closedShardGraceMs);
       if (stuck) throw stuck;
       if (timedOut) throw new DrainTimeoutError(timeoutMs, this.stats());
-      if (stalled) throw new DrainStalledError(stallMs, this.stats());
+      if (stalled) throw new DrainStalledError(stallMs, this.stats(), [...this.recentLog]);
       await new Promise<void>((resolve) => setTimeout(resolve, 10));
     }
   }
@@ -358,6 +362,9 @@ export class LocalEventSourceMapping {
   }
 
   private log(line: string): void {
+    // The last lines go into a stalled drain's error, so a stall says what the lanes saw.
+    this.recentLog.push(line);
+    if (this.recentLog.length > RECENT_LOG_LINES) this.recentLog.shift();
     this.opts.log?.(`[esm ${this.opts.streamName}] ${line}`);
   }
 

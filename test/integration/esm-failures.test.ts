@@ -505,7 +505,7 @@ describe('Drain: a slow drain is not a stuck one', () => {
     expect(m.stats().records).toBe(6);
   });
 
-  it('rejects with DrainStalledError, naming the counts, when a batch is retried without end', async () => {
+  it('rejects with DrainStalledError, naming the counts and quoting the last failures, when a batch is retried without end', async () => {
     const s = await stream('esm-stalled');
     await putRecords(s.clients, s.streamName, [tagged('a', 0)]);
     const recorder = new Recorder(() => {
@@ -518,6 +518,9 @@ describe('Drain: a slow drain is not a stuck one', () => {
       .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DrainStalledError);
     expect(String(err)).toMatch(/no progress for 1500 ms.*processed 0, errors [1-9]\d*, retries [1-9]/);
+    // What the lanes saw is in the error, so a stall in CI says why.
+    expect((err as DrainStalledError).recentLog.some((l) => l.includes('always fails'))).toBe(true);
+    expect(String(err)).toContain('always fails');
     expect(recorder.invocations.length).toBeGreaterThan(1);
   });
 });
