@@ -18,6 +18,7 @@ import {
 import type { KinesisStreamRecord } from 'aws-lambda';
 import { WindowpaneError } from '../domain/errors.js';
 import { compareSequence } from '../domain/sequence.js';
+import { type RecordSource, toLambdaRecord } from './lambda-record.js';
 import { BACKOFF, backoffDelay, sleep } from './retry.js';
 
 /** A catch-up needs more of the shard than a Lambda invocation can read. */
@@ -52,7 +53,12 @@ export async function* readShardStretch(
   kinesis: KinesisClient,
   stretch: ShardStretch,
 ): AsyncGenerator<KinesisStreamRecord[]> {
-  const region = stretch.streamArn ? regionOf(stretch.streamArn) : '';
+  const source: RecordSource = {
+    shardId: stretch.shardId,
+    streamArn: stretch.streamArn ?? '',
+    region: stretch.streamArn ? regionOf(stretch.streamArn) : '',
+    invokeIdentityArn: '',
+  };
   const streamName = stretch.streamName ?? (stretch.streamArn ? streamNameOf(stretch.streamArn) : '');
   let iterator = (
     await kinesis.send(
@@ -87,7 +93,7 @@ export async function* readShardStretch(
         ended = true;
         break;
       }
-      out.push(toLambdaRecord(r, stretch, region));
+      out.push(toLambdaRecord(r, source));
     }
     read += out.length;
     if (read > stretch.maxRecords) {
@@ -102,30 +108,6 @@ export async function* readShardStretch(
     if (ended || (empty && (page.MillisBehindLatest ?? 0) === 0)) return;
     iterator = page.NextShardIterator;
   }
-}
-
-function toLambdaRecord(
-  r: NonNullable<GetRecordsCommandOutput['Records']>[number],
-  stretch: ShardStretch,
-  region: string,
-): KinesisStreamRecord {
-  const seq = r.SequenceNumber!;
-  return {
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: r.PartitionKey!,
-      sequenceNumber: seq,
-      data: Buffer.from(r.Data ?? new Uint8Array()).toString('base64'),
-      approximateArrivalTimestamp: (r.ApproximateArrivalTimestamp?.getTime() ?? 0) / 1000,
-    },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `${stretch.shardId}:${seq}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: '',
-    awsRegion: region,
-    eventSourceARN: stretch.streamArn ?? '',
-  };
 }
 
 /** `arn:aws:kinesis:<region>:<account>:stream/<name>` */

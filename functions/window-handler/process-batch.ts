@@ -12,7 +12,7 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import type { RuleSet } from '../domain/rule-set.js';
 import { shardIdOfEventId } from '../domain/sequence.js';
 import { foldWithinBudget } from '../domain/sized-fold.js';
-import type { SensorRecord, SensorState } from '../domain/state.js';
+import type { SensorState } from '../domain/state.js';
 import { type DeliveryCounts, emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
 import { deliverAlertPhase } from '../pipeline/alert-phase.js';

@@ -8,7 +8,6 @@
  * event, example invocation record for an on-failure destination).
  */
 import { createHash } from 'node:crypto';
-import type { _Record } from '@aws-sdk/client-kinesis';
 import type { Context, KinesisStreamRecord } from 'aws-lambda';
 
 /** Lambda's payload limit for a synchronous invocation (the batch is cut below it). */
@@ -34,36 +33,8 @@ export function parseStreamArn(arn: string): StreamArnParts {
   return { partition: m[1]!, region: m[2]!, accountId: m[3]!, streamName: m[4]! };
 }
 
-/** Where the records come from and who reads them: fixed for one mapping. */
-export interface RecordSource {
-  shardId: string;
-  streamArn: string;
-  region: string;
-  /** The function's execution role (Lambda puts it in every record). */
-  invokeIdentityArn: string;
-}
-
-/** One Kinesis record as Lambda delivers it: base64 data, arrival time in epoch seconds. */
-export function toLambdaRecord(record: _Record, source: RecordSource): KinesisStreamRecord {
-  const sequenceNumber = record.SequenceNumber ?? '';
-  return {
-    kinesis: {
-      kinesisSchemaVersion: '1.0',
-      partitionKey: record.PartitionKey ?? '',
-      sequenceNumber,
-      data: Buffer.from(record.Data ?? new Uint8Array()).toString('base64'),
-      // Lambda sends seconds with the milliseconds as a fraction (e.g. 1545084650.987).
-      approximateArrivalTimestamp: (record.ApproximateArrivalTimestamp?.getTime() ?? 0) / 1000,
-    },
-    eventSource: 'aws:kinesis',
-    eventVersion: '1.0',
-    eventID: `${source.shardId}:${sequenceNumber}`,
-    eventName: 'aws:kinesis:record',
-    invokeIdentityArn: source.invokeIdentityArn,
-    awsRegion: source.region,
-    eventSourceARN: source.streamArn,
-  };
-}
+// The record shape itself is shared with the handler's catch-up (functions/lib/lambda-record.ts).
+export { type RecordSource, toLambdaRecord } from '../../functions/lib/lambda-record.js';
 
 /**
  * Serialized size of one record inside the event, in bytes (exact for ASCII keys, which

@@ -11,12 +11,13 @@ import {
   PutRecordsCommand,
 } from '@aws-sdk/client-kinesis';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
+import type { Context, KinesisStreamEvent } from 'aws-lambda';
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
 import type { SensorState } from '../../functions/domain/state.js';
 import { decodeStateBody } from '../../functions/domain/state-codec.js';
 import { type AwsClients, type ClientOptions, localClientOptions } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
+import { toLambdaRecord } from '../../functions/lib/lambda-record.js';
 import { ALERT_LEDGER_TABLE, RESULTS_TABLE, STATE_TABLE } from '../../functions/lib/resources.js';
 import {
   type BuildHandlerOptions,
@@ -189,26 +190,13 @@ export function kinesisEvent(
   records: readonly _Record[],
   streamArn: string,
 ): KinesisStreamEvent {
-  return {
-    Records: records.map(
-      (r): KinesisStreamRecord => ({
-        kinesis: {
-          kinesisSchemaVersion: '1.0',
-          partitionKey: r.PartitionKey!,
-          sequenceNumber: r.SequenceNumber!,
-          data: Buffer.from(r.Data ?? new Uint8Array()).toString('base64'),
-          approximateArrivalTimestamp: (r.ApproximateArrivalTimestamp?.getTime() ?? 0) / 1000,
-        },
-        eventSource: 'aws:kinesis',
-        eventVersion: '1.0',
-        eventID: `${shardId}:${r.SequenceNumber}`,
-        eventName: 'aws:kinesis:record',
-        invokeIdentityArn: 'arn:aws:iam::000000000000:role/windowpane-test',
-        awsRegion: 'us-east-1',
-        eventSourceARN: streamArn,
-      }),
-    ),
+  const source = {
+    shardId,
+    streamArn,
+    region: 'us-east-1',
+    invokeIdentityArn: 'arn:aws:iam::000000000000:role/windowpane-test',
   };
+  return { Records: records.map((r) => toLambdaRecord(r, source)) };
 }
 
 export function lambdaContext(): Context {
