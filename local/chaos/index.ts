@@ -94,7 +94,8 @@ export function formatFaultCounter(run: ChaosRun): string {
   const f = run.plan.faults();
   return (
     `chaos faults ${run.plan.totalFaults()} (ddb ${f.dynamodbThrottle + f.dynamodb5xx}, sns ${f.snsPublishFailure + f.snsResponseLost}, ` +
-    `crash ${f.handlerCrash}, timeout ${f.lambdaTimeout}, redeliver ${f.batchRedelivery + f.duplicateDelivery}, reshard ${f.reshard}), ` +
+    `crash ${f.handlerCrash}, timeout ${f.lambdaTimeout}, redeliver ${f.batchRedelivery + f.duplicateDelivery}, reshard ${f.reshard}` +
+    (f.windowStateLost > 0 ? `, window state lost ${f.windowStateLost}), ` : '), ') +
     `duplicates suppressed ${run.handler.stats.duplicatesSuppressed}`
   );
 }

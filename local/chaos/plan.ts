@@ -34,6 +34,11 @@ export const FAULT_KINDS = [
   'duplicateDelivery',
   /** The invocation outlived its deadline: the mapping saw a timeout, the work went on. */
   'lambdaTimeout',
+  /**
+   * Carried state only (a tumbling window): an invocation in the middle of a window was
+   * handed `{}` instead of the window's state, as after a cold start that lost it.
+   */
+  'windowStateLost',
   /** The stream was resharded (one count per UpdateShardCount / Split / Merge). */
   'reshard',
 ] as const;
@@ -57,7 +62,11 @@ export const DEFAULT_CHAOS_RATES: ChaosRates = {
   batchRedelivery: 0.05,
   duplicateDelivery: 0.05,
   lambdaTimeout: 0.03,
+  windowStateLost: 0.05,
 };
+
+/** Kinds that only a carried state (eventSource.tumblingWindowSeconds > 0) can meet. */
+export const CARRIED_ONLY_FAULT_KINDS: readonly FaultKind[] = ['windowStateLost'];
 
 export class ChaosPlanError extends Error {
   constructor(message: string) {

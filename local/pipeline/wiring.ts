@@ -14,6 +14,7 @@ import { buildHandler, type WindowHandler } from '../../functions/window-handler
 import {
   ChaosHandler,
   type ChaosOptions,
+  type ChaosPlan,
   type ChaosRun,
   chaosMappingSettings,
   createChaosRun,
@@ -83,6 +84,9 @@ export function wireHandler(
     onFailureQueueUrl: resources.queues.dlq.url,
     functionName: `${opts.prefix ?? 'windowpane'}-window-handler`,
     ...(opts.onBatch ? { onBatch: opts.onBatch } : {}),
+    // A tumbling window's state lost mid-window (carried state): the mapping asks per
+    // invocation in the middle of a window, so without carried state this never fires.
+    ...(chaos ? { faults: { windowStateFault: () => loseWindowState(chaos.plan) } } : {}),
     log: debug,
   });
   return { env, schemaRegistry, handler, mapping, ...(chaos ? { chaos } : {}) };
@@ -123,4 +127,11 @@ export function startIdleSweeper(
       await sweeping;
     },
   };
+}
+
+/** Chaos mode's `windowStateLost` decision, counted when it strikes. */
+function loseWindowState(plan: ChaosPlan): boolean {
+  if (!plan.decide('windowStateLost')) return false;
+  plan.injected('windowStateLost');
+  return true;
 }
