@@ -92,10 +92,11 @@ export function formatChaosSummary(s: ChaosSummary): string[] {
 /** The one-line faults counter of the live console. */
 export function formatFaultCounter(run: ChaosRun): string {
   const f = run.plan.faults();
+  // Only a carried state can lose its window's state: shown when it happened.
+  const stateLost = f.windowStateLost > 0 ? `, window state lost ${f.windowStateLost}` : '';
   return (
     `chaos faults ${run.plan.totalFaults()} (ddb ${f.dynamodbThrottle + f.dynamodb5xx}, sns ${f.snsPublishFailure + f.snsResponseLost}, ` +
-    `crash ${f.handlerCrash}, timeout ${f.lambdaTimeout}, redeliver ${f.batchRedelivery + f.duplicateDelivery}, reshard ${f.reshard}` +
-    (f.windowStateLost > 0 ? `, window state lost ${f.windowStateLost}), ` : '), ') +
+    `crash ${f.handlerCrash}, timeout ${f.lambdaTimeout}, redeliver ${f.batchRedelivery + f.duplicateDelivery}, reshard ${f.reshard}${stateLost}), ` +
     `duplicates suppressed ${run.handler.stats.duplicatesSuppressed}`
   );
 }

@@ -170,7 +170,7 @@ describe.each(PROOF_EVENT_SOURCES.map((p) => [p.design, p.eventSource] as const)
     let summary: ReplaySummary;
     let pipeline: LocalPipeline;
     let wallMs: number;
-    const carried = (config.eventSource.tumblingWindowSeconds ?? 0) > 0;
+    const carried = config.eventSource.tumblingWindowSeconds > 0;
 
     beforeAll(async () => {
       records = [
