@@ -11,7 +11,7 @@ import type { MachineInfo } from './machine.js';
 import { carriedCostPart, carriedWritesPart, type TablePart } from './markdown-carried.js';
 import { PRICES_STATUS } from './prices.js';
 import { formatDollars, formatInt } from './report.js';
-import { type CostSuiteResult, DESIGN_TUMBLING_WINDOW_SECONDS } from './suites/cost.js';
+import { type CostSuiteResult, DEFAULT_TUMBLING_WINDOW_SECONDS } from './suites/cost.js';
 import type { DashboardSuiteResult, ScenarioResult } from './suites/dashboard.js';
 import type { E2eSuiteResult } from './suites/e2e.js';
 import type { MemorySuiteResult } from './suites/memory.js';
@@ -215,7 +215,7 @@ function e2eSection(r: E2eSuiteResult): string {
     '',
     `${formatInt(r.records)} records (100 sensors) on a ${r.shards}-shard stream. Emulator alone: PutRecords then ` +
       'GetRecords; pipeline: PutRecords then the local event source mapping with the real handler until drained ' +
-      `(batch ${r.esm.batchSize}, batching window ${r.esm.maxBatchingWindowSeconds} s, idle poll ${r.esm.idlePollMs} ms).`,
+      `(batch ${r.esm.batchSize}, batching window ${r.esm.maxBatchingWindowSeconds} s, tumbling window ${r.esm.tumblingWindowSeconds} s, idle poll ${r.esm.idlePollMs} ms).`,
     '',
     table(
       ['', 'put rec/s', 'drain / process rec/s', 'put + drain rec/s'],
@@ -357,7 +357,7 @@ function scaleSection(r: CostSuiteResult): string {
     '',
     'From this run\'s record size and per-reading units (default settings), bench/scale.ts. "windowpane carried" ' +
       'is the design of issue 14 (state carried in the tumbling-window state, ' +
-      `W = ${DESIGN_TUMBLING_WINDOW_SECONDS} s): ` +
+      `W = ${DEFAULT_TUMBLING_WINDOW_SECONDS} s): ` +
       (r.carriedMeasured
         ? "units per reading and state bytes per sensor as measured by the writes suite's carried cases (section 2). "
         : "expected units from the design's arithmetic, not measured (the run had no carried cases). ") +

@@ -38,12 +38,12 @@ export const CARRIED_STATE_BYTES_PER_SENSOR = 190;
 /** The design keeps the carried state under this share of the 1 MB cap (spills beyond it). */
 const CARRIED_STATE_FILL = 0.85;
 
-export type ScaleDesign = 'windowpane today' | 'windowpane carried' | 'naive' | 'powertools';
+export type ScaleDesign = 'windowpane per-batch' | 'windowpane carried' | 'naive' | 'powertools';
 
 export interface ScaleInputs {
   recordBytes: number;
   /** Measured write and read units per reading, per rate (Hz), for the designs measured. */
-  units: Record<'today' | 'naive' | 'powertools', Record<string, { write: number; read: number }>>;
+  units: Record<'perBatch' | 'naive' | 'powertools', Record<string, { write: number; read: number }>>;
   /** Measured per-reading rates of final windows and cooldown alerts, per rate (Hz). */
   rates: Record<string, { finals: number; alerts: number }>;
   /** The carried design's tumbling window (s): one checkpoint write and one load per sensor per window. */
@@ -149,8 +149,8 @@ export function scaleModel(inputs: ScaleInputs): ScaleRow[] {
       // One invocation per shard per second (batching window 0).
       const perInvocation = Math.max(1, recordsPerSecond / carriedShards);
       const units: Record<ScaleDesign, { write: number; read: number; shards: number }> = {
-        'windowpane today': {
-          ...(inputs.units.today[key] ?? { write: 0, read: 0 }),
+        'windowpane per-batch': {
+          ...(inputs.units.perBatch[key] ?? { write: 0, read: 0 }),
           shards: shardsForThroughput,
         },
         'windowpane carried': {

@@ -22,7 +22,7 @@ import { stateItem } from '../functions/lib/state-store.js';
 import { decodeBatch } from '../functions/pipeline/decode-batch.js';
 import { fleetRecords, meanDataBytes, meanPartitionKeyBytes, toEvents } from './data.js';
 import { itemBytes } from './meter.js';
-import { batchShape, DEFAULT_ESM } from './scenarios.js';
+import { batchShape, PER_BATCH_ESM } from './scenarios.js';
 
 /** processBatch's DEFAULT_RECORDS_PER_COMMIT (functions/pipeline/deps.ts). */
 const RECORDS_PER_COMMIT = 2_000;
@@ -67,7 +67,7 @@ interface CaseResult {
 function runCase(sensors: number, rateHz: number, spanSeconds: number): CaseResult {
   const sample = fleetRecords({ sensors: 100, rateHz: 1 }, 1_000);
   const shape = batchShape(
-    { id: 'x', sensors, rateHz, esm: DEFAULT_ESM },
+    { id: 'x', sensors, rateHz, esm: PER_BATCH_ESM },
     meanDataBytes(sample) + meanPartitionKeyBytes(sample),
   );
   // One shard's sensors: the batches of one shard of the provisioned stream.

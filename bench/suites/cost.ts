@@ -22,6 +22,7 @@
  * Storage, CloudWatch, data transfer and free tiers are left out of both designs.
  */
 
+import { DEFAULT_CONFIG } from '../../functions/domain/config.js';
 import { type BenchContext, BenchSuiteError, type Headline } from '../context.js';
 import {
   breakdown,
@@ -68,10 +69,10 @@ export interface CostSuiteResult {
   carriedMeasured: boolean;
 }
 
-/** The carried-state design's default tumbling window (/work design, section 7). */
-export const DESIGN_TUMBLING_WINDOW_SECONDS = 900;
+/** The carried-state design's tumbling window as windowpane ships it (DEFAULT_CONFIG.eventSource). */
+export const DEFAULT_TUMBLING_WINDOW_SECONDS = DEFAULT_CONFIG.eventSource.tumblingWindowSeconds;
 
-/** What the scale model takes from this run: the default-settings cases of each rate. */
+/** What the scale model takes from this run: the per-batch design's cases at its shipped settings, and the carried cases at the default window. */
 export function scaleInputs(
   writes: WritesSuiteResult,
   peer: PeerSuiteResult,
@@ -79,16 +80,16 @@ export function scaleInputs(
 ): ScaleInputs {
   const inputs: ScaleInputs = {
     recordBytes,
-    units: { today: {}, naive: {}, powertools: {} },
+    units: { perBatch: {}, naive: {}, powertools: {} },
     rates: {},
-    tumblingWindowSeconds: DESIGN_TUMBLING_WINDOW_SECONDS,
+    tumblingWindowSeconds: DEFAULT_TUMBLING_WINDOW_SECONDS,
   };
-  for (const scenario of COST_SCENARIOS.filter((s) => s.esm.label === 'default')) {
+  for (const scenario of COST_SCENARIOS.filter((s) => s.esm.label === 'per-batch')) {
     const key = String(scenario.rateHz);
     const c = writes.cases.find((w) => w.group === 'cost' && w.scenario === scenario.id);
     const p = peer.cases.find((x) => x.scenario === scenario.id);
     if (!c || !p) continue;
-    inputs.units.today[key] = { write: c.ours.writeUnitsPerReading, read: c.ours.readUnitsPerReading };
+    inputs.units.perBatch[key] = { write: c.ours.writeUnitsPerReading, read: c.ours.readUnitsPerReading };
     inputs.units.naive[key] = { write: c.naive.writeRequests / c.records, read: 0 };
     inputs.units.powertools[key] = { write: p.writeUnitsPerReading, read: p.readUnitsPerReading };
     inputs.rates[key] = {
@@ -96,9 +97,9 @@ export function scaleInputs(
       alerts: c.ours.snsPublishes / c.readings,
     };
   }
-  // The carried design as measured: the design's window, the case with most sensors a shard.
+  // The carried design as measured: the default window, the case with most sensors a shard.
   const carried = writes.carried
-    .filter((c) => c.tumblingWindowSeconds === DESIGN_TUMBLING_WINDOW_SECONDS)
+    .filter((c) => c.tumblingWindowSeconds === DEFAULT_TUMBLING_WINDOW_SECONDS)
     .sort((a, b) => b.sensors - a.sensors);
   for (const c of carried) {
     const key = String(c.rateHz);
@@ -294,9 +295,8 @@ export function costHeadlines(r: CostSuiteResult): Headline[] {
       display:
         `${formatDollars(o.totalOnDemand)} vs naive ${formatDollars(n.totalOnDemand)}, Powertools ${formatDollars(q.totalOnDemand)} ` +
         `(provisioned: ${formatDollars(o.totalProvisioned)} vs ${formatDollars(n.totalProvisioned)}, ${formatDollars(q.totalProvisioned)})`,
-      target: '<= 1/2 of naive',
-      met: o.totalOnDemand <= n.totalOnDemand / 2 && o.totalProvisioned <= n.totalProvisioned / 2,
     });
   }
+  // The goal (<= 1/2 of naive) is the default design's: the carried rows carry it.
   return [...out, ...carriedCostHeadlines(r.carried)];
 }

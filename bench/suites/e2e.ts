@@ -11,7 +11,8 @@
  * pipeline rate of at least 80 % of the emulator's own. Put and drain rates are reported
  * separately too, since the put side (kinesis-local is CPU-bound) dominates both.
  *
- * Latency. With the mapping still running (batching window 0), spike readings of fresh
+ * Latency. With the mapping still running (the default settings: carried state, batching
+ * window 0), spike readings of fresh
  * sensors are put one at a time at irregular intervals; each makes the `too-hot` rule fire
  * once. Latency = time the alert was read from the alerts-tap queue (SNS -> SQS, long
  * polling) minus the time just before its PutRecord call. The read time includes the
@@ -51,6 +52,7 @@ export interface E2eSuiteResult {
   esm: {
     batchSize: number;
     maxBatchingWindowSeconds: number;
+    tumblingWindowSeconds: number;
     parallelizationFactor: number;
     idlePollMs: number;
   };
@@ -155,10 +157,8 @@ export async function runE2eSuite(ctx: BenchContext): Promise<E2eSuiteResult> {
   const endpoints = await ctx.endpoints();
   const n = ctx.quick ? 1_000 : 10_000;
   const latencyAlerts = ctx.quick ? 20 : 60;
-  const config = parseConfig({
-    ...DEFAULT_CONFIG,
-    eventSource: { ...DEFAULT_CONFIG.eventSource, maxBatchingWindowSeconds: 0 },
-  });
+  // The default settings: carried state, batching window 0.
+  const config = parseConfig(DEFAULT_CONFIG);
   const settings = config.eventSource;
   const readLimit = Math.min(10_000, Math.max(1_000, settings.batchSize * settings.parallelizationFactor));
   const records = fleetRecords({ sensors: 100, rateHz: 1 }, n).map((r) => ({
@@ -261,6 +261,7 @@ export async function runE2eSuite(ctx: BenchContext): Promise<E2eSuiteResult> {
       esm: {
         batchSize: settings.batchSize,
         maxBatchingWindowSeconds: settings.maxBatchingWindowSeconds,
+        tumblingWindowSeconds: settings.tumblingWindowSeconds,
         parallelizationFactor: settings.parallelizationFactor,
         idlePollMs: IDLE_POLL_MS,
       },

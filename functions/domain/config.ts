@@ -99,11 +99,11 @@ export {
 export const EventSourceSchema = z
   .strictObject({
     /**
-     * Defaults favour cost over the last seconds of alert latency. DynamoDB writes track the
-     * distinct sensors of a batch, so what matters is readings per sensor per batch: for a
-     * large fleet the batch size bounds it (Lambda's maximum, 10,000), for a small one the
-     * batching window does (5 s: about 5 readings per 1 Hz sensor, ~1/5 of a per-reading
-     * writer's requests; see bench/RESULTS.md). Alerts then arrive within about the window.
+     * Defaults: carried state (tumblingWindowSeconds 300) with no batching window. With
+     * carried state a sensor is written about once a window, not once a batch, so cost no
+     * longer falls only as batches grow, and the batching window can be 0: alerts arrive
+     * within the mapping's poll, not within seconds (see bench/RESULTS.md). The batch size
+     * stays Lambda's maximum (10,000), so a backlog is read in the fewest invocations.
      */
     batchSize: z
       .number()
@@ -118,7 +118,7 @@ export const EventSourceSchema = z
       .min(0)
       .max(300)
       .describe('seconds Lambda gathers records before invoking; 0 to 300')
-      .default(5),
+      .default(0),
     parallelizationFactor: z
       .number()
       .int()
@@ -131,7 +131,9 @@ export const EventSourceSchema = z
      * Lambda's tumbling window (docs/SEMANTICS.md "Carried state"): above 0, sensors' state
      * is carried between invocations in the mapping's window state and checkpointed to the
      * state table at most once per window and sensor (and before any alert or alarm
-     * transition), instead of once per batch. 0 is off. Lambda allows 0 to 900 s.
+     * transition), instead of once per batch. 0 is off. Lambda allows 0 to 900 s. The
+     * default, 300 s, is the default idleTimeoutMs, so a shard that falls silent altogether
+     * still has its sensors flushed in time (CS8); it needs parallelizationFactor 1 (CS7).
      */
     tumblingWindowSeconds: z
       .number()
@@ -139,7 +141,7 @@ export const EventSourceSchema = z
       .min(0)
       .max(900)
       .describe("seconds of Lambda's tumbling window that carries state; 0 (off) to 900")
-      .default(0),
+      .default(300),
     bisectBatchOnFunctionError: z.boolean().default(true),
     /** -1 is Lambda's "retry until the record expires"; bounded by default. */
     retryAttempts: z
@@ -160,7 +162,8 @@ export const EventSourceSchema = z
   .refine((es) => es.tumblingWindowSeconds === 0 || es.parallelizationFactor === 1, {
     // The carried state is one per shard; with concurrent batches of a shard each would
     // carry a part of it, and the checkpoints of one would not fence the others.
-    message: 'tumblingWindowSeconds > 0 (carried state) needs parallelizationFactor 1',
+    message:
+      'tumblingWindowSeconds > 0 (carried state, on by default) needs parallelizationFactor 1; set tumblingWindowSeconds to 0 for a parallelizationFactor above 1',
     path: ['tumblingWindowSeconds'],
   });
 export type EventSourceConfig = z.infer<typeof EventSourceSchema>;

@@ -1,8 +1,10 @@
 /**
  * What the live console shows, read from where a real consumer would read it: final
  * windows from the results table, alerts from the alert topic (through its tap queue),
- * late and invalid records from their queues, open windows from the state table, and
- * throughput and iterator lag from the event source mapping. Every poll turns what is new
+ * late and invalid records from their queues, open windows from the state table (with
+ * carried state, from the mapping's tumbling-window state for the sensors it carries: the
+ * table has them only as of their last checkpoint), and throughput and iterator lag from
+ * the event source mapping. Every poll turns what is new
  * into events (for the line view) and updates one snapshot (for the full-screen view).
  *
  * SNS and SQS deliver at least once, so alerts, late and invalid records are counted once
@@ -16,6 +18,7 @@ import type { Alert } from '../../functions/domain/rules.js';
 import type { FinalWindow, LateReading } from '../../functions/domain/state.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
 import { RESULTS_TABLE } from '../../functions/lib/resources.js';
+import { CarriedStates } from '../../functions/pipeline/carried-state.js';
 import { drainQueue, findTable, readAlertsTap } from '../cloud/index.js';
 import type { BatchInfo, LocalPipeline } from '../pipeline/index.js';
 
@@ -108,6 +111,13 @@ export class LiveMonitor {
       drainQueue(clients, resources.queues.invalid.url, { waitMs: 0 }),
       this.pipeline.handler.deps.store.loadMany(this.sensorIds),
     ]);
+    for (const { shardId, state } of this.pipeline.mapping.windowStates()) {
+      const carried = CarriedStates.from(state, shardId);
+      for (const sensorId of carried.sensorIds()) {
+        const newer = carried.get(sensorId);
+        if (newer) states.set(sensorId, newer);
+      }
+    }
     const s = this.snapshot;
     for (const w of windows) {
       s.windows++;

@@ -319,6 +319,17 @@ export class LocalEventSourceMapping {
   }
 
   /**
+   * Each shard's tumbling-window state as the handler last returned it (carried state,
+   * docs/SEMANTICS.md "Carried state"): what a live view reads for the sensors the state
+   * table holds only as of their last checkpoint. Read-only; empty without carried state.
+   */
+  windowStates(): { shardId: string; state: unknown }[] {
+    return [...this.workers.values()].flatMap((w) =>
+      w.windowStates().map((state) => ({ shardId: w.shardId, state })),
+    );
+  }
+
+  /**
    * A parent that children wait for, listed closed, idle at its tip for `graceMs`, and
    * still not ended by GetRecords: the drain can never complete, so say so, naming it.
    */

@@ -100,6 +100,11 @@ export class ShardWorker {
     return this.finished;
   }
 
+  /** The tumbling windows' states of this shard's lanes (none without carried state). */
+  windowStates(): unknown[] {
+    return this.lanes.flatMap((l) => (l.window ? [l.window.currentState] : []));
+  }
+
   /** Nothing queued, pending or in flight, and no tumbling window's final invocation due. */
   get idle(): boolean {
     const now = Date.now();

@@ -86,6 +86,11 @@ export class TumblingWindow {
     this.sizeMs = rt.settings.tumblingWindowSeconds * 1000;
   }
 
+  /** The state the handler last returned for the open window (read-only: not a copy). */
+  get currentState(): unknown {
+    return this.state;
+  }
+
   /** Start of the window a record belongs to (lane.ts cuts batches where it changes). */
   readonly windowOf = (r: QueuedRecord): number => windowStartMs(r.arrivalMs, this.sizeMs / 1000);
 

@@ -110,7 +110,13 @@ export interface LocalPipeline {
   schemaRegistry: LocalSchemaRegistry;
   /** Chaos mode's plan, handler wrapper and figures (when `chaos` was given). */
   chaos?: ChaosRun;
-  /** Closes every open window of every sensor in the state table (end of a replay). */
+  /**
+   * Closes every open window of every sensor in the state table (end of a replay). With
+   * carried state a sensor's table item lags its carried state until the tumbling window
+   * ends: call `mapping.inputComplete()` and `mapping.drain()` first, as a replay does, so
+   * every window's final invocation has checkpointed its sensors (a claimed sensor is left
+   * to its carried state, SEMANTICS.md CS6).
+   */
   flush(): Promise<BatchReport>;
   /**
    * Reads what the pipeline produced: the results table, and the alert-tap, late, invalid

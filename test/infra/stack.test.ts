@@ -91,6 +91,8 @@ describe('windowpane stack (cdk.json defaults, bundled)', () => {
         BisectBatchOnFunctionError: es.bisectBatchOnFunctionError,
         MaximumRetryAttempts: es.retryAttempts,
         MaximumRecordAgeInSeconds: es.maxRecordAgeSeconds,
+        // Carried state by default (docs/SEMANTICS.md "Carried state").
+        TumblingWindowInSeconds: es.tumblingWindowSeconds,
         FunctionResponseTypes: ['ReportBatchItemFailures'],
         DestinationConfig: {
           OnFailure: { Destination: { 'Fn::GetAtt': [LOGICAL_IDS.handlerFailureQueue, 'Arn'] } },
@@ -514,6 +516,7 @@ describe('windowpane stack: configuration reaches the template', () => {
           batchSize: 500,
           maxBatchingWindowSeconds: 5,
           parallelizationFactor: 4,
+          tumblingWindowSeconds: 0,
           startingPosition: 'LATEST',
           bisectBatchOnFunctionError: false,
           retryAttempts: 2,

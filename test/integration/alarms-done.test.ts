@@ -31,7 +31,10 @@ const SILENT_FOR_MS = 3_000;
 const config = parseConfig({
   ...DEFAULT_CONFIG,
   stream: { ...DEFAULT_CONFIG.stream, shardCount: 1 },
-  eventSource: { ...DEFAULT_CONFIG.eventSource, maxBatchingWindowSeconds: 0 },
+  // Carried state (the default) with W = silentForMs: on a shard where every sensor is
+  // silent, CS8 hands a sensor back at the window's final invocation, so its absence alarm
+  // comes at most W - silentForMs late (the default W, 300 s, would be the test's wait).
+  eventSource: { ...DEFAULT_CONFIG.eventSource, tumblingWindowSeconds: SILENT_FOR_MS / 1_000 },
   alarms: { rulesRefreshMs: REFRESH_MS, rulesFullReloadMs: 60_000 },
 });
 

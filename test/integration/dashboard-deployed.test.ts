@@ -59,6 +59,9 @@ async function produce(pipeline: LocalPipeline, startMs: number, minutes: number
     pipeline.resources.stream.name,
     records.map((r, i) => ({ line: i + 1, partitionKey: r.partitionKey, data: r.data })),
   );
+  // As a replay ends (local/replay.ts): the producer is done, so the tumbling windows of
+  // the carried state (the default) end too and checkpoint their sensors for the flush.
+  pipeline.mapping.inputComplete();
   await pipeline.mapping.drain({ timeoutMs: 30_000 });
   await pipeline.flush();
 }
@@ -68,10 +71,7 @@ describe('dashboard deployed-stack source', () => {
   const prefix = uniquePrefix('dash');
 
   beforeAll(async () => {
-    const config = {
-      ...DEFAULT_CONFIG,
-      eventSource: { ...DEFAULT_CONFIG.eventSource, maxBatchingWindowSeconds: 0 },
-    };
+    const config = DEFAULT_CONFIG;
     pipeline = await startLocalPipeline({
       config,
       target: localClientOptions(inject('endpoints')),

@@ -83,9 +83,18 @@ export async function listShards(clients: AwsClients, streamName: string): Promi
   return Shards;
 }
 
-/** Event source settings for tests: the defaults, no batching window, then `overrides`. */
+/**
+ * Event source settings for the mapping's own mechanics: the defaults with carried state
+ * off (per-batch invocations, so a test's batches are the mapping's), no batching window,
+ * then `overrides` (esm-tumbling turns carried state back on).
+ */
 export function esmSettings(overrides: Partial<EventSourceConfig> = {}): EventSourceConfig {
-  return { ...DEFAULT_CONFIG.eventSource, maxBatchingWindowSeconds: 0, ...overrides };
+  return {
+    ...DEFAULT_CONFIG.eventSource,
+    maxBatchingWindowSeconds: 0,
+    tumblingWindowSeconds: 0,
+    ...overrides,
+  };
 }
 
 /** The test payload: record `n` of partition key `key`. */

@@ -32,6 +32,8 @@ const config = parseConfig({
     batchSize: 25,
     maxBatchingWindowSeconds: 0,
     parallelizationFactor: 2,
+    // The mapping's per-batch mechanics (lanes, bisection); carried state is esm-tumbling's.
+    tumblingWindowSeconds: 0,
     bisectBatchOnFunctionError: true,
     retryAttempts: 3,
   },

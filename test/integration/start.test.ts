@@ -164,41 +164,49 @@ describe('npm start', () => {
 });
 
 describe('the live pipeline (what npm start runs)', () => {
-  it('runs the idle sweeper: the open window of a silent sensor is flushed after idleTimeoutMs', async () => {
-    const config = parseConfig({ idleTimeoutMs: 1_000 });
-    const pipeline = await startLocalPipeline({
-      config,
-      target: localClientOptions(inject('endpoints')),
-      prefix: uniquePrefix('sweep'),
-      resourceSource: 'config',
-      idleSweep: true,
-      idleSweepIntervalMs: 300,
-    });
-    try {
-      const timestamp = Date.now();
-      await pipeline.clients.kinesis.send(
-        new PutRecordsCommand({
-          StreamName: pipeline.resources.stream.name,
-          Records: [
-            {
-              PartitionKey: 's-1',
-              Data: Buffer.from(JSON.stringify({ sensorId: 's-1', temperature: 21, timestamp })),
-            },
-          ],
-        }),
-      );
-      await pipeline.mapping.drain();
-      // No flush is called: only the sweeper can close the window (its end is a minute away).
-      const deadline = Date.now() + 10_000;
-      let windows = (await pipeline.collect({ waitMs: 0 })).windows;
-      while (windows.length === 0 && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 200));
-        windows = (await pipeline.collect({ waitMs: 0 })).windows;
+  // Per batch, and with carried state (the default) at W = idleTimeoutMs (CS8: a shard
+  // silent altogether is handed back at its window's final invocation, within W).
+  it.each([
+    ['per batch', 0],
+    ['carried state', 1],
+  ])(
+    'runs the idle sweeper, %s: the open window of a silent sensor is flushed after idleTimeoutMs',
+    async (_, w) => {
+      const config = parseConfig({ idleTimeoutMs: 1_000, eventSource: { tumblingWindowSeconds: w } });
+      const pipeline = await startLocalPipeline({
+        config,
+        target: localClientOptions(inject('endpoints')),
+        prefix: uniquePrefix('sweep'),
+        resourceSource: 'config',
+        idleSweep: true,
+        idleSweepIntervalMs: 300,
+      });
+      try {
+        const timestamp = Date.now();
+        await pipeline.clients.kinesis.send(
+          new PutRecordsCommand({
+            StreamName: pipeline.resources.stream.name,
+            Records: [
+              {
+                PartitionKey: 's-1',
+                Data: Buffer.from(JSON.stringify({ sensorId: 's-1', temperature: 21, timestamp })),
+              },
+            ],
+          }),
+        );
+        await pipeline.mapping.drain();
+        // No flush is called: only the sweeper can close the window (its end is a minute away).
+        const deadline = Date.now() + 10_000;
+        let windows = (await pipeline.collect({ waitMs: 0 })).windows;
+        while (windows.length === 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 200));
+          windows = (await pipeline.collect({ waitMs: 0 })).windows;
+        }
+        expect(windows).toMatchObject([{ sensorId: 's-1', count: 1, sum: 21 }]);
+        expect(windows[0]!.windowEnd).toBeGreaterThan(timestamp);
+      } finally {
+        await pipeline.stop();
       }
-      expect(windows).toMatchObject([{ sensorId: 's-1', count: 1, sum: 21 }]);
-      expect(windows[0]!.windowEnd).toBeGreaterThan(timestamp);
-    } finally {
-      await pipeline.stop();
-    }
-  });
+    },
+  );
 });

@@ -41,6 +41,7 @@ beforeAll(async () => {
       batchSize: 250,
       maxBatchingWindowSeconds: 2,
       parallelizationFactor: 3,
+      tumblingWindowSeconds: 0,
       startingPosition: 'TRIM_HORIZON',
       bisectBatchOnFunctionError: true,
       retryAttempts: 7,

@@ -126,7 +126,12 @@ const T0 = Date.UTC(2026, 0, 1);
 const PROOF_EVENT_SOURCES = [
   {
     design: 'per-batch state',
-    eventSource: { batchSize: 500, parallelizationFactor: 4, maxBatchingWindowSeconds: 0 },
+    eventSource: {
+      batchSize: 500,
+      parallelizationFactor: 4,
+      maxBatchingWindowSeconds: 0,
+      tumblingWindowSeconds: 0,
+    },
   },
   {
     design: 'carried state',

@@ -14,7 +14,7 @@ import {
   writeUnitsOf,
 } from '../../bench/meter.js';
 import { runPurePath } from '../../bench/pure-path.js';
-import { batchShape, COST_SCENARIOS, provisionedShards } from '../../bench/scenarios.js';
+import { batchShape, CARRIED_ESM, COST_SCENARIOS, provisionedShards } from '../../bench/scenarios.js';
 import { median, percentile, summarize } from '../../bench/stats.js';
 import { kinesisCosts } from '../../bench/suites/cost.js';
 import { buildKinesisEvent, fakeSequenceNumber } from '../../events/kinesis-event.js';
@@ -182,12 +182,23 @@ describe('scenarios and Kinesis prices', () => {
     expect(provisionedShards(1_000, 100)).toBe(2);
     expect(provisionedShards(100, 100)).toBe(1);
     expect(provisionedShards(100, 20_000)).toBe(3); // 2 MB/s of data needs three shards at 80 %
-    const [hzDefault, hzTuned, tenthDefault, tenthTuned] = COST_SCENARIOS.map((s) => batchShape(s, 100));
-    // Shipped settings (batch 10,000, window 5 s): the window ends before the batch fills.
-    expect(hzDefault).toMatchObject({ shards: 2, sensorsPerShard: 500, batchSize: 2_500, fillSeconds: 5 });
+    const [hzPerBatch, hzTuned, tenthPerBatch, tenthTuned] = COST_SCENARIOS.map((s) => batchShape(s, 100));
+    // The per-batch design's settings (batch 10,000, window 5 s): the window ends before the batch fills.
+    expect(hzPerBatch).toMatchObject({ shards: 2, sensorsPerShard: 500, batchSize: 2_500, fillSeconds: 5 });
     expect(hzTuned).toMatchObject({ shards: 2, batchSize: 10_000, fillSeconds: 20 });
-    expect(tenthDefault).toMatchObject({ shards: 1, sensorsPerShard: 1_000, batchSize: 500, fillSeconds: 5 });
+    expect(tenthPerBatch).toMatchObject({
+      shards: 1,
+      sensorsPerShard: 1_000,
+      batchSize: 500,
+      fillSeconds: 5,
+    });
     expect(tenthTuned).toMatchObject({ shards: 1, batchSize: 10_000, fillSeconds: 100 });
+    // The default (carried, batching window 0): Lambda's poll, about a second of the shard.
+    expect(batchShape({ id: 'c', sensors: 1_000, rateHz: 1, esm: CARRIED_ESM }, 100)).toMatchObject({
+      shards: 2,
+      batchSize: 500,
+      fillSeconds: 1,
+    });
   });
 
   it('prices Kinesis per million records from the price table', () => {

@@ -77,7 +77,7 @@ describe('scale model', () => {
     const inputs: ScaleInputs = {
       recordBytes: 100,
       units: {
-        today: { '1': { write: 0.25, read: 0.22 }, '0.1': { write: 1.45, read: 1.02 } },
+        perBatch: { '1': { write: 0.25, read: 0.22 }, '0.1': { write: 1.45, read: 1.02 } },
         naive: { '1': { write: 1.05, read: 0 }, '0.1': { write: 1.05, read: 0 } },
         powertools: { '1': { write: 3, read: 0 }, '0.1': { write: 3, read: 0 } },
       },

@@ -209,14 +209,31 @@ describe('Configuration: percentiles are off by default and checked like the res
 });
 
 describe('Carried state (SEMANTICS.md "Carried state")', () => {
+  it('is the default: a 300 s tumbling window (the default idleTimeoutMs, CS8) and no batching window', () => {
+    const { eventSource, idleTimeoutMs } = parseConfig({});
+    expect(eventSource).toMatchObject({
+      tumblingWindowSeconds: 300,
+      maxBatchingWindowSeconds: 0,
+      batchSize: 10_000,
+      parallelizationFactor: 1,
+    });
+    expect(eventSource.tumblingWindowSeconds * 1_000).toBeLessThanOrEqual(idleTimeoutMs);
+  });
+
   it('CS7: tumblingWindowSeconds above 0 needs parallelizationFactor 1, and is at most 900', () => {
     expect(
-      parseConfig({ eventSource: { tumblingWindowSeconds: 300 } }).eventSource.tumblingWindowSeconds,
-    ).toBe(300);
-    expect(parseConfig({}).eventSource.tumblingWindowSeconds).toBe(0);
+      parseConfig({ eventSource: { tumblingWindowSeconds: 900 } }).eventSource.tumblingWindowSeconds,
+    ).toBe(900);
     expect(() =>
       parseConfig({ eventSource: { tumblingWindowSeconds: 300, parallelizationFactor: 2 } }),
     ).toThrow(/eventSource\.tumblingWindowSeconds.*parallelizationFactor 1/);
+    // Carried state is on by default, so a parallelization factor alone is refused, naming the way out.
+    expect(() => parseConfig({ eventSource: { parallelizationFactor: 4 } })).toThrow(
+      /set tumblingWindowSeconds to 0 for a parallelizationFactor above 1/,
+    );
+    expect(
+      parseConfig({ eventSource: { tumblingWindowSeconds: 0, parallelizationFactor: 4 } }).eventSource,
+    ).toMatchObject({ tumblingWindowSeconds: 0, parallelizationFactor: 4 });
     expect(() => parseConfig({ eventSource: { tumblingWindowSeconds: 901 } })).toThrow(
       /tumblingWindowSeconds/,
     );
