@@ -66,7 +66,7 @@ export function carriedCostPart(rows: readonly CarriedCostRow[]): TablePart {
   return {
     heading: '### Carried state',
     text:
-      'The carried rows (bench/suites/cost-carried.ts): Lambda at a 1 s batching window, invocations with records ' +
+      'The carried rows (bench/suites/cost-carried.ts): Lambda at the default batching window of 0 (batches of its 1 s poll), invocations with records ' +
       'plus one final invocation per shard and Lambda window, each priced (requests + GB-seconds; CPU = pure path ' +
       'with state JSON + the measured cost of passing the carried state); DynamoDB, SNS and SQS from the carried ' +
       "cases' metered requests; naive on the same records at the default event source settings. Goal: total <= 1/2 of naive.",

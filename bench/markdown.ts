@@ -356,7 +356,7 @@ function scaleSection(r: CostSuiteResult): string {
     '## 6. Scale model',
     '',
     'From this run\'s record size and per-reading units (default settings), bench/scale.ts. "windowpane carried" ' +
-      'is the design of issue 14 (state carried in the tumbling-window state, ' +
+      'is the default design (issue 14: state carried in the tumbling-window state, ' +
       `W = ${DEFAULT_TUMBLING_WINDOW_SECONDS} s): ` +
       (r.carriedMeasured
         ? "units per reading and state bytes per sensor as measured by the writes suite's carried cases (section 2). "

@@ -146,7 +146,10 @@ export function carriedCostHeadlines(rows: readonly CarriedCostRow[]): Headline[
   return rows.map((x) => {
     const o = x.dollarsPerMillion;
     const perBatch = (x.perBatch ?? [])
-      .map((p) => `per-batch ${p.esm.split(' ')[0]} ${formatDollars(p.totalOnDemand)}`)
+      .map((p) => {
+        const label = p.esm.split(' ')[0];
+        return `${label === 'per-batch' ? label : `per-batch ${label}`} ${formatDollars(p.totalOnDemand)}`;
+      })
       .join(', ');
     return {
       suite: 'cost' as const,
