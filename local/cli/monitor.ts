@@ -114,6 +114,8 @@ export class LiveMonitor {
     for (const { shardId, state } of this.pipeline.mapping.windowStates()) {
       const carried = CarriedStates.from(state, shardId);
       for (const sensorId of carried.sensorIds()) {
+        // Only the sensors the console shows (loadMany returns exactly those).
+        if (!states.has(sensorId)) continue;
         const newer = carried.get(sensorId);
         if (newer) states.set(sensorId, newer);
       }
