@@ -2,8 +2,8 @@
  * What the carried-state measurement (bench/carried.ts) runs: its cases (100 and 1,000
  * sensors at 1 and 0.1 Hz, per tumbling window; the shard measured holds the fleet's
  * share of sensors, in batches of Lambda's 1 s poll at the default batching window of 0,
- * bench/scenarios.ts CARRIED_ESM), issue 14's
- * target for each, and the invocations Lambda would make for a shard's records. Pure.
+ * bench/scenarios.ts CARRIED_ESM), issue 14's target for each, and the invocations Lambda
+ * would make for a shard's records. Pure.
  */
 import type { SimulatedRecord } from '../local/simulator.js';
 import { BENCH_T0, fleetRecords, meanDataBytes, meanPartitionKeyBytes } from './data.js';

@@ -4,8 +4,8 @@
  * records and, where the cost scenarios have the fleet, the per-batch design.
  *
  * - Lambda: the carried design's default batching window is 0, so it is invoked at
- *   Lambda's poll, about once a second per shard, plus one final invocation per shard and Lambda window;
- *   both are priced (requests and GB-seconds). CPU of an invocation with records = the
+ *   Lambda's poll, about once a second per shard, plus one final invocation per shard and
+ *   Lambda window; both are priced (requests and GB-seconds). CPU of an invocation with records = the
  *   pure suite's path with state JSON for its batch size + passing the carried state as
  *   Lambda does, measured: the runtime parses it in, the handler stringifies it once to
  *   check its size, the runtime stringifies the response. A final invocation: one parse

@@ -12,9 +12,8 @@
  * separately too, since the put side (kinesis-local is CPU-bound) dominates both.
  *
  * Latency. With the mapping still running (the default settings: carried state, batching
- * window 0), spike readings of fresh
- * sensors are put one at a time at irregular intervals; each makes the `too-hot` rule fire
- * once. Latency = time the alert was read from the alerts-tap queue (SNS -> SQS, long
+ * window 0), spike readings of fresh sensors are put one at a time at irregular intervals;
+ * each makes the `too-hot` rule fire once. Latency = time the alert was read from the alerts-tap queue (SNS -> SQS, long
  * polling) minus the time just before its PutRecord call. The read time includes the
  * queue's delete round trip, so the numbers err on the slow side.
  */

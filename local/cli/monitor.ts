@@ -4,8 +4,8 @@
  * late and invalid records from their queues, open windows from the state table (with
  * carried state, from the mapping's tumbling-window state for the sensors it carries: the
  * table has them only as of their last checkpoint), and throughput and iterator lag from
- * the event source mapping. Every poll turns what is new
- * into events (for the line view) and updates one snapshot (for the full-screen view).
+ * the event source mapping. Every poll turns what is new into events (for the line view)
+ * and updates one snapshot (for the full-screen view).
  *
  * SNS and SQS deliver at least once, so alerts, late and invalid records are counted once
  * per id; final windows once per (sensor, window key).
