@@ -22,8 +22,14 @@ export interface CarriedCaseSpec {
   shards: number;
   rateHz: number;
   tumblingWindowSeconds: number;
-  /** Whole Lambda windows run. */
+  /** Whole Lambda windows measured. */
   lambdaWindows: number;
+  /**
+   * Whole Lambda windows run before them by the same process, not measured: the steady
+   * state, where a window's sensors were checkpointed at the end of the window before
+   * (their claims need no read, SEMANTICS.md CS2) and its items exist.
+   */
+  warmUpWindows: number;
   batchingWindowSeconds: number;
   maxBatch: number;
 }
@@ -46,7 +52,8 @@ export function carriedCases(quick: boolean): CarriedCaseSpec[] {
           shards: shape.shards,
           rateHz,
           tumblingWindowSeconds: w,
-          lambdaWindows: quick ? 2 : 1,
+          lambdaWindows: 1,
+          warmUpWindows: 1,
           batchingWindowSeconds: gatherSeconds(CARRIED_ESM),
           maxBatch: CARRIED_ESM.batchSize,
         });
@@ -62,15 +69,20 @@ export interface Invocation {
   records: SimulatedRecord[];
   firstSequence: number;
   final: boolean;
+  /** The Lambda window's index from the first one run (warm-up windows first). */
+  windowIndex: number;
 }
 
-/** Lambda's invocations of the shard: per Lambda window, one per batching window (split at maxBatch), then the final one. */
+/**
+ * Lambda's invocations of the shard: per Lambda window (the warm-up ones, then the
+ * measured ones), one per batching window (split at maxBatch), then the final one.
+ */
 export function carriedInvocations(records: readonly SimulatedRecord[], spec: CarriedCaseSpec): Invocation[] {
   const wMs = spec.tumblingWindowSeconds * 1_000;
   const bMs = spec.batchingWindowSeconds * 1_000;
   const out: Invocation[] = [];
   let i = 0;
-  for (let w = 0; w < spec.lambdaWindows; w++) {
+  for (let w = 0; w < spec.warmUpWindows + spec.lambdaWindows; w++) {
     const startMs = BENCH_T0 + w * wMs;
     const window = { start: new Date(startMs).toISOString(), end: new Date(startMs + wMs).toISOString() };
     while (i < records.length && records[i]!.arrivalMs < startMs + wMs) {
@@ -83,9 +95,15 @@ export function carriedInvocations(records: readonly SimulatedRecord[], spec: Ca
         Math.max(0, Math.floor((records[i]!.arrivalMs - startMs) / bMs)) === slot
       )
         i++;
-      out.push({ window, records: records.slice(first, i), firstSequence: first + 1, final: false });
+      out.push({
+        window,
+        records: records.slice(first, i),
+        firstSequence: first + 1,
+        final: false,
+        windowIndex: w,
+      });
     }
-    out.push({ window, records: [], firstSequence: i + 1, final: true });
+    out.push({ window, records: [], firstSequence: i + 1, final: true, windowIndex: w });
   }
   return out;
 }

@@ -44,10 +44,14 @@ export const METRIC = {
   /** Rules refreshes that failed (the last rules loaded stayed in force). */
   rulesRefreshFailed: 'RulesRefreshFailed',
   /**
-   * Carried state (SEMANTICS.md "Carried state"): items claimed, checkpoints, silent
-   * sensors handed back to the idle sweeper (CS8), records read back, JSON bytes.
+   * Carried state (SEMANTICS.md "Carried state"): items claimed (those claimed from this
+   * environment's own checkpoint without a read, and those whose item had moved on, CS2),
+   * checkpoints, silent sensors handed back to the idle sweeper (CS8), records read back,
+   * JSON bytes.
    */
   carriedClaims: 'CarriedClaims',
+  carriedClaimsUnread: 'CarriedClaimsUnread',
+  carriedClaimsStale: 'CarriedClaimsStale',
   carriedCheckpoints: 'CarriedCheckpoints',
   carriedHandedBack: 'CarriedHandedBack',
   carriedCatchUpRecords: 'CarriedCatchUpRecords',
@@ -57,6 +61,8 @@ export const METRIC = {
 /** What the window handler publishes beside WINDOW_HANDLER_METRICS when state is carried. */
 export const CARRIED_METRICS = [
   METRIC.carriedClaims,
+  METRIC.carriedClaimsUnread,
+  METRIC.carriedClaimsStale,
   METRIC.carriedCheckpoints,
   METRIC.carriedHandedBack,
   METRIC.carriedCatchUpRecords,

@@ -19,6 +19,7 @@ import { type RuleSource, TableRuleSource } from '../lib/rule-source.js';
 import { RulesTable } from '../lib/rules-table.js';
 import { WindowStateStore } from '../lib/state-store.js';
 import { DeliveryTracker } from './delivery-tracker.js';
+import { ReleasedStates } from './released-states.js';
 
 export interface BatchLogger {
   debug(message: string, ...extra: Record<string, unknown>[]): void;
@@ -41,6 +42,11 @@ export interface BatchDeps {
   counter: WriteCounter;
   /** Which parts of which outbox this process has delivered. */
   delivered: DeliveryTracker;
+  /**
+   * Carried states this process checkpointed and released, claimed again without a read
+   * (SEMANTICS.md CS2); absent: every claim reads the item.
+   */
+  released?: ReleasedStates;
   /** Rules at runtime (the rules table); absent: the configured rules. */
   rules?: RuleSource;
   logger?: BatchLogger;
@@ -71,6 +77,7 @@ export function buildBatchDeps(env: HandlerEnv, clients: AwsClients, logger?: Ba
     counter,
     kinesis: clients.kinesis,
     delivered: new DeliveryTracker(),
+    released: new ReleasedStates(),
     store: new WindowStateStore({
       doc: clients.doc,
       tableName: env.stateTable,

@@ -31,6 +31,12 @@ export interface BatchReport {
   rulesRefreshFailed: number;
   /** Carried state (SEMANTICS.md "Carried state"): sensors claimed, checkpointed, records caught up, JSON bytes. */
   claims: number;
+  /**
+   * Claims made from a checkpoint this process wrote, without reading the item (CS2), and
+   * those whose item had moved past that checkpoint (the sensor was then read).
+   */
+  claimsUnread: number;
+  claimsStale: number;
   checkpoints: number;
   /** Carried sensors handed back to the idle sweeper, silent (CS8). */
   handedBack: number;
@@ -59,6 +65,8 @@ export function newReport(records: number, sensors: number): BatchReport {
     rulesInvalid: 0,
     rulesRefreshFailed: 0,
     claims: 0,
+    claimsUnread: 0,
+    claimsStale: 0,
     checkpoints: 0,
     handedBack: 0,
     caughtUp: 0,

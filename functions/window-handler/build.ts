@@ -55,6 +55,8 @@ export function buildHandler(
     last = report;
     if (carried) {
       metrics.addMetric(METRIC.carriedClaims, MetricUnit.Count, report.claims);
+      metrics.addMetric(METRIC.carriedClaimsUnread, MetricUnit.Count, report.claimsUnread);
+      metrics.addMetric(METRIC.carriedClaimsStale, MetricUnit.Count, report.claimsStale);
       metrics.addMetric(METRIC.carriedCheckpoints, MetricUnit.Count, report.checkpoints);
       metrics.addMetric(METRIC.carriedHandedBack, MetricUnit.Count, report.handedBack);
       metrics.addMetric(METRIC.carriedCatchUpRecords, MetricUnit.Count, report.caughtUp);

@@ -188,7 +188,9 @@ async function startingStates(
 ): Promise<(group: SensorGroup) => Promise<SensorState>> {
   const { deps, carried } = run;
   await renewClaims(run, groups);
-  const missing = groups.filter((g) => !carried.has(g.sensorId)).map((g) => g.sensorId);
+  const notCarried = groups.filter((g) => !carried.has(g.sensorId));
+  const unread = await claimReleased(run, notCarried);
+  const missing = notCarried.filter((g) => !unread.has(g.sensorId)).map((g) => g.sensorId);
   const loaded = missing.length > 0 ? await deps.store.loadMany(missing) : new Map<string, SensorState>();
   // CS5: a claim made before this batch, by any carried state (this one too: an older copy
   // of it delivered again), may have left records out of the body: from the claim's record
@@ -202,7 +204,7 @@ async function startingStates(
         before === undefined ||
         comparePosition(parsePosition(s.claim.from), parsePosition(before)) < 0),
   );
-  const { records: caughtUp, failed: unread } =
+  const { records: caughtUp, failed: unreadable } =
     stale.length > 0
       ? await readClaimedRecords(deps, stale, {
           streamArn,
@@ -212,8 +214,10 @@ async function startingStates(
   return async (group) => {
     const inCarried = carried.get(group.sensorId);
     if (inCarried) return inCarried;
+    const claimedUnread = unread.get(group.sensorId);
+    if (claimedUnread) return claimedUnread;
     // A stretch that could not be read fails its sensors alone; their records are retried.
-    const cannotRead = unread.get(group.sensorId);
+    const cannotRead = unreadable.get(group.sensorId);
     if (cannotRead) throw cannotRead;
     let state = loaded.get(group.sensorId)!;
     // An outbox committed and perhaps not delivered (by a failed invocation): delivered now.
@@ -229,19 +233,52 @@ async function startingStates(
       state = await applyCarried(run, state, behind);
       run.report.caughtUp += behind.length;
     }
-    const firstSeq = group.records[0]!.sequence;
-    const claim: CarryClaim = {
-      by: carried.id,
-      shardId: carried.shardId,
-      from: firstSeq,
-      until: run.claimUntil,
-    };
     // The claim, with the caught-up state as its checkpoint: from here on a lost carried
     // state is caught up from this batch's first record of the sensor.
-    const claimed = await deps.store.commit(state, state, { claim, versionOnly: true });
+    const claimed = await deps.store.commit(state, state, { claim: newClaim(run, group), versionOnly: true });
     run.report.claims++;
     return claimed;
   };
+}
+
+/** A claim of this carried state on the group's sensor, from the batch's first record of it (CS2). */
+function newClaim(run: Run, group: SensorGroup): CarryClaim {
+  return {
+    by: run.carried.id,
+    shardId: run.carried.shardId,
+    from: group.records[0]!.sequence,
+    until: run.claimUntil,
+  };
+}
+
+/**
+ * CS2 without a read: a sensor this process checkpointed and released (ReleasedStates) is
+ * claimed from the body that checkpoint wrote, fenced on its version. The item is then
+ * exactly that body, released, so there is nothing to catch up and no outbox to deliver,
+ * as for an item read without a claim. A claim that loses its write (the item moved on
+ * since) leaves the sensor to be read.
+ */
+async function claimReleased(run: Run, groups: readonly SensorGroup[]): Promise<Map<string, SensorState>> {
+  const { deps, report } = run;
+  const claimed = new Map<string, SensorState>();
+  const released = deps.released;
+  if (!released) return claimed;
+  const kept = groups.flatMap((group) => {
+    const state = released.take(group.sensorId, run.now);
+    return state ? [{ group, state }] : [];
+  });
+  await runPool(kept, deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async ({ group, state }) => {
+    try {
+      const claim = newClaim(run, group);
+      claimed.set(group.sensorId, await deps.store.commit(state, state, { claim, versionOnly: true }));
+      report.claims++;
+      report.claimsUnread++;
+    } catch (err) {
+      if (!(err instanceof StateConflictError)) throw err;
+      report.claimsStale++;
+    }
+  });
+  return claimed;
 }
 
 /**
@@ -387,19 +424,31 @@ async function checkpoint(run: Run, state: SensorState): Promise<void> {
   const seenAt = run.carried.seenAt(state.sensorId);
   const at = seenAt !== undefined ? { updatedAt: Math.min(seenAt, run.now) } : {};
   let mine = state;
+  // A carried outbox was delivered by the invocation that carried it on (as in renewClaims):
+  // the checkpoint leaves it out, so the next claim has none to deliver again. A stored
+  // state gone on from after a conflict keeps its own: it may not have been delivered.
+  let next: SensorState = { ...state, outbox: emptyOutbox() };
   for (let attempt = 1; ; attempt++) {
     try {
-      await deps.store.commit(mine, mine, { claim: null, versionOnly: true, ...at });
+      const released = await deps.store.commit(mine, next, { claim: null, versionOnly: true, ...at });
       run.report.checkpoints++;
+      // Until the idle sweeper may write the item (CS8's cutoff, or an absence alarm due).
+      const lastSeen = seenAt ?? run.now;
+      const idle = lastSeen + deps.config.idleTimeoutMs;
+      deps.released?.remember(
+        released,
+        Math.min(idle, handBackAt(released, lastSeen, deps.config.idleTimeoutMs) ?? idle),
+      );
       return;
     } catch (err) {
       if (!(err instanceof StateConflictError) || attempt >= 3) throw err;
       run.report.conflicts++;
       const stored = err.current ?? (await deps.store.load(mine.sensorId));
-      const next = resolveConflict(run.carried.shardId, mine, stored);
+      const resolved = resolveConflict(run.carried.shardId, mine, stored);
       // A stored state that covers ours and carries no claim of ours is already the checkpoint.
-      if (next.claim?.by !== run.carried.id) return;
-      mine = next;
+      if (resolved.claim?.by !== run.carried.id) return;
+      mine = resolved;
+      next = resolved;
     }
   }
 }

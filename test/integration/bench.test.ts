@@ -86,6 +86,10 @@ describe('npm run bench', () => {
       // Every claim is released by a checkpoint; no state was lost, so nothing was caught up.
       expect(c.claims, c.id).toBeGreaterThan(0);
       expect(c.checkpoints, c.id).toBe(c.claims);
+      // The measured window follows a warm-up one in the same process: its claims of the
+      // sensors that window checkpointed are made without a read (SEMANTICS.md CS2).
+      expect(c.claimsUnread, c.id).toBeGreaterThan(0);
+      expect(c.claimsUnread, c.id).toBeLessThanOrEqual(c.claims);
       expect(c.caughtUpRecords, c.id).toBe(0);
       expect(c.stateItems.writes, c.id).toBe(c.claims + c.checkpoints + c.stateItems.ruleCommits);
       expect(c.stateItems.ruleCommits, c.id).toBeGreaterThanOrEqual(0);

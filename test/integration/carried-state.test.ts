@@ -318,6 +318,105 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     expect(await results(p)).toEqual(reference);
   }, 120_000);
 
+  /**
+   * Each shard's batches in three Lambda windows, window w run by `handlers[w]` (one
+   * container, or another one: Lambda does not pin a shard to an environment). Returns
+   * the sensors the containers read from the state table, per window (then the flush),
+   * and their reports per window.
+   */
+  async function runThreeWindows(
+    p: TestPipeline,
+    all: Shard[],
+    handlers: ReturnType<TestPipeline['handler']>[],
+  ) {
+    const read: string[][] = [[], [], [], []];
+    const reports: { claims: number; claimsUnread: number; claimsStale: number }[] = [0, 1, 2].map(() => ({
+      claims: 0,
+      claimsUnread: 0,
+      claimsStale: 0,
+    }));
+    let w = 0;
+    for (const h of new Set(handlers)) {
+      const { store } = h.deps;
+      const loadMany = store.loadMany.bind(store);
+      store.loadMany = async (ids) => {
+        read[w]!.push(...ids);
+        return loadMany(ids);
+      };
+    }
+    for (const shard of all) {
+      const n = Math.ceil(shard.records.length / BATCH);
+      for (w = 0; w < 3; w++) {
+        const h = handlers[w]!;
+        const start = Date.parse(WINDOW.start) + w * 300_000;
+        const window = { start: new Date(start).toISOString(), end: new Date(start + 300_000).toISOString() };
+        const at = {
+          window,
+          shardId: shard.shardId,
+          eventSourceARN: p.streamArn,
+          isWindowTerminatedEarly: false,
+        };
+        let state: unknown = {};
+        for (let b = Math.floor((w * n) / 3); b < Math.floor(((w + 1) * n) / 3); b++) {
+          const recs = shard.records.slice(b * BATCH, (b + 1) * BATCH);
+          const event = { ...kinesisEvent(shard.shardId, recs, p.streamArn), ...at, state };
+          const res = (await h(event, lambdaContext())) as unknown as {
+            state: unknown;
+            batchItemFailures: unknown[];
+          };
+          expect(res.batchItemFailures).toEqual([]);
+          const r = h.lastReport()!;
+          reports[w]!.claims += r.claims;
+          reports[w]!.claimsUnread += r.claimsUnread;
+          reports[w]!.claimsStale += r.claimsStale;
+          state = res.state;
+        }
+        const final: TumblingWindowEvent = { Records: [], ...at, state, isFinalInvokeForWindow: true };
+        await h(final, lambdaContext());
+      }
+    }
+    await flushOpenWindows(handlers[2]!.deps, SENSORS);
+    return { read, reports };
+  }
+
+  it('CS2: the next window claims a sensor this environment checkpointed without reading its item, and reads it when the item moved on since', async () => {
+    const warm = await createTestPipeline(endpoints, carriedConfig, 'carried-warm');
+    pipelines.push(warm);
+    await putRecords(warm.clients, warm.streamName, records());
+    const h = warm.handler();
+    const one = await runThreeWindows(warm, await readAllRecords(warm.clients, warm.streamName), [h, h, h]);
+    // Window 1 reads every sensor (new to this container); windows 2 and 3 claim them all
+    // from the checkpoints written at the end of the window before.
+    expect(new Set(one.read[0])).toEqual(new Set(SENSORS));
+    expect(one.read[1]).toEqual([]);
+    expect(one.read[2]).toEqual([]);
+    expect(one.reports[1]!.claimsUnread).toBe(one.reports[1]!.claims);
+    expect(one.reports[2]!.claimsUnread).toBeGreaterThanOrEqual(SENSORS.length);
+    expect(one.reports.map((r) => r.claimsStale)).toEqual([0, 0, 0]);
+    expect(await results(warm)).toEqual(reference);
+
+    // Window 2 in another container: window 3's container kept the checkpoints of window
+    // 1, which the items have moved past. Their claims lose, and the sensors are read.
+    const moved = await createTestPipeline(endpoints, carriedConfig, 'carried-moved');
+    pipelines.push(moved);
+    await putRecords(moved.clients, moved.streamName, records());
+    const first = moved.handler();
+    const other = moved.handler();
+    const two = await runThreeWindows(moved, await readAllRecords(moved.clients, moved.streamName), [
+      first,
+      other,
+      first,
+    ]);
+    expect(new Set(two.read[1])).toEqual(new Set(SENSORS));
+    expect(two.reports[2]!.claimsStale).toBeGreaterThanOrEqual(SENSORS.length);
+    expect(two.reports[2]!.claimsUnread).toBe(0);
+    expect(new Set(two.read[2])).toEqual(new Set(SENSORS));
+    expect(await results(moved)).toEqual(reference);
+    expect((await scanAll(moved.clients, moved.tables.state)).every((i) => i.carriedBy === undefined)).toBe(
+      true,
+    );
+  }, 120_000);
+
   /** The idle sweeper as deployed (its environment names the stream), at processing time `now()`. */
   function sweeperAt(p: TestPipeline, now: () => number) {
     return buildSweeper(parseHandlerEnv(p.env), localClientOptions(endpoints), now);

@@ -37,7 +37,8 @@ describe('carried bench cases', () => {
       sensors: 20,
       rateHz: 1,
       tumblingWindowSeconds: 60,
-      lambdaWindows: 2,
+      lambdaWindows: 1,
+      warmUpWindows: 1,
       maxBatch: 15,
     };
     const records = fleetRecords({ sensors: 20, rateHz: 1 }, 20 * 130).filter(
@@ -46,6 +47,7 @@ describe('carried bench cases', () => {
     const invocations = carriedInvocations(records, spec);
     const finals = invocations.filter((i) => i.final);
     expect(finals.length).toBe(2);
+    expect(finals.map((f) => f.windowIndex)).toEqual([0, 1]);
     expect(finals.every((f) => f.records.length === 0)).toBe(true);
     expect(invocations.at(-1)!.final).toBe(true);
     expect(invocations.reduce((n, i) => n + i.records.length, 0)).toBe(records.length);
