@@ -12,7 +12,7 @@ import { stateBody } from '../domain/bounds.js';
 import { isOutboxEmpty, type SensorState } from '../domain/state.js';
 import { fromBody } from '../lib/state-store.js';
 
-/** Bodies kept at most (UTF-8 bytes); the oldest go first past it. */
+/** Bodies kept at most (characters, about their bytes); the oldest go first past it. */
 export const MAX_RELEASED_BYTES = 16 * 1024 * 1024;
 
 interface Entry {
@@ -30,10 +30,6 @@ export class ReleasedStates {
 
   constructor(options: { maxBytes?: number } = {}) {
     this.maxBytes = options.maxBytes ?? MAX_RELEASED_BYTES;
-  }
-
-  get size(): number {
-    return this.entries.size;
   }
 
   /**
