@@ -433,12 +433,8 @@ async function checkpoint(run: Run, state: SensorState): Promise<void> {
       const released = await deps.store.commit(mine, next, { claim: null, versionOnly: true, ...at });
       run.report.checkpoints++;
       // Until the idle sweeper may write the item (CS8's cutoff, or an absence alarm due).
-      const lastSeen = seenAt ?? run.now;
-      const idle = lastSeen + deps.config.idleTimeoutMs;
-      deps.released?.remember(
-        released,
-        Math.min(idle, handBackAt(released, lastSeen, deps.config.idleTimeoutMs) ?? idle),
-      );
+      const idle = (seenAt ?? run.now) + deps.config.idleTimeoutMs;
+      deps.released?.remember(released, Math.min(idle, released.sd ?? idle));
       return;
     } catch (err) {
       if (!(err instanceof StateConflictError) || attempt >= 3) throw err;
