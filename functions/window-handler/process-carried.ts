@@ -425,8 +425,7 @@ async function checkpoint(run: Run, state: SensorState): Promise<void> {
   const at = seenAt !== undefined ? { updatedAt: Math.min(seenAt, run.now) } : {};
   let mine = state;
   // A carried outbox was delivered by the invocation that carried it on (as in renewClaims):
-  // the checkpoint leaves it out, so the next claim has none to deliver again. A stored
-  // state gone on from after a conflict keeps its own: it may not have been delivered.
+  // the checkpoint leaves it out, so the next claim has none to deliver again.
   let next: SensorState = { ...state, outbox: emptyOutbox() };
   for (let attempt = 1; ; attempt++) {
     try {
@@ -441,10 +440,14 @@ async function checkpoint(run: Run, state: SensorState): Promise<void> {
       run.report.conflicts++;
       const stored = err.current ?? (await deps.store.load(mine.sensorId));
       const resolved = resolveConflict(run.carried.shardId, mine, stored);
-      // A stored state that covers ours and carries no claim of ours is already the checkpoint.
-      if (resolved.claim?.by !== run.carried.id) return;
+      // A stored state that covers ours is as far as this state got, or further (CS4): with
+      // no claim of ours it is already the checkpoint. With one, a later invocation of this
+      // lineage wrote it (this is a copy delivered again with an older state, or a state
+      // left behind by a failed fold), and that invocation may carry records its body
+      // lacks: the claim stays, for that invocation's checkpoint or a catch-up to end.
+      if (resolved === stored) return;
       mine = resolved;
-      next = resolved;
+      next = { ...resolved, outbox: emptyOutbox() };
     }
   }
 }

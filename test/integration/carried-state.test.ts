@@ -526,6 +526,63 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     expect(got.length).toBeGreaterThan(0);
   }, 120_000);
 
+  it('CS4, CS5: a copy of the lineage delivered again with an older state leaves the claim its lineage renewed since, so a state lost afterwards is still caught up', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-old-copy');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const [shard] = (await readAllRecords(p.clients, p.streamName)).filter((s) => s.records.length > 0);
+    const h = p.handler();
+    const t0 = Date.now();
+    let now = t0;
+    h.deps.now = () => now;
+    const window = { window: WINDOW, shardId: shard!.shardId, eventSourceARN: p.streamArn };
+    const batch = (b: number, state: unknown) => ({
+      ...kinesisEvent(shard!.shardId, shard!.records.slice(b * BATCH, (b + 1) * BATCH), p.streamArn),
+      ...window,
+      state,
+    });
+    const invoke = async (event: TumblingWindowEvent) =>
+      (await h(event, lambdaContext())) as unknown as { state: unknown; batchItemFailures: unknown[] };
+
+    const first = await invoke(batch(0, {}));
+    const second = await invoke(batch(1, first.state));
+    // The claims end within CLAIM_RENEW_BEFORE_MS: the third batch writes the sensors as
+    // carried after two batches, claimed from its records on, and carries its own on.
+    now = t0 + 240_000;
+    const third = await invoke(batch(2, second.state));
+    expect(third.batchItemFailures).toEqual([]);
+    const renewed = await claimsOf(p);
+    expect(renewed.length).toBeGreaterThan(0);
+
+    // A copy delivered again with the first batch's state checkpoints its sensors: each
+    // write loses to the renewal, whose state holds more than the copy's. The claims stay:
+    // the stored bodies lack the third batch, which only the lineage's state holds.
+    const copy = await invoke({ Records: [], ...window, state: first.state, isFinalInvokeForWindow: true });
+    expect(copy.state).toEqual({});
+    expect(h.lastReport()!.checkpoints).toBe(0);
+    expect((await claimsOf(p)).map((i) => [i.sensorId, i.version])).toEqual(
+      renewed.map((i) => [i.sensorId, i.version]),
+    );
+
+    // The lineage's state is lost before it writes again: the next batch catches the
+    // sensors up from the renewed claims, the third batch included.
+    let state: unknown = {};
+    for (let b = 3; b * BATCH < shard!.records.length; b++) {
+      const res = await invoke(batch(b, state));
+      expect(res.batchItemFailures).toEqual([]);
+      if (b === 3) expect(h.lastReport()!.caughtUp).toBeGreaterThanOrEqual(BATCH);
+      state = res.state;
+    }
+    const final = await invoke({ Records: [], ...window, state, isFinalInvokeForWindow: true });
+    expect(final.state).toEqual({});
+    expect(await claimsOf(p)).toEqual([]);
+    await flushOpenWindows(h.deps, SENSORS);
+    const got = await results(p);
+    const sensorsHere = new Set(got.map((r) => r.sensorId));
+    expect(got).toEqual(reference.filter((r) => sensorsHere.has(r.sensorId)));
+    expect(got.length).toBeGreaterThan(0);
+  }, 120_000);
+
   it("CS8: a carried sensor that stops reading is handed back to the idle sweeper after idleTimeoutMs, not at the window's end", async () => {
     const idleTimeoutMs = 60_000;
     const config = parseConfig({ ...carriedConfig, idleTimeoutMs });
