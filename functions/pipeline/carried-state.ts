@@ -57,13 +57,19 @@ interface CarriedEntry {
   c?: { f: string; u: number };
   /** Processing time of the sensor's last batch (CS8); absent in JSON of an older release. */
   t?: number;
-  /** When the sensor is handed back to the idle sweeper if no batch has it by then (CS8). */
+  /**
+   * When the sensor is handed back to the idle sweeper if no batch has it by then (CS8), on
+   * the batch clock: the latest arrival time of a batch's records.
+   */
   d?: number;
 }
 
-/** When a carried sensor seen at `seenAt` is handed back to the idle sweeper (CS8). */
-export function handBackAt(state: SensorState, seenAt: number, idleTimeoutMs: number): number | undefined {
-  const idle = Object.keys(state.windows).length > 0 ? seenAt + idleTimeoutMs : undefined;
+/**
+ * When a carried sensor last in a batch of clock `clock` (its records' latest arrival) is
+ * handed back to the idle sweeper, on that clock (CS8).
+ */
+export function handBackAt(state: SensorState, clock: number, idleTimeoutMs: number): number | undefined {
+  const idle = Object.keys(state.windows).length > 0 ? clock + idleTimeoutMs : undefined;
   if (state.sd === undefined) return idle;
   return idle === undefined ? state.sd : Math.min(idle, state.sd);
 }
@@ -155,10 +161,10 @@ export class CarriedStates {
     return this.entries.get(sensorId)?.t;
   }
 
-  /** Carried sensors due to be handed back to the idle sweeper at `nowMs` (CS8). */
-  dueForHandBack(nowMs: number): string[] {
+  /** Carried sensors due to be handed back to the idle sweeper by a batch of clock `clock` (CS8). */
+  dueForHandBack(clock: number): string[] {
     const due: string[] = [];
-    for (const [id, e] of this.entries) if (e.d !== undefined && e.d <= nowMs) due.push(id);
+    for (const [id, e] of this.entries) if (e.d !== undefined && e.d <= clock) due.push(id);
     return due;
   }
 

@@ -89,6 +89,12 @@ interface Run {
   ruleSet: RuleSet | undefined;
   /** Processing time at the start of the invocation. */
   now: number;
+  /**
+   * The batch's clock for CS8: the latest arrival time of its records (epoch ms), undefined
+   * for a batch of none. It depends on the batch alone, so a copy of the invocation
+   * delivered again later hands back what the invocation did.
+   */
+  clock: number | undefined;
   claimUntil: number;
   commit: CarriedCommit;
   /** Committed states with alerts, transitions or action outcomes to publish. */
@@ -116,6 +122,7 @@ export async function processCarriedBatch(
     counts: emptyCounts(),
     ruleSet,
     now,
+    clock: batchClock(event.Records),
     // A shard that is behind runs a window's invocations after its end: the claim is then
     // live from the invocation on.
     claimUntil: Math.max(Date.parse(event.window.end), now) + CLAIM_GRACE_MS,
@@ -142,7 +149,8 @@ export async function processCarriedBatch(
       const state = await applyCarried(run, await start(group), group.records);
       carried.set(state, state.outbox !== EMPTY_MARK, {
         at: now,
-        handBackAt: handBackAt(state, now, deps.config.idleTimeoutMs),
+        // A group has records, so the batch has a clock.
+        handBackAt: handBackAt(state, run.clock ?? now, deps.config.idleTimeoutMs),
       });
     } catch (err) {
       report.failedSensors++;
@@ -171,6 +179,16 @@ export async function processCarriedBatch(
     },
     report,
   };
+}
+
+/** The latest arrival time of the batch's records (epoch ms); undefined for none (CS8). */
+function batchClock(records: readonly KinesisStreamRecord[]): number | undefined {
+  let clock: number | undefined;
+  for (const r of records) {
+    const at = r.kinesis.approximateArrivalTimestamp * 1000;
+    if (clock === undefined || at > clock) clock = at;
+  }
+  return clock;
 }
 
 /** Marks a state whose outbox was delivered without a commit (nothing to carry of it). */
@@ -459,8 +477,12 @@ async function checkpoint(run: Run, state: SensorState): Promise<void> {
  * state, instead of at the window's end.
  */
 async function handBackSilent(run: Run, inBatch: ReadonlyMap<string, SensorGroup>): Promise<void> {
+  // Due by the batch's clock, not the processing time: a copy delivered again later with
+  // an older state would otherwise hand back a sensor this invocation kept, and release a
+  // body that lacks what the lineage has read of it since.
+  if (run.clock === undefined) return;
   // A sensor of this batch is reading: it is not silent, whatever its alarms say.
-  const due = run.carried.dueForHandBack(run.now).filter((id) => !inBatch.has(id));
+  const due = run.carried.dueForHandBack(run.clock).filter((id) => !inBatch.has(id));
   if (due.length === 0) return;
   await checkpointOut(run, due);
   run.report.handedBack += due.length;

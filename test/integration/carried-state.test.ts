@@ -583,10 +583,13 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     expect(got.length).toBeGreaterThan(0);
   }, 120_000);
 
-  it("CS8: a carried sensor that stops reading is handed back to the idle sweeper after idleTimeoutMs, not at the window's end", async () => {
-    const idleTimeoutMs = 60_000;
-    const config = parseConfig({ ...carriedConfig, idleTimeoutMs });
-    const p = await createTestPipeline(endpoints, config, 'carried-handback');
+  /** The records as if they had reached the stream at `ms` (CS8 counts on arrival times). */
+  const arriving = (recs: readonly _Record[], ms: number): _Record[] =>
+    recs.map((r) => ({ ...r, ApproximateArrivalTimestamp: new Date(ms) }));
+
+  /** A shard of `records()` with two sensors or more, put in a new pipeline of `config`. */
+  async function handBackSetup(config: ReturnType<typeof parseConfig>, name: string) {
+    const p = await createTestPipeline(endpoints, config, name);
     pipelines.push(p);
     await putRecords(p.clients, p.streamName, records());
     const shard = (await readAllRecords(p.clients, p.streamName)).sort(
@@ -596,17 +599,14 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     )[0]!;
     const keys = [...new Set(shard.records.map((r) => r.PartitionKey!))];
     expect(keys.length).toBeGreaterThanOrEqual(2);
-    const [reading, silent] = keys as [string, string];
     const h = p.handler();
-    const t0 = Date.now();
-    let now = t0;
-    h.deps.now = () => now;
     const window = { window: WINDOW, shardId: shard.shardId, eventSourceARN: p.streamArn };
-    const invoke = async (recs: _Record[], state: unknown) => {
+    const invoke = async (recs: _Record[], state: unknown, final = false) => {
       const event: TumblingWindowEvent = {
         ...kinesisEvent(shard.shardId, recs, p.streamArn),
         ...window,
         state,
+        ...(final ? { isFinalInvokeForWindow: true } : {}),
       };
       return (await h(event, lambdaContext())) as unknown as {
         state: { s: Record<string, unknown> };
@@ -615,20 +615,33 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     };
     const item = async (id: string) =>
       (await scanAll(p.clients, p.tables.state)).find((i) => i.sensorId === id)!;
+    return { p, shard, keys, h, invoke, item };
+  }
+
+  it("CS8: a carried sensor that stops reading is handed back to the idle sweeper after idleTimeoutMs, not at the window's end", async () => {
+    const idleTimeoutMs = 60_000;
+    const config = parseConfig({ ...carriedConfig, idleTimeoutMs });
+    const { p, shard, keys, h, invoke, item } = await handBackSetup(config, 'carried-handback');
+    const [reading, silent] = keys as [string, string];
+    const t0 = Date.now();
+    let now = t0;
+    h.deps.now = () => now;
 
     // Both sensors read, then only one: the other keeps its windows open in the carried state.
-    const first = await invoke(shard.records.slice(0, BATCH), {});
+    const first = await invoke(arriving(shard.records.slice(0, BATCH), t0), {});
     expect(Object.keys(first.state.s).sort()).toEqual([...keys].sort());
     const later = shard.records.slice(BATCH).filter((r) => r.PartitionKey === reading);
-    now = t0 + idleTimeoutMs - 1_000;
-    const before = await invoke(later.slice(0, 5), first.state);
+    // Counted on the records' arrival, not the invocation's time: a batch that arrived just
+    // short of idleTimeoutMs later hands nothing back, however late it runs.
+    now = t0 + 10 * idleTimeoutMs;
+    const before = await invoke(arriving(later.slice(0, 5), t0 + idleTimeoutMs - 1_000), first.state);
     expect(h.lastReport()!.handedBack).toBe(0);
     expect(Object.keys(before.state.s)).toContain(silent);
 
     // Past idleTimeoutMs of silence: checkpointed, released, no longer carried; the item
     // says it last read at t0, so the sweeper's cutoff counts from then.
     now = t0 + idleTimeoutMs + 1_000;
-    const after = await invoke(later.slice(5, 10), before.state);
+    const after = await invoke(arriving(later.slice(5, 10), t0 + idleTimeoutMs + 1_000), before.state);
     expect(after.batchItemFailures).toEqual([]);
     expect(h.lastReport()!.handedBack).toBe(keys.length - 1);
     expect(Object.keys(after.state.s)).toEqual([reading]);
@@ -642,6 +655,55 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     const got = await results(p);
     expect(got.length).toBeGreaterThan(0);
     expect(new Set(got.map((r) => r.sensorId))).toEqual(new Set(keys.filter((k) => k !== reading)));
+  }, 120_000);
+
+  it('CS8, CS5: a copy delivered again later with an older state hands back what the invocation did, so it cannot release a sensor its lineage has read since', async () => {
+    const idleTimeoutMs = 60_000;
+    const config = parseConfig({ ...carriedConfig, idleTimeoutMs });
+    const { p, shard, keys, h, invoke } = await handBackSetup(config, 'carried-handback-copy');
+    const reading = keys[0]!;
+    const t0 = Date.now();
+    let now = t0;
+    h.deps.now = () => now;
+
+    // The shard's records in four batches, each sensor's in their order: every sensor,
+    // then one only (the others silent just short of idleTimeoutMs), then every sensor,
+    // then the rest.
+    const rest = shard.records.slice(BATCH);
+    const onlyOne = rest.filter((r) => r.PartitionKey === reading).slice(0, 5);
+    const remaining = rest.filter((r) => !onlyOne.includes(r));
+    const batches = [
+      arriving(shard.records.slice(0, BATCH), t0),
+      arriving(onlyOne, t0 + idleTimeoutMs - 1_000),
+      arriving(remaining.slice(0, BATCH), t0 + idleTimeoutMs - 500),
+      arriving(remaining.slice(BATCH), t0 + idleTimeoutMs),
+    ];
+    const first = await invoke(batches[0]!, {});
+    const second = await invoke(batches[1]!, first.state);
+    expect(h.lastReport()!.handedBack).toBe(0);
+    const third = await invoke(batches[2]!, second.state);
+    expect(third.batchItemFailures).toEqual([]);
+
+    // The second batch delivered again, long after, with the first batch's state: it hands
+    // back what the second invocation did (nothing), whatever the time it runs at. Handing
+    // back the silent sensors would release bodies that lack their third-batch records.
+    now = t0 + 2 * idleTimeoutMs;
+    const copy = await invoke(batches[1]!, first.state);
+    expect(copy.batchItemFailures).toEqual([]);
+    expect(h.lastReport()!.handedBack).toBe(0);
+    expect(h.lastReport()!.checkpoints).toBe(0);
+
+    // The lineage's state is lost before it writes again: the last batch catches every
+    // sensor up from its claim, the third batch included, and the results are the reference's.
+    const last = await invoke(batches[3]!, {});
+    expect(last.batchItemFailures).toEqual([]);
+    expect(h.lastReport()!.caughtUp).toBeGreaterThanOrEqual(BATCH);
+    const final = await invoke([], last.state, true);
+    expect(final.state).toEqual({});
+    await flushOpenWindows(h.deps, SENSORS);
+    const got = await results(p);
+    expect(new Set(got.map((r) => r.sensorId))).toEqual(new Set(keys));
+    expect(got).toEqual(reference.filter((r) => keys.includes(String(r.sensorId))));
   }, 120_000);
 
   it('CS2, CS7: an item claimed before it applied any record (a new sensor) takes a batch without carried state, and still refuses a stale commit', async () => {
