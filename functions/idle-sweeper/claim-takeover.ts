@@ -53,7 +53,7 @@ export async function takeOverClaims(
   });
   await deliverAlertPhase(deps, withAlerts, counts);
   addDeliveryCounts(report, counts);
-  deps.logger?.warn('expired carried-state claims taken over', { sensors: states.length, recordsRead: read });
+  deps.logger?.warn('carried-state claims taken over', { sensors: states.length, recordsRead: read });
 }
 
 async function catchUpAndRelease(

@@ -32,6 +32,8 @@ export const BACKOFF = {
   read: { baseMs: 200, maxMs: 2_000, jitter: 'full', maxAttempts: 8 },
   /** A recovery tool's batch whose handler reported failed records, run again whole. */
   handlerRetry: { baseMs: 100, maxMs: 1_000, jitter: 'equal', maxAttempts: 3 },
+  /** A replay's final flush taking over the claims whose takeover failed (flush.ts). */
+  claimTakeover: { baseMs: 100, maxMs: 1_000, jitter: 'equal', maxAttempts: 3 },
 } as const satisfies Record<string, BackoffPolicy>;
 
 /**

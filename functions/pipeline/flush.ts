@@ -3,21 +3,69 @@
  * (sensors silent for longer than the idle timeout). Each window is emitted as final
  * exactly once, through the same fenced commit and delivery as a stream batch.
  */
+import { WindowpaneError } from '../domain/errors.js';
 import type { SensorState } from '../domain/state.js';
 import { unchangedFold } from '../domain/state.js';
 import { sweepSensor } from '../domain/sweep.js';
 import { flushSensor } from '../domain/windows/finalise.js';
 import { emptyCounts } from '../lib/effects.js';
 import { runPool } from '../lib/pool.js';
+import { BACKOFF, backoffDelay, sleep } from '../lib/retry.js';
 import { deliverAlertPhase } from './alert-phase.js';
 import { CLAIM_TAKEOVER_MS, isClaimExpired } from './carried-state.js';
 import { commitAndDeliver, type Fold } from './commit.js';
 import { type BatchDeps, DEFAULT_SENSOR_CONCURRENCY } from './deps.js';
 import { addDeliveryCounts, type BatchReport, newReport } from './report.js';
 
-/** Closes every open window of the given sensors (end of a replay). */
-export function flushOpenWindows(deps: BatchDeps, sensorIds: readonly string[]): Promise<BatchReport> {
-  return flushWhere(deps, sensorIds, () => true);
+/** Takes over claims a carried state left (the idle sweeper's claim-takeover.ts), counting into `report`. */
+export type ClaimTakeover = (states: SensorState[], report: BatchReport) => Promise<void>;
+
+/** A sensor to flush is still claimed by a carried state: its stored body may lack records. */
+export class ClaimedSensorFlushError extends WindowpaneError {}
+
+/**
+ * Closes every open window of the given sensors (end of a replay). Only for when no
+ * carried state is live any more (the stream drained, every window's final invocation
+ * made): a claim left then is one no final invocation released (a parent shard's last
+ * window, a state lost in a window's last batches), and its sensor's stored body lacks
+ * the records read since the claim. `takeOver` catches each such sensor up from the shard
+ * and releases it before the flush (SEMANTICS.md CS6); without it, or when a takeover
+ * fails, the flush throws naming the sensors rather than close windows that miss records.
+ */
+export async function flushOpenWindows(
+  deps: BatchDeps,
+  sensorIds: readonly string[],
+  opts: { takeOver?: ClaimTakeover } = {},
+): Promise<BatchReport> {
+  const report = newReport(0, sensorIds.length);
+  // The takeover folds with the rules too: load them first (a replay's flush may come
+  // before this process ran any batch).
+  await refreshRules(deps, report);
+  const claimed = async () =>
+    [...(await deps.store.loadMany(sensorIds)).values()].filter((s) => s.claim !== undefined);
+  let still = await claimed();
+  // A takeover that failed (its shard unreadable, a conflict) is tried again a few times.
+  const attempts = opts.takeOver ? BACKOFF.claimTakeover.maxAttempts : 0;
+  for (let attempt = 1; attempt <= attempts && still.length > 0; attempt++) {
+    if (attempt > 1) await sleep(backoffDelay(attempt - 1, BACKOFF.claimTakeover));
+    const writesBefore = deps.counter.writes;
+    await opts.takeOver!(still, report);
+    report.writeRequests += deps.counter.writes - writesBefore;
+    still = await claimed();
+  }
+  // Sensors whose takeover failed and a later attempt mended are not failures of the flush.
+  report.failedSensors = 0;
+  if (still.length > 0) {
+    const named = still.map((s) => `${s.sensorId} (by ${s.claim!.by})`);
+    throw new ClaimedSensorFlushError(
+      `cannot flush ${still.length} sensor(s) still claimed by a carried state, whose stored ` +
+        `bodies may lack records: ${named.slice(0, 10).join(', ')}${still.length > 10 ? ', ...' : ''}` +
+        (opts.takeOver ? ' (their takeover failed: see the log)' : ' (no claim takeover was given)'),
+    );
+  }
+  const flushOpen: Fold = (s) =>
+    Object.keys(s.windows).length > 0 ? flushSensor(s, deps.config, deps.rules?.current()) : unchangedFold(s);
+  return foldEach(deps, sensorIds, flushOpen, report);
 }
 
 /**
@@ -38,7 +86,7 @@ export async function sweepIdleSensors(
      * Takes over claims a carried state left expired (SEMANTICS.md CS6: the idle sweeper's
      * claim-takeover.ts); absent: they are left alone.
      */
-    takeOver?: (states: SensorState[], report: BatchReport) => Promise<void>;
+    takeOver?: ClaimTakeover;
   },
 ): Promise<BatchReport> {
   const cutoff = opts.nowMs - opts.idleTimeoutMs;
@@ -70,29 +118,17 @@ export async function sweepIdleSensors(
   return report;
 }
 
-async function flushWhere(
+/** Commits `fold` of each sensor's state (re-run on the winner's state after a conflict). */
+async function foldEach(
   deps: BatchDeps,
   sensorIds: readonly string[],
-  shouldFlush: (state: SensorState) => boolean,
+  fold: Fold,
+  report: BatchReport = newReport(0, sensorIds.length),
 ): Promise<BatchReport> {
-  return foldEach(deps, sensorIds, (s) =>
-    Object.keys(s.windows).length > 0 && shouldFlush(s)
-      ? flushSensor(s, deps.config, deps.rules?.current())
-      : unchangedFold(s),
-  );
-}
-
-/** Commits `fold` of each sensor's state (re-run on the winner's state after a conflict). */
-async function foldEach(deps: BatchDeps, sensorIds: readonly string[], fold: Fold): Promise<BatchReport> {
   const writesBefore = deps.counter.writes;
-  const report = newReport(0, sensorIds.length);
   // A-R4 as for a stream batch: a flush evaluates window rules, with the rules as of now
   // (the idle sweeper, or a replay's flush, may run before any batch loaded them).
-  if (deps.rules) {
-    const refreshed = await deps.rules.refreshIfDue(Date.now());
-    report.rulesInvalid = refreshed.invalid;
-    report.rulesRefreshFailed = refreshed.failed ? 1 : 0;
-  }
+  await refreshRules(deps, report);
   const states = await deps.store.loadMany(sensorIds);
   const counts = emptyCounts();
   const withAlerts: SensorState[] = [];
@@ -103,6 +139,14 @@ async function foldEach(deps: BatchDeps, sensorIds: readonly string[], fold: Fol
   });
   await deliverAlertPhase(deps, withAlerts, counts);
   addDeliveryCounts(report, counts);
-  report.writeRequests = deps.counter.writes - writesBefore;
+  report.writeRequests += deps.counter.writes - writesBefore;
   return report;
+}
+
+/** Loads the rules when due (A-R4), counting what the refresh skipped or failed into `report`. */
+async function refreshRules(deps: BatchDeps, report: BatchReport): Promise<void> {
+  if (!deps.rules) return;
+  const refreshed = await deps.rules.refreshIfDue(Date.now());
+  report.rulesInvalid += refreshed.invalid;
+  report.rulesRefreshFailed += refreshed.failed ? 1 : 0;
 }

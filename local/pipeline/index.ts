@@ -15,6 +15,7 @@
  * a failure or a silent endpoint ends it with a message naming the step and endpoint.
  */
 import type { WindowpaneConfig } from '../../functions/domain/config.js';
+import { takeOverClaims } from '../../functions/idle-sweeper/claim-takeover.js';
 import {
   type AwsClients,
   type ClientOptions,
@@ -235,7 +236,12 @@ function runningPipeline(parts: {
       const state = findTable(resources, STATE_TABLE);
       const items = await scanAll(clients, state.name, state.def.partitionKey);
       const sensorIds = items.map((i) => String(i[state.def.partitionKey]));
-      return flushOpenWindows(handler.deps, sensorIds);
+      // The stream is drained and every window ended: a claim left is a lost carried
+      // state's (a parent's last window, a state dropped in a window's last batches), and
+      // its sensor is caught up from the shard before its windows close (SEMANTICS.md CS6).
+      return flushOpenWindows(handler.deps, sensorIds, {
+        takeOver: (states, report) => takeOverClaims(handler.deps, states, resources.stream.name, report),
+      });
     },
 
     collect(collectOpts = {}) {

@@ -14,10 +14,15 @@ import { type EventSourceConfig, parseConfig } from '../../functions/domain/conf
 import { foldSensorRecords } from '../../functions/domain/fold.js';
 import { newSensorState } from '../../functions/domain/state.js';
 import { buildSweeper } from '../../functions/idle-sweeper/build.js';
+import { takeOverClaims } from '../../functions/idle-sweeper/claim-takeover.js';
 import { localClientOptions } from '../../functions/lib/clients.js';
 import { parseHandlerEnv } from '../../functions/lib/env.js';
 import { CLAIM_GRACE_MS, CLAIM_TAKEOVER_MS } from '../../functions/pipeline/carried-state.js';
-import { flushOpenWindows, sweepIdleSensors } from '../../functions/pipeline/flush.js';
+import {
+  ClaimedSensorFlushError,
+  flushOpenWindows,
+  sweepIdleSensors,
+} from '../../functions/pipeline/flush.js';
 import type { TumblingWindowEvent } from '../../functions/window-handler/process-carried.js';
 import { ChaosHandler, ChaosPlan, chaosMappingSettings } from '../../local/chaos/index.js';
 import { LocalEventSourceMapping, type MappingFaults, type TimeWindowEvent } from '../../local/esm/index.js';
@@ -426,14 +431,9 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     return (await scanAll(p.clients, p.tables.state)).filter((i) => i.carriedBy !== undefined);
   }
 
-  it('CS6: a claim whose carried state is gone (no final invocation) is taken over by the idle sweeper, then the windows are flushed', async () => {
-    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-takeover');
-    pipelines.push(p);
-    await putRecords(p.clients, p.streamName, records());
-    const mine = await readAllRecords(p.clients, p.streamName);
-    const h = p.handler();
-    // Every batch of the window, then no final invocation: a parent shard's last window.
-    for (const shard of mine) {
+  /** Every batch of the window, then no final invocation: a parent shard's last window. */
+  async function runWithoutFinal(p: TestPipeline, h: ReturnType<TestPipeline['handler']>, shards: Shard[]) {
+    for (const shard of shards) {
       let state: unknown = {};
       for (let b = 0; b * BATCH < shard.records.length; b++) {
         const base = kinesisEvent(
@@ -452,6 +452,15 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
         state = res.state;
       }
     }
+  }
+
+  it('CS6: a claim whose carried state is gone (no final invocation) is taken over by the idle sweeper, then the windows are flushed', async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-takeover');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const mine = await readAllRecords(p.clients, p.streamName);
+    const h = p.handler();
+    await runWithoutFinal(p, h, mine);
     const claims = await claimsOf(p);
     expect(claims).toHaveLength(SENSORS.length);
     const until = Math.max(...claims.map((i) => Number(i.carriedUntil)));
@@ -469,6 +478,38 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
 
     // Idle now, and no longer claimed: a later sweep flushes the windows, as without carried state.
     await sweeperAt(p, () => until + CLAIM_TAKEOVER_MS + 86_400_000).sweep({});
+    expect(await results(p)).toEqual(reference);
+  }, 120_000);
+
+  it("CS6: a replay's final flush takes over the claims no final invocation released, so it closes windows with every record the shard holds", async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-final-flush');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const mine = await readAllRecords(p.clients, p.streamName);
+    const h = p.handler();
+    await runWithoutFinal(p, h, mine);
+    expect(await claimsOf(p)).toHaveLength(SENSORS.length);
+
+    // Without a takeover the flush refuses, naming the sensors, and closes nothing: the
+    // stored bodies stop at each claim. (The windows the batches closed are out already.)
+    const before = await results(p);
+    expect(before.length).toBeLessThan(reference.length);
+    await expect(flushOpenWindows(h.deps, SENSORS)).rejects.toThrow(ClaimedSensorFlushError);
+    await expect(flushOpenWindows(h.deps, SENSORS)).rejects.toThrow(/sensor-1 \(by /);
+    expect(await results(p)).toEqual(before);
+    expect(await claimsOf(p)).toHaveLength(SENSORS.length);
+
+    // With it (what the local pipeline's flush passes), the claims are caught up from the
+    // shards and released however recent they are, then every window closes complete. A
+    // fresh container, as the replay's flush is: it loads the rules before the takeover.
+    const fresh = p.handler();
+    const report = await flushOpenWindows(fresh.deps, SENSORS, {
+      takeOver: (states, r) => takeOverClaims(fresh.deps, states, p.streamName, r),
+    });
+    expect(report.checkpoints).toBe(SENSORS.length);
+    expect(report.caughtUp).toBeGreaterThan(records().length / 2);
+    expect(report.failedSensors).toBe(0);
+    expect(await claimsOf(p)).toEqual([]);
     expect(await results(p)).toEqual(reference);
   }, 120_000);
 
