@@ -230,7 +230,8 @@ export class ChaosHandler {
     c.published = [];
     c.lostResponses = [];
     delete c.crashAtWrite;
-    if (!how.calm && plan.decide('handlerCrash')) c.crashAtWrite = plan.pick('handlerCrash', 0, 24);
+    if (!how.calm && plan.decide('handlerCrash'))
+      c.crashAtWrite = plan.pick('handlerCrash', 0, plan.crashAtWriteMax);
     this.stats.handlerInvocations++;
     c.invocation = this.stats.handlerInvocations;
     const reportBefore = c.handler.lastReport();

@@ -121,12 +121,19 @@ export interface ChaosPlanOptions {
    * limit (`chaosMappingSettings`). 0 to 10,000, the config's range.
    */
   retryAttempts?: number;
+  /**
+   * A crash strikes at an invocation's k-th DynamoDB write, k drawn from 0 to this (default
+   * 24). An invocation that writes less than k times does not crash, so a handler that
+   * writes rarely (carried state) meets crashes only with a lower bound.
+   */
+  crashAtWriteMax?: number;
 }
 
 export class ChaosPlan {
   readonly rates: ChaosRates;
   readonly maxChaoticAttempts: number;
   readonly retryAttempts: number | undefined;
+  readonly crashAtWriteMax: number;
   private readonly streams = new Map<string, () => number>();
   private readonly counts: FaultCounts = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as FaultCounts;
 
@@ -149,6 +156,11 @@ export class ChaosPlan {
       throw new ChaosPlanError(`chaos retryAttempts must be a whole number from 0 to 10000, got ${retries}`);
     }
     this.retryAttempts = retries;
+    const crashMax = opts.crashAtWriteMax ?? 24;
+    if (!(Number.isInteger(crashMax) && crashMax >= 0)) {
+      throw new ChaosPlanError(`chaos crashAtWriteMax must be a whole number, got ${crashMax}`);
+    }
+    this.crashAtWriteMax = crashMax;
   }
 
   private stream(label: string): () => number {

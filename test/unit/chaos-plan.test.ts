@@ -79,6 +79,13 @@ describe('ChaosPlan', () => {
     expect(() => new ChaosPlan(1.5)).toThrow(ChaosPlanError);
   });
 
+  it('strikes a crash at one of the first 25 writes unless told a lower bound, and refuses one that is not a whole number', () => {
+    expect(new ChaosPlan(1).crashAtWriteMax).toBe(24);
+    expect(new ChaosPlan(1, { crashAtWriteMax: 2 }).crashAtWriteMax).toBe(2);
+    expect(() => new ChaosPlan(1, { crashAtWriteMax: -1 })).toThrow(/crashAtWriteMax must be a whole number/);
+    expect(() => new ChaosPlan(1, { crashAtWriteMax: 0.5 })).toThrow(ChaosPlanError);
+  });
+
   it('derives independent streams per label, in [0, 1)', () => {
     const s1 = seededStream(9, 'x');
     const s2 = seededStream(9, 'y');
