@@ -27,7 +27,8 @@ export class ClaimedSensorFlushError extends WindowpaneError {}
  * Closes every open window of the given sensors (end of a replay). Only for when no
  * carried state is live any more (the stream drained, every window's final invocation
  * made): a claim left then is one no final invocation released (a parent shard's last
- * window, a state lost in a window's last batches), and its sensor's stored body lacks
+ * window, a state lost in a window's last batches, a final checkpoint that lost to a
+ * zombie's covering write), and its sensor's stored body lacks
  * the records read since the claim. `takeOver` catches each such sensor up from the shard
  * and releases it before the flush (SEMANTICS.md CS6); without it, or when a takeover
  * fails, the flush throws naming the sensors rather than close windows that miss records.
@@ -41,9 +42,9 @@ export async function flushOpenWindows(
   // The takeover folds with the rules too: load them first (a replay's flush may come
   // before this process ran any batch).
   await refreshRules(deps, report);
-  const claimed = async () =>
-    [...(await deps.store.loadMany(sensorIds)).values()].filter((s) => s.claim !== undefined);
-  let still = await claimed();
+  let states = await deps.store.loadMany(sensorIds);
+  const claimed = () => [...states.values()].filter((s) => s.claim !== undefined);
+  let still = claimed();
   // A takeover that failed (its shard unreadable, a conflict) is tried again a few times.
   const attempts = opts.takeOver ? BACKOFF.claimTakeover.maxAttempts : 0;
   for (let attempt = 1; attempt <= attempts && still.length > 0; attempt++) {
@@ -51,7 +52,8 @@ export async function flushOpenWindows(
     const writesBefore = deps.counter.writes;
     await opts.takeOver!(still, report);
     report.writeRequests += deps.counter.writes - writesBefore;
-    still = await claimed();
+    states = await deps.store.loadMany(sensorIds);
+    still = claimed();
   }
   // Sensors whose takeover failed and a later attempt mended are not failures of the flush.
   report.failedSensors = 0;
@@ -65,7 +67,9 @@ export async function flushOpenWindows(
   }
   const flushOpen: Fold = (s) =>
     Object.keys(s.windows).length > 0 ? flushSensor(s, deps.config, deps.rules?.current()) : unchangedFold(s);
-  return foldEach(deps, sensorIds, flushOpen, report);
+  // The states just read: a conflict with a writer since is caught by the commit, which
+  // folds the winner's state again.
+  return foldEach(deps, sensorIds, flushOpen, report, states);
 }
 
 /**
@@ -118,18 +122,22 @@ export async function sweepIdleSensors(
   return report;
 }
 
-/** Commits `fold` of each sensor's state (re-run on the winner's state after a conflict). */
+/**
+ * Commits `fold` of each sensor's state (re-run on the winner's state after a conflict),
+ * from `loaded` when the caller has just read them.
+ */
 async function foldEach(
   deps: BatchDeps,
   sensorIds: readonly string[],
   fold: Fold,
   report: BatchReport = newReport(0, sensorIds.length),
+  loaded?: Map<string, SensorState>,
 ): Promise<BatchReport> {
   const writesBefore = deps.counter.writes;
   // A-R4 as for a stream batch: a flush evaluates window rules, with the rules as of now
   // (the idle sweeper, or a replay's flush, may run before any batch loaded them).
   await refreshRules(deps, report);
-  const states = await deps.store.loadMany(sensorIds);
+  const states = loaded ?? (await deps.store.loadMany(sensorIds));
   const counts = emptyCounts();
   const withAlerts: SensorState[] = [];
   await runPool([...states.values()], deps.concurrency ?? DEFAULT_SENSOR_CONCURRENCY, async (state) => {

@@ -115,8 +115,9 @@ export interface LocalPipeline {
    * Closes every open window of every sensor in the state table (end of a replay). With
    * carried state a sensor's table item lags its carried state until the tumbling window
    * ends: call `mapping.inputComplete()` and `mapping.drain()` first, as a replay does, so
-   * every window's final invocation has checkpointed its sensors (a claimed sensor is left
-   * to its carried state, SEMANTICS.md CS6).
+   * every window's final invocation has checkpointed its sensors. A claim left after that
+   * is taken over, its sensor caught up from the shard, before its windows close
+   * (SEMANTICS.md CS6).
    */
   flush(): Promise<BatchReport>;
   /**
@@ -236,9 +237,10 @@ function runningPipeline(parts: {
       const state = findTable(resources, STATE_TABLE);
       const items = await scanAll(clients, state.name, state.def.partitionKey);
       const sensorIds = items.map((i) => String(i[state.def.partitionKey]));
-      // The stream is drained and every window ended: a claim left is a lost carried
-      // state's (a parent's last window, a state dropped in a window's last batches), and
-      // its sensor is caught up from the shard before its windows close (SEMANTICS.md CS6).
+      // The stream is drained and every window ended: a claim left is one no final
+      // invocation released (a parent's last window, a state dropped in a window's last
+      // batches, a final checkpoint that lost to a zombie's covering write, CS4), and its
+      // sensor is caught up from the shard before its windows close (SEMANTICS.md CS6).
       return flushOpenWindows(handler.deps, sensorIds, {
         takeOver: (states, report) => takeOverClaims(handler.deps, states, resources.stream.name, report),
       });

@@ -459,15 +459,20 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     }
   }
 
-  it('CS6: a claim whose carried state is gone (no final invocation) is taken over by the idle sweeper, then the windows are flushed', async () => {
-    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-takeover');
+  /** A pipeline whose every sensor is left claimed: its windows' batches, no final invocation. */
+  async function claimedWithoutFinal(name: string) {
+    const p = await createTestPipeline(endpoints, carriedConfig, name);
     pipelines.push(p);
     await putRecords(p.clients, p.streamName, records());
-    const mine = await readAllRecords(p.clients, p.streamName);
     const h = p.handler();
-    await runWithoutFinal(p, h, mine);
+    await runWithoutFinal(p, h, await readAllRecords(p.clients, p.streamName));
     const claims = await claimsOf(p);
     expect(claims).toHaveLength(SENSORS.length);
+    return { p, h, claims };
+  }
+
+  it('CS6: a claim whose carried state is gone (no final invocation) is taken over by the idle sweeper, then the windows are flushed', async () => {
+    const { p, claims } = await claimedWithoutFinal('carried-takeover');
     const until = Math.max(...claims.map((i) => Number(i.carriedUntil)));
 
     // While the claims are live, or expired for less than CLAIM_TAKEOVER_MS, nothing moves.
@@ -487,13 +492,7 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
   }, 120_000);
 
   it("CS6: a replay's final flush takes over the claims no final invocation released, so it closes windows with every record the shard holds", async () => {
-    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-final-flush');
-    pipelines.push(p);
-    await putRecords(p.clients, p.streamName, records());
-    const mine = await readAllRecords(p.clients, p.streamName);
-    const h = p.handler();
-    await runWithoutFinal(p, h, mine);
-    expect(await claimsOf(p)).toHaveLength(SENSORS.length);
+    const { p, h } = await claimedWithoutFinal('carried-final-flush');
 
     // Without a takeover the flush refuses, naming the sensors, and closes nothing: the
     // stored bodies stop at each claim. (The windows the batches closed are out already.)
