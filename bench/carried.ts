@@ -42,7 +42,7 @@ import {
   meanPartitionKeyBytes,
   toEvents,
 } from './data.js';
-import { diffTotals, RequestMeter } from './meter.js';
+import { diffTotals, RequestMeter, type TableUnits } from './meter.js';
 import { openWindowShare } from './open-windows.js';
 import { median, nowMs, round } from './stats.js';
 
@@ -59,6 +59,10 @@ export interface CarriedCaseResult extends CarriedCaseSpec {
   windowsFinalisedInRun: number;
   windowsOpenAtEnd: number;
   openWindowResultShare: number;
+  /** The share of result puts the warm-up's readings used up of the windows open at the start. */
+  openAtStartResultShare?: number;
+  /** Request units (write + read) per reading by table: where the units go. */
+  unitsPerReadingByTable?: { state: number; ledger: number; results: number; other: number };
   meanRecordBytes: number;
   /** From the handler's reports: sensors claimed and checkpointed, records caught up. */
   claims: number;
@@ -92,6 +96,8 @@ export interface CarriedCaseResult extends CarriedCaseSpec {
     snsPublishes: number;
     sqsRequests: number;
     byCommand: Record<string, number>;
+    /** Write and read units per table: where the units go. */
+    byTable: Record<string, TableUnits>;
     /** Median wall time of an invocation against the in-process emulators (not a Lambda number). */
     emulatorMsPerInvocationMedian: number;
   };
@@ -157,8 +163,14 @@ export async function runCarriedCase(
     const sensorIds = new Set<string>();
     let state: unknown = {};
     let start = meter.snapshot();
+    const readingsPerFullWindow = (tumblingSizeMs(config) / 1_000) * spec.rateHz;
+    // Windows open when the measurement starts (the warm-up's last ones, full or nearly):
+    // their result puts come in the measured run, but their readings came before it.
+    let openAtStart = { windows: 0, share: 0 };
     for (const [n, inv] of invocations.entries()) {
       if (n === measuredFrom) {
+        // The warm-up window's final invocation checkpointed every sensor: the items are current.
+        openAtStart = await openWindowShare(deps, [...sensorIds], readingsPerFullWindow);
         start = meter.snapshot();
         for (const key of Object.keys(r) as (keyof typeof r)[]) r[key] = 0;
         sensorIds.clear();
@@ -209,9 +221,13 @@ export async function runCarriedCase(
       else if (json !== '{}') throw new BenchSuiteError(`carried ${spec.id}: a final invocation kept state`);
     }
     const run = diffTotals(meter.snapshot(), start);
-    const open = await openWindowShare(deps, [...sensorIds], (tumblingSizeMs(config) / 1_000) * spec.rateHz);
-    const writeRequests = run.dynamodb.writeRequests + open.share;
-    const writeUnits = run.dynamodb.writeUnits + open.share;
+    const open = await openWindowShare(deps, [...sensorIds], readingsPerFullWindow);
+    // Each window's one result put is charged to the readings it holds: the share used up
+    // by the windows open at the end is added, the share the warm-up's readings used up of
+    // the windows open at the start is taken off (their puts are among the run's writes).
+    const resultShare = open.share - openAtStart.share;
+    const writeRequests = run.dynamodb.writeRequests + resultShare;
+    const writeUnits = run.dynamodb.writeUnits + resultShare;
     const units = writeUnits + run.dynamodb.readUnits;
 
     const naiveState = newNaiveState();
@@ -228,6 +244,14 @@ export async function runCarriedCase(
     const withRecords = measured.filter((x) => !x.final).length;
     const finals = measured.length - withRecords;
     const perReading = (n: number) => round(n / r.readings, 5);
+    const tableUnits = (name: string) => {
+      const t = run.dynamodb.byTable[name];
+      return t ? t.writeUnits + t.readUnits : 0;
+    };
+    const known = [env.stateTable, env.alertLedgerTable, env.resultsTable];
+    const otherUnits = Object.keys(run.dynamodb.byTable)
+      .filter((t) => !known.includes(t))
+      .reduce((n, t) => n + tableUnits(t), 0);
     const ratio = units / naiveUnits;
     const targetRatio = carriedTargetRatio(spec.rateHz);
     const maxBytes = Math.max(0, ...bytes);
@@ -244,6 +268,13 @@ export async function runCarriedCase(
       windowsFinalisedInRun: r.finals,
       windowsOpenAtEnd: open.windows,
       openWindowResultShare: round(open.share, 2),
+      openAtStartResultShare: round(openAtStart.share, 2),
+      unitsPerReadingByTable: {
+        state: perReading(tableUnits(env.stateTable)),
+        ledger: perReading(tableUnits(env.alertLedgerTable)),
+        results: perReading(tableUnits(env.resultsTable) + resultShare),
+        other: perReading(otherUnits),
+      },
       meanRecordBytes: round(meanDataBytes(records) + meanPartitionKeyBytes(records), 1),
       claims: r.claims,
       claimsUnread: r.claimsUnread,
@@ -279,6 +310,7 @@ export async function runCarriedCase(
         snsPublishes: run.sns.publishes,
         sqsRequests: run.sqs.requests,
         byCommand: run.dynamodb.byCommand,
+        byTable: run.dynamodb.byTable,
         emulatorMsPerInvocationMedian: round(median(wall), 2),
       },
       naive: {

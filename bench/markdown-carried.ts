@@ -28,7 +28,10 @@ export function carriedWritesPart(cases: readonly CarriedCaseResult[]): TablePar
       'case runs one Lambda window first, unmeasured, in the same process: the measured window is the steady ' +
       'state, whose sensors were checkpointed by the window before (claimed without a read, CS2). The ' +
       "shard holds the fleet's share of sensors. Units are write + read request units (metered item sizes); naive " +
-      'is the same records counted with the verified formula. Kinesis requests are catch-up reads (none without faults).',
+      "is the same records counted with the verified formula. Each 60 s window's one result put is charged to the " +
+      'readings it holds: the windows open at the end add the share they used up, and the windows open at the start ' +
+      "(the warm-up's last) take off the share the warm-up's readings used up, since their puts are among the measured " +
+      'writes. Kinesis requests are catch-up reads (none without faults).',
     header: [
       'fleet',
       'rate',
@@ -37,6 +40,7 @@ export function carriedWritesPart(cases: readonly CarriedCaseResult[]): TablePar
       'claims (unread) / checkpoints / rule commits',
       'WRU / reading',
       'RRU / reading',
+      'units / reading: state / alert ledger / results',
       'units vs naive',
       'writes vs naive',
       'target',
@@ -53,6 +57,10 @@ export function carriedWritesPart(cases: readonly CarriedCaseResult[]): TablePar
       `${formatInt(c.claims)} (${formatInt(c.claimsUnread ?? 0)}) / ${formatInt(c.checkpoints)} / ${formatInt(c.stateItems?.ruleCommits ?? 0)}`,
       c.ours.writeUnitsPerReading,
       c.ours.readUnitsPerReading,
+      c.unitsPerReadingByTable
+        ? `${c.unitsPerReadingByTable.state} / ${c.unitsPerReadingByTable.ledger} / ${c.unitsPerReadingByTable.results}` +
+          (c.unitsPerReadingByTable.other > 0 ? ` (+ ${c.unitsPerReadingByTable.other} other)` : '')
+        : '',
       fraction(c.ratio),
       fraction(c.writesRatio),
       `<= ${fraction(c.targetRatio)}`,

@@ -36,6 +36,8 @@ export interface MeterTotals {
     readUnits: number;
     /** Requests per command name. */
     byCommand: Record<string, number>;
+    /** Write and read units per table (where the units of the totals go). */
+    byTable: Record<string, TableUnits>;
   };
   /** Sizes of items written to the table named `itemSizeTable` (the state table). */
   trackedItems: { count: number; totalBytes: number; maxBytes: number };
@@ -44,6 +46,15 @@ export interface MeterTotals {
   /** Kinesis requests per command (the handler reads the stream only to catch a carried state up). */
   kinesis: { requests: number; byCommand: Record<string, number> };
 }
+
+export interface TableUnits {
+  writeItems: number;
+  writeUnits: number;
+  readItems: number;
+  readUnits: number;
+}
+
+const noUnits = (): TableUnits => ({ writeItems: 0, writeUnits: 0, readItems: 0, readUnits: 0 });
 
 export function emptyTotals(): MeterTotals {
   return {
@@ -55,6 +66,7 @@ export function emptyTotals(): MeterTotals {
       readItems: 0,
       readUnits: 0,
       byCommand: {},
+      byTable: {},
     },
     trackedItems: { count: 0, totalBytes: 0, maxBytes: 0 },
     sns: { publishes: 0 },
@@ -77,6 +89,7 @@ export function diffTotals(after: MeterTotals, before: MeterTotals): MeterTotals
       readItems: a.readItems - b.readItems,
       readUnits: a.readUnits - b.readUnits,
       byCommand,
+      byTable: diffTables(a.byTable, b.byTable),
     },
     trackedItems: {
       count: after.trackedItems.count - before.trackedItems.count,
@@ -101,6 +114,24 @@ function diffCounts(after: Record<string, number>, before: Record<string, number
   for (const [name, n] of Object.entries(after)) {
     const d = n - (before[name] ?? 0);
     if (d !== 0) out[name] = d;
+  }
+  return out;
+}
+
+function diffTables(
+  after: Record<string, TableUnits>,
+  before: Record<string, TableUnits>,
+): Record<string, TableUnits> {
+  const out: Record<string, TableUnits> = {};
+  for (const [table, a] of Object.entries(after)) {
+    const b = before[table] ?? noUnits();
+    const d: TableUnits = {
+      writeItems: a.writeItems - b.writeItems,
+      writeUnits: a.writeUnits - b.writeUnits,
+      readItems: a.readItems - b.readItems,
+      readUnits: a.readUnits - b.readUnits,
+    };
+    if (d.writeItems !== 0 || d.readItems !== 0 || d.writeUnits !== 0 || d.readUnits !== 0) out[table] = d;
   }
   return out;
 }
@@ -231,15 +262,25 @@ export class RequestMeter {
     }
   }
 
+  private table(name: string | undefined): TableUnits {
+    const byTable = this.totals.dynamodb.byTable;
+    const key = name ?? '?';
+    byTable[key] ??= noUnits();
+    return byTable[key];
+  }
+
   private written(table: string | undefined, item: Item): void {
     const bytes = itemBytes(item);
     this.totals.dynamodb.writeItems++;
     this.totals.dynamodb.writeUnits += writeUnitsOf(bytes);
+    const t = this.table(table);
+    t.writeItems++;
+    t.writeUnits += writeUnitsOf(bytes);
     if (table !== undefined && table === this.itemSizeTable) {
-      const t = this.totals.trackedItems;
-      t.count++;
-      t.totalBytes += bytes;
-      if (bytes > t.maxBytes) t.maxBytes = bytes;
+      const tracked = this.totals.trackedItems;
+      tracked.count++;
+      tracked.totalBytes += bytes;
+      if (bytes > tracked.maxBytes) tracked.maxBytes = bytes;
     }
   }
 
@@ -248,9 +289,8 @@ export class RequestMeter {
     d.readRequests++;
     const out = (output as { output?: Record<string, unknown> }).output ?? {};
     if (name === 'GetItemCommand') {
-      d.readItems++;
       const item = out.Item as Item | undefined;
-      d.readUnits += strongReadUnitsOf(item ? itemBytes(item) : 0);
+      this.read(input.TableName as string | undefined, 1, strongReadUnitsOf(item ? itemBytes(item) : 0));
     } else if (name === 'BatchGetItemCommand') {
       // Each key is its own read, rounded up on its own; a key not found still costs a unit.
       // Unprocessed keys were not read (they are asked for again and counted then).
@@ -261,14 +301,24 @@ export class RequestMeter {
         const found = responses[table] ?? [];
         const notRead = unprocessed[table]?.Keys?.length ?? 0;
         const read = Keys.length - notRead;
-        d.readItems += read;
-        for (const item of found) d.readUnits += strongReadUnitsOf(itemBytes(item));
-        d.readUnits += Math.max(0, read - found.length);
+        let units = Math.max(0, read - found.length);
+        for (const item of found) units += strongReadUnitsOf(itemBytes(item));
+        this.read(table, read, units);
       }
     } else {
-      d.readUnits += Number(
+      const units = Number(
         (out.ConsumedCapacity as { CapacityUnits?: number } | undefined)?.CapacityUnits ?? 1,
       );
+      this.read(input.TableName as string | undefined, 0, units);
     }
+  }
+
+  private read(table: string | undefined, items: number, units: number): void {
+    const d = this.totals.dynamodb;
+    d.readItems += items;
+    d.readUnits += units;
+    const t = this.table(table);
+    t.readItems += items;
+    t.readUnits += units;
   }
 }

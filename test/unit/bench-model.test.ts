@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { naiveParse, naiveProcessBatch, newNaiveState } from '../../bench/baseline.js';
 import {
   attributeValueBytes,
+  diffTotals,
   itemBytes,
   RequestMeter,
   strongReadUnitsOf,
@@ -107,6 +108,16 @@ describe('request meter', () => {
     expect(t.dynamodb.readUnits).toBe(3);
     expect(t.sns.publishes).toBe(1);
     expect(t.sqs).toEqual({ requests: 1, messages: 3 });
+    // The same units, by table.
+    expect(t.dynamodb.byTable).toEqual({
+      state: { writeItems: 1, writeUnits: 2, readItems: 2, readUnits: 3 },
+      ledger: { writeItems: 2, writeUnits: 2, readItems: 0, readUnits: 0 },
+    });
+    const before = meter.snapshot();
+    await dynamo.send('PutItemCommand', { TableName: 'ledger', Item: { alertId: { S: 'c' } } }, {});
+    expect(diffTotals(meter.snapshot(), before).dynamodb.byTable).toEqual({
+      ledger: { writeItems: 1, writeUnits: 1, readItems: 0, readUnits: 0 },
+    });
   });
 });
 
