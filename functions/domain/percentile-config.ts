@@ -60,7 +60,7 @@ export const PercentileMaxBucketsSchema = z
   )
   .default(DEFAULT_MAX_BUCKETS);
 
-interface PercentileSettings {
+export interface PercentileSettings {
   metrics: readonly string[];
   percentiles?: readonly number[] | Record<string, readonly number[]> | undefined;
   percentileAccuracy: number;

@@ -13,9 +13,9 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { summarize } from '../../functions/domain/aggregate.js';
 import type { Transition } from '../../functions/domain/alarms/transition.js';
-import { percentilePlan } from '../../functions/domain/percentile-config.js';
+import { type PercentileSettings, percentilePlan } from '../../functions/domain/percentile-config.js';
 import type { Alert } from '../../functions/domain/rules.js';
-import type { FinalWindow, LateReading } from '../../functions/domain/state.js';
+import type { FinalWindow, LateReading, SensorState } from '../../functions/domain/state.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
 import { RESULTS_TABLE } from '../../functions/lib/resources.js';
 import { CarriedStates } from '../../functions/pipeline/carried-state.js';
@@ -62,6 +62,42 @@ export interface LiveSnapshot {
   recentSetAside: LiveEvent[];
   /** Every alarm seen, by alarmId: its latest transition (highest seq) says its state. */
   alarms: Map<string, Transition>;
+}
+
+/**
+ * A sensor's newest open window, for its first metric (by name), with the configured
+ * percentiles (none without `settings`) estimated from its sketch so far; undefined when
+ * it has none open.
+ */
+export function newestOpenWindow(
+  state: SensorState,
+  settings: PercentileSettings | undefined,
+): WindowStats | undefined {
+  const plan = settings && percentilePlan(settings);
+  let newest: WindowStats | undefined;
+  for (const open of Object.values(state.windows)) {
+    const metric = Object.keys(open.aggs).sort()[0];
+    if (metric === undefined) continue;
+    if (newest && open.start <= newest.start) continue;
+    const names = plan?.byMetric[metric];
+    const sum = summarize(open.aggs[metric]!, names?.quantiles);
+    newest = {
+      metric,
+      windowType: open.windowType,
+      start: open.start,
+      end: open.end,
+      count: sum.count,
+      mean: sum.mean,
+      min: sum.min,
+      max: sum.max,
+    };
+    if (names) {
+      newest.percentiles = Object.fromEntries(
+        names.names.map((n) => [n, sum[n as `p${string}`] ?? null] as const),
+      );
+    }
+  }
+  return newest;
 }
 
 const RECENT = 12;
@@ -174,33 +210,9 @@ export class LiveMonitor {
     s.recentSetAside.length = Math.min(s.recentSetAside.length, RECENT);
 
     s.current = new Map();
-    const plan = percentilePlan(this.pipeline.config);
     for (const sensorId of this.sensorIds) {
       const state = states.get(sensorId);
-      if (!state) continue;
-      let newest: WindowStats | undefined;
-      for (const open of Object.values(state.windows)) {
-        const metric = Object.keys(open.aggs).sort()[0];
-        if (metric === undefined) continue;
-        if (newest && open.start <= newest.start) continue;
-        const names = plan?.byMetric[metric];
-        const sum = summarize(open.aggs[metric]!, names?.quantiles);
-        newest = {
-          metric,
-          windowType: open.windowType,
-          start: open.start,
-          end: open.end,
-          count: sum.count,
-          mean: sum.mean,
-          min: sum.min,
-          max: sum.max,
-        };
-        if (names) {
-          newest.percentiles = Object.fromEntries(
-            names.names.map((n) => [n, sum[n as `p${string}`] ?? null] as const),
-          );
-        }
-      }
+      const newest = state && newestOpenWindow(state, this.pipeline.config);
       if (newest) s.current.set(sensorId, newest);
     }
 

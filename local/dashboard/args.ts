@@ -13,6 +13,7 @@ import {
   parseFlags,
   UsageError,
 } from '../cli/flags.js';
+import { DEFAULT_OPEN_POLL_MS } from './model.js';
 
 const HOUR = 3_600_000;
 export const DEFAULT_HORIZON_MS = 24 * HOUR;
@@ -24,6 +25,19 @@ function parseHorizon(text: string, name: string): number {
   if (ms < HORIZON_RANGE.min || ms > HORIZON_RANGE.max) {
     throw new UsageError(
       `flag --${name} must be from ${formatDuration(HORIZON_RANGE.min)} to ${formatDuration(HORIZON_RANGE.max)}, e.g. 6h, got "${text}"`,
+    );
+  }
+  return ms;
+}
+
+/** The state table's re-read: off (0), or at least this far apart (a scan reads the whole table). */
+const MIN_OPEN_POLL_MS = 1_000;
+
+function parseOpenPoll(text: string, name: string): number {
+  const ms = parseDuration(name, text);
+  if (ms !== 0 && ms < MIN_OPEN_POLL_MS) {
+    throw new UsageError(
+      `flag --${name} must be 0 (off) or at least ${formatDuration(MIN_OPEN_POLL_MS)}, got "${text}"`,
     );
   }
   return ms;
@@ -51,6 +65,11 @@ const DASHBOARD_FLAGS = {
       default: 2_000_000,
     },
   ),
+  'open-every': flag.custom(
+    'DURATION',
+    `how often the state table is read for open windows, e.g. 30s;\n0: never (default ${formatDuration(DEFAULT_OPEN_POLL_MS)}; each read scans the whole table)`,
+    parseOpenPoll,
+  ),
   'request-timeout': REQUEST_TIMEOUT_FLAG,
   help: HELP_FLAG,
 };
@@ -61,9 +80,10 @@ const DASHBOARD_FLAGS = {
  * limit (undefined: LOCAL_TIMEOUTS); `region` falls back to `AWS_REGION` in `env`.
  */
 export function parseDashboardArgs(argv: readonly string[], env: NodeJS.ProcessEnv = process.env) {
-  const { horizon, requestTimeout, region, ...rest } = parseFlags(argv, DASHBOARD_FLAGS).values;
+  const { horizon, requestTimeout, region, openEvery, ...rest } = parseFlags(argv, DASHBOARD_FLAGS).values;
   const opts = {
     ...rest,
+    openPollMs: openEvery ?? DEFAULT_OPEN_POLL_MS,
     region: region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION,
     horizonMs: horizon ?? DEFAULT_HORIZON_MS,
     requestTimeoutMs: requestTimeout,

@@ -16,6 +16,7 @@ import {
   reportFailure,
   signalShutdownStarted,
 } from '../cli/common.js';
+import { loadProjectConfig } from '../config.js';
 import { dashboardAlarmActions } from './alarm-actions.js';
 import { DASHBOARD_HELP, parseDashboardArgs } from './args.js';
 import { type Dashboard, startDashboard } from './index.js';
@@ -55,12 +56,17 @@ async function main(): Promise<number> {
   out(
     `reading ${resources.resultsTable}${resources.resultsStream ? ` and ${resources.resultsStream}` : ''} (${where})`,
   );
+  // The open windows' percentiles are estimated as the deployment configures them: this
+  // checkout's cdk.json, which `cdk deploy` deployed.
+  const { config } = loadProjectConfig();
   const source = new DeployedSource({
     clients,
     resources,
     label,
     horizonMs: args.horizonMs,
     maxInitialWindows: args.maxWindows,
+    openPollMs: args.openPollMs,
+    percentiles: config,
     log: out,
   });
   // The buttons act as `npm run alarms` does, with these same server-side credentials.

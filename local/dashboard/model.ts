@@ -13,8 +13,16 @@ import type { FinalWindow, LateReading } from '../../functions/domain/state.js';
 import type { InvalidRecordMessage } from '../../functions/lib/effects.js';
 import type { WindowStats } from '../cli/monitor.js';
 
-/** The newest open (not yet final) window of a sensor, for its first metric. */
-export type OpenWindowView = WindowStats & { sensorId: string };
+/**
+ * The newest open (not yet final) window of a sensor, for its first metric. A deployed
+ * stack's comes from the state table: `asOf` is when that state was committed, and
+ * `carried` says a carried state held the sensor then (SEMANTICS.md CS2), so readings
+ * since are in Lambda's tumbling-window state until the window's checkpoint writes them.
+ */
+export type OpenWindowView = WindowStats & { sensorId: string; asOf?: number; carried?: boolean };
+
+/** How often a deployed stack's state table is read for open windows, by default. */
+export const DEFAULT_OPEN_POLL_MS = 15_000;
 
 /**
  * One alarm of the alarm lifecycle (issue 10) as the page shows it. `state` is the

@@ -8,6 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { CreateStackCommand } from '@aws-sdk/client-cloudformation';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { buildTransition, type TransitionDraft } from '../../functions/domain/alarms/transition.js';
 import { DEFAULT_CONFIG } from '../../functions/domain/config.js';
@@ -27,7 +28,7 @@ import {
 import { DashboardStore } from '../../local/dashboard/store.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline/index.js';
 import { putRecordsInOrder } from '../../local/replay.js';
-import { simulate } from '../../local/simulator.js';
+import { type SimulatedRecord, simulate } from '../../local/simulator.js';
 
 const MINUTE = 60_000;
 
@@ -41,8 +42,16 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 30
   }
 }
 
-/** Puts `minutes` of a 3-sensor fleet through the pipeline and closes every window. */
-async function produce(pipeline: LocalPipeline, startMs: number, minutes: number): Promise<void> {
+/**
+ * Puts `minutes` of a 3-sensor fleet through the pipeline and closes every window (with
+ * `flush` false, leaves the last ones open); returns the records.
+ */
+async function produce(
+  pipeline: LocalPipeline,
+  startMs: number,
+  minutes: number,
+  { flush = true } = {},
+): Promise<SimulatedRecord[]> {
   const records = [
     ...simulate({
       sensors: 3,
@@ -63,7 +72,8 @@ async function produce(pipeline: LocalPipeline, startMs: number, minutes: number
   // the carried state (the default) end too and checkpoint their sensors for the flush.
   pipeline.mapping.inputComplete();
   await pipeline.mapping.drain({ timeoutMs: 30_000 });
-  await pipeline.flush();
+  if (flush) await pipeline.flush();
+  return records;
 }
 
 describe('dashboard deployed-stack source', () => {
@@ -93,6 +103,7 @@ describe('dashboard deployed-stack source', () => {
       resultsStream: `${prefix}-final-windows`,
       stream: `${prefix}-readings`,
       alarmsTable: `${prefix}-Alarms`,
+      stateTable: `${prefix}-WindowState`,
     });
 
     const log: string[] = [];
@@ -135,6 +146,81 @@ describe('dashboard deployed-stack source', () => {
     } finally {
       await source.stop();
     }
+  });
+
+  it("shows each sensor's newest open window as the state table holds it, and re-reads it", async () => {
+    const minuteStart = Math.floor(Date.now() / MINUTE) * MINUTE;
+    const from = minuteStart + 40 * MINUTE;
+    const records = await produce(pipeline, from, 2, { flush: false });
+    // What the records say: each sensor's newest window and its readings.
+    const expected = new Map<string, { start: number; count: number }>();
+    for (const r of records) {
+      const start = Math.floor(r.eventTimeMs! / MINUTE) * MINUTE;
+      const e = expected.get(r.partitionKey);
+      if (!e || start > e.start) expected.set(r.partitionKey, { start, count: 1 });
+      else if (start === e.start) e.count++;
+    }
+    expect(expected.size).toBe(3);
+
+    const resources = await resourcesFromPrefix(pipeline.clients, prefix);
+    const store = new DashboardStore();
+    const log: string[] = [];
+    const source = new DeployedSource({
+      clients: pipeline.clients,
+      resources: { resultsTable: resources.resultsTable, stateTable: resources.stateTable! },
+      label: 'open',
+      tablePollMs: 60_000,
+      openPollMs: 200,
+      log: (l) => log.push(l),
+    });
+    expect(source.provides).toContain('open');
+    await source.start(store);
+    try {
+      const open = () =>
+        new Map(store.snapshot().sensors.flatMap((s) => (s.open ? [[s.id, s.open] as const] : [])));
+      for (const [sensorId, e] of expected) {
+        expect(open().get(sensorId), sensorId).toMatchObject({
+          metric: 'temperature',
+          windowType: 'tumbling',
+          start: e.start,
+          end: e.start + MINUTE,
+          count: e.count,
+          // The drain's final invocation checkpointed every sensor: none is claimed.
+          asOf: expect.any(Number),
+        });
+        expect(open().get(sensorId)?.carried).toBeUndefined();
+      }
+      expect(log.join('\n')).toContain(`3 open window(s) from ${resources.stateTable}`);
+      // The next minutes: the re-read shows the sensors' new newest windows.
+      const more = await produce(pipeline, from + 2 * MINUTE, 1, { flush: false });
+      const newest = Math.max(...more.map((r) => r.eventTimeMs!));
+      const newestStart = Math.floor(newest / MINUTE) * MINUTE;
+      await until('the re-read', () =>
+        [...open().values()].some((o) => o.start === newestStart) ? true : undefined,
+      );
+      // A sensor claimed by a carried state mid-window (the claim a window's first batch
+      // writes, SEMANTICS.md CS2): the page is told its newer readings are not stored yet.
+      await pipeline.clients.doc.send(
+        new UpdateCommand({
+          TableName: resources.stateTable,
+          Key: { sensorId: 'sensor_2' },
+          UpdateExpression: 'SET carriedBy = :by, updatedAt = :now',
+          ExpressionAttributeValues: { ':by': 'test-lineage', ':now': Date.now() },
+        }),
+      );
+      await until('the claimed sensor', () => (open().get('sensor_2')?.carried ? true : undefined));
+      expect(open().get('sensor_1')?.carried).toBeUndefined();
+    } finally {
+      await source.stop();
+    }
+    // Off: no read of the state table, and the page is told there are none.
+    const off = new DeployedSource({
+      clients: pipeline.clients,
+      resources: { resultsTable: resources.resultsTable, stateTable: resources.stateTable! },
+      label: 'off',
+      openPollMs: 0,
+    });
+    expect(off.provides).not.toContain('open');
   });
 
   it('shows the alarms of the projection table, and re-reads them for their new states', async () => {
@@ -286,7 +372,7 @@ describe('dashboard --stack: resources from CloudFormation outputs (moto_server)
     });
   }
 
-  it('reads the results table and stream names from the stack outputs, and names what is missing', async () => {
+  it('reads the results, state and alarms tables and stream names from the stack outputs, and names what is missing', async () => {
     const cfn = createCloudFormationClient(options());
     try {
       await cfn.send(
@@ -297,6 +383,7 @@ describe('dashboard --stack: resources from CloudFormation outputs (moto_server)
             ResultsStreamName: 'Windowpane-Out-1',
             StreamName: 'in',
             AlarmsTableName: 'Windowpane-Alarms-1',
+            StateTableName: 'Windowpane-State-1',
           }),
         }),
       );
@@ -306,6 +393,7 @@ describe('dashboard --stack: resources from CloudFormation outputs (moto_server)
         resultsStream: 'Windowpane-Out-1',
         stream: 'in',
         alarmsTable: 'Windowpane-Alarms-1',
+        stateTable: 'Windowpane-State-1',
       });
       await expect(resourcesFromStack(cfn, 'Other')).rejects.toThrow(
         /stack Other has no output ResultsTableName.*outputs: Foo/,

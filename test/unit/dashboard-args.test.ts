@@ -12,6 +12,7 @@ describe('npm run dashboard flags', () => {
       port: 0,
       open: false,
       horizonMs: 86_400_000,
+      openPollMs: 15_000,
     });
     expect(
       parseDashboardArgs(
@@ -26,6 +27,8 @@ describe('npm run dashboard flags', () => {
           '6h',
           '--request-timeout',
           '5s',
+          '--open-every',
+          '1m',
         ],
         env,
       ),
@@ -36,7 +39,9 @@ describe('npm run dashboard flags', () => {
       open: true,
       horizonMs: 6 * 3_600_000,
       requestTimeoutMs: 5_000,
+      openPollMs: 60_000,
     });
+    expect(parseDashboardArgs(['--endpoint', 'http://x', '--open-every', '0'], env).openPollMs).toBe(0);
     expect(parseDashboardArgs(['--stack', 'S'], { AWS_REGION: 'us-west-2' }).region).toBe('us-west-2');
   });
 
@@ -56,6 +61,10 @@ describe('npm run dashboard flags', () => {
     [
       ['--endpoint', 'http://x', '--request-timeout', '10ms'],
       /flag --request-timeout must be at least 100ms/,
+    ],
+    [
+      ['--endpoint', 'http://x', '--open-every', '500ms'],
+      /flag --open-every must be 0 \(off\) or at least 1s, got "500ms"/,
     ],
     [['--endpoint', 'http://x', '--stak', 'S'], /unknown flag --stak \(did you mean --stack\?\)/],
     [['--endpoint'], /flag --endpoint needs a value \(--endpoint URL\)/],

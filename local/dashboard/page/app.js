@@ -65,8 +65,14 @@ function renderOpen() {
         .map(([name, v]) => `, ${name} ${v === null ? '-' : num(v)}`)
         .join('')
     : '';
+  // A deployed stack's open window is its state item's: as of its last commit, and with
+  // carried state the readings since are in Lambda's window state until its checkpoint.
+  const asOf =
+    o?.asOf === undefined
+      ? ''
+      : ` (as stored at ${clock(o.asOf)}${o.carried ? "; carried: newer readings are stored at the Lambda window's checkpoint" : ''})`;
   $('open-window').textContent = o
-    ? `open window ${clock(o.start)}-${clock(o.end)} (${o.windowType}): ${o.metric} count ${o.count}, mean ${num(o.mean)}, min ${num(o.min)}, max ${num(o.max)}${p}`
+    ? `open window ${clock(o.start)}-${clock(o.end)} (${o.windowType}): ${o.metric} count ${o.count}, mean ${num(o.mean)}, min ${num(o.min)}, max ${num(o.max)}${p}${asOf}`
     : '';
 }
 

@@ -13,7 +13,7 @@ import { DescribeStreamSummaryCommand, ResourceNotFoundException } from '@aws-sd
 import { DEFAULT_CONFIG } from '../../../functions/domain/config.js';
 import { WindowpaneError } from '../../../functions/domain/errors.js';
 import type { AwsClients } from '../../../functions/lib/clients.js';
-import { ALARMS_TABLE, RESULTS_TABLE } from '../../../functions/lib/resources.js';
+import { ALARMS_TABLE, RESULTS_TABLE, STATE_TABLE } from '../../../functions/lib/resources.js';
 import { planFromConfig } from '../../cloud/provision.js';
 import type { DeployedResources } from './deployed.js';
 
@@ -26,6 +26,8 @@ export const STACK_OUTPUTS = {
   stream: 'StreamName',
   /** The alarms projection (A-C4), when the stack has one. */
   alarmsTable: 'AlarmsTableName',
+  /** The per-sensor state (open windows). */
+  stateTable: 'StateTableName',
 } as const;
 
 export async function resourcesFromStack(
@@ -52,19 +54,25 @@ export async function resourcesFromStack(
   const resultsStream = outputs[STACK_OUTPUTS.resultsStream];
   const stream = outputs[STACK_OUTPUTS.stream];
   const alarmsTable = outputs[STACK_OUTPUTS.alarmsTable];
+  const stateTable = outputs[STACK_OUTPUTS.stateTable];
   return {
     resultsTable,
     ...(resultsStream ? { resultsStream } : {}),
     ...(stream ? { stream } : {}),
     ...(alarmsTable ? { alarmsTable } : {}),
+    ...(stateTable ? { stateTable } : {}),
   };
 }
 
-/** The local cloud's names for `prefix`; the output stream and alarms table only if they exist there. */
+/**
+ * The local cloud's names for `prefix`; the output stream and alarms table only if they
+ * exist there (the state table always does where the results table does).
+ */
 export async function resourcesFromPrefix(clients: AwsClients, prefix: string): Promise<DeployedResources> {
   const plan = planFromConfig(DEFAULT_CONFIG, { prefix });
   const resultsTable = plan.tables.find((t) => t.def.id === RESULTS_TABLE.id)!.name;
-  const out: DeployedResources = { resultsTable, stream: plan.stream.name };
+  const stateTable = plan.tables.find((t) => t.def.id === STATE_TABLE.id)!.name;
+  const out: DeployedResources = { resultsTable, stream: plan.stream.name, stateTable };
   const streamName = plan.resultsStream?.name;
   if (streamName) {
     try {
