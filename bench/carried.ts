@@ -30,6 +30,7 @@ import {
   carriedCases,
   carriedInvocations,
   carriedTargetRatio,
+  spikeNote,
 } from './carried-cases.js';
 import { BenchSuiteError, defaultDeploymentEnv, type Headline } from './context.js';
 import { requestsIoMs } from './cost-model.js';
@@ -124,7 +125,11 @@ export async function runCarriedCase(
   const endMs = BENCH_T0 + span * 1_000;
   // Enough records to pass the end by arrival time (late ones arrive after their event time).
   const generated = fleetRecords(
-    { sensors: spec.sensors, rateHz: spec.rateHz },
+    {
+      sensors: spec.sensors,
+      rateHz: spec.rateHz,
+      ...(spec.spikeRate !== undefined ? { spikeRate: spec.spikeRate } : {}),
+    },
     Math.ceil(spec.sensors * spec.rateHz * (span + 200)),
   );
   const sent = generated.filter((r) => r.arrivalMs < endMs);
@@ -359,7 +364,7 @@ const fraction = (x: number) => `1/${round(1 / x, 1)}`;
 export function carriedHeadlines(cases: readonly CarriedCaseResult[]): Headline[] {
   return cases.map((c) => ({
     suite: 'writes' as const,
-    metric: `carried (W ${c.tumblingWindowSeconds} s) DynamoDB units vs naive, ${c.fleet.toLocaleString('en-US')} sensors @ ${c.rateHz} Hz`,
+    metric: `carried (W ${c.tumblingWindowSeconds} s) DynamoDB units vs naive, ${c.fleet.toLocaleString('en-US')} sensors @ ${c.rateHz} Hz${spikeNote(c)}`,
     value: c.ratio,
     unit: 'ratio',
     display: `${fraction(c.ratio)} (${c.ours.requestUnitsPerReading} vs ${c.naive.requestUnitsPerReading} units / reading; writes ${fraction(c.writesRatio)})`,

@@ -19,6 +19,8 @@ export interface FleetSpec {
   /** Readings per second, per sensor. */
   rateHz: number;
   seed?: number;
+  /** Fraction of readings with a spike, which the default rules alert on (simulator default 0.02). */
+  spikeRate?: number;
 }
 
 /** The first `count` records the fleet sends, in arrival order. */
@@ -33,6 +35,7 @@ export function fleetRecords(fleet: FleetSpec, count: number): SimulatedRecord[]
     seed: fleet.seed ?? BENCH_SEED,
     startMs: BENCH_T0,
     durationMs: Math.ceil(seconds * 1_000) + 120_000,
+    ...(fleet.spikeRate !== undefined ? { spikeRate: fleet.spikeRate } : {}),
   })) {
     records.push(record);
     if (records.length >= count) break;

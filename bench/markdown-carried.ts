@@ -4,6 +4,7 @@
  * header and rows each.
  */
 import type { CarriedCaseResult } from './carried.js';
+import { spikeNote } from './carried-cases.js';
 import { formatDollars, formatInt } from './report.js';
 import type { CarriedCostRow } from './suites/cost-carried.js';
 
@@ -50,7 +51,7 @@ export function carriedWritesPart(cases: readonly CarriedCaseResult[]): TablePar
       'Kinesis requests',
     ],
     rows: cases.map((c) => [
-      `${formatInt(c.fleet)} sensors (${formatInt(c.sensors)} on the shard)`,
+      `${formatInt(c.fleet)} sensors (${formatInt(c.sensors)} on the shard)${spikeNote(c)}`,
       `${c.rateHz} Hz`,
       `${c.tumblingWindowSeconds} s x ${c.lambdaWindows}`,
       `${formatInt(c.invocations)} (${c.meanRecordsPerInvocation}) + ${c.finalInvocations} final`,
@@ -94,7 +95,7 @@ export function carriedCostPart(rows: readonly CarriedCostRow[]): TablePart {
       'goal <= 1/2',
     ],
     rows: rows.map((x) => [
-      `${formatInt(x.sensors)} @ ${x.rateHz} Hz`,
+      `${formatInt(x.sensors)} @ ${x.rateHz} Hz${spikeNote(x)}`,
       `${x.tumblingWindowSeconds} s`,
       `${formatInt(x.invocationsPerMillion)} (${x.finalInvocationsPerMillion})`,
       `${x.lambda.billedMs} ms`,

@@ -18,6 +18,7 @@
  *   design's batch shape (batch 10,000, 5 s window), as in the other naive rows.
  */
 import type { CarriedCaseResult } from '../carried.js';
+import { spikeNote } from '../carried-cases.js';
 import { BenchSuiteError, type Headline } from '../context.js';
 import {
   breakdown,
@@ -40,6 +41,8 @@ export const CARRIED_COST_GOAL = 1 / 2;
 export interface CarriedCostRow extends Omit<CostRow, 'design'> {
   design: 'windowpane carried';
   tumblingWindowSeconds: number;
+  /** The simulator's spike rate when not its default (CarriedCaseSpec.spikeRate). */
+  spikeRate?: number;
   /** Invocations per million readings: with records, and final ones. */
   invocationsPerMillion: number;
   finalInvocationsPerMillion: number;
@@ -103,8 +106,15 @@ export function carriedCostRow(
     perRecord(c.ours.sqsRequests) * PRICES.sqs.requestsPerMillion;
   const ours = breakdown(kinesis, regular.dollars + final.dollars, dynamo, messaging);
   const naive = naiveBreakdown(pure, c, kinesis, c.meanRecordBytes);
+  // The per-batch rows ran the default data: no comparison for a case with other spikes.
   const perBatch = perBatchRows
-    .filter((r) => r.design === 'windowpane' && r.sensors === c.fleet && r.rateHz === c.rateHz)
+    .filter(
+      (r) =>
+        r.design === 'windowpane' &&
+        r.sensors === c.fleet &&
+        r.rateHz === c.rateHz &&
+        c.spikeRate === undefined,
+    )
     .map((r) => ({
       esm: r.esm,
       totalOnDemand: r.dollarsPerMillion.totalOnDemand,
@@ -121,6 +131,7 @@ export function carriedCostRow(
     esm: `carried (batch ${CARRIED_ESM.batchSize}, window ${CARRIED_ESM.maxBatchingWindowSeconds} s, tumbling ${c.tumblingWindowSeconds} s)`,
     design: 'windowpane carried',
     tumblingWindowSeconds: c.tumblingWindowSeconds,
+    ...(c.spikeRate !== undefined ? { spikeRate: c.spikeRate } : {}),
     batchSize: batch,
     batchFillSeconds: c.batchingWindowSeconds,
     shards: c.shards,
@@ -153,7 +164,7 @@ export function carriedCostHeadlines(rows: readonly CarriedCostRow[]): Headline[
       .join(', ');
     return {
       suite: 'cost' as const,
-      metric: `$/M readings, carried (W ${x.tumblingWindowSeconds} s, batching ${CARRIED_ESM.maxBatchingWindowSeconds} s), ${x.sensors.toLocaleString('en-US')} sensors @ ${x.rateHz} Hz`,
+      metric: `$/M readings, carried (W ${x.tumblingWindowSeconds} s, batching ${CARRIED_ESM.maxBatchingWindowSeconds} s), ${x.sensors.toLocaleString('en-US')} sensors @ ${x.rateHz} Hz${spikeNote(x)}`,
       value: o.totalOnDemand,
       unit: 'USD',
       display:

@@ -97,9 +97,9 @@ export function scaleInputs(
       alerts: c.ours.snsPublishes / c.readings,
     };
   }
-  // The carried design as measured: the default window, the case with most sensors a shard.
+  // The carried design as measured: the default window and data, the case with most sensors a shard.
   const carried = writes.carried
-    .filter((c) => c.tumblingWindowSeconds === DEFAULT_TUMBLING_WINDOW_SECONDS)
+    .filter((c) => c.tumblingWindowSeconds === DEFAULT_TUMBLING_WINDOW_SECONDS && c.spikeRate === undefined)
     .sort((a, b) => b.sensors - a.sensors);
   for (const c of carried) {
     const key = String(c.rateHz);
