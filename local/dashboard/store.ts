@@ -82,6 +82,8 @@ export interface DashboardUpdate {
   seq: number;
   windows: WindowRow[];
   open: OpenWindowView[];
+  /** Sensors whose open window became final, and that have no newer one yet: drop theirs. */
+  closed: string[];
   alerts: AlertRow[];
   alarms: AlarmView[];
   setAside: SetAsideRow[];
@@ -155,12 +157,22 @@ function pushBounded<T>(list: T[], item: T, max: number): void {
 const seriesKey = (sensorId: string, defId: string, metric: string) =>
   `${sensorId}\u0000${defId}\u0000${metric}`;
 
+/**
+ * An open window's kind, to match it with final windows: type, length (a session's grows,
+ * so not for sessions) and metric. An open view carries no slide or gap, so two sliding
+ * definitions of one length share a key, and a final window of either ends the other's.
+ */
+const openKey = (sensorId: string, w: { windowType: string; start: number; end: number; metric: string }) =>
+  `${sensorId}\u0000${w.windowType}\u0000${w.windowType === 'session' ? '' : w.end - w.start}\u0000${w.metric}`;
+
 export class DashboardStore implements DashboardSink {
   readonly opts: Required<StoreOptions>;
   private readonly defs = new Map<string, WindowDef>();
   private readonly metrics = new Set<string>();
   private readonly sensors = new Map<string, SensorSummary>();
   private readonly series = new Map<string, WindowSeries>();
+  /** The newest final window's start by sensor and open-window kind (openKey). */
+  private readonly finalFrom = new Map<string, number>();
   private reservedBytes = 0;
   /** Series whose percentile columns did not fit: counted once, not asked again. */
   private readonly withoutPercentiles = new WeakSet<WindowSeries>();
@@ -190,8 +202,13 @@ export class DashboardStore implements DashboardSink {
       case 'open': {
         const s = this.sensor(e.open.sensorId);
         if (!s) return;
+        // A state read before its window's final result arrived (an eventually consistent
+        // scan, a poll that raced the close) is older news than the window.
+        const finalFrom = this.finalFrom.get(openKey(e.open.sensorId, e.open));
+        if (finalFrom !== undefined && finalFrom >= e.open.start) return;
         s.open = e.open;
         this.journal.open.set(e.open.sensorId, e.open);
+        this.journal.closed.delete(e.open.sensorId);
         return;
       }
       case 'alert': {
@@ -254,6 +271,7 @@ export class DashboardStore implements DashboardSink {
   private addWindow(w: FinalWindow): void {
     const sensor = this.sensor(w.sensorId);
     if (!sensor) return;
+    this.closeOpen(sensor, w);
     let def = this.defs.get(windowDefOf(w).id);
     if (!def) {
       def = windowDefOf(w);
@@ -302,6 +320,32 @@ export class DashboardStore implements DashboardSink {
     }
   }
 
+  /**
+   * A final window ends the open window it was, and any older one of its kind: the sensor
+   * shows none until a source reports a newer one. Sources report open windows, not their
+   * absence (a deployed stack's scan skips a state item whose windows all closed), so the
+   * final window is the only news that one closed.
+   */
+  private closeOpen(sensor: SensorSummary, w: FinalWindow): void {
+    for (const metric of Object.keys(w.metrics)) {
+      const key = openKey(w.sensorId, {
+        windowType: w.windowType,
+        start: w.windowStart,
+        end: w.windowEnd,
+        metric,
+      });
+      const held = this.finalFrom.get(key);
+      if (held === undefined || w.windowStart > held) this.finalFrom.set(key, w.windowStart);
+    }
+    const open = sensor.open;
+    if (!open) return;
+    const finalFrom = this.finalFrom.get(openKey(sensor.id, open));
+    if (finalFrom === undefined || finalFrom < open.start) return;
+    delete sensor.open;
+    this.journal.open.delete(sensor.id);
+    this.journal.closed.add(sensor.id);
+  }
+
   /** Percentile columns for the names the series lacks, if the memory budget has room for them. */
   private reservePercentiles(series: WindowSeries, names: readonly string[]): void {
     const missing = names.filter((n) => !series.percentileNames.includes(n));
@@ -335,6 +379,7 @@ export class DashboardStore implements DashboardSink {
     const empty =
       j.windows.length +
         j.open.size +
+        j.closed.size +
         j.alerts.length +
         j.alarms.size +
         j.setAside.length +
@@ -346,6 +391,7 @@ export class DashboardStore implements DashboardSink {
       seq: this.seq,
       windows: this.overflow ? [] : j.windows,
       open: [...j.open.values()],
+      closed: [...j.closed],
       alerts: j.alerts,
       alarms: [...j.alarms.values()],
       setAside: j.setAside,
@@ -403,6 +449,7 @@ function emptyJournal() {
   return {
     windows: [] as WindowRow[],
     open: new Map<string, OpenWindowView>(),
+    closed: new Set<string>(),
     alerts: [] as AlertRow[],
     alarms: new Map<string, AlarmView>(),
     setAside: [] as SetAsideRow[],

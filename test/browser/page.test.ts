@@ -117,6 +117,12 @@ describe('dashboard page', () => {
     expect(await p.textContent('#set-aside')).toContain('not-json');
     await expect.poll(() => p.textContent('#open-window')).toContain('count 7, mean 22.50');
     await expect.poll(() => p.textContent('.sensor-row[data-id="sensor_1"] .alerts')).toBe('1!');
+    expect(await p.textContent('.sensor-row[data-id="sensor_1"] .val')).toBe('22.50');
+    // Its final window ends the open one: the sensor shows its final windows again.
+    source.emit({ kind: 'window', window: finalWindow('sensor_1', last + MINUTE, 23.25) });
+    await expect.poll(() => p.textContent('#open-window')).toBe('');
+    await expect.poll(() => p.textContent('.sensor-row[data-id="sensor_1"] .val')).toBe('23.25');
+    await expect.poll(chartPoints).toBe('4');
     // The page never polls: after the first load, only the event stream is open.
     const apiCalls: string[] = [];
     p.on('request', (r) => {

@@ -41,6 +41,45 @@ describe('dashboard store', () => {
     expect(snap.sensors).toEqual([{ id: 'sensor_1', alerts: 1, last: { t: 60_000, mean: 25 } }]);
   });
 
+  it('drops an open window once its final window arrives, and ignores older news of it', () => {
+    const store = new DashboardStore();
+    const open = (start: number, count: number) => ({
+      kind: 'open' as const,
+      open: {
+        sensorId: 'sensor_1',
+        metric: 'temperature',
+        windowType: 'tumbling',
+        start,
+        end: start + 60_000,
+        count,
+        mean: 20,
+        min: 19,
+        max: 21,
+      },
+    });
+    store.push([open(0, 30)]);
+    expect(store.takeUpdate()!.open.map((o) => o.start)).toEqual([0]);
+    // A final window of another length (a 5-minute definition) from the same start is not this one.
+    store.push([{ kind: 'window', window: fixtureWindow('sensor_1', 0, 20, 300_000) }]);
+    expect(store.takeUpdate()!.closed).toEqual([]);
+    expect(store.snapshot().sensors[0]!.open?.start).toBe(0);
+    store.push([{ kind: 'window', window: finalWindow('sensor_1', 0) }]);
+    const closing = store.takeUpdate()!;
+    expect(closing.closed).toEqual(['sensor_1']);
+    expect(closing.open).toEqual([]);
+    expect(store.snapshot().sensors[0]!.open).toBeUndefined();
+    // The state as read before the close (an eventually consistent scan) changes nothing.
+    store.push([open(0, 59)]);
+    expect(store.takeUpdate()).toBeUndefined();
+    // The next window opening is shown again; opened and closed within one update, it is not.
+    store.push([open(60_000, 1)]);
+    const next = store.takeUpdate()!;
+    expect([next.open.map((o) => o.start), next.closed]).toEqual([[60_000], []]);
+    store.push([open(120_000, 1), { kind: 'window', window: finalWindow('sensor_1', 120_000) }]);
+    const both = store.takeUpdate()!;
+    expect([both.open, both.closed]).toEqual([[], ['sensor_1']]);
+  });
+
   it('serves a sensor series downsampled to the points asked for', () => {
     const store = new DashboardStore();
     store.push(

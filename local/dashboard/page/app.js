@@ -154,6 +154,8 @@ function applyUpdate(u) {
     }
     charts.add(row);
   }
+  // A sensor whose open window became final shows its final windows until a newer one opens.
+  for (const id of u.closed ?? []) list.update(id, () => ({ open: undefined }));
   for (const o of u.open) list.update(o.sensorId, () => ({ open: o }));
   for (const a of u.alerts) list.update(a.sensorId, (s) => ({ alerts: s.alerts + 1 }));
   bounded(state.alerts, u.alerts);
