@@ -20,7 +20,7 @@
  * one point per window start.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { ScanCommand, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { ScanCommand, type ScanCommandInput, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
 import type { PercentileSettings } from '../../../functions/domain/percentile-config.js';
 import type { SensorState } from '../../../functions/domain/state.js';
 import type { AwsClients } from '../../../functions/lib/clients.js';
@@ -194,19 +194,14 @@ export class DeployedSource implements DashboardSource {
    */
   private async readOpen(sink: DashboardSink, table: string): Promise<number> {
     let found = 0;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page: ScanCommandOutput = await this.opts.clients.doc.send(
-        new ScanCommand({
-          TableName: table,
-          FilterExpression: 'openWindows > :none',
-          ProjectionExpression: 'sensorId, version, body, updatedAt, carriedBy',
-          ExpressionAttributeValues: { ':none': 0 },
-          ExclusiveStartKey: start,
-        }),
-      );
+    for await (const items of this.pages({
+      TableName: table,
+      FilterExpression: 'openWindows > :none',
+      ProjectionExpression: 'sensorId, version, body, updatedAt, carriedBy',
+      ExpressionAttributeValues: { ':none': 0 },
+    })) {
       const events: DashboardEvent[] = [];
-      for (const item of page.Items ?? []) {
+      for (const item of items) {
         const view = this.openView(item);
         if (!view) continue;
         found++;
@@ -216,9 +211,22 @@ export class DeployedSource implements DashboardSource {
         events.push({ kind: 'open', open: view });
       }
       sink.push(events);
+    }
+    return found;
+  }
+
+  /** The items of a scan, page by page, until its last page or `stop()`. */
+  private async *pages(
+    input: Omit<ScanCommandInput, 'ExclusiveStartKey'>,
+  ): AsyncGenerator<Record<string, unknown>[]> {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page: ScanCommandOutput = await this.opts.clients.doc.send(
+        new ScanCommand({ ...input, ExclusiveStartKey: start }),
+      );
+      yield page.Items ?? [];
       start = page.LastEvaluatedKey;
     } while (start && !this.stopped);
-    return found;
   }
 
   private openView(item: Record<string, unknown>): OpenWindowView | undefined {
@@ -252,19 +260,14 @@ export class DeployedSource implements DashboardSource {
     max: number,
   ): Promise<number> {
     let pushed = 0;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page: ScanCommandOutput = await this.opts.clients.doc.send(
-        new ScanCommand({
-          TableName: this.opts.resources.resultsTable,
-          FilterExpression: '#a >= :since',
-          ExpressionAttributeNames: { '#a': filter.attribute },
-          ExpressionAttributeValues: { ':since': filter.since },
-          ExclusiveStartKey: start,
-        }),
-      );
+    for await (const items of this.pages({
+      TableName: this.opts.resources.resultsTable,
+      FilterExpression: '#a >= :since',
+      ExpressionAttributeNames: { '#a': filter.attribute },
+      ExpressionAttributeValues: { ':since': filter.since },
+    })) {
       const windows = [];
-      for (const item of page.Items ?? []) {
+      for (const item of items) {
         const parsed = parseFinalWindow(item);
         if ('window' in parsed) windows.push({ kind: 'window' as const, window: parsed.window });
         else if (this.badRecords++ < 10)
@@ -276,8 +279,7 @@ export class DeployedSource implements DashboardSource {
         this.opts.log?.(`dashboard: stopped the initial scan at ${pushed} windows (--max-windows)`);
         break;
       }
-      start = page.LastEvaluatedKey;
-    } while (start && !this.stopped);
+    }
     return pushed;
   }
 
