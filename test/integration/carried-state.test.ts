@@ -628,6 +628,55 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     expect(got.length).toBeGreaterThan(0);
   }, 120_000);
 
+  it("CS5: a carried state whose write loses to a copy of its lineage from the window's start goes on from its own state, which holds every record the copy applied, with the same results", async () => {
+    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-covers');
+    pipelines.push(p);
+    await putRecords(p.clients, p.streamName, records());
+    const [shard] = (await readAllRecords(p.clients, p.streamName)).filter((s) => s.records.length > 0);
+    const h = p.handler();
+    const window = { window: WINDOW, shardId: shard!.shardId, eventSourceARN: p.streamArn };
+    const batch = (b: number, state: unknown) => ({
+      ...kinesisEvent(shard!.shardId, shard!.records.slice(b * BATCH, (b + 1) * BATCH), p.streamArn),
+      ...window,
+      state,
+    });
+    const invoke = async (event: TumblingWindowEvent) =>
+      (await h(event, lambdaContext())) as unknown as { state: unknown; batchItemFailures: unknown[] };
+
+    const first = await invoke(batch(0, {}));
+    const second = await invoke(batch(1, first.state));
+    const before = new Map((await scanAll(p.clients, p.tables.state)).map((i) => [i.sensorId, i.version]));
+    // The first batch delivered again from the window's start, its answer dropped: the copy
+    // claims the sensors for a fresh state and writes items that hold less than the lineage.
+    const copy = await invoke(batch(0, {}));
+    expect(copy.batchItemFailures).toEqual([]);
+    const moved = (await scanAll(p.clients, p.tables.state)).filter(
+      (i) => before.get(i.sensorId) !== i.version,
+    );
+    expect(moved.length).toBeGreaterThan(0);
+
+    // The mapping goes on with the lineage, whose next writes lose to the copy's and win
+    // on the copy's version: its state applied every record the copy's did, and more.
+    let state = second.state;
+    let conflicts = 0;
+    for (let b = 2; b * BATCH < shard!.records.length; b++) {
+      const res = await invoke(batch(b, state));
+      expect(res.batchItemFailures).toEqual([]);
+      conflicts += h.lastReport()!.conflicts;
+      state = res.state;
+    }
+    const final = await invoke({ Records: [], ...window, state, isFinalInvokeForWindow: true });
+    conflicts += h.lastReport()!.conflicts;
+    expect(final.state).toEqual({});
+    expect(conflicts).toBeGreaterThan(0);
+    expect(await claimsOf(p)).toEqual([]);
+    await flushOpenWindows(h.deps, SENSORS);
+    const got = await results(p);
+    const sensorsHere = new Set(got.map((r) => r.sensorId));
+    expect(got).toEqual(reference.filter((r) => sensorsHere.has(r.sensorId)));
+    expect(got.length).toBeGreaterThan(0);
+  }, 120_000);
+
   /** The records as if they had reached the stream at `ms` (CS8 counts on arrival times). */
   const arriving = (recs: readonly _Record[], ms: number): _Record[] =>
     recs.map((r) => ({ ...r, ApproximateArrivalTimestamp: new Date(ms) }));
