@@ -17,7 +17,7 @@
 
 import { aggregate } from './kpl-aggregator.js';
 import type { AvroReadingEncoder } from './registry/avro-producer.js';
-import type { ReplayRecord } from './replay.js';
+import type { ReplayRecord } from './replay-input.js';
 
 export const REPLAY_FORMATS = ['json', 'avro', 'kpl'] as const;
 export type ReplayFormat = (typeof REPLAY_FORMATS)[number];

@@ -4,14 +4,8 @@
  * the stream; the real handler runs through the local event source mapping until the
  * stream is drained; open windows are flushed; four JSONL files are written.
  *
- * Lines. A line ends at "\n" (a "\r" right before it belongs to the terminator), so a
- * final newline does not make an extra record, while an empty line in the middle is an
- * (invalid, reason `empty`) record of zero bytes. The bytes of a line are sent as they are.
- *
- * Partition keys. Per-sensor order is what the semantics depend on (watermarks, lateness,
- * delta rules), and Kinesis keeps order per shard, so each line is keyed by its sensor id
- * (`sensorId`, else `sensor_id`) when it parses, and by one fixed key otherwise. Records
- * that do not parse can never be readings, so where they go does not change any output.
+ * Its input (lines as records, keyed by sensor) is local/replay-input.ts; sending them in
+ * order is local/put-in-order.ts.
  *
  * Outputs, and why these orders: every field used is data, not run-specific (sequence
  * numbers and shard ids differ between runs), so two runs of one file give identical files.
@@ -25,23 +19,14 @@
  *   that caused them instead of its stream position, by line, rule, seq; empty when no
  *   rule is in mode alarm.
  */
-import { constants as fsConstants } from 'node:fs';
-import { access, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  type KinesisClient,
-  PutRecordsCommand,
-  type PutRecordsCommandOutput,
-  type PutRecordsRequestEntry,
-} from '@aws-sdk/client-kinesis';
 import type { Transition } from '../functions/domain/alarms/transition.js';
 import type { WindowpaneConfig } from '../functions/domain/config.js';
-import { WindowpaneError } from '../functions/domain/errors.js';
 import type { Alert } from '../functions/domain/rules.js';
 import type { FinalWindow, LateReading } from '../functions/domain/state.js';
 import type { ClientOptions, ClientTimeouts } from '../functions/lib/clients.js';
 import type { InvalidRecordMessage } from '../functions/lib/effects.js';
-import { BACKOFF, backoffDelay, sleep as defaultSleep } from '../functions/lib/retry.js';
 import {
   type ChaosOptions,
   type ChaosSummary,
@@ -55,12 +40,12 @@ import type { StackTarget } from './deploy/stack-target.js';
 import { LakeWriter } from './lake/lake-writer.js';
 import { TRANSITIONS_TABLE, WINDOWS_TABLE } from './lake/tables.js';
 import { type LocalPipeline, startLocalPipeline } from './pipeline/index.js';
+import { putRecordsInOrder, ReplaySendError, type SendResult } from './put-in-order.js';
 import { AvroReadingEncoder } from './registry/avro-producer.js';
 import { encodeRecords, lineIndex, type ReplayFormat } from './replay-formats.js';
+import { OutputDirError, prepareOutputDir, type ReplayRecord, readInput, toRecords } from './replay-input.js';
 import { readRulesFile } from './rules/rules-file.js';
 import type { WindowLine } from './window-lines.js';
-
-/** The input cannot be read, or holds a line too large for a Kinesis record. */
 
 /**
  * How long the drain may go without one more record processed or discarded before the
@@ -69,21 +54,6 @@ import type { WindowLine } from './window-lines.js';
  * emulator, never stuck). `--drain-timeout` adds an overall bound.
  */
 export const DRAIN_STALL_MS = 300_000;
-export class ReplayInputError extends WindowpaneError {}
-
-export class OutputDirError extends WindowpaneError {}
-
-export class ReplaySendError extends WindowpaneError {}
-
-/** Partition key of lines that are not JSON objects with a usable sensor id. */
-export const UNPARSED_PARTITION_KEY = 'windowpane-unparsed-lines';
-
-/** Kinesis limits (PutRecords API reference): 500 records and 5 MiB a request, 1 MiB a record. */
-export const PUT_RECORDS_MAX_ENTRIES = 500;
-export const PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024;
-export const MAX_RECORD_BYTES = 1024 * 1024;
-/** Kinesis partition keys are 1 to 256 characters. */
-const MAX_PARTITION_KEY_LENGTH = 256;
 
 export const OUTPUT_FILES = {
   windows: 'windows.jsonl',
@@ -92,257 +62,6 @@ export const OUTPUT_FILES = {
   invalid: 'invalid.jsonl',
   alarms: 'alarms.jsonl',
 } as const;
-
-/** Splits input bytes into records, as described in the module header. */
-export function splitLines(data: Uint8Array): Buffer[] {
-  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  const lines: Buffer[] = [];
-  let start = 0;
-  for (;;) {
-    const nl = buf.indexOf(0x0a, start);
-    if (nl < 0) break;
-    const end = nl > start && buf[nl - 1] === 0x0d ? nl - 1 : nl;
-    lines.push(buf.subarray(start, end));
-    start = nl + 1;
-  }
-  if (start < buf.length) lines.push(buf.subarray(start));
-  return lines;
-}
-
-// Non-fatal and BOM-stripping, like the handler's decoder: a line the handler can read as a
-// reading is always keyed by its sensor id.
-const utf8 = new TextDecoder('utf-8');
-
-export function partitionKeyOf(line: Uint8Array): string {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(utf8.decode(line));
-  } catch {
-    return UNPARSED_PARTITION_KEY;
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return UNPARSED_PARTITION_KEY;
-  const obj = parsed as Record<string, unknown>;
-  const id = typeof obj.sensorId === 'string' ? obj.sensorId : obj.sensor_id;
-  // A sensor whose id cannot be a key still gets one fixed key for all its lines: order kept.
-  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_PARTITION_KEY_LENGTH) {
-    return UNPARSED_PARTITION_KEY;
-  }
-  return id;
-}
-
-export interface ReplayRecord {
-  /** 1-based line number in the input. */
-  line: number;
-  partitionKey: string;
-  data: Uint8Array;
-}
-
-/** Records for `lines`; a line too large for one Kinesis record fails the whole replay up front. */
-export function toRecords(lines: readonly Uint8Array[]): ReplayRecord[] {
-  return lines.map((data, i) => {
-    const partitionKey = partitionKeyOf(data);
-    const bytes = data.byteLength + Buffer.byteLength(partitionKey);
-    if (bytes > MAX_RECORD_BYTES) {
-      throw new ReplayInputError(
-        `line ${i + 1} is ${data.byteLength} bytes; a Kinesis record holds at most 1 MiB (data and partition key)`,
-      );
-    }
-    return { line: i + 1, partitionKey, data };
-  });
-}
-
-/** Reads the whole input: a file path, or `-` for standard input. */
-export async function readInput(
-  input: string,
-  stdin: NodeJS.ReadableStream = process.stdin,
-): Promise<{ lines: Buffer[]; source: string; bytes: number }> {
-  let data: Buffer;
-  if (input === '-') {
-    const chunks: Buffer[] = [];
-    try {
-      for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-    } catch (err) {
-      throw new ReplayInputError(`cannot read standard input: ${(err as Error).message}`);
-    }
-    data = Buffer.concat(chunks);
-  } else {
-    try {
-      const info = await stat(input);
-      if (info.isDirectory()) throw new ReplayInputError(`input ${input} is a directory, not a file`);
-      data = await readFile(input);
-    } catch (err) {
-      if (err instanceof ReplayInputError) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      const why =
-        code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-      throw new ReplayInputError(`cannot read input ${input}: ${why}`);
-    }
-  }
-  return {
-    lines: splitLines(data),
-    source: input === '-' ? 'standard input' : input,
-    bytes: data.byteLength,
-  };
-}
-
-/** Creates DIR if needed and checks that files can be written in it. */
-export async function prepareOutputDir(dir: string): Promise<void> {
-  try {
-    await mkdir(dir, { recursive: true });
-    const info = await stat(dir);
-    if (!info.isDirectory()) throw new OutputDirError(`output ${dir} exists and is not a directory`);
-    await access(dir, fsConstants.W_OK);
-  } catch (err) {
-    if (err instanceof OutputDirError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'EACCES' || code === 'EROFS'
-        ? 'not writable'
-        : code === 'EEXIST' || code === 'ENOTDIR'
-          ? 'a path component is a file'
-          : (err as Error).message;
-    throw new OutputDirError(`cannot write to output directory ${dir}: ${why}`);
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// Sending in order
-// ---------------------------------------------------------------------------------------
-
-export interface SendResult {
-  /** `<shardId>:<sequenceNumber>` of every record, by input line (index = line - 1). */
-  ids: string[];
-  /** Entries sent again after PutRecords reported them failed. */
-  retried: number;
-  /**
-   * Keys whose order a partial failure broke: an entry failed while a later entry of the
-   * same key in the same request succeeded. Kinesis cannot undo that, so it is reported.
-   */
-  reorderedKeys: string[];
-}
-
-export interface SendOptions {
-  /**
-   * Attempts of a failed entry before the replay fails (default 20, more than
-   * BACKOFF.failedEntries' 9: a replay cannot hand its records to anyone else, and a
-   * throttled stream recovers; the delays follow that policy).
-   */
-  maxAttempts?: number;
-  onProgress?: (sent: number) => void;
-  sleep?: (ms: number) => Promise<void>;
-  /** Cancels the request in flight (shutdown must not wait for a stream that stopped answering). */
-  abortSignal?: AbortSignal;
-  /** The clock that times each request (tests). */
-  now?: () => number;
-}
-
-/**
- * A PutRecords answered slower than this halves the next request's entries (down to
- * `SEND_MIN_ENTRIES`); one answered in under a fifth of it doubles them (up to the API's
- * 500). kinesis-local's cost per record grows with the records already on the shard (a
- * request of 500 took 0.5 s on an empty shard and 5.7 s on one of 15,000, on an idle
- * machine), so a one-sensor backlog on a busy machine would otherwise pass the SDK's 30 s
- * request timeout; real Kinesis answers in milliseconds and keeps the 500.
- */
-export const SEND_TARGET_MS = 5_000;
-export const SEND_MIN_ENTRIES = 25;
-
-/**
- * PutRecords in file order: one request at a time (so a later request never overtakes an
- * earlier one), at most 500 entries and 5 MiB each, fewer while the stream answers slowly
- * (`SEND_TARGET_MS`). Entries a response reports failed
- * (throttled, internal error) are sent again, only them and in their original order: sending
- * again entries that had succeeded would put a second copy of them on the stream, with new
- * sequence numbers the handler cannot recognise, and count those readings twice.
- */
-export async function putRecordsInOrder(
-  kinesis: KinesisClient,
-  streamName: string,
-  records: readonly ReplayRecord[],
-  opts: SendOptions = {},
-): Promise<SendResult> {
-  const maxAttempts = opts.maxAttempts ?? 20;
-  const sleep = opts.sleep ?? defaultSleep;
-  const ids: string[] = new Array(records.length);
-  const reordered = new Set<string>();
-  const now = opts.now ?? Date.now;
-  let retried = 0;
-  let sent = 0;
-  let i = 0;
-  let limit = PUT_RECORDS_MAX_ENTRIES;
-  while (i < records.length) {
-    let bytes = 0;
-    const chunk: ReplayRecord[] = [];
-    while (i < records.length && chunk.length < limit) {
-      const r = records[i]!;
-      const size = r.data.byteLength + Buffer.byteLength(r.partitionKey);
-      if (chunk.length > 0 && bytes + size > PUT_RECORDS_MAX_BYTES) break;
-      chunk.push(r);
-      bytes += size;
-      i++;
-    }
-    let pending = chunk;
-    for (let attempt = 1; pending.length > 0; attempt++) {
-      const entries: PutRecordsRequestEntry[] = pending.map((r) => ({
-        PartitionKey: r.partitionKey,
-        Data: r.data,
-      }));
-      let out: PutRecordsCommandOutput;
-      try {
-        const started = now();
-        out = await kinesis.send(
-          new PutRecordsCommand({ StreamName: streamName, Records: entries }),
-          opts.abortSignal ? { abortSignal: opts.abortSignal } : {},
-        );
-        const took = now() - started;
-        if (took > SEND_TARGET_MS) limit = Math.max(SEND_MIN_ENTRIES, Math.floor(limit / 2));
-        else if (took < SEND_TARGET_MS / 5) limit = Math.min(PUT_RECORDS_MAX_ENTRIES, limit * 2);
-      } catch (err) {
-        // The SDK already retried throttling and transient errors of the whole request.
-        throw new ReplaySendError(
-          `PutRecords to ${streamName} failed at line ${pending[0]!.line}: ${(err as Error).message}`,
-          { cause: err },
-        );
-      }
-      const results = out.Records ?? [];
-      if (results.length !== pending.length) {
-        throw new ReplaySendError(
-          `PutRecords answered ${results.length} results for ${pending.length} records`,
-        );
-      }
-      const failed: ReplayRecord[] = [];
-      const failedKeys = new Set<string>();
-      let lastError = '';
-      results.forEach((res, k) => {
-        const r = pending[k]!;
-        if (res.ErrorCode) {
-          failed.push(r);
-          failedKeys.add(r.partitionKey);
-          lastError = `${res.ErrorCode}: ${res.ErrorMessage ?? ''}`;
-        } else {
-          if (failedKeys.has(r.partitionKey)) reordered.add(r.partitionKey);
-          ids[r.line - 1] = `${res.ShardId}:${res.SequenceNumber}`;
-          sent++;
-        }
-      });
-      opts.onProgress?.(sent);
-      if (failed.length === 0) break;
-      if (attempt >= maxAttempts) {
-        throw new ReplaySendError(
-          `${failed.length} record(s) from line ${failed[0]!.line} still failed after ${attempt} attempts (${lastError})`,
-        );
-      }
-      retried += failed.length;
-      pending = failed;
-      await sleep(backoffDelay(attempt, BACKOFF.failedEntries));
-    }
-  }
-  return { ids, retried, reorderedKeys: [...reordered] };
-}
-
-// ---------------------------------------------------------------------------------------
-// The replay
-// ---------------------------------------------------------------------------------------
 
 export interface ReplayRunOptions {
   /** A file path or `-` (standard input). */

@@ -16,7 +16,7 @@ import { loadProjectConfig } from '../config.js';
 import { localAlarmActions } from '../dashboard/alarm-actions.js';
 import { type LocalDashboard, serveLocalDashboard } from '../dashboard/live.js';
 import { type LocalPipeline, startLocalPipeline } from '../pipeline/index.js';
-import { putRecordsInOrder } from '../replay.js';
+import { putRecordsInOrder } from '../put-in-order.js';
 import { createSimulator, PATTERN_FAULT_RULES } from '../simulator.js';
 import { parseStartArgs, START_HELP, type StartOptions } from './args.js';
 import {

@@ -6,7 +6,7 @@
  *   batch is full or `lingerMs` after its first record.
  * - Order: one request in flight, so a batch never overtakes an earlier one. Entries a
  *   response reports failed (throttled) are sent again, only them and in their order, as
- *   the replay does (local/replay.ts putRecordsInOrder): sending again entries that had
+ *   the replay does (local/put-in-order.ts): sending again entries that had
  *   succeeded would put second copies on the stream, new readings to the handler. A
  *   failed entry whose key had a later entry succeed in the same request lands after it;
  *   Kinesis cannot undo that, so such keys are counted (`reorderedKeys`).
@@ -20,9 +20,7 @@
 import { type KinesisClient, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { WindowpaneError } from '../../functions/domain/errors.js';
 import { BACKOFF, type BackoffPolicy, backoffDelay, sleep } from '../../functions/lib/retry.js';
-
-export const PUT_RECORDS_MAX_ENTRIES = 500;
-export const PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024;
+import { PUT_RECORDS_MAX_BYTES, PUT_RECORDS_MAX_ENTRIES } from '../put-in-order.js';
 
 export interface ForwardRecord {
   partitionKey: string;

@@ -11,7 +11,7 @@ import { type Dashboard, startDashboard } from '../../local/dashboard/index.js';
 import type { AlarmActions } from '../../local/dashboard/model.js';
 import { LocalPipelineSource } from '../../local/dashboard/sources/local.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline/index.js';
-import { putRecordsInOrder } from '../../local/replay.js';
+import { putRecordsInOrder } from '../../local/put-in-order.js';
 import { createSimulator } from '../../local/simulator.js';
 
 export interface LivePipeline {

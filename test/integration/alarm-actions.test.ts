@@ -20,7 +20,7 @@ import { alarmHistory, listAlarms } from '../../local/alarms/projection.js';
 import { findTable, sdkEnv, uniquePrefix } from '../../local/cloud/index.js';
 import { REPO_ROOT } from '../../local/config.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline/index.js';
-import { putRecordsInOrder } from '../../local/replay.js';
+import { putRecordsInOrder } from '../../local/put-in-order.js';
 
 const config = parseConfig({
   ...DEFAULT_CONFIG,

@@ -23,7 +23,7 @@ import { createAlarmActions } from '../../local/alarms/actions.js';
 import { listAlarms } from '../../local/alarms/projection.js';
 import { findTable, uniquePrefix } from '../../local/cloud/index.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline/index.js';
-import { putRecordsInOrder } from '../../local/replay.js';
+import { putRecordsInOrder } from '../../local/put-in-order.js';
 import { putRule, type RulesContext } from '../../local/rules/commands.js';
 
 const REFRESH_MS = 1_000;

@@ -27,7 +27,7 @@ import {
 } from '../../local/dashboard/sources/locate.js';
 import { DashboardStore } from '../../local/dashboard/store.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline/index.js';
-import { putRecordsInOrder } from '../../local/replay.js';
+import { putRecordsInOrder } from '../../local/put-in-order.js';
 import { type SimulatedRecord, simulate } from '../../local/simulator.js';
 
 const MINUTE = 60_000;

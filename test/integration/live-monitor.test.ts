@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../functions/domain/config.js';
 import { LiveMonitor } from '../../local/cli/monitor.js';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline/index.js';
-import { putRecordsInOrder } from '../../local/replay.js';
+import { putRecordsInOrder } from '../../local/put-in-order.js';
 
 const config = parseConfig({ windows: [{ type: 'tumbling', sizeMs: 60_000 }] });
 let pipeline: LocalPipeline;

@@ -17,7 +17,8 @@ import { createClients, localClientOptions } from '../../functions/lib/clients.j
 import { buildApp, cdkJsonContext } from '../../infra/build-app.js';
 import { sdkEnv, uniquePrefix } from '../../local/cloud/index.js';
 import { loadProjectConfig, REPO_ROOT } from '../../local/config.js';
-import { OutputDirError, ReplayInputError, type ReplaySummary, runReplay } from '../../local/replay.js';
+import { type ReplaySummary, runReplay } from '../../local/replay.js';
+import { OutputDirError, ReplayInputError } from '../../local/replay-input.js';
 import { type Expected, reference } from '../proof/reference.js';
 
 const DATASET = path.join(REPO_ROOT, 'events', 'readings-small.jsonl');

@@ -31,7 +31,7 @@ import { RulesTable, RuleVersionConflictError } from '../../functions/lib/rules-
 import { uniquePrefix } from '../../local/cloud/index.js';
 import { createActiveTable } from '../../local/cloud/provision.js';
 import { startLocalPipeline } from '../../local/pipeline/index.js';
-import { putRecordsInOrder } from '../../local/replay.js';
+import { putRecordsInOrder } from '../../local/put-in-order.js';
 import {
   deleteRule,
   exportRules,

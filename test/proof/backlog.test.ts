@@ -5,7 +5,7 @@
  *
  * It runs in the proof project (alone, after the other suites) because the whole backlog
  * sits on one shard: kinesis-local's cost per put record grows with the records already on
- * the shard (bench figures in local/replay.ts, SEND_TARGET_MS), so beside other emulator
+ * the shard (bench figures in local/put-in-order.ts, SEND_TARGET_MS), so beside other emulator
  * suites its requests slow to the SDK's timeout. The replay adapts its requests to the
  * emulator and fails only when processing stops progressing (DRAIN_STALL_MS), so this test
  * measures completion, not speed. test/integration/bounded-state.test.ts drives the same

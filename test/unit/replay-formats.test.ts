@@ -6,8 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { deaggregate } from '../../functions/ingest/kpl.js';
 import { AvroReadingEncoder } from '../../local/registry/avro-producer.js';
 import { LocalSchemaRegistry } from '../../local/registry/local-schema-registry.js';
-import type { ReplayRecord } from '../../local/replay.js';
 import { AGGREGATE_MAX_RECORDS, encodeRecords, lineIndex } from '../../local/replay-formats.js';
+import type { ReplayRecord } from '../../local/replay-input.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 const line = (n: number, partitionKey: string, data: string): ReplayRecord => ({

@@ -7,17 +7,16 @@
 import { KinesisClient, PutRecordsCommand, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, describe, expect, it } from 'vitest';
+import { putRecordsInOrder, ReplaySendError } from '../../local/put-in-order.js';
 import {
   MAX_RECORD_BYTES,
   partitionKeyOf,
-  putRecordsInOrder,
   ReplayInputError,
   type ReplayRecord,
-  ReplaySendError,
   splitLines,
   toRecords,
   UNPARSED_PARTITION_KEY,
-} from '../../local/replay.js';
+} from '../../local/replay-input.js';
 
 const text = (lines: Buffer[]) => lines.map((l) => l.toString('utf8'));
 
