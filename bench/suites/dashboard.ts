@@ -78,6 +78,7 @@ function liveLoad(source: ManualSource, sensors: number): () => void {
         sensorId: `sensor_${s}`,
         metric: 'temperature',
         windowType: 'tumbling',
+        spec: 'tumbling:60000',
         start: next,
         end: next + MINUTE,
         count: tick,

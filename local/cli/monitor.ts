@@ -25,6 +25,8 @@ import type { BatchInfo, LocalPipeline } from '../pipeline/index.js';
 export interface WindowStats {
   metric: string;
   windowType: string;
+  /** The window's definition (`tumbling:60000`, `session:30000`: specId). */
+  spec: string;
   start: number;
   end: number;
   count: number;
@@ -84,6 +86,7 @@ export function newestOpenWindow(
     newest = {
       metric,
       windowType: open.windowType,
+      spec: open.spec,
       start: open.start,
       end: open.end,
       count: sum.count,

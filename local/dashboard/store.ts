@@ -158,12 +158,13 @@ const seriesKey = (sensorId: string, defId: string, metric: string) =>
   `${sensorId}\u0000${defId}\u0000${metric}`;
 
 /**
- * An open window's kind, to match it with final windows: type, length (a session's grows,
- * so not for sessions) and metric. An open view carries no slide or gap, so two sliding
- * definitions of one length share a key, and a final window of either ends the other's.
+ * What a final window and an open one are compared by: the sensor and the window's
+ * definition (`tumbling:60000`, `sliding:300000:60000`, `session:30000`, as windowDefOf
+ * and specId spell it). A final window of a definition from a start at or after an open
+ * window's is that window or a later one, so the open one is final too (the watermark only
+ * grows). Bounded like the sensors: one entry per sensor and definition.
  */
-const openKey = (sensorId: string, w: { windowType: string; start: number; end: number; metric: string }) =>
-  `${sensorId}\u0000${w.windowType}\u0000${w.windowType === 'session' ? '' : w.end - w.start}\u0000${w.metric}`;
+const openKey = (sensorId: string, spec: string) => `${sensorId}\u0000${spec}`;
 
 export class DashboardStore implements DashboardSink {
   readonly opts: Required<StoreOptions>;
@@ -171,7 +172,7 @@ export class DashboardStore implements DashboardSink {
   private readonly metrics = new Set<string>();
   private readonly sensors = new Map<string, SensorSummary>();
   private readonly series = new Map<string, WindowSeries>();
-  /** The newest final window's start by sensor and open-window kind (openKey). */
+  /** The newest final window's start by sensor and window definition (openKey). */
   private readonly finalFrom = new Map<string, number>();
   private reservedBytes = 0;
   /** Series whose percentile columns did not fit: counted once, not asked again. */
@@ -204,7 +205,7 @@ export class DashboardStore implements DashboardSink {
         if (!s) return;
         // A state read before its window's final result arrived (an eventually consistent
         // scan, a poll that raced the close) is older news than the window.
-        const finalFrom = this.finalFrom.get(openKey(e.open.sensorId, e.open));
+        const finalFrom = this.finalFrom.get(openKey(e.open.sensorId, e.open.spec));
         if (finalFrom !== undefined && finalFrom >= e.open.start) return;
         s.open = e.open;
         this.journal.open.set(e.open.sensorId, e.open);
@@ -271,12 +272,12 @@ export class DashboardStore implements DashboardSink {
   private addWindow(w: FinalWindow): void {
     const sensor = this.sensor(w.sensorId);
     if (!sensor) return;
-    this.closeOpen(sensor, w);
     let def = this.defs.get(windowDefOf(w).id);
     if (!def) {
       def = windowDefOf(w);
       this.defs.set(def.id, def);
     }
+    this.closeOpen(sensor, w, def.id);
     this.counts.windows++;
     const [firstDef] = this.defs.keys();
     for (const [metric, s] of Object.entries(w.metrics)) {
@@ -326,20 +327,13 @@ export class DashboardStore implements DashboardSink {
    * absence (a deployed stack's scan skips a state item whose windows all closed), so the
    * final window is the only news that one closed.
    */
-  private closeOpen(sensor: SensorSummary, w: FinalWindow): void {
-    for (const metric of Object.keys(w.metrics)) {
-      const key = openKey(w.sensorId, {
-        windowType: w.windowType,
-        start: w.windowStart,
-        end: w.windowEnd,
-        metric,
-      });
-      const held = this.finalFrom.get(key);
-      if (held === undefined || w.windowStart > held) this.finalFrom.set(key, w.windowStart);
-    }
+  private closeOpen(sensor: SensorSummary, w: FinalWindow, def: string): void {
+    const key = openKey(w.sensorId, def);
+    const held = this.finalFrom.get(key);
+    if (held === undefined || w.windowStart > held) this.finalFrom.set(key, w.windowStart);
     const open = sensor.open;
     if (!open) return;
-    const finalFrom = this.finalFrom.get(openKey(sensor.id, open));
+    const finalFrom = this.finalFrom.get(openKey(sensor.id, open.spec));
     if (finalFrom === undefined || finalFrom < open.start) return;
     delete sensor.open;
     this.journal.open.delete(sensor.id);

@@ -102,6 +102,7 @@ describe('dashboard page', () => {
           sensorId: 'sensor_1',
           metric: 'temperature',
           windowType: 'tumbling',
+          spec: 'tumbling:60000',
           start: last + MINUTE,
           end: last + 2 * MINUTE,
           count: 7,

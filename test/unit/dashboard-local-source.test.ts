@@ -30,6 +30,7 @@ function setUp(chaos?: ChaosPlan) {
 const open = {
   metric: 'temperature',
   windowType: 'tumbling',
+  spec: 'tumbling:60000',
   start: 0,
   end: 60_000,
   count: 3,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { FinalWindow } from '../../functions/domain/state.js';
 import { parseFinalWindow } from '../../local/dashboard/sources/results-stream.js';
 import { DashboardStore, windowDefOf } from '../../local/dashboard/store.js';
 import { alert as fixtureAlert, finalWindow as fixtureWindow } from '../browser/fleet.js';
@@ -49,6 +50,7 @@ describe('dashboard store', () => {
         sensorId: 'sensor_1',
         metric: 'temperature',
         windowType: 'tumbling',
+        spec: 'tumbling:60000',
         start,
         end: start + 60_000,
         count,
@@ -78,6 +80,54 @@ describe('dashboard store', () => {
     store.push([open(120_000, 1), { kind: 'window', window: finalWindow('sensor_1', 120_000) }]);
     const both = store.takeUpdate()!;
     expect([both.open, both.closed]).toEqual([[], ['sensor_1']]);
+  });
+
+  it('matches open and final windows by their definition: sliding windows that overlap, sessions of two gaps', () => {
+    const store = new DashboardStore();
+    const view = (spec: string, windowType: string, start: number, end: number) => ({
+      kind: 'open' as const,
+      open: {
+        sensorId: 's',
+        metric: 'temperature',
+        windowType,
+        spec,
+        start,
+        end,
+        count: 1,
+        mean: 20,
+        min: 20,
+        max: 20,
+      },
+    });
+    const final = (
+      w: Partial<FinalWindow> & Pick<FinalWindow, 'windowType' | 'windowStart' | 'windowEnd'>,
+    ) => ({
+      kind: 'window' as const,
+      window: { ...fixtureWindow('s', w.windowStart, 20), windowSizeMs: w.windowEnd - w.windowStart, ...w },
+    });
+    const openStart = () => store.snapshot().sensors[0]!.open?.start;
+    // Sliding 5 min every 1 min: the newest open window starts at 4 min; the final window
+    // from 0 is an older one of the same definition, and leaves it open.
+    store.push([view('sliding:300000:60000', 'sliding', 240_000, 540_000)]);
+    store.push([final({ windowType: 'sliding', windowSlideMs: 60_000, windowStart: 0, windowEnd: 300_000 })]);
+    expect(openStart()).toBe(240_000);
+    store.push([
+      final({ windowType: 'sliding', windowSlideMs: 60_000, windowStart: 240_000, windowEnd: 540_000 }),
+    ]);
+    expect(openStart()).toBeUndefined();
+    // Sessions of a 60 s and a 300 s gap: the short one closing later than the long one
+    // opened says nothing of the long one.
+    store.push([view('session:300000', 'session', 0, 1_500_000)]);
+    store.push([
+      final({ windowType: 'session', windowGapMs: 60_000, windowStart: 1_120_000, windowEnd: 1_260_000 }),
+    ]);
+    expect(openStart()).toBe(0);
+    store.push([view('session:300000', 'session', 0, 1_500_000)]);
+    expect(openStart()).toBe(0);
+    store.push([
+      final({ windowType: 'session', windowGapMs: 300_000, windowStart: 0, windowEnd: 1_500_000 }),
+    ]);
+    expect(openStart()).toBeUndefined();
   });
 
   it('serves a sensor series downsampled to the points asked for', () => {
