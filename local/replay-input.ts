@@ -1,5 +1,5 @@
 /**
- * The replay's input (docs/SEMANTICS.md "Replay"): its lines as Kinesis records, and the
+ * The replay's input (docs/SEMANTICS.md "Replay contract"): its lines as Kinesis records, and the
  * output directory checked before anything is sent.
  *
  * Lines. A line ends at "\n" (a "\r" right before it belongs to the terminator), so a

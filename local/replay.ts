@@ -2,7 +2,7 @@
  * The replay contract of docs/SEMANTICS.md, callable in-process (tests) and from the CLI
  * (`local/cli/replay.ts`): every line of the input, in file order, becomes one record on
  * the stream; the real handler runs through the local event source mapping until the
- * stream is drained; open windows are flushed; four JSONL files are written.
+ * stream is drained; open windows are flushed; five JSONL files are written.
  *
  * Its input (lines as records, keyed by sensor) is local/replay-input.ts; sending them in
  * order is local/put-in-order.ts.
