@@ -404,7 +404,7 @@ function claimOf(run: Run, state: SensorState): CarryClaim {
  * this state holds too, so this state goes on, fenced on the stored version. Otherwise
  * the two have diverged and cannot be reconciled here.
  */
-function resolveConflict(shardId: string, mine: SensorState, stored: SensorState): SensorState {
+export function resolveConflict(shardId: string, mine: SensorState, stored: SensorState): SensorState {
   const m = mine.applied[shardId];
   const s = stored.applied[shardId];
   if (m === undefined || (s !== undefined && comparePosition(parsePosition(s), parsePosition(m)) >= 0))

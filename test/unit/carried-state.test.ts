@@ -1,7 +1,11 @@
 /** The carried JSON (functions/pipeline/carried-state.ts): what survives from one invocation to the next. */
 import { describe, expect, it } from 'vitest';
-import { newSensorState } from '../../functions/domain/state.js';
+import { newSensorState, type SensorState } from '../../functions/domain/state.js';
 import { CarriedStates, handBackAt } from '../../functions/pipeline/carried-state.js';
+import {
+  CarriedStateConflictError,
+  resolveConflict,
+} from '../../functions/window-handler/process-carried.js';
 
 function carried(): CarriedStates {
   return CarriedStates.from({}, 'shardId-000000000001');
@@ -63,5 +67,42 @@ describe('CS8: hand-back of silent carried sensors', () => {
     next.set(next.get('s1')!, false);
     expect(next.dueForHandBack(61_000)).toEqual(['s1']);
     expect(next.seenAt('s1')).toBe(1_000);
+  });
+});
+
+describe('resolveConflict: a carried state whose write lost (SEMANTICS.md CS5)', () => {
+  const A = 'shardId-000000000001';
+  const B = 'shardId-000000000002';
+  const state = (version: number, applied: Record<string, string>, watermark = 0): SensorState => ({
+    ...newSensorState('s1'),
+    version,
+    applied,
+    watermark,
+  });
+
+  it('goes on from the stored state when it holds every record this one applied on its shard', () => {
+    const stored = state(7, { [A]: '500' }, 2);
+    expect(resolveConflict(A, state(5, { [A]: '400' }), stored)).toBe(stored);
+    expect(resolveConflict(A, state(5, { [A]: '500' }), stored)).toBe(stored);
+    // A state that applied nothing on its shard has nothing the stored one could lack.
+    expect(resolveConflict(A, state(5, {}), stored)).toBe(stored);
+  });
+
+  it('goes on from its own state, fenced on the stored version, when it holds every record the stored one applied', () => {
+    const mine = state(5, { [A]: '500', [B]: '90' }, 3);
+    const out = resolveConflict(A, mine, state(7, { [A]: '400', [B]: '90' }));
+    expect(out).toEqual({ ...mine, version: 7 });
+    // Positions compare as numbers, and a longer sequence number is a later one.
+    expect(resolveConflict(A, state(5, { [A]: '1000' }), state(7, { [A]: '999' })).version).toBe(7);
+  });
+
+  it('throws when the two diverged: the stored state applied records this one lacks on another shard', () => {
+    const mine = state(5, { [A]: '500' });
+    expect(() => resolveConflict(A, mine, state(7, { [A]: '400', [B]: '90' }))).toThrow(
+      CarriedStateConflictError,
+    );
+    expect(() =>
+      resolveConflict(A, state(5, { [A]: '500', [B]: '80' }), state(7, { [A]: '400', [B]: '90' })),
+    ).toThrow(/written by another writer at version 7, behind this carried state/);
   });
 });
