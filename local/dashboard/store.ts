@@ -332,9 +332,7 @@ export class DashboardStore implements DashboardSink {
     const held = this.finalFrom.get(key);
     if (held === undefined || w.windowStart > held) this.finalFrom.set(key, w.windowStart);
     const open = sensor.open;
-    if (!open) return;
-    const finalFrom = this.finalFrom.get(openKey(sensor.id, open.spec));
-    if (finalFrom === undefined || finalFrom < open.start) return;
+    if (open?.spec !== def || w.windowStart < open.start) return;
     delete sensor.open;
     this.journal.open.delete(sensor.id);
     this.journal.closed.add(sensor.id);

@@ -518,15 +518,19 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     expect(await results(p)).toEqual(reference);
   }, 120_000);
 
-  it('CS6: a claim about to end is renewed before its sensor is folded; one taken over meanwhile is started again from the item', async () => {
-    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-renew');
+  /**
+   * One shard of `records()` in a new carried pipeline, run batch by batch by one handler:
+   * `batch(b, state)` is its b-th batch in the Lambda window, `invoke` runs the handler.
+   * `endsAsReference(state)` ends the window with its final invocation (`afterFinal` runs
+   * right after it), checks every claim was released, flushes, and compares the results
+   * with the reference's for the shard's sensors.
+   */
+  async function lineageSetup(name: string) {
+    const p = await createTestPipeline(endpoints, carriedConfig, name);
     pipelines.push(p);
     await putRecords(p.clients, p.streamName, records());
     const [shard] = (await readAllRecords(p.clients, p.streamName)).filter((s) => s.records.length > 0);
     const h = p.handler();
-    const t0 = Date.now();
-    let now = t0;
-    h.deps.now = () => now;
     const window = { window: WINDOW, shardId: shard!.shardId, eventSourceARN: p.streamArn };
     const batch = (b: number, state: unknown) => ({
       ...kinesisEvent(shard!.shardId, shard!.records.slice(b * BATCH, (b + 1) * BATCH), p.streamArn),
@@ -535,6 +539,25 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     });
     const invoke = async (event: TumblingWindowEvent) =>
       (await h(event, lambdaContext())) as unknown as { state: unknown; batchItemFailures: unknown[] };
+    const endsAsReference = async (state: unknown, afterFinal?: () => void) => {
+      const final = await invoke({ Records: [], ...window, state, isFinalInvokeForWindow: true });
+      afterFinal?.();
+      expect(final.state).toEqual({});
+      expect(await claimsOf(p)).toEqual([]);
+      await flushOpenWindows(h.deps, SENSORS);
+      const got = await results(p);
+      const sensorsHere = new Set(got.map((r) => r.sensorId));
+      expect(got).toEqual(reference.filter((r) => sensorsHere.has(r.sensorId)));
+      expect(got.length).toBeGreaterThan(0);
+    };
+    return { p, shard: shard!, h, window, batch, invoke, endsAsReference };
+  }
+
+  it('CS6: a claim about to end is renewed before its sensor is folded; one taken over meanwhile is started again from the item', async () => {
+    const { p, shard, h, batch, invoke, endsAsReference } = await lineageSetup('carried-renew');
+    const t0 = Date.now();
+    let now = t0;
+    h.deps.now = () => now;
 
     // The window ended long ago (the shard is behind): the claim is live from the invocation on.
     const first = await invoke(batch(0, {}));
@@ -557,38 +580,19 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     // ...then the carried state goes on: its renewals lose, its sensors start from their
     // items (which hold every record of the shard already), and nothing is counted twice.
     let state = second.state;
-    for (let b = 2; b * BATCH < shard!.records.length; b++) {
+    for (let b = 2; b * BATCH < shard.records.length; b++) {
       const res = await invoke(batch(b, state));
       expect(res.batchItemFailures).toEqual([]);
       state = res.state;
     }
-    const final = await invoke({ Records: [], ...window, state, isFinalInvokeForWindow: true });
-    expect(final.state).toEqual({});
-    expect(await claimsOf(p)).toEqual([]);
-    await flushOpenWindows(h.deps, SENSORS);
-    const got = await results(p);
-    const sensorsHere = new Set(got.map((r) => r.sensorId));
-    expect(got).toEqual(reference.filter((r) => sensorsHere.has(r.sensorId)));
-    expect(got.length).toBeGreaterThan(0);
+    await endsAsReference(state);
   }, 120_000);
 
   it('CS4, CS5: a copy of the lineage delivered again with an older state leaves the claim its lineage renewed since, so a state lost afterwards is still caught up', async () => {
-    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-old-copy');
-    pipelines.push(p);
-    await putRecords(p.clients, p.streamName, records());
-    const [shard] = (await readAllRecords(p.clients, p.streamName)).filter((s) => s.records.length > 0);
-    const h = p.handler();
+    const { p, shard, h, window, batch, invoke, endsAsReference } = await lineageSetup('carried-old-copy');
     const t0 = Date.now();
     let now = t0;
     h.deps.now = () => now;
-    const window = { window: WINDOW, shardId: shard!.shardId, eventSourceARN: p.streamArn };
-    const batch = (b: number, state: unknown) => ({
-      ...kinesisEvent(shard!.shardId, shard!.records.slice(b * BATCH, (b + 1) * BATCH), p.streamArn),
-      ...window,
-      state,
-    });
-    const invoke = async (event: TumblingWindowEvent) =>
-      (await h(event, lambdaContext())) as unknown as { state: unknown; batchItemFailures: unknown[] };
 
     const first = await invoke(batch(0, {}));
     const second = await invoke(batch(1, first.state));
@@ -613,36 +617,17 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     // The lineage's state is lost before it writes again: the next batch catches the
     // sensors up from the renewed claims, the third batch included.
     let state: unknown = {};
-    for (let b = 3; b * BATCH < shard!.records.length; b++) {
+    for (let b = 3; b * BATCH < shard.records.length; b++) {
       const res = await invoke(batch(b, state));
       expect(res.batchItemFailures).toEqual([]);
       if (b === 3) expect(h.lastReport()!.caughtUp).toBeGreaterThanOrEqual(BATCH);
       state = res.state;
     }
-    const final = await invoke({ Records: [], ...window, state, isFinalInvokeForWindow: true });
-    expect(final.state).toEqual({});
-    expect(await claimsOf(p)).toEqual([]);
-    await flushOpenWindows(h.deps, SENSORS);
-    const got = await results(p);
-    const sensorsHere = new Set(got.map((r) => r.sensorId));
-    expect(got).toEqual(reference.filter((r) => sensorsHere.has(r.sensorId)));
-    expect(got.length).toBeGreaterThan(0);
+    await endsAsReference(state);
   }, 120_000);
 
   it("CS5: a carried state whose write loses to a copy of its lineage from the window's start goes on from its own state, which holds every record the copy's checkpoint applied, with the same results", async () => {
-    const p = await createTestPipeline(endpoints, carriedConfig, 'carried-covers');
-    pipelines.push(p);
-    await putRecords(p.clients, p.streamName, records());
-    const [shard] = (await readAllRecords(p.clients, p.streamName)).filter((s) => s.records.length > 0);
-    const h = p.handler();
-    const window = { window: WINDOW, shardId: shard!.shardId, eventSourceARN: p.streamArn };
-    const batch = (b: number, state: unknown) => ({
-      ...kinesisEvent(shard!.shardId, shard!.records.slice(b * BATCH, (b + 1) * BATCH), p.streamArn),
-      ...window,
-      state,
-    });
-    const invoke = async (event: TumblingWindowEvent) =>
-      (await h(event, lambdaContext())) as unknown as { state: unknown; batchItemFailures: unknown[] };
+    const { p, shard, h, window, batch, invoke, endsAsReference } = await lineageSetup('carried-covers');
 
     const first = await invoke(batch(0, {}));
     const second = await invoke(batch(1, first.state));
@@ -658,28 +643,22 @@ describe('Carried state (SEMANTICS.md "Carried state")', () => {
     const applied = stored.map(
       (i) => fromBody(String(i.sensorId), Number(i.version), String(i.body)).applied,
     );
-    expect(applied.filter((a) => a[shard!.shardId] !== undefined).length).toBeGreaterThan(0);
+    expect(applied.filter((a) => a[shard.shardId] !== undefined).length).toBeGreaterThan(0);
 
     // The mapping goes on with the lineage, whose next writes lose to the copy's and win
     // on the copy's version: its state applied every record the copy's did, and more.
     let state = second.state;
     let conflicts = 0;
-    for (let b = 2; b * BATCH < shard!.records.length; b++) {
+    for (let b = 2; b * BATCH < shard.records.length; b++) {
       const res = await invoke(batch(b, state));
       expect(res.batchItemFailures).toEqual([]);
       conflicts += h.lastReport()!.conflicts;
       state = res.state;
     }
-    const final = await invoke({ Records: [], ...window, state, isFinalInvokeForWindow: true });
-    conflicts += h.lastReport()!.conflicts;
-    expect(final.state).toEqual({});
+    await endsAsReference(state, () => {
+      conflicts += h.lastReport()!.conflicts;
+    });
     expect(conflicts).toBeGreaterThan(0);
-    expect(await claimsOf(p)).toEqual([]);
-    await flushOpenWindows(h.deps, SENSORS);
-    const got = await results(p);
-    const sensorsHere = new Set(got.map((r) => r.sensorId));
-    expect(got).toEqual(reference.filter((r) => sensorsHere.has(r.sensorId)));
-    expect(got.length).toBeGreaterThan(0);
   }, 120_000);
 
   /** The records as if they had reached the stream at `ms` (CS8 counts on arrival times). */

@@ -20,7 +20,7 @@
  * one point per window start.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { ScanCommand, type ScanCommandInput, type ScanCommandOutput } from '@aws-sdk/lib-dynamodb';
+import { paginateScan, type ScanCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { PercentileSettings } from '../../../functions/domain/percentile-config.js';
 import type { SensorState } from '../../../functions/domain/state.js';
 import type { AwsClients } from '../../../functions/lib/clients.js';
@@ -215,18 +215,12 @@ export class DeployedSource implements DashboardSource {
     return found;
   }
 
-  /** The items of a scan, page by page, until its last page or `stop()`. */
-  private async *pages(
-    input: Omit<ScanCommandInput, 'ExclusiveStartKey'>,
-  ): AsyncGenerator<Record<string, unknown>[]> {
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page: ScanCommandOutput = await this.opts.clients.doc.send(
-        new ScanCommand({ ...input, ExclusiveStartKey: start }),
-      );
+  /** The items of a scan, page by page (the SDK's paginator), until its last page or `stop()`. */
+  private async *pages(input: ScanCommandInput): AsyncGenerator<Record<string, unknown>[]> {
+    for await (const page of paginateScan({ client: this.opts.clients.doc }, input)) {
       yield page.Items ?? [];
-      start = page.LastEvaluatedKey;
-    } while (start && !this.stopped);
+      if (this.stopped) return;
+    }
   }
 
   private openView(item: Record<string, unknown>): OpenWindowView | undefined {
